@@ -1,0 +1,1 @@
+"""sigproc package."""
