@@ -1,0 +1,437 @@
+"""Pinhole camera model, MediaPipe-style landmark outputs and self-occlusion visibility.
+
+Conventions
+-----------
+* World frame = OpenSim ground frame: X forward (athlete's initial facing direction),
+  Y up, Z to the athlete's right; metres; floor is ``y = 0``.
+* Camera frame = OpenCV: x right, y down, z forward (along the optical axis).
+  ``X_cam = R @ X_world + t``; pixel ``[u, v, 1]^T ~ K @ X_cam``. Pixel coordinates follow
+  the OpenCV/cv2-drawing convention (integer coordinates are pixel centres) and the
+  principal point defaults to ``(width / 2, height / 2)``.
+* Arrays are time-first: ``(T, ...)``.
+
+Viewpoint choice (``look_at_camera``)
+-------------------------------------
+A *static* camera per clip. It aims at a target (the generator should pass the clip's mean
+pelvis position) and its distance is chosen by bisection so that all 8 corners of the
+clip's motion bounding box project inside the image with a margin. For running classes
+the bounding box is elongated along +X, so the athlete becomes smaller in the frame
+(but never leaves it). Azimuth is measured in the horizontal XZ plane from +X towards +Z:
+0 deg = camera in front of the athlete, 90 deg = camera on the athlete's right side
+(pure sagittal view). The default base azimuth is 65 deg (front-right, mostly sagittal
+with a visible frontal plane), jittered by +-``yaw_deg_range``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+MEDIAPIPE_LANDMARKS: tuple[str, ...] = (
+    "nose",
+    "left_eye_inner",
+    "left_eye",
+    "left_eye_outer",
+    "right_eye_inner",
+    "right_eye",
+    "right_eye_outer",
+    "left_ear",
+    "right_ear",
+    "mouth_left",
+    "mouth_right",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_pinky",
+    "right_pinky",
+    "left_index",
+    "right_index",
+    "left_thumb",
+    "right_thumb",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+    "left_heel",
+    "right_heel",
+    "left_foot_index",
+    "right_foot_index",
+)
+N_LANDMARKS = len(MEDIAPIPE_LANDMARKS)
+LEFT_HIP = MEDIAPIPE_LANDMARKS.index("left_hip")  # 23
+RIGHT_HIP = MEDIAPIPE_LANDMARKS.index("right_hip")  # 24
+
+# Soft visibility levels returned by ``visibility``.
+VIS_VISIBLE = 0.95
+VIS_OCCLUDED = 0.15
+VIS_OUT_OF_FRAME = 0.0
+
+
+@dataclass
+class Capsule:
+    """A body segment: swept sphere between ``p0`` and ``p1`` (each (T,3), world metres).
+
+    A sphere (e.g. the head) is a capsule with ``p0 == p1``.
+    """
+
+    name: str
+    p0: np.ndarray
+    p1: np.ndarray
+    radius: float
+
+    def __post_init__(self) -> None:
+        self.p0 = np.asarray(self.p0, dtype=np.float64)
+        self.p1 = np.asarray(self.p1, dtype=np.float64)
+        if self.p0.shape != self.p1.shape or self.p0.ndim != 2 or self.p0.shape[1] != 3:
+            raise ValueError(
+                f"Capsule {self.name!r}: p0/p1 must both be (T,3), got {self.p0.shape} and {self.p1.shape}"
+            )
+        if not self.radius > 0:
+            raise ValueError(f"Capsule {self.name!r}: radius must be > 0, got {self.radius}")
+
+
+@dataclass
+class Camera:
+    """Pinhole camera (no distortion), OpenCV convention. ``X_cam = R @ X_world + t``."""
+
+    K: np.ndarray
+    R: np.ndarray
+    t: np.ndarray
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        self.K = np.asarray(self.K, dtype=np.float64).reshape(3, 3)
+        self.R = np.asarray(self.R, dtype=np.float64).reshape(3, 3)
+        self.t = np.asarray(self.t, dtype=np.float64).reshape(3)
+        self.width = int(self.width)
+        self.height = int(self.height)
+
+    @property
+    def fx(self) -> float:
+        return float(self.K[0, 0])
+
+    @property
+    def fy(self) -> float:
+        return float(self.K[1, 1])
+
+    @property
+    def center(self) -> np.ndarray:
+        """Camera centre in world coordinates, ``-R^T t``."""
+        return -self.R.T @ self.t
+
+    def to_camera(self, points_world: np.ndarray) -> np.ndarray:
+        """World points (...,3) -> camera-frame points (...,3)."""
+        p = np.asarray(points_world, dtype=np.float64)
+        return p @ self.R.T + self.t
+
+    def project(self, points_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Project world points (...,3) -> (uv pixels (...,2), depth metres (...)).
+
+        ``depth`` is the camera-frame z (distance along the optical axis). Points with
+        ``depth <= 0`` are behind the camera: their uv is computed with the depth clamped
+        to 1e-6 and is meaningless; check ``depth > 0``.
+        """
+        pc = self.to_camera(points_world)
+        depth = pc[..., 2]
+        z = np.where(depth > 1e-6, depth, 1e-6)
+        K = self.K
+        x = pc[..., 0] / z
+        y = pc[..., 1] / z
+        u = K[0, 0] * x + K[0, 1] * y + K[0, 2]
+        v = K[1, 1] * y + K[1, 2]
+        return np.stack([u, v], axis=-1), depth
+
+    def in_frame(self, uv: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        """Boolean mask (...) of points in front of the camera and inside the image."""
+        return (
+            (depth > 0)
+            & (uv[..., 0] >= 0)
+            & (uv[..., 0] <= self.width)
+            & (uv[..., 1] >= 0)
+            & (uv[..., 1] <= self.height)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable dict (plain lists / ints / floats)."""
+        return {
+            "K": self.K.tolist(),
+            "R": self.R.tolist(),
+            "t": self.t.tolist(),
+            "width": self.width,
+            "height": self.height,
+            "convention": "opencv: X_cam = R @ X_world + t; x right, y down, z forward",
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Camera":
+        return cls(K=d["K"], R=d["R"], t=d["t"], width=d["width"], height=d["height"])
+
+
+def intrinsics_from_fov(width: int, height: int, hfov_deg: float) -> np.ndarray:
+    """Square-pixel K with horizontal field of view ``hfov_deg`` and centred principal point."""
+    fx = (width / 2.0) / np.tan(np.deg2rad(hfov_deg) / 2.0)
+    return np.array([[fx, 0.0, width / 2.0], [0.0, fx, height / 2.0], [0.0, 0.0, 1.0]])
+
+
+def look_at_rotation(center: np.ndarray, target: np.ndarray, up: Sequence[float] = (0.0, 1.0, 0.0)) -> np.ndarray:
+    """World->camera rotation (rows = camera x right, y down, z forward) for a camera at
+    ``center`` looking at ``target`` with no roll."""
+    f = np.asarray(target, float) - np.asarray(center, float)
+    f /= np.linalg.norm(f)
+    right = np.cross(f, np.asarray(up, float))
+    n = np.linalg.norm(right)
+    if n < 1e-8:  # looking straight up/down: pick any right vector
+        right = np.cross(f, np.array([1.0, 0.0, 0.0]))
+        n = np.linalg.norm(right)
+    right /= n
+    down = np.cross(f, right)
+    return np.stack([right, down, f])
+
+
+def _bbox_corners(target: np.ndarray, bbox_extent: np.ndarray) -> np.ndarray:
+    b = np.asarray(bbox_extent, dtype=np.float64)
+    if b.shape == (2, 3):
+        lo, hi = b
+    elif b.shape == (3,):
+        lo, hi = target - b / 2.0, target + b / 2.0
+    else:
+        raise ValueError(f"bbox_extent must be (3,) extents or (2,3) [min, max], got {b.shape}")
+    idx = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+    return np.where(idx == 0, lo, hi)
+
+
+def look_at_camera(
+    target: np.ndarray,
+    bbox_extent: np.ndarray,
+    width: int,
+    height: int,
+    rng: np.random.Generator,
+    yaw_deg_range: float = 15.0,
+    pitch_deg_range: float = 15.0,
+    base_azimuth_deg: float = 65.0,
+    *,
+    hfov_deg_range: tuple[float, float] = (50.0, 60.0),
+    height_range: tuple[float, float] | None = (1.0, 1.3),
+    margin: float = 0.08,
+    min_distance: float = 1.5,
+) -> Camera:
+    """Random static camera looking at ``target`` that keeps the motion bounding box in view.
+
+    Parameters
+    ----------
+    target : (3,) world point the optical axis passes through (use the clip's mean pelvis).
+    bbox_extent : (3,) full extents (dx, dy, dz) of the motion box centred on ``target``, or
+        (2,3) ``[min_corner, max_corner]`` (preferred: the box need not be centred).
+    yaw_deg_range : azimuth jitter, uniform in +-range around ``base_azimuth_deg``
+        (azimuth measured in the XZ plane from +X towards +Z; 90 = athlete's right side).
+    pitch_deg_range : bound on the camera elevation above/below the target. With the
+        default ``height_range`` the camera height is drawn uniformly in 1.0-1.3 m and the
+        resulting elevation is clipped to +-pitch_deg_range. With ``height_range=None`` the
+        elevation is drawn uniformly in +-pitch_deg_range instead.
+    hfov_deg_range : horizontal field of view drawn uniformly in this range (focal length).
+    margin : fraction of width/height kept free on every side of the projected box.
+    """
+    rng = np.random.default_rng(rng)
+    target = np.asarray(target, dtype=np.float64).reshape(3)
+    corners = _bbox_corners(target, bbox_extent)
+    hfov = rng.uniform(*hfov_deg_range)
+    K = intrinsics_from_fov(width, height, hfov)
+    az = np.deg2rad(base_azimuth_deg + rng.uniform(-yaw_deg_range, yaw_deg_range))
+    horiz = np.array([np.cos(az), 0.0, np.sin(az)])
+    if height_range is not None:
+        cam_h = rng.uniform(*height_range)
+        elev_fixed = None
+    else:
+        cam_h = None
+        elev_fixed = np.deg2rad(rng.uniform(-pitch_deg_range, pitch_deg_range))
+    max_elev = np.deg2rad(pitch_deg_range)
+
+    def make(dist: float) -> Camera:
+        if elev_fixed is None:
+            dy = cam_h - target[1]
+            # distance is measured horizontally; clip elevation to the pitch bound
+            elev = np.clip(np.arctan2(dy, dist), -max_elev, max_elev)
+        else:
+            elev = elev_fixed
+        c = target + dist * np.cos(elev) * horiz + np.array([0.0, dist * np.sin(elev), 0.0])
+        c = target + (c - target) / np.linalg.norm(c - target) * dist
+        R = look_at_rotation(c, target)
+        return Camera(K=K, R=R, t=-R @ c, width=width, height=height)
+
+    mx, my = margin * width, margin * height
+
+    def fits(cam: Camera) -> bool:
+        uv, d = cam.project(corners)
+        return bool(
+            np.all(d > 0.3)
+            and np.all(uv[:, 0] >= mx)
+            and np.all(uv[:, 0] <= width - mx)
+            and np.all(uv[:, 1] >= my)
+            and np.all(uv[:, 1] <= height - my)
+        )
+
+    lo, hi = min_distance, max(min_distance * 2, 4.0)
+    while not fits(make(hi)):
+        hi *= 2.0
+        if hi > 1e4:
+            raise ValueError("look_at_camera: cannot fit the bounding box in view")
+    if fits(make(lo)):
+        return make(lo)
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        if fits(make(mid)):
+            hi = mid
+        else:
+            lo = mid
+    return make(hi)
+
+
+def mediapipe_normalized(
+    uv: np.ndarray,
+    depth: np.ndarray,
+    hip_mid_depth: np.ndarray | float | None,
+    width: int,
+    height: int,
+    fx: float | None = None,
+) -> np.ndarray:
+    """Image-normalised landmarks like MediaPipe ``pose_landmarks`` -> (T,33,3).
+
+    x = u / width, y = v / height (0..1 inside the image),
+    z = (depth - d_hip) * fx / (width * d_hip): depth relative to the hip-midpoint depth,
+    negative = closer to the camera, scaled like x (a 1 m depth offset at the hip gives the
+    same |z| as a 1 m lateral offset gives in x). ``fx`` defaults to the focal length of a
+    55 deg horizontal FOV if not given (pass ``camera.fx``).
+    ``hip_mid_depth`` (T,) or scalar; if None it is the mean depth of landmarks 23 and 24.
+    """
+    uv = np.asarray(uv, dtype=np.float64)
+    depth = np.asarray(depth, dtype=np.float64)
+    if hip_mid_depth is None:
+        hip_mid_depth = 0.5 * (depth[..., LEFT_HIP] + depth[..., RIGHT_HIP])
+    d_hip = np.asarray(hip_mid_depth, dtype=np.float64)
+    if d_hip.ndim == depth.ndim - 1 and d_hip.ndim > 0:
+        d_hip = d_hip[..., None]
+    if fx is None:
+        fx = (width / 2.0) / np.tan(np.deg2rad(55.0) / 2.0)
+    out = np.empty(uv.shape[:-1] + (3,), dtype=np.float64)
+    out[..., 0] = uv[..., 0] / width
+    out[..., 1] = uv[..., 1] / height
+    out[..., 2] = (depth - d_hip) * fx / (width * d_hip)
+    return out
+
+
+def mediapipe_world(landmarks_world: np.ndarray, R_cam: np.ndarray) -> np.ndarray:
+    """MediaPipe-style ``pose_world_landmarks`` (T,33,3): metres, origin at the hip midpoint
+    (mean of landmarks 23 and 24), axes of the camera (x right, y down, z away from the
+    camera), i.e. ``(L - hip_mid) @ R_cam.T`` (rotation only, no camera translation)."""
+    L = np.asarray(landmarks_world, dtype=np.float64)
+    hip = 0.5 * (L[..., LEFT_HIP, :] + L[..., RIGHT_HIP, :])
+    return (L - hip[..., None, :]) @ np.asarray(R_cam, dtype=np.float64).T
+
+
+def _segment_distances(C: np.ndarray, P: np.ndarray, A: np.ndarray, B: np.ndarray):
+    """Closest distance between segments C->P (T,N,3) and A->B (T,K,3), vectorised.
+
+    Returns (dist (T,N,K), s (T,N,K)) where s in [0,1] is the parameter of the closest point
+    on C->P. ``C`` is (3,) (camera centre).
+    """
+    d1 = P - C  # (T,N,3)
+    d2 = B - A  # (T,K,3)
+    r = C[None, None, None, :] - A[:, None, :, :]  # (T,1,K,3)
+    a = np.einsum("tni,tni->tn", d1, d1)[:, :, None]  # (T,N,1)
+    e = np.einsum("tki,tki->tk", d2, d2)[:, None, :]  # (T,1,K)
+    f = np.einsum("tki,tnki->tnk", d2, r)  # (T,1,K)
+    c = np.einsum("tni,tnki->tnk", d1, r)  # (T,N,K)
+    b = np.einsum("tni,tki->tnk", d1, d2)  # (T,N,K)
+    denom = a * e - b * b
+    eps = 1e-12
+    a_safe = np.maximum(a, eps)
+    degenerate = e <= eps  # sphere: closest point on C->P to the point A
+    s = np.where(denom > eps, np.clip((b * f - c * e) / np.maximum(denom, eps), 0.0, 1.0), 0.0)
+    s = np.where(degenerate, np.clip(-c / a_safe, 0.0, 1.0), s)
+    e_safe = np.maximum(e, eps)
+    tt = np.where(degenerate, 0.0, (b * s + f) / e_safe)
+    s = np.where(tt < 0.0, np.clip(-c / a_safe, 0.0, 1.0), s)
+    s = np.where(tt > 1.0, np.clip((b - c) / a_safe, 0.0, 1.0), s)
+    tt = np.clip(tt, 0.0, 1.0)
+    # closest points
+    q1 = C + s[..., None] * d1[:, :, None, :]  # (T,N,K,3)
+    q2 = A[:, None, :, :] + tt[..., None] * d2[:, None, :, :]
+    dist = np.linalg.norm(q1 - q2, axis=-1)
+    return dist, s
+
+
+def _point_segment_distance(P: np.ndarray, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Distance from points P (T,N,3) to segments A->B (T,K,3) -> (T,N,K)."""
+    d = B - A
+    e = np.maximum(np.einsum("tki,tki->tk", d, d), 1e-12)[:, None, :]
+    w = P[:, :, None, :] - A[:, None, :, :]
+    tt = np.clip(np.einsum("tnki,tki->tnk", w, d) / e, 0.0, 1.0)
+    q = A[:, None, :, :] + tt[..., None] * d[:, None, :, :]
+    return np.linalg.norm(P[:, :, None, :] - q, axis=-1)
+
+
+def visibility(
+    landmarks_world: np.ndarray,
+    owner_capsule_index: Sequence[int] | np.ndarray,
+    capsules: Sequence[Capsule],
+    camera: Camera,
+    rng: np.random.Generator | None = None,
+    *,
+    jitter: float = 0.02,
+    edge_px: float = 2.0,
+) -> np.ndarray:
+    """Soft per-landmark visibility (T,33) in [0,1] from self-occlusion and framing.
+
+    A landmark is occluded by capsule k when (a) k is not its owner, (b) the landmark is not
+    inside capsule k (joint centres lie inside both adjacent segments; those neighbours do
+    not occlude it), and (c) the camera->landmark segment passes within k's radius of k's
+    axis, with the closest approach at least 0.25 * r_k in front of the landmark (i.e. k's
+    surface is closer to the camera than the landmark). The occlusion strength ramps from
+    0 to 1 as the ray goes from grazing k's surface to 25 % of the radius inside it, so
+    visible ~ 0.95, fully occluded ~ 0.15. Landmarks outside the image or behind the camera
+    get ~0.0 (soft ramp over ``edge_px`` pixels at the border). If ``rng`` is given, small
+    Gaussian jitter (sd ``jitter``) is added before clipping to [0,1].
+    Landmarks whose owner index is < 0 have no owner (all capsules may occlude them).
+    """
+    L = np.asarray(landmarks_world, dtype=np.float64)
+    T, N, _ = L.shape
+    owner = np.asarray(owner_capsule_index, dtype=np.int64).reshape(N)
+    K = len(capsules)
+    C = camera.center
+    uv, depth = camera.project(L)
+    if K > 0:
+        A = np.stack([c.p0 for c in capsules], axis=1)  # (T,K,3)
+        B = np.stack([c.p1 for c in capsules], axis=1)
+        if A.shape[0] != T:
+            raise ValueError(f"capsules have {A.shape[0]} frames, landmarks have {T}")
+        rad = np.array([c.radius for c in capsules], dtype=np.float64)  # (K,)
+        dist, s = _segment_distances(C, L, A, B)
+        inside = _point_segment_distance(L, A, B) < rad  # (T,N,K)
+        ray_len = np.linalg.norm(L - C, axis=-1)[:, :, None]  # (T,N,1)
+        # closest approach must be in front of the landmark (by at least a small tolerance)
+        in_front = s * ray_len < ray_len - 0.25 * rad
+        strength = np.clip((rad - dist) / (0.25 * rad), 0.0, 1.0)
+        not_owner = np.arange(K)[None, :] != owner[:, None]  # (N,K)
+        strength = np.where(not_owner[None] & ~inside & in_front, strength, 0.0)
+        occ = strength.max(axis=-1)  # (T,N)
+    else:
+        occ = np.zeros((T, N))
+    vis = VIS_VISIBLE - (VIS_VISIBLE - VIS_OCCLUDED) * occ
+    # framing: soft ramp over edge_px at the image border, 0 behind the camera
+    border = np.minimum.reduce(
+        [uv[..., 0], camera.width - uv[..., 0], uv[..., 1], camera.height - uv[..., 1]]
+    )
+    frame_w = np.clip(border / max(edge_px, 1e-6), 0.0, 1.0)
+    frame_w = np.where(depth > 0, frame_w, 0.0)
+    vis = VIS_OUT_OF_FRAME + (vis - VIS_OUT_OF_FRAME) * frame_w
+    if rng is not None:
+        vis = vis + rng.normal(0.0, jitter, size=vis.shape)
+    return np.clip(vis, 0.0, 1.0)
