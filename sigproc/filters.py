@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import signal
+from scipy import ndimage, signal
 
 from ._checks import as_float_array, check_axis, check_fs_cutoff, check_positive
 
@@ -54,9 +54,11 @@ def butter_lowpass(x, fs_hz: float, cutoff_hz: float, order: int = 4, axis: int 
 
     Notes
     -----
-    Signals shorter than scipy's default pad length (``3 * (2 * n_sections + 1)`` samples) are
-    filtered with a reduced pad length (``n - 1``). Signals with fewer than ``2 * order + 1``
-    samples are rejected with a ValueError because the filter transient would dominate.
+    The signal is extended at both ends by odd reflection over
+    ``padlen = max(3 * (2 * n_sections + 1), ceil(3 * fs_hz / cutoff_hz))`` samples (about three
+    periods of the cut-off; scipy's default pad is much shorter and leaves visible edge transients
+    at low cut-offs). Signals shorter than that use ``padlen = n - 1``. Signals with fewer than
+    ``2 * order + 1`` samples are rejected with a ValueError because the transient would dominate.
     """
     x = as_float_array(x, "x")
     axis = check_axis(axis, x.ndim)
@@ -74,7 +76,7 @@ def butter_lowpass(x, fs_hz: float, cutoff_hz: float, order: int = 4, axis: int 
     if not np.all(np.isfinite(x)):
         raise ValueError("x contains NaN/inf; fill gaps first (e.g. sigproc.gaps.resample_uniform or remove_outliers)")
     sos = signal.butter(order, fc, btype="low", fs=fs, output="sos")
-    default_padlen = 3 * (2 * len(sos) + 1)
+    default_padlen = max(3 * (2 * len(sos) + 1), int(np.ceil(3.0 * fs / fc)))
     padlen = min(default_padlen, n - 1)
     return signal.sosfiltfilt(sos, x, axis=axis, padlen=padlen)
 
@@ -371,6 +373,7 @@ def zero_drift_correct(
     unloaded_threshold_n: float = 20.0,
     order: int = 1,
     vertical_channel: int | None = None,
+    guard_s: float = 0.02,
 ):
     """Remove force-plate offset + slow drift estimated from unloaded samples.
 
@@ -392,6 +395,9 @@ def zero_drift_correct(
         If given, the unloaded mask is computed from ``|force[:, vertical_channel]|`` (typically Fz)
         and used for every channel (shear channels are small even under load). If None, each
         channel uses its own magnitude.
+    guard_s : float
+        Samples within ``guard_s`` seconds of a loaded sample are not used for the fit (excludes the
+        low-force tails of contact onsets/offsets, which are load, not drift). 0 disables.
 
     Returns
     -------
@@ -425,6 +431,14 @@ def zero_drift_correct(
         else:
             unloaded = np.repeat((np.abs(f2[:, vertical_channel]) < thr)[:, None], C, axis=1)
     unloaded &= np.isfinite(f2)
+    guard_s = float(guard_s)
+    if not guard_s >= 0:
+        raise ValueError(f"guard_s={guard_s} must be >= 0")
+    g = int(round(guard_s * fs))
+    if g > 0:
+        loaded = ~unloaded
+        struct = np.ones((2 * g + 1, 1), dtype=bool)
+        unloaded &= ~ndimage.binary_dilation(loaded, structure=struct)
 
     out = f2.copy()
     coef = np.full((C, order + 1), np.nan)

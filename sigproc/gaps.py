@@ -27,7 +27,7 @@ def check_timestamps(t, name: str = "t") -> np.ndarray:
         if bad.size:
             i = int(bad[0]) + 1
             raise ValueError(
-                f"{name} must be strictly increasing: {name}[{i}]={t[i]!r} <= {name}[{i - 1}]={t[i - 1]!r} "
+                f"{name} must be strictly increasing: {name}[{i}]={float(t[i])!r} <= {name}[{i - 1}]={float(t[i - 1])!r} "
                 f"({bad.size} non-increasing step(s)); sort and de-duplicate first"
             )
     return t
