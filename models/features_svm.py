@@ -2,7 +2,9 @@
 
 Per channel of each used modality (default IMU: 6 sensors x 9 channels) and window: mean, max, min,
 std, variance, median, range, slope (least-squares, per frame), absolute energy (sum of squares).
-Pipeline: StandardScaler -> PCA keeping ``pca_variance`` (default 92 %) of the variance -> SVC.
+Pipeline: StandardScaler -> PCA keeping ``pca_variance`` (default 92 %) of the variance -> SVC
+(``probability=True``: wrapped in CalibratedClassifierCV(ensemble=False), so predict = argmax of the
+calibrated probabilities; needs >= ``calibration_folds`` samples per class).
 Input is batch-like numpy (or torch) arrays: ``{"imu": (N, T, 6, 9), ["grf"|"landmarks"], ["modality_mask": (N, 4)]}``;
 a missing modality's features are zeroed and a 0/1 indicator per modality is appended.
 Built through the shared registry: ``build_model("features_svm", cfg)``; ``model_kind(...) == "sklearn"``.
@@ -14,6 +16,7 @@ from typing import Any, Mapping
 
 import joblib
 import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -48,7 +51,7 @@ class FeatureSVM:
 
     def __init__(self, *, modalities: tuple[str, ...] = ("imu",), pca_variance: float = 0.92, C: float = 10.0,
                  kernel: str = "rbf", gamma: str | float = "scale", class_weight: str | None = "balanced",
-                 probability: bool = True, seed: int = 0):
+                 probability: bool = True, calibration_folds: int = 3, seed: int = 0):
         bad = [m for m in modalities if m not in ("landmarks", "imu", "grf")]
         if bad or not modalities:
             raise ValueError(f"features_svm: bad modalities {list(modalities)}")
@@ -56,9 +59,15 @@ class FeatureSVM:
         self.pipeline = Pipeline([
             ("scale", StandardScaler()),
             ("pca", PCA(n_components=pca_variance, svd_solver="full", random_state=seed)),
-            ("svc", SVC(C=C, kernel=kernel, gamma=gamma, class_weight=class_weight,
-                        probability=probability, random_state=seed)),
+            ("svc", self._classifier(SVC(C=C, kernel=kernel, gamma=gamma, class_weight=class_weight,
+                                         random_state=seed), probability, calibration_folds)),
         ])
+
+    @staticmethod
+    def _classifier(svc: SVC, probability: bool, folds: int):
+        # SVC(probability=True) is deprecated since scikit-learn 1.9; its replacement is a
+        # cross-validated sigmoid (Platt) calibration of one SVC fitted on all data.
+        return CalibratedClassifierCV(svc, method="sigmoid", cv=folds, ensemble=False) if probability else svc
 
     def features(self, data: Mapping[str, Any]) -> np.ndarray:
         n = _np(data[self.modalities[0]]).shape[0]
@@ -103,5 +112,5 @@ class FeatureSVM:
 @register_model("features_svm", kind="sklearn")
 def features_svm(*, modalities: tuple[str, ...] = ("imu",), pca_variance: float = 0.92, C: float = 10.0,
                  kernel: str = "rbf", gamma: str | float = "scale", class_weight: str | None = "balanced",
-                 probability: bool = True, seed: int = 0) -> FeatureSVM:
+                 probability: bool = True, calibration_folds: int = 3, seed: int = 0) -> FeatureSVM:
     return FeatureSVM(**{k: v for k, v in locals().items()})
