@@ -274,9 +274,12 @@ def refine_offset_dtw(
     ``sig`` is shifted onto ``ref``'s clock with the coarse ``offset_s``; both are resampled on a
     common uniform grid over their overlap and z-scored; DTW (band ``search_s``) matches them. A
     path pair ``(i, j)`` says ref at grid time ``g[i]`` corresponds to the aligned sig at ``g[j]``,
-    i.e. a residual offset ``(i - j) / fs``. The median residual over the path (ignoring the first
-    and last ``trim`` fraction, where the path is pinned to the corners) is added to ``offset_s``.
-    Resolution is about one grid step (1 ms at the default 1000 Hz cap).
+    i.e. a residual offset ``(i - j) / fs``. A robust centre of the residuals along the path — the
+    interquartile mean (mean of the middle 50 %, which unlike the plain median resolves fractions
+    of a grid step) after dropping the first and last ``trim`` fraction of the path, where it is
+    pinned to the corners — is added to ``offset_s``. Because DTW works in whole grid steps the
+    default grid is 1000 Hz regardless of the input rates (typical error < 0.5 ms on smooth
+    signals); cost is O(N * search_s * fs).
 
     Parameters
     ----------
@@ -287,7 +290,7 @@ def refine_offset_dtw(
     search_s : float
         DTW band half-width in s: the largest correction considered.
     fs_hz : float, optional
-        Common grid rate; default as in :func:`common_rate`.
+        Common grid rate; default 1000 Hz (``MAX_GRID_HZ``).
     trim : float
         Fraction of the path dropped at each end, in [0, 0.45].
 
@@ -305,7 +308,7 @@ def refine_offset_dtw(
     trim = float(trim)
     if not 0.0 <= trim <= 0.45:
         raise ValueError(f"trim={trim} must be in [0, 0.45]")
-    fs = common_rate(rt, st, fs_hz)
+    fs = MAX_GRID_HZ if fs_hz is None else check_positive(fs_hz, "fs_hz")
     t0 = max(rt[0], st[0] + offset_s)
     t1 = min(rt[-1], st[-1] + offset_s)
     if t1 - t0 < 4 * search:
@@ -323,5 +326,7 @@ def refine_offset_dtw(
     K = path.shape[0]
     cut = int(trim * K)
     core = path[cut : K - cut] if K - 2 * cut > 0 else path
-    shift = float(np.median(core[:, 0] - core[:, 1])) / fs
+    d = np.sort(core[:, 0] - core[:, 1]).astype(float)
+    q = d.size // 4
+    shift = float(d[q : d.size - q].mean() if d.size - 2 * q > 0 else np.median(d)) / fs
     return offset_s + shift
