@@ -99,13 +99,20 @@ class Capsule:
 
 @dataclass
 class Camera:
-    """Pinhole camera (no distortion), OpenCV convention. ``X_cam = R @ X_world + t``."""
+    """Pinhole camera (no distortion), OpenCV convention. ``X_cam = R @ X_world + t``.
+
+    Optional ``track`` (T,3): a *dolly* camera whose centre translates by ``track[i]``
+    (world metres) at frame i, rotation fixed (see ``tracking_camera``). With a track,
+    ``project``/``to_camera`` expect time-first points (T,...,3) and use frame i's pose
+    for ``points[i]``: ``X_cam = R @ (X_world - track[i]) + t``.
+    """
 
     K: np.ndarray
     R: np.ndarray
     t: np.ndarray
     width: int
     height: int
+    track: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.K = np.asarray(self.K, dtype=np.float64).reshape(3, 3)
@@ -113,6 +120,8 @@ class Camera:
         self.t = np.asarray(self.t, dtype=np.float64).reshape(3)
         self.width = int(self.width)
         self.height = int(self.height)
+        if self.track is not None:
+            self.track = np.asarray(self.track, dtype=np.float64).reshape(-1, 3)
 
     @property
     def fx(self) -> float:
@@ -124,12 +133,29 @@ class Camera:
 
     @property
     def center(self) -> np.ndarray:
-        """Camera centre in world coordinates, ``-R^T t``."""
+        """Camera centre in world coordinates, ``-R^T t`` (the zero-offset centre for a
+        tracking camera; use ``centers(T)`` for per-frame centres)."""
         return -self.R.T @ self.t
 
+    def centers(self, T: int) -> np.ndarray:
+        """Per-frame camera centres (T,3) (constant for a static camera)."""
+        c = np.broadcast_to(self.center, (T, 3)).copy()
+        if self.track is not None:
+            if self.track.shape[0] < T:
+                raise ValueError(f"camera track has {self.track.shape[0]} frames < {T}")
+            c += self.track[:T]
+        return c
+
     def to_camera(self, points_world: np.ndarray) -> np.ndarray:
-        """World points (...,3) -> camera-frame points (...,3)."""
+        """World points (...,3) -> camera-frame points (...,3) (time-first if tracking)."""
         p = np.asarray(points_world, dtype=np.float64)
+        if self.track is not None:
+            T = p.shape[0] if p.ndim >= 2 else 0
+            if p.ndim < 2 or self.track.shape[0] < T:
+                raise ValueError(
+                    f"tracking camera ({self.track.shape[0]} frames) needs time-first points (T,...,3), got {p.shape}"
+                )
+            p = p - self.track[:T].reshape((T,) + (1,) * (p.ndim - 2) + (3,))
         return p @ self.R.T + self.t
 
     def project(self, points_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -167,12 +193,13 @@ class Camera:
             "t": self.t.tolist(),
             "width": self.width,
             "height": self.height,
+            "track": None if self.track is None else self.track.tolist(),
             "convention": "opencv: X_cam = R @ X_world + t; x right, y down, z forward",
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Camera":
-        return cls(K=d["K"], R=d["R"], t=d["t"], width=d["width"], height=d["height"])
+        return cls(K=d["K"], R=d["R"], t=d["t"], width=d["width"], height=d["height"], track=d.get("track"))
 
 
 def intrinsics_from_fov(width: int, height: int, hfov_deg: float) -> np.ndarray:
@@ -294,6 +321,52 @@ def look_at_camera(
     return make(hi)
 
 
+def tracking_camera(
+    points_world: np.ndarray,
+    width: int,
+    height: int,
+    rng: np.random.Generator,
+    *,
+    pad: float = 0.15,
+    follow: bool | str = "auto",
+    follow_threshold_m: float = 1.5,
+    **look_at_kwargs: Any,
+) -> Camera:
+    """Camera for a whole clip from the body points (T,N,3) (capsule endpoints or landmarks).
+
+    Static camera (``look_at_camera`` on the clip's mean point and motion box padded by
+    ``pad`` m, floor included) unless ``follow`` is True, or "auto" and the body's mean X
+    travels more than ``follow_threshold_m`` during the clip (running classes). Then the
+    camera becomes a *dolly* that translates along X with a straight-line (least-squares)
+    fit of the body's mean X over time (constant velocity; rotation fixed), so the athlete
+    stays large in the frame; the box is fitted in the camera-following frame. The rendered
+    background (``biomech.render``) moves consistently with the dolly.
+    """
+    rng = np.random.default_rng(rng)
+    P = np.asarray(points_world, dtype=np.float64)
+    if P.ndim != 3 or P.shape[-1] != 3:
+        raise ValueError(f"points_world must be (T,N,3), got {P.shape}")
+    T = P.shape[0]
+    mean_x = P[:, :, 0].mean(axis=1)
+    if follow == "auto":
+        follow = bool(np.ptp(mean_x) > follow_threshold_m)
+    track = None
+    if follow and T > 1:
+        tt = np.arange(T, dtype=np.float64)
+        slope, icpt = np.polyfit(tt, mean_x, 1)
+        fit = icpt + slope * tt
+        track = np.zeros((T, 3))
+        track[:, 0] = fit - fit.mean()
+        P = P - track[:, None, :]
+    flat = P.reshape(-1, 3)
+    box = np.stack([flat.min(0) - pad, flat.max(0) + pad])
+    box[0, 1] = min(box[0, 1], 0.0)  # keep the floor contact in view
+    target = flat.mean(0)
+    cam = look_at_camera(target, box, width, height, rng, **look_at_kwargs)
+    cam.track = track
+    return cam
+
+
 def mediapipe_normalized(
     uv: np.ndarray,
     depth: np.ndarray,
@@ -340,11 +413,11 @@ def _segment_distances(C: np.ndarray, P: np.ndarray, A: np.ndarray, B: np.ndarra
     """Closest distance between segments C->P (T,N,3) and A->B (T,K,3), vectorised.
 
     Returns (dist (T,N,K), s (T,N,K)) where s in [0,1] is the parameter of the closest point
-    on C->P. ``C`` is (3,) (camera centre).
+    on C->P. ``C`` is (T,3) (per-frame camera centre).
     """
-    d1 = P - C  # (T,N,3)
+    d1 = P - C[:, None, :]  # (T,N,3)
     d2 = B - A  # (T,K,3)
-    r = C[None, None, None, :] - A[:, None, :, :]  # (T,1,K,3)
+    r = C[:, None, None, :] - A[:, None, :, :]  # (T,1,K,3)
     a = np.einsum("tni,tni->tn", d1, d1)[:, :, None]  # (T,N,1)
     e = np.einsum("tki,tki->tk", d2, d2)[:, None, :]  # (T,1,K)
     f = np.einsum("tki,tnki->tnk", d2, r)  # (T,1,K)
@@ -362,7 +435,7 @@ def _segment_distances(C: np.ndarray, P: np.ndarray, A: np.ndarray, B: np.ndarra
     s = np.where(tt > 1.0, np.clip((b - c) / a_safe, 0.0, 1.0), s)
     tt = np.clip(tt, 0.0, 1.0)
     # closest points
-    q1 = C + s[..., None] * d1[:, :, None, :]  # (T,N,K,3)
+    q1 = C[:, None, None, :] + s[..., None] * d1[:, :, None, :]  # (T,N,K,3)
     q2 = A[:, None, :, :] + tt[..., None] * d2[:, None, :, :]
     dist = np.linalg.norm(q1 - q2, axis=-1)
     return dist, s
@@ -405,7 +478,7 @@ def visibility(
     T, N, _ = L.shape
     owner = np.asarray(owner_capsule_index, dtype=np.int64).reshape(N)
     K = len(capsules)
-    C = camera.center
+    C = camera.centers(T)  # (T,3)
     uv, depth = camera.project(L)
     if K > 0:
         A = np.stack([c.p0 for c in capsules], axis=1)  # (T,K,3)
@@ -415,7 +488,7 @@ def visibility(
         rad = np.array([c.radius for c in capsules], dtype=np.float64)  # (K,)
         dist, s = _segment_distances(C, L, A, B)
         inside = _point_segment_distance(L, A, B) < rad  # (T,N,K)
-        ray_len = np.linalg.norm(L - C, axis=-1)[:, :, None]  # (T,N,1)
+        ray_len = np.linalg.norm(L - C[:, None, :], axis=-1)[:, :, None]  # (T,N,1)
         # closest approach must be in front of the landmark (by at least a small tolerance)
         in_front = s * ray_len < ray_len - 0.25 * rad
         strength = np.clip((rad - dist) / (0.25 * rad), 0.0, 1.0)

@@ -90,79 +90,124 @@ def _side(name: str) -> str:
     return "center"
 
 
-def _floor_mask_and_coords(camera: Camera, wall_dist: float):
-    """Per-pixel floor mask and floor (x, z) coordinates for the camera's view."""
+def _background_model(camera: Camera, rng: np.random.Generator, target: np.ndarray, clutter: bool):
+    """Static textured world (floor y=0 + a vertical back wall) seen by ``camera``.
+
+    Returns (atlas uint8 (Ha,Wa,3), map_x (H,W) f32, map_y (H,W) f32, shift_mul (H,W) f32,
+    ppm, shadow_rgb). The frame for dolly offset dx is
+    ``cv2.remap(atlas, map_x + shift_mul * dx * ppm, map_y)``: the textures live in world
+    coordinates (floor: (x, z); wall: (along, height)), so a dolly camera sees them move with
+    correct perspective. The wall is parallel to X (like the side of a track or a gym wall)
+    when the camera looks mostly sideways (|forward_z| >= 0.35, always the case for the
+    default azimuths), else perpendicular to X (then it does not move with an X dolly).
+    """
     H, W = camera.height, camera.width
     u, v = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)
-    Kinv = np.linalg.inv(camera.K)
     pix = np.stack([u, v, np.ones_like(u)], axis=-1)
-    rays = pix @ Kinv.T @ camera.R  # camera->world directions, (H,W,3)
+    rays = pix @ np.linalg.inv(camera.K).T @ camera.R  # world directions (H,W,3)
     C = camera.center
-    dy = rays[..., 1]
+    fwd = camera.R[2]
+    wall_axis = 2 if abs(fwd[2]) >= 0.35 else 0  # wall normal along Z (parallel to X) or X
+    along_axis = 0 if wall_axis == 2 else 2
+    sgn = np.sign(fwd[wall_axis]) or 1.0
+    wall_pos = target[wall_axis] + sgn * rng.uniform(2.0, 6.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t_floor = np.where(dy < -1e-9, -C[1] / dy, np.inf)
-    fwd = camera.R[2].copy()
-    fwd[1] = 0.0
-    fwd /= max(np.linalg.norm(fwd), 1e-9)
-    along = rays @ fwd  # horizontal progress per unit t
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_wall = np.where(along > 1e-9, wall_dist / along, np.inf)
+        t_floor = np.where(rays[..., 1] < -1e-9, -C[1] / rays[..., 1], np.inf)
+        t_wall = (wall_pos - C[wall_axis]) / rays[..., wall_axis]
+    t_wall = np.where(np.isfinite(t_wall) & (t_wall > 0), t_wall, 1e3)
     floor = t_floor < t_wall
-    tt = np.where(floor, t_floor, 0.0)
+    tt = np.where(floor, t_floor, t_wall)
     hit = C + rays * tt[..., None]
-    return floor, hit[..., 0], hit[..., 2]
+    track_x = camera.track[:, 0] if camera.track is not None else np.zeros(1)
+    tmin, tmax = float(track_x.min()), float(track_x.max())
+    scale = max(H, W) / 128.0
+    ppm = 24.0 * scale
 
+    # ranges (metres) of each region, widened by the dolly travel along X
+    def range_of(a, lo_pad, hi_pad, default):
+        if a.size == 0:
+            return default
+        return float(np.min(a)) + lo_pad - 0.5, float(np.max(a)) + hi_pad + 0.5
 
-def _make_background(camera: Camera, rng: np.random.Generator, target_dist: float, clutter: bool) -> tuple[np.ndarray, np.ndarray]:
-    H, W = camera.height, camera.width
+    f_x = range_of(hit[..., 0][floor], tmin, tmax, (0.0, 1.0))
+    f_z = range_of(hit[..., 2][floor], 0.0, 0.0, (0.0, 1.0))
+    dolly_on_wall = along_axis == 0
+    w_a = range_of(hit[..., along_axis][~floor], tmin if dolly_on_wall else 0.0, tmax if dolly_on_wall else 0.0, (0.0, 1.0))
+    w_y = (0.0, max(range_of(hit[..., 1][~floor], 0.0, 0.0, (0.0, 3.0))[1], 0.5))
+    # one shared atlas x origin when both regions are indexed by world X
+    if dolly_on_wall:
+        lo = min(f_x[0], w_a[0])
+        hi = max(f_x[1], w_a[1])
+        f_x = w_a = (lo, hi)
+    span = max(f_x[1] - f_x[0], f_z[1] - f_z[0], w_a[1] - w_a[0], w_y[1] - w_y[0])
+    ppm = min(ppm, 3000.0 / max(span, 1e-3))  # cap the atlas size
+    Wf, Hf = int(np.ceil((f_x[1] - f_x[0]) * ppm)) + 2, int(np.ceil((f_z[1] - f_z[0]) * ppm)) + 2
+    Ww, Hw = int(np.ceil((w_a[1] - w_a[0]) * ppm)) + 2, int(np.ceil((w_y[1] - w_y[0]) * ppm)) + 2
+    Wa = max(Wf, Ww)
+
+    # ---- wall texture (atlas rows [0, Hw)): gradient + clutter placed in metres
     wall_col = rng.uniform(90, 200, size=3)
     wall_col2 = np.clip(wall_col + rng.uniform(-50, 50, size=3), 0, 255)
-    g = np.linspace(0.0, 1.0, H)[:, None, None]
-    if rng.random() < 0.5:
-        g = np.linspace(0.0, 1.0, W)[None, :, None] * np.ones((H, 1, 1))
-    bg = (wall_col * (1 - g) + wall_col2 * g) * np.ones((H, W, 1))
-    bg = np.ascontiguousarray(bg.astype(np.uint8))
-    scale = max(H, W) / 128.0
+    g = np.linspace(0.0, 1.0, Hw)[:, None, None]
+    wall_column = (wall_col2 * (1 - g) + wall_col * g).astype(np.uint8)  # (Hw,1,3)
+    wall = np.ascontiguousarray(np.broadcast_to(wall_column, (Hw, Wa, 3)))
+
+    def px(a_, y_):
+        return int((a_ - w_a[0]) * ppm), int((w_y[1] - y_) * ppm)
+
     if clutter:
-        n_items = int(rng.integers(8, 20))
+        area = (w_a[1] - w_a[0]) * min(w_y[1], 4.0)
+        n_items = int(np.clip(rng.poisson(0.6 * area) + 6, 6, 80))
         for _ in range(n_items):
             col = tuple(int(c) for c in rng.integers(0, 256, size=3))
-            kind = rng.integers(0, 3)
-            if kind == 0:
-                x0, y0 = rng.integers(0, W), rng.integers(0, H)
-                w, h = rng.integers(int(4 * scale) + 1, max(W // 3, 6)), rng.integers(int(4 * scale) + 1, max(H // 3, 6))
-                cv2.rectangle(bg, (int(x0), int(y0)), (int(x0 + w), int(y0 + h)), col, -1)
-            elif kind == 1:
-                p0 = (int(rng.integers(0, W)), int(rng.integers(0, H)))
-                p1 = (int(rng.integers(0, W)), int(rng.integers(0, H)))
-                cv2.line(bg, p0, p1, col, int(rng.integers(1, max(2, int(3 * scale)) + 1)), cv2.LINE_AA)
-            else:
-                c = (int(rng.integers(0, W)), int(rng.integers(0, H)))
-                ax = (int(rng.integers(2, max(3, W // 8))), int(rng.integers(2, max(3, H // 8))))
-                cv2.ellipse(bg, c, ax, float(rng.uniform(0, 180)), 0, 360, col, -1, cv2.LINE_AA)
-    # floor: perspective-correct tiles + court lines
-    floor, fx_w, fz_w = _floor_mask_and_coords(camera, target_dist + rng.uniform(2.0, 6.0))
+            ca = rng.uniform(w_a[0], w_a[1])
+            cy = rng.uniform(0.0, min(w_y[1], 3.5))
+            kind = rng.integers(0, 4)
+            if kind <= 1:  # posters / doors / benches
+                w_, h_ = rng.uniform(0.2, 1.8), rng.uniform(0.2, 1.8)
+                cv2.rectangle(wall, px(ca - w_ / 2, cy + h_ / 2), px(ca + w_ / 2, cy - h_ / 2), col, -1)
+            elif kind == 2:  # lines / poles / stripes
+                p1 = px(ca + rng.uniform(-2, 2), cy + rng.uniform(-2, 2))
+                cv2.line(wall, px(ca, cy), p1, col, max(1, int(rng.uniform(0.03, 0.15) * ppm)), cv2.LINE_AA)
+            else:  # blobs
+                ax = (max(1, int(rng.uniform(0.1, 0.6) * ppm)), max(1, int(rng.uniform(0.1, 0.6) * ppm)))
+                cv2.ellipse(wall, px(ca, cy), ax, float(rng.uniform(0, 180)), 0, 360, col, -1, cv2.LINE_AA)
+    # ---- floor texture (atlas rows [Hw, Hw+Hf)): tiles + court lines, in metres
+    # separable construction: 1-D index arrays along x and z, then a palette lookup
+    xs = f_x[0] + (np.arange(Wa) + 0.5) / ppm
+    zs = f_z[0] + (np.arange(Hf) + 0.5) / ppm
     floor_col = rng.uniform(60, 170, size=3)
     floor_col2 = np.clip(floor_col * rng.uniform(0.75, 0.95), 0, 255)
     tile = rng.uniform(0.5, 1.5)
-    checker = ((np.floor(fx_w / tile) + np.floor(fz_w / tile)) % 2).astype(np.float64)[..., None]
-    floor_img = floor_col * (1 - checker) + floor_col2 * checker
+    cx = np.floor(xs / tile).astype(np.int64) % 2
+    cz = np.floor(zs / tile).astype(np.int64) % 2
+    idx = (cz[:, None] + cx[None, :]) % 2  # (Hf,Wa) checker 0/1
+    palette = [floor_col, floor_col2]
     if clutter:
-        line_col = rng.uniform(180, 255, size=3)
+        palette.append(rng.uniform(180, 255, size=3))  # court lines
         period = rng.uniform(2.0, 5.0)
         lw = 0.04
-        on_line = (np.abs(((fx_w + rng.uniform(0, period)) % period) - period / 2) < lw) | (
-            np.abs(((fz_w + rng.uniform(0, period)) % period) - period / 2) < lw
-        )
-        floor_img = np.where(on_line[..., None], line_col, floor_img)
-    bg = np.where(floor[..., None], floor_img, bg).astype(np.uint8)
+        lx = np.abs(((xs + rng.uniform(0, period)) % period) - period / 2) < lw
+        lz = np.abs(((zs + rng.uniform(0, period)) % period) - period / 2) < lw
+        idx = np.where(lz[:, None] | lx[None, :], 2, idx)
+    floor_img = np.asarray(palette, dtype=np.float64).astype(np.uint8)[idx]
+    atlas = np.concatenate([wall, floor_img], axis=0)
     if clutter:
-        noise = rng.normal(0.0, 6.0, size=(H, W, 1))
-        bg = np.clip(bg + noise, 0, 255).astype(np.uint8)
-    k = 3 if max(H, W) >= 96 else 1
-    if k > 1:
-        bg = cv2.GaussianBlur(bg, (k, k), 0)
-    return np.ascontiguousarray(bg), np.ascontiguousarray(floor_col2 * 0.45)
+        noise = rng.integers(-9, 10, size=atlas.shape[:2] + (1,), dtype=np.int16)
+        atlas = np.clip(atlas + noise, 0, 255).astype(np.uint8)
+    atlas = cv2.GaussianBlur(atlas, (3, 3), 0)
+
+    map_x = np.where(floor, (hit[..., 0] - f_x[0]) * ppm, (hit[..., along_axis] - w_a[0]) * ppm)
+    map_y = np.where(floor, Hw + (hit[..., 2] - f_z[0]) * ppm, (w_y[1] - hit[..., 1]) * ppm)
+    shift_mul = np.where(floor | dolly_on_wall, 1.0, 0.0)
+    return (
+        np.ascontiguousarray(atlas),
+        (map_x - 0.5).astype(np.float32),
+        (map_y - 0.5).astype(np.float32),
+        shift_mul.astype(np.float32),
+        ppm,
+        floor_col2 * 0.45,
+    )
 
 
 # ----------------------------------------------------------------------------- render
@@ -271,15 +316,32 @@ def render_video(
         allpts = np.concatenate([uv0, uv1], axis=1)
         body_min = allpts.min(axis=1) - r_px.max(axis=1, keepdims=True)
         body_max = allpts.max(axis=1) + r_px.max(axis=1, keepdims=True)
-        target_dist = float(np.median(dmean))
         body_center = 0.5 * (P0 + P1).mean(axis=1)  # (T,3)
     else:
-        target_dist = 4.0
         body_min = np.tile([W * 0.4, H * 0.3], (T, 1))
         body_max = np.tile([W * 0.6, H * 0.9], (T, 1))
         body_center = None
 
-    bg, shadow_col = _make_background(camera, rng, target_dist, clutter)
+    target = body_center.mean(0) if body_center is not None else camera.center + 4.0 * camera.R[2]
+    atlas, map_x, map_y, shift_mul, ppm, shadow_col = _background_model(camera, rng, target, clutter)
+    track_x = None
+    if camera.track is not None and np.ptp(camera.track[:T, 0]) > 0:
+        track_x = camera.track[:T, 0]
+        bg = None
+        fast_pan = bool(np.all(shift_mul == 1.0))
+        if fast_pan:
+            # pure horizontal atlas shift: slice the atlas by the integer part and use
+            # fixed-point maps precomputed for 4 sub-pixel phases (1/4 atlas px accuracy)
+            off = (track_x - track_x.min()) * ppm
+            k_int = np.floor(off).astype(np.int64)
+            q_sub = np.round((off - k_int) * 4).astype(np.int64)
+            k_int += q_sub // 4
+            q_sub %= 4
+            base_x = map_x + np.float32(track_x.min() * ppm)
+            fixed_maps = [cv2.convertMaps(base_x + np.float32(q / 4.0), map_y, cv2.CV_16SC2) for q in range(4)]
+    else:
+        dx0 = float(camera.track[0, 0]) if camera.track is not None else 0.0
+        bg = cv2.remap(atlas, map_x + shift_mul * np.float32(dx0 * ppm), map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     # colours
     default_cols = _default_colors(capsules, rng)
@@ -352,7 +414,14 @@ def render_video(
     frames = np.empty((T, H, W, 3), dtype=np.uint8)
     for t in range(T):
         img = frames[t]
-        img[...] = bg
+        if bg is not None:
+            img[...] = bg
+        elif fast_pan:
+            m1, m2 = fixed_maps[q_sub[t]]
+            cv2.remap(atlas[:, k_int[t] :], m1, m2, cv2.INTER_LINEAR, dst=img, borderMode=cv2.BORDER_REPLICATE)
+        else:
+            mx = map_x + shift_mul * np.float32(track_x[t] * ppm)
+            cv2.remap(atlas, mx, map_y, cv2.INTER_LINEAR, dst=img, borderMode=cv2.BORDER_REPLICATE)
         if shadow_polys is not None and shadow_ok[t]:
             cv2.fillConvexPoly(img, shadow_polys[t], shadow_c, cv2.LINE_AA, _SHIFT)
         if K and draw_body:

@@ -15,6 +15,7 @@ from biomech.camera import (
     look_at_camera,
     mediapipe_normalized,
     mediapipe_world,
+    tracking_camera,
     visibility,
 )
 from biomech.render import (
@@ -374,3 +375,44 @@ def test_mp4_roundtrip_and_errors(tmp_path):
     junk.write_bytes(b"not a video" * 100)
     with pytest.raises(VideoReadError, match="junk.mp4"):
         read_mp4(junk)
+
+
+# ----------------------------------------------------------------------------- dolly camera
+
+
+def _points(caps):
+    return np.concatenate([np.stack([c.p0 for c in caps], 1), np.stack([c.p1 for c in caps], 1)], 1)
+
+
+def test_tracking_camera_follows_runner(tmp_path):
+    T = 90
+    caps = make_stick_figure(T=T, speed=4.0, x0=-3.0)  # travels 12 m
+    cam = tracking_camera(_points(caps), 128, 128, np.random.default_rng(0))
+    assert cam.track is not None and cam.track.shape == (T, 3)
+    assert np.ptp(cam.track[:, 0]) > 8.0
+    # athlete inside the image in every frame and not tiny
+    for c in caps:
+        for p in (c.p0, c.p1):
+            uv, d = cam.project(p)
+            r = cam.fx * c.radius / d
+            assert np.all(d > 0) and np.all(uv - r[:, None] >= 0) and np.all(uv + r[:, None] <= 128)
+    uv_h, _ = cam.project(caps[2].p0)
+    uv_p, _ = cam.project(caps[0].p0)
+    assert np.median(uv_p[:, 1] - uv_h[:, 1]) > 0.15 * 128
+    # per-frame centres; JSON round trip keeps the track
+    np.testing.assert_allclose(cam.centers(T)[:, 0] - cam.center[0], cam.track[:, 0])
+    cam2 = Camera.from_dict(json.loads(json.dumps(cam.to_dict())))
+    np.testing.assert_allclose(cam2.project(caps[1].p0)[0], cam.project(caps[1].p0)[0])
+    # static clip -> static camera
+    assert tracking_camera(_points(make_stick_figure(T=T)), 128, 128, np.random.default_rng(0)).track is None
+    # a tracking camera needs time-first points
+    with pytest.raises(ValueError):
+        cam.project(np.zeros(3))
+    # rendering: the background scrolls (first and last frames differ away from the body)
+    fr = render_video(caps, cam, 30.0, T, np.random.default_rng(0), draw_body=False, occluders=False,
+                      lighting_change=False, noise_sd=0.0, shadow=False)
+    assert np.abs(fr[0].astype(int) - fr[-1]).mean() > 10
+    # visibility works with per-frame centres
+    L = np.repeat(caps[2].p0[:, None, :], 33, axis=1)  # head centre, owned by the head
+    v = visibility(L, np.full(33, 2), caps, cam)
+    assert v.shape == (T, 33) and np.all(v[:, 0] > 0.9)
