@@ -11,7 +11,6 @@ Conventions
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage, signal
 
 from ._checks import as_float_array, check_axis, check_fs_cutoff, check_positive
@@ -314,11 +313,21 @@ def iqr_outliers(x, k: float = 1.5, axis: int = 0) -> np.ndarray:
 
 
 def _rolling_fences(x2: np.ndarray, k: float, window: int) -> np.ndarray:
-    """Outlier mask with quartiles over a centred window of ``window`` samples (x2 is (T, C))."""
-    half = window // 2
-    padded = np.pad(x2, ((half, window - 1 - half), (0, 0)), mode="reflect" if x2.shape[0] > half else "edge")
-    win = sliding_window_view(padded, window, axis=0)  # (T, C, window)
-    q1, q3 = np.nanpercentile(win, [25.0, 75.0], axis=-1)
+    """Outlier mask with quartiles over a centred window of ``window`` samples (x2 is (T, C)).
+
+    Uses ``scipy.ndimage.percentile_filter`` (rank-based quartiles, reflected edges). NaNs are
+    linearly interpolated for the quartile computation only and never flagged.
+    """
+    filled = x2.copy()
+    t = np.arange(x2.shape[0], dtype=float)
+    for c in range(x2.shape[1]):
+        bad = ~np.isfinite(x2[:, c])
+        if bad.all():
+            filled[:, c] = 0.0
+        elif bad.any():
+            filled[bad, c] = np.interp(t[bad], t[~bad], x2[~bad, c])
+    q1 = ndimage.percentile_filter(filled, 25, size=(window, 1), mode="reflect")
+    q3 = ndimage.percentile_filter(filled, 75, size=(window, 1), mode="reflect")
     iqr = q3 - q1
     with np.errstate(invalid="ignore"):
         return (x2 < q1 - k * iqr) | (x2 > q3 + k * iqr)
@@ -393,8 +402,10 @@ def zero_drift_correct(
         Drift polynomial order (0 = constant offset, 1 = linear drift).
     vertical_channel : int or None
         If given, the unloaded mask is computed from ``|force[:, vertical_channel]|`` (typically Fz)
-        and used for every channel (shear channels are small even under load). If None, each
-        channel uses its own magnitude.
+        and used for every channel (shear channels are small even under load). In this project's
+        Y-up ground frame that is the ``*_ground_force_vy`` column. If None, each channel uses its
+        own magnitude. Pass force (and free-moment) columns only: centre-of-pressure columns are
+        undefined when unloaded and must not be drift-corrected.
     guard_s : float
         Samples within ``guard_s`` seconds of a loaded sample are not used for the fit (excludes the
         low-force tails of contact onsets/offsets, which are load, not drift). 0 disables.

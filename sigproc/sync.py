@@ -138,7 +138,7 @@ def estimate_offset_xcorr(ref_t, ref, sig_t, sig, max_lag_s: float = 0.2, fs_hz:
     offsets = rg[0] - sg[0] + lags * dt
     den = np.sqrt(np.clip(e_r, 0, None) * np.clip(e_s, 0, None))
     # require a meaningful overlap (>= 25 % of the shorter signal) to avoid edge artefacts
-    overlap = signal.correlate(ones_r, ones_s, mode="full", method="direct")
+    overlap = np.minimum(ss.shape[0], rr.shape[0] - lags) - np.maximum(0, -lags)
     min_overlap = max(4, int(0.25 * min(rr.shape[0], ss.shape[0])))
     valid = (np.abs(offsets) <= max_lag + 1e-12) & (overlap >= min_overlap) & (den > 0)
     if not valid.any():
