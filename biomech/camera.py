@@ -20,6 +20,12 @@ the bounding box is elongated along +X, so the athlete becomes smaller in the fr
 0 deg = camera in front of the athlete, 90 deg = camera on the athlete's right side
 (pure sagittal view). The default base azimuth is 65 deg (front-right, mostly sagittal
 with a visible frontal plane), jittered by +-``yaw_deg_range``.
+
+For whole clips use ``tracking_camera(points (T,N,3), ...)``: a static ``look_at_camera``
+for in-place classes, and for clips whose body travels > 1.5 m along X (running) a
+*dolly* camera: same random viewpoint, but its centre translates along X with a
+constant-velocity fit of the body's mean X (``Camera.track`` (T,3), rotation fixed), so a
+runner covering 10-15 m stays large in a 128 px frame instead of shrinking to ~20 px.
 """
 
 from __future__ import annotations
@@ -412,19 +418,22 @@ def mediapipe_world(landmarks_world: np.ndarray, R_cam: np.ndarray) -> np.ndarra
 def _segment_distances(C: np.ndarray, P: np.ndarray, A: np.ndarray, B: np.ndarray):
     """Closest distance between segments C->P (T,N,3) and A->B (T,K,3), vectorised.
 
-    Returns (dist (T,N,K), s (T,N,K)) where s in [0,1] is the parameter of the closest point
-    on C->P. ``C`` is (T,3) (per-frame camera centre).
+    Returns (dist (T,N,K), s (T,N,K), point_dist (T,N,K)): s in [0,1] is the parameter of
+    the closest point on C->P; point_dist is the distance from P to segment A->B.
+    ``C`` is (T,3) (per-frame camera centre). Only scalar (T,N,K) arrays are formed
+    (squared distances expanded from dot products), no (T,N,K,3) temporaries.
     """
     d1 = P - C[:, None, :]  # (T,N,3)
     d2 = B - A  # (T,K,3)
-    r = C[:, None, None, :] - A[:, None, :, :]  # (T,1,K,3)
+    r = C[:, None, :] - A  # (T,K,3)
     a = np.einsum("tni,tni->tn", d1, d1)[:, :, None]  # (T,N,1)
     e = np.einsum("tki,tki->tk", d2, d2)[:, None, :]  # (T,1,K)
-    f = np.einsum("tki,tnki->tnk", d2, r)  # (T,1,K)
-    c = np.einsum("tni,tnki->tnk", d1, r)  # (T,N,K)
+    f = np.einsum("tki,tki->tk", d2, r)[:, None, :]  # (T,1,K)
+    rr = np.einsum("tki,tki->tk", r, r)[:, None, :]  # (T,1,K)
+    c = np.einsum("tni,tki->tnk", d1, r)  # (T,N,K)
     b = np.einsum("tni,tki->tnk", d1, d2)  # (T,N,K)
-    denom = a * e - b * b
     eps = 1e-12
+    denom = a * e - b * b
     a_safe = np.maximum(a, eps)
     degenerate = e <= eps  # sphere: closest point on C->P to the point A
     s = np.where(denom > eps, np.clip((b * f - c * e) / np.maximum(denom, eps), 0.0, 1.0), 0.0)
@@ -434,21 +443,15 @@ def _segment_distances(C: np.ndarray, P: np.ndarray, A: np.ndarray, B: np.ndarra
     s = np.where(tt < 0.0, np.clip(-c / a_safe, 0.0, 1.0), s)
     s = np.where(tt > 1.0, np.clip((b - c) / a_safe, 0.0, 1.0), s)
     tt = np.clip(tt, 0.0, 1.0)
-    # closest points
-    q1 = C[:, None, None, :] + s[..., None] * d1[:, :, None, :]  # (T,N,K,3)
-    q2 = A[:, None, :, :] + tt[..., None] * d2[:, None, :, :]
-    dist = np.linalg.norm(q1 - q2, axis=-1)
-    return dist, s
-
-
-def _point_segment_distance(P: np.ndarray, A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Distance from points P (T,N,3) to segments A->B (T,K,3) -> (T,N,K)."""
-    d = B - A
-    e = np.maximum(np.einsum("tki,tki->tk", d, d), 1e-12)[:, None, :]
-    w = P[:, :, None, :] - A[:, None, :, :]
-    tt = np.clip(np.einsum("tnki,tki->tnk", w, d) / e, 0.0, 1.0)
-    q = A[:, None, :, :] + tt[..., None] * d[:, None, :, :]
-    return np.linalg.norm(P[:, :, None, :] - q, axis=-1)
+    # |r + s d1 - t d2|^2
+    d2sq = rr + s * s * a + tt * tt * e + 2.0 * s * c - 2.0 * tt * f - 2.0 * s * tt * b
+    dist = np.sqrt(np.maximum(d2sq, 0.0))
+    # distance from P (= C + d1) to segment A->B: w = d1 + r
+    wd = b + f
+    tp = np.where(degenerate, 0.0, np.clip(wd / e_safe, 0.0, 1.0))
+    wsq = a + 2.0 * c + rr
+    pdist = np.sqrt(np.maximum(wsq - 2.0 * tp * wd + tp * tp * e, 0.0))
+    return dist, s, pdist
 
 
 def visibility(
@@ -486,8 +489,8 @@ def visibility(
         if A.shape[0] != T:
             raise ValueError(f"capsules have {A.shape[0]} frames, landmarks have {T}")
         rad = np.array([c.radius for c in capsules], dtype=np.float64)  # (K,)
-        dist, s = _segment_distances(C, L, A, B)
-        inside = _point_segment_distance(L, A, B) < rad  # (T,N,K)
+        dist, s, pdist = _segment_distances(C, L, A, B)
+        inside = pdist < rad  # (T,N,K): landmark inside capsule k (a neighbour segment)
         ray_len = np.linalg.norm(L - C[:, None, :], axis=-1)[:, :, None]  # (T,N,1)
         # closest approach must be in front of the landmark (by at least a small tolerance)
         in_front = s * ray_len < ray_len - 0.25 * rad

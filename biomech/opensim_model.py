@@ -1,0 +1,157 @@
+"""The athlete's OpenSim model, built in code from `biomech.body`, and OpenSim inverse dynamics.
+
+The model mirrors `biomech.body` exactly: the same segments (bodies), masses, centres of mass,
+inertias, joint centres, coordinate names, axes and rotation order (CustomJoints with
+body-fixed Z-X-Y rotations; welds for head and hands). `write_osim` saves it as an `.osim`
+file so a biomechanist can open the athlete in the OpenSim GUI.
+
+`inverse_dynamics` runs OpenSim's `InverseDynamicsSolver` frame by frame with the generator's
+exact generalized coordinates, speeds and accelerations and the per-foot ground reaction
+forces applied to the foot bodies, and returns the generalized forces in `COORDINATES` order
+(N m for rotational coordinates, N for the pelvis translations).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from biomech.body import JOINTS, Body
+from biomech.conventions import COORDINATES, GRAVITY, TRANSLATIONS
+
+try:  # pragma: no cover - import guard gives a clear message instead of a stack trace
+    import opensim as osim
+except ImportError as exc:  # pragma: no cover
+    raise ImportError("opensim 4.6 is required: run `make setup` (scripts/setup.sh)") from exc
+
+
+def _vec3(v) -> "osim.Vec3":
+    return osim.Vec3(float(v[0]), float(v[1]), float(v[2]))
+
+
+def build_model(body: Body, name: str = "athlete") -> "osim.Model":
+    """An OpenSim model of `body` (see module docstring)."""
+    model = osim.Model()
+    model.setName(name)
+    model.setGravity(osim.Vec3(0.0, -GRAVITY, 0.0))
+    bodies: dict[str, osim.Body] = {}
+    for joint in JOINTS:
+        seg = body.segments[joint.child]
+        ob = osim.Body(joint.child, seg.mass, _vec3(seg.com),
+                       osim.Inertia(*[float(x) for x in seg.inertia], 0.0, 0.0, 0.0))
+        model.addBody(ob)
+        bodies[joint.child] = ob
+        parent = model.getGround() if joint.parent is None else bodies[joint.parent]
+        offset = np.zeros(3) if joint.parent is None else body.joint_offsets[joint.child]
+        if not joint.axes:
+            oj = osim.WeldJoint(joint.name, parent, _vec3(offset), osim.Vec3(0), ob,
+                                osim.Vec3(0), osim.Vec3(0))
+        else:
+            st = osim.SpatialTransform()
+            used = {tuple(np.abs(a)) for _, a in joint.axes}
+            free_axes = [a for a in ((0, 0, 1), (1, 0, 0), (0, 1, 0)) if a not in used]
+            for i in range(3):
+                ax = st.updTransformAxis(i)
+                if i < len(joint.axes):
+                    coord, axis = joint.axes[i]
+                    ax.setCoordinateNames(osim.ArrayStr(coord, 1))
+                    ax.setAxis(_vec3(axis))
+                    ax.set_function(osim.LinearFunction(1.0, 0.0))
+                else:
+                    ax.setAxis(_vec3(free_axes.pop(0)))
+                    ax.set_function(osim.Constant(0.0))
+            for i, axis in enumerate(((1, 0, 0), (0, 1, 0), (0, 0, 1))):
+                ax = st.updTransformAxis(3 + i)
+                ax.setAxis(_vec3(axis))
+                if joint.parent is None:
+                    ax.setCoordinateNames(osim.ArrayStr(TRANSLATIONS[i], 1))
+                    ax.set_function(osim.LinearFunction(1.0, 0.0))
+                else:
+                    ax.set_function(osim.Constant(0.0))
+            oj = osim.CustomJoint(joint.name, parent, _vec3(offset), osim.Vec3(0), ob,
+                                  osim.Vec3(0), osim.Vec3(0), st)
+        model.addJoint(oj)
+    model.finalizeConnections()
+    for i in range(model.getCoordinateSet().getSize()):
+        c = model.getCoordinateSet().get(i)
+        c.setRangeMin(-10.0 if c.getName() not in TRANSLATIONS else -100.0)
+        c.setRangeMax(10.0 if c.getName() not in TRANSLATIONS else 100.0)
+    return model
+
+
+def write_osim(body: Body, path: str | Path, name: str = "athlete") -> Path:
+    path = Path(path)
+    model = build_model(body, name)
+    model.printToXML(str(path))
+    return path
+
+
+class InverseDynamics:
+    """Reusable OpenSim inverse-dynamics solver for one athlete's model."""
+
+    def __init__(self, body: Body):
+        self.body = body
+        self.model = build_model(body)
+        self.state = self.model.initSystem()
+        self.solver = osim.InverseDynamicsSolver(self.model)
+        # Find which state q holds each coordinate by probing unit vectors (robust to the
+        # multibody tree ordering, which the Python bindings do not expose).
+        cs = self.model.getCoordinateSet()
+        names = [cs.get(i).getName() for i in range(cs.getSize())]
+        missing = set(COORDINATES) - set(names)
+        if missing:
+            raise RuntimeError(f"OpenSim model lacks coordinates {sorted(missing)}")
+        nq = self.state.getNQ()
+        if nq != len(COORDINATES):
+            raise RuntimeError(f"model has {nq} q's, expected {len(COORDINATES)}")
+        perm = np.full(len(COORDINATES), -1)
+        for k in range(nq):
+            e = np.zeros(nq)
+            e[k] = 0.5
+            self.state.setQ(osim.Vector.createFromMat(e))
+            for i, c in enumerate(COORDINATES):
+                if abs(cs.get(c).getValue(self.state) - 0.5) < 1e-12:
+                    perm[i] = k
+        if (perm < 0).any() or len(set(perm)) != nq:
+            raise RuntimeError("could not map OpenSim state q's to coordinates")
+        self._perm = perm
+        self._inv = np.argsort(self._perm)
+        self._foot_index = {
+            s: self.model.getBodySet().get(f"foot_{s}").getMobilizedBodyIndex() for s in ("r", "l")
+        }
+
+    def solve(self, q: np.ndarray, qd: np.ndarray, qdd: np.ndarray,
+              foot_wrench: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """Generalized forces (T, n_coords) in COORDINATES order.
+
+        q, qd, qdd: (T, n) in COORDINATES order (rad, rad/s, rad/s^2; m for translations).
+        foot_wrench: side -> (force (T,3) N in ground, moment (T,3) N m in ground about the
+        foot body's origin): the external load each plate applies to that foot.
+        """
+        T = q.shape[0]
+        out = np.empty((T, len(COORDINATES)))
+        qt = np.empty(len(COORDINATES))
+        mob = osim.Vector(len(COORDINATES), 0.0)
+        for t in range(T):
+            qt[self._perm] = q[t]
+            self.state.setQ(osim.Vector.createFromMat(qt.copy()))
+            qt[self._perm] = qd[t]
+            self.state.setU(osim.Vector.createFromMat(qt.copy()))
+            self.model.realizeVelocity(self.state)
+            qt[self._perm] = qdd[t]
+            udot = osim.Vector.createFromMat(qt.copy())
+            # Applied loads as OpenSim's ID tool sees them: the model's gravity body forces
+            # plus each foot's ground reaction wrench (spatial vectors at the body origin).
+            self.model.realizePosition(self.state)
+            forces = self.model.getGravityBodyForces(self.state)
+            for side, (F, M) in foot_wrench.items():
+                i = int(self._foot_index[side])
+                g = forces.get(i)
+                gm, gf = g.get(0), g.get(1)
+                forces.set(i, osim.SpatialVec(
+                    osim.Vec3(gm.get(0) + M[t, 0], gm.get(1) + M[t, 1], gm.get(2) + M[t, 2]),
+                    osim.Vec3(gf.get(0) + F[t, 0], gf.get(1) + F[t, 1], gf.get(2) + F[t, 2])))
+            tau = self.solver.solve(self.state, udot, mob, forces)
+            tau_np = np.array([tau.get(i) for i in range(tau.size())])
+            out[t] = tau_np[self._perm]
+        return out
