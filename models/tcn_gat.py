@@ -90,10 +90,12 @@ class TCNGAT(MotionModel):
         if self.use_grf:
             self.grf_gate = nn.Linear(7, dim)
             self.register_buffer("grf_node_idx", torch.tensor(list(layout.grf_nodes)), persistent=False)
-        self.tcn = TCN(dim, tcn_channels, kernel_size, tcn_dilations, causal, dropout)
+        # dropout (0.3) sits between stages (before each GAT layer) and in the heads, not inside every
+        # TCN conv / on the attention coefficients: that much noise made the model very slow to fit.
+        self.tcn = TCN(dim, tcn_channels, kernel_size, tcn_dilations, causal, 0.0)
         adj = layout.adjacency(self_loops=True)
         dims = (self.tcn.out_channels,) + (gat_dim,) * gat_layers
-        self.gats = nn.ModuleList(GraphAttention(dims[i], dims[i + 1], adj, gat_heads, dropout)
+        self.gats = nn.ModuleList(GraphAttention(dims[i], dims[i + 1], adj, gat_heads, 0.0)
                                   for i in range(gat_layers))
         self.drop = nn.Dropout(dropout)
         groups = layout.angle_node_groups(JOINT_ANGLES) if num_angles == len(JOINT_ANGLES) else None
