@@ -1,5 +1,13 @@
-"""Architecture zoo. Importing this package registers every architecture; add one = one module +
-one import line below. ``build_model(name, cfg)`` builds, ``available_models(kind)`` lists."""
+"""Architecture zoo. Importing this package registers every architecture; add one = one module
+(a ``MotionModel`` subclass + a ``@register_model`` builder) + one import line below.
+
+    build_model(name, cfg)          -> nn.Module (kind "torch") or FeatureSVM (kind "sklearn")
+    available_models(kind=None)     -> sorted names; model_kind(name); model_signature(name) -> defaults
+    model(batch) -> {"logits" (B,K), "frame_logits" (B,T,K), ["angles" (B,T,23) deg], attention maps}
+    model.extract_features(batch)   -> {"features" (B,T,model.dim), ...}: the backbone, for new heads
+    models.losses.compute_losses(outputs, batch, cfg) -> {"window","frame","kl",["angle"],"total"}
+    models.graphs: skeleton layouts as data (register_layout / get_layout); models.testing.make_batch
+"""
 from .registry import available_models, build_model, model_kind, model_signature, register_model
 
 # architectures (import order = registration order; each module registers itself)

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from .blocks import (MODALITY_INDEX, TCN, MaskedModalityFusion, MotionModel, TIME_SERIES, check_modalities,
-                     sensor_encoders, sequence_length)
+                     run_on_present, sensor_encoders, sequence_length)
 from .registry import register_model
 
 
@@ -39,7 +39,9 @@ class TCNNet(MotionModel):
 
     def extract_features(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
         x, mask = self.prepare(batch)
-        feats = torch.stack([self.encoders[m](x[m]) for m in self.modalities], dim=2)
+        T = sequence_length(batch)
+        feats = torch.stack([run_on_present(self.encoders[m], x[m], mask[:, MODALITY_INDEX[m]], (T, self.dim))
+                             for m in self.modalities], dim=2)
         fused, weights = self.fusion(feats, mask[:, [MODALITY_INDEX[m] for m in self.modalities]])
         h = self.tcn(fused.transpose(1, 2)).transpose(1, 2)
         h = self.lstm(h)[0] if self.lstm is not None else self.proj(h)
