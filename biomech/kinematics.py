@@ -78,13 +78,25 @@ def foot_rotation(yaw, pitch, roll) -> torch.Tensor:
     return _rot(1, f(yaw)) @ _rot(2, f(pitch)) @ _rot(0, f(roll))
 
 
+def _sole_point(body: Body, where: str) -> np.ndarray:
+    lf, ah, hb = body.foot_length, body.ankle_height, body.heel_back
+    try:
+        return np.asarray({"heel": (-hb * lf, -ah, 0.0), "toe": ((1 - hb) * lf, -ah, 0.0),
+                           "mid": ((0.5 - hb) * lf, -ah, 0.0)}[where])
+    except KeyError:
+        raise ValueError(f"where={where!r}: expected 'heel', 'toe' or 'mid'") from None
+
+
 def ankle_from_pivot(body: Body, pivot: np.ndarray, yaw, pitch, where: str) -> np.ndarray:
     """Ankle-centre position that puts the foot's heel / toe / mid-sole at `pivot` (T,3)."""
-    lf, ah, hb = body.foot_length, body.ankle_height, body.heel_back
-    local = {"heel": (-hb * lf, -ah, 0.0), "toe": ((1 - hb) * lf, -ah, 0.0),
-             "mid": ((0.5 - hb) * lf, -ah, 0.0)}[where]
     R = foot_rotation(yaw, pitch, np.zeros_like(np.asarray(yaw, dtype=float))).numpy()
-    return pivot - R @ np.asarray(local)
+    return pivot - R @ _sole_point(body, where)
+
+
+def pivot_from_ankle(body: Body, ankle: np.ndarray, yaw, pitch, where: str) -> np.ndarray:
+    """World position (T,3) of the foot's heel / toe / mid-sole for an ankle-centre position."""
+    R = foot_rotation(yaw, pitch, np.zeros_like(np.asarray(yaw, dtype=float))).numpy()
+    return ankle + R @ _sole_point(body, where)
 
 
 def _euler_zxy(R: torch.Tensor, m: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -113,8 +125,12 @@ def leg_ik(body: Body, side: str, R_pelvis: torch.Tensor, p_pelvis: torch.Tensor
     hip = p_pelvis + R_pelvis @ torch.as_tensor(body.joint_offsets[f"thigh_{side}"])
     ha = hip - ankle
     dist = ha.norm(dim=-1)
-    shortfall = (dist - (Lt + Ls) * 0.9995).clamp_min(0.0)
-    d = torch.minimum(dist, torch.as_tensor((Lt + Ls) * 0.9995))
+    # Smooth saturation of the reach (no kink in the coordinates when a plan asks for a fully
+    # straight leg): d = Lmax - softplus(Lmax - dist), scale 4 mm, so the knee never locks.
+    l_max = (Lt + Ls) * 0.999
+    soft = 0.01
+    d = l_max - soft * torch.nn.functional.softplus((l_max - dist) / soft)
+    shortfall = (dist - d).clamp_min(0.0)
     u = ha / dist.unsqueeze(-1)  # unit ankle -> hip
     # plane normal (points to the athlete's right, like the segments' Z axes)
     n = torch.linalg.cross(foot_dir, u)

@@ -8,7 +8,7 @@ import torch
 
 from biomech.body import Body, forward_kinematics, q_index, whole_body_com
 from biomech.conventions import COORDINATES, GRAVITY
-from biomech.kinematics import UPPER_COORDS, FootTrack, ankle_from_pivot
+from biomech.kinematics import UPPER_COORDS, FootTrack, ankle_from_pivot, pivot_from_ankle
 from biomech.trajectory import Knot, ballistic_knot, piecewise_quintic
 
 DEG = np.pi / 180.0
@@ -39,7 +39,7 @@ class ActionContext:
         return b.segments["thigh_r"].length + b.segments["shank_r"].length + b.ankle_height
 
 
-def standing_com_height(body: Body, knee_bend_deg: float = 6.0) -> float:
+def standing_com_height(body: Body, knee_bend_deg: float = 12.0) -> float:
     """CoM height of a quiet standing posture (feet flat, knees bent `knee_bend_deg`)."""
     q = torch.zeros(1, len(COORDINATES), dtype=torch.float64)
     Lt, Ls = body.segments["thigh_r"].length, body.segments["shank_r"].length
@@ -83,19 +83,25 @@ def stance_width(ctx: ActionContext, scale: float = 1.0) -> float:
 
 def heel_raise(ctx: ActionContext, track: FootTrack, pitch: np.ndarray) -> None:
     """Rotate a planted foot about its toe by `pitch` (rad, negative = heel up), in place."""
-    toe = ankle_from_pivot(ctx.body, track.pos, track.yaw, track.pitch, "toe")
+    toe = pivot_from_ankle(ctx.body, track.pos, track.yaw, track.pitch, "toe")
     track.pitch = track.pitch + pitch
     track.pos = ankle_from_pivot(ctx.body, toe, track.yaw, track.pitch, "toe")
 
 
 def vertical_jump_com(ctx: ActionContext, h0: float, *, t_start: float, dip: float, t_dip: float,
-                      t_push: float, v_takeoff: float, rise: float, land_dip: float,
-                      t_absorb: float, t_recover: float) -> tuple[np.ndarray, dict]:
+                      t_push: float | None, v_takeoff: float, rise: float, land_dip: float,
+                      t_absorb: float | None, t_recover: float) -> tuple[np.ndarray, dict]:
     """CoM height of a countermovement jump: stand, dip, push, ballistic flight, land, stand.
 
     Piecewise quintic (C2), the flight knots lie on one parabola so flight is exactly ballistic
-    and the ground reaction force is continuous (zero at take-off and at touchdown).
+    and the ground reaction force is continuous (zero at take-off and at touchdown). Push-off
+    and absorption durations default to the ones that keep the vertical GRF positive: a quintic
+    covering distance d from rest to speed v needs about T = 2 d / v (x1.15 margin).
     """
+    if t_push is None:
+        t_push = 1.15 * 2 * (dip + rise) / v_takeoff
+    if t_absorb is None:
+        t_absorb = 1.15 * 2 * land_dip / v_takeoff
     t1 = t_start
     t2 = t1 + t_dip
     t3 = t2 + t_push

@@ -24,28 +24,31 @@ def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str) -> MotionPlan:
     L = ctx.leg_length
     v0 = ctx.u(*v_range)
     t_flight = 2 * v0 / 9.81
-    t_dip, t_push = ctx.u(0.35, 0.55), ctx.u(0.2, 0.3)
-    t_absorb, t_recover = ctx.u(0.25, 0.4), ctx.u(0.4, 0.7)
-    needed = t_dip + t_push + t_flight + t_absorb + t_recover + 0.1
-    t_start = ctx.u(0.1, max(0.15, ctx.duration - needed - 0.05))
+    t_dip, t_recover = ctx.u(0.35, 0.55), ctx.u(0.4, 0.7)
+    dip = ctx.u(*dip_range) * L
     land_dip = ctx.u(0.12, 0.25) * L
     if ctx.fault == "stiff_landing":
-        land_dip = ctx.u(0.03, 0.06) * L
+        land_dip = ctx.u(0.04, 0.07) * L
     heel_pitch = ctx.u(25, 35) * DEG
+    # the CoM rises with the heels so the legs stay within reach at take-off
+    rise = 0.35 * (1 - b.heel_back) * b.foot_length * np.sin(heel_pitch)
+    needed = t_dip + 2.3 * (dip + land_dip) / v0 + t_flight + t_recover + 0.1
+    t_start = ctx.u(0.1, max(0.15, ctx.duration - needed - 0.05))
     half = stance_width(ctx)
     feet = {"r": flat_track(ctx, (0.0, half), -8 * DEG), "l": flat_track(ctx, (0.0, -half), 8 * DEG)}
     # the heels rise over the end of the push and stay up until the forefoot lands
-    y, ev = vertical_jump_com(ctx, h0, t_start=t_start, dip=ctx.u(*dip_range) * L, t_dip=t_dip,
-                              t_push=t_push, v_takeoff=v0, rise=0.0, land_dip=land_dip,
-                              t_absorb=t_absorb, t_recover=t_recover)
+    y, ev = vertical_jump_com(ctx, h0, t_start=t_start, dip=dip, t_dip=t_dip,
+                              t_push=None, v_takeoff=v0, rise=rise, land_dip=land_dip,
+                              t_absorb=None, t_recover=t_recover)
+    t_push = ev["takeoff"] - ev["bottom"]
     rise_shape = ramp(t, ev["takeoff"] - 0.6 * t_push, ev["takeoff"]) * (1 - ramp(t, ev["landing"], ev["landing"] + 0.08))
-    # rise the CoM with the heels so the legs stay within reach at take-off
-    ankle_rise = (1 - b.heel_back) * b.foot_length * np.sin(heel_pitch)
-    y = y + 0.55 * ankle_rise * rise_shape
     for s in ("r", "l"):
         heel_raise(ctx, feet[s], -heel_pitch * rise_shape)
     flight = (t > ev["takeoff"]) & (t < ev["landing"])
-    lift = np.where(flight, y - y[np.searchsorted(t, ev["takeoff"])], 0.0)
+    # feet leave and reach the floor with zero velocity: they follow the CoM's rise in flight,
+    # blended in/out over 60 ms (the legs' soft reach limit absorbs the difference)
+    edge = ramp(t, ev["takeoff"] - 0.03, ev["takeoff"] + 0.15) * (1 - ramp(t, ev["landing"] - 0.15, ev["landing"] + 0.03))
+    lift = np.where(flight, (y - y[np.searchsorted(t, ev["takeoff"])]) * edge, 0.0)
     tuck = 0.06 * L * bump(t, ev["takeoff"], ev["landing"])
     for s in ("r", "l"):
         feet[s].pos[:, 1] += lift + tuck

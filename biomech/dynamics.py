@@ -1,0 +1,200 @@
+"""Rigid-body dynamics of the athlete: segment kinematics, ground contact, Newton-Euler.
+
+One implementation, in torch (float64 for the generator, differentiable for the torque
+estimator):
+
+* `segment_kinematics`: world CoM accelerations, angular velocities and accelerations of every
+  segment from the segment poses sampled at a uniform rate (central differences).
+* `whole_body_wrench`: the external force and moment the ground must supply for the observed
+  motion, F = sum_i m_i (a_i - g) and N_O = sum_i [r_i x m_i (a_i - g) + I_i alpha_i +
+  w_i x I_i w_i] (the "sum m_i (a_i - g)" contact model: ground reaction = whole-body dynamics).
+* `split_ground_reaction`: centre of pressure (the point on the floor where the ground wrench
+  has no horizontal moment), split between the feet in contact, clamped to each foot's sole.
+* `newton_euler_leg_moments`: net hip / knee / ankle moments from the feet up, with each foot's
+  GRF, COP and free moment as the boundary condition, projected on the joint axes of the
+  coordinates in `MOMENT_COORDINATES` (same signs as OpenSim's generalized forces).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from biomech.body import JOINT_OF_CHILD, SEGMENTS, Body, Pose, axis_rotation, q_index
+from biomech.conventions import GRAVITY, MOMENT_COORDINATES
+
+G_VEC = (0.0, -GRAVITY, 0.0)
+
+
+@dataclass
+class SegmentKinematics:
+    com: dict[str, torch.Tensor]  # (T,3) world CoM position
+    acc: dict[str, torch.Tensor]  # (T,3) world CoM acceleration
+    omega: dict[str, torch.Tensor]  # (T,3) world angular velocity
+    alpha: dict[str, torch.Tensor]  # (T,3) world angular acceleration
+
+
+def _diff(x: torch.Tensor, fs: float) -> torch.Tensor:
+    """Second-order accurate derivative along time (axis 0), like numpy.gradient edge_order=2."""
+    d = torch.empty_like(x)
+    d[1:-1] = (x[2:] - x[:-2]) * (fs / 2)
+    d[0] = (-3 * x[0] + 4 * x[1] - x[2]) * (fs / 2)
+    d[-1] = (3 * x[-1] - 4 * x[-2] + x[-3]) * (fs / 2)
+    return d
+
+
+def _vee(S: torch.Tensor) -> torch.Tensor:
+    return 0.5 * torch.stack([S[..., 2, 1] - S[..., 1, 2], S[..., 0, 2] - S[..., 2, 0],
+                              S[..., 1, 0] - S[..., 0, 1]], -1)
+
+
+def angular_velocity(R: torch.Tensor, fs: float) -> torch.Tensor:
+    """World angular velocity (T,3) of rotation matrices R (T,3,3) sampled at fs."""
+    return _vee(_diff(R, fs) @ R.transpose(-1, -2))
+
+
+def segment_kinematics(body: Body, pose: Pose, fs: float) -> SegmentKinematics:
+    com, acc, omega, alpha = {}, {}, {}, {}
+    for n in SEGMENTS:
+        c = pose.point(n, body.segments[n].com)
+        com[n] = c
+        acc[n] = _diff(_diff(c, fs), fs)
+        omega[n] = angular_velocity(pose.R[n], fs)
+        alpha[n] = _diff(omega[n], fs)
+    return SegmentKinematics(com, acc, omega, alpha)
+
+
+def _inertia_world(body: Body, pose: Pose, n: str) -> torch.Tensor:
+    Ib = torch.diag(torch.as_tensor(body.segments[n].inertia, dtype=pose.R[n].dtype))
+    return pose.R[n] @ Ib @ pose.R[n].transpose(-1, -2)
+
+
+def _euler_term(body: Body, pose: Pose, kin: SegmentKinematics, n: str) -> torch.Tensor:
+    """dH/dt about the segment CoM in the world frame: I alpha + w x I w."""
+    I = _inertia_world(body, pose, n)
+    w = kin.omega[n]
+    Iw = (I @ w.unsqueeze(-1)).squeeze(-1)
+    return (I @ kin.alpha[n].unsqueeze(-1)).squeeze(-1) + torch.linalg.cross(w, Iw)
+
+
+def whole_body_wrench(body: Body, pose: Pose, kin: SegmentKinematics) -> tuple[torch.Tensor, torch.Tensor]:
+    """External force (T,3) and moment about the world origin (T,3) the motion requires."""
+    g = torch.as_tensor(G_VEC, dtype=kin.acc["pelvis"].dtype)
+    F = 0.0
+    N = 0.0
+    for n in SEGMENTS:
+        m = body.segments[n].mass
+        f = m * (kin.acc[n] - g)
+        F = F + f
+        N = N + torch.linalg.cross(kin.com[n], f) + _euler_term(body, pose, kin, n)
+    return F, N
+
+
+def sole_polygon(body: Body) -> tuple[float, float, float]:
+    """Foot sole in the foot frame: (x_heel, x_toe, half width), metres."""
+    lf, hb = body.foot_length, body.heel_back
+    return -hb * lf, (1 - hb) * lf, 0.045 * body.height / 1.75
+
+
+def split_ground_reaction(body: Body, pose: Pose, F: torch.Tensor, N: torch.Tensor,
+                          contact: dict[str, np.ndarray], load: dict[str, np.ndarray] | None = None,
+                          min_force: float = 1.0) -> dict[str, dict[str, torch.Tensor]]:
+    """Per-foot ground reaction: force (T,3), COP (T,3) on the floor, free moment about Y (T,).
+
+    The total wrench (F, N) is zeroed where no foot is in contact (flight). The centre of
+    pressure is where the wrench has no horizontal moment: cx = N_z / F_y, cz = -N_x / F_y.
+    The vertical load is shared by the feet in contact in proportion to how close the COP is
+    to each foot (or by `load` shares when given); each foot's COP is its own sole centre
+    shifted by the common COP offset and clamped to its sole.
+    """
+    dtype = F.dtype
+    cr = torch.as_tensor(contact["r"], dtype=torch.bool)
+    cl = torch.as_tensor(contact["l"], dtype=torch.bool)
+    any_c = (cr | cl).unsqueeze(-1)
+    F = torch.where(any_c, F, torch.zeros_like(F))
+    N = torch.where(any_c, N, torch.zeros_like(N))
+    Fy = F[:, 1]
+    safe = torch.where(Fy.abs() > min_force, Fy, torch.full_like(Fy, np.inf))
+    cop = torch.stack([N[:, 2] / safe, torch.zeros_like(Fy), -N[:, 0] / safe], -1)
+    x0, x1, hw = sole_polygon(body)
+    mid_local = torch.tensor([(x0 + x1) / 2, -body.ankle_height, 0.0], dtype=dtype)
+    mid = {s: pose.point(f"foot_{s}", mid_local.numpy()) * torch.tensor([1.0, 0.0, 1.0], dtype=dtype)
+           for s in ("r", "l")}
+    # weight of the right foot
+    d = mid["r"] - mid["l"]
+    w_geo = (((cop - mid["l"]) * d).sum(-1) / (d * d).sum(-1).clamp_min(1e-9)).clamp(0.0, 1.0)
+    if load is not None:
+        w_geo = torch.as_tensor(load["r"], dtype=dtype)
+    w_r = torch.where(cr & cl, w_geo, cr.to(dtype))
+    w = {"r": w_r, "l": torch.where(cr | cl, 1 - w_r, torch.zeros_like(w_r))}
+    blend = w["r"].unsqueeze(-1) * mid["r"] + w["l"].unsqueeze(-1) * mid["l"]
+    loaded = Fy.abs() > min_force
+    shift = torch.where(loaded.unsqueeze(-1), cop - blend, torch.zeros_like(cop))
+    # free moment about the vertical through the COP
+    Ty = N[:, 1] - (cop[:, 2] * F[:, 0] - cop[:, 0] * F[:, 2])
+    Ty = torch.where(loaded, Ty, torch.zeros_like(Ty))
+    out = {}
+    for s in ("r", "l"):
+        c = mid[s] + shift
+        # clamp to the sole, in the foot's frame
+        R = pose.R[f"foot_{s}"]
+        origin = pose.p[f"foot_{s}"]
+        loc = ((c - origin).unsqueeze(-2) @ R).squeeze(-2)
+        loc = torch.stack([loc[:, 0].clamp(x0, x1), loc[:, 1], loc[:, 2].clamp(-hw, hw)], -1)
+        c = origin + (R @ loc.unsqueeze(-1)).squeeze(-1)
+        c = c * torch.tensor([1.0, 0.0, 1.0], dtype=dtype)
+        out[s] = {"force": w[s].unsqueeze(-1) * F, "cop": c, "free_moment": w[s] * Ty,
+                  "share": w[s]}
+    return out
+
+
+def coordinate_axis_world(pose: Pose, q: torch.Tensor, coordinate: str) -> torch.Tensor:
+    """World direction (T,3) of a coordinate's rotation axis at its place in the sequence."""
+    for joint in JOINT_OF_CHILD.values():
+        names = [c for c, _ in joint.axes]
+        if coordinate in names:
+            k = names.index(coordinate)
+            R = pose.R[joint.parent]
+            for c, ax in joint.axes[:k]:
+                R = R @ axis_rotation(ax, q[:, q_index(c)])
+            axis = torch.as_tensor(joint.axes[k][1], dtype=q.dtype)
+            return (R @ axis.unsqueeze(-1)).squeeze(-1)
+    raise KeyError(f"coordinate {coordinate!r} is not a rotational joint coordinate")
+
+
+def newton_euler_leg_moments(body: Body, pose: Pose, kin: SegmentKinematics, q: torch.Tensor,
+                             grf: dict[str, dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Net joint moments (T,) for `MOMENT_COORDINATES`, computed from the feet up.
+
+    For each segment (foot, shank, thigh) with distal load (F_d at P_d, M_d):
+    F_p = m (a - g) - F_d_applied, M_p = dH/dt - (P_p - c) x F_p - (P_d - c) x F_d - M_d.
+    """
+    g = torch.as_tensor(G_VEC, dtype=q.dtype)
+    moments: dict[str, torch.Tensor] = {}
+    for s in ("r", "l"):
+        # external load on the foot: GRF at the COP plus the free moment about Y
+        F_ext = grf[s]["force"]
+        zeros = torch.zeros_like(grf[s]["free_moment"])
+        M_ext = torch.stack([zeros, grf[s]["free_moment"], zeros], -1)
+        P_ext = grf[s]["cop"]
+        joint_wrench = {}
+        for seg in (f"foot_{s}", f"shank_{s}", f"thigh_{s}"):
+            m = body.segments[seg].mass
+            c = kin.com[seg]
+            Pp = pose.p[seg]  # proximal joint centre
+            Fp = m * (kin.acc[seg] - g) - F_ext
+            Mp = (_euler_term(body, pose, kin, seg) - torch.linalg.cross(Pp - c, Fp)
+                  - torch.linalg.cross(P_ext - c, F_ext) - M_ext)
+            joint_wrench[seg] = (Fp, Mp)
+            # the distal load on the next segment up is the reaction: -Fp at Pp, -Mp
+            F_ext, P_ext, M_ext = -Fp, Pp, -Mp
+        owner = {"hip": f"thigh_{s}", "knee": f"shank_{s}", "ankle": f"foot_{s}"}
+        for coord in MOMENT_COORDINATES:
+            if not coord.endswith(f"_{s}"):
+                continue
+            joint = coord.split("_")[0]
+            _, Mp = joint_wrench[owner[joint]]
+            axis = coordinate_axis_world(pose, q, coord)
+            moments[coord] = (Mp * axis).sum(-1)
+    return moments

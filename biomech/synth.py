@@ -1,0 +1,366 @@
+"""Synthesis of one multimodal clip: one motion drives every modality.
+
+plan (action design) -> solve (IK, CoM-driven pelvis) -> q(t) as a C2 spline ->
+segment kinematics at the simulation rate -> ground reaction (whole-body dynamics) ->
+Newton-Euler and OpenSim inverse dynamics (ground truth) -> IMU, force plates, landmarks and
+video through their own clocks (offsets, drift, jitter, dropped samples) -> raw-layout files.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.interpolate import CubicSpline
+
+from biomech import camera as cam
+from biomech import render
+from biomech.actions import build_plan
+from biomech.actions.common import ActionContext
+from biomech.body import (
+    Body, build_body, capsule_specs, forward_kinematics, landmark_owner_capsules, landmarks_world,
+)
+from biomech.conventions import (
+    ACTIONS, COORDINATES, GRAVITY, GRF_COLUMNS, IMU_CHANNELS, IMU_SENSORS, JOINT_ANGLES,
+    MOMENT_COORDINATES, MOMENTS, TRANSLATIONS,
+)
+from biomech.dynamics import (
+    newton_euler_leg_moments, segment_kinematics, split_ground_reaction, whole_body_wrench,
+)
+from biomech.io import sha256, write_mot, write_npz
+from biomech.kinematics import solve_motion
+from biomech.opensim_model import InverseDynamics
+from biomech.sensors import ImuSpec, StreamClock, add_imu_errors, drop_mask, ideal_imu, resample_at
+
+MARGIN_S = 0.15  # motion simulated before and after the recorded window (clock offsets <= 0.1 s)
+GENERATOR_VERSION = "1.0"
+
+
+class ClipGenerationError(RuntimeError):
+    """Generation of one clip failed; the message names the clip and its seed."""
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    video_fps: float
+    imu: ImuSpec
+    grf_rate_hz: float | None  # None: no force plate
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    design_rate_hz: float = 200.0
+    gt_rate_hz: float = 100.0
+    width: int = 128
+    height: int = 128
+    max_offset_s: float = 0.1
+    drop_fraction: tuple[float, float] = (0.01, 0.05)
+    clock_drift_ppm: float = 100.0
+    jitter_fraction: float = 0.05  # SD of sample-time jitter as a fraction of the period
+    landmark_noise: float = 0.004  # SD of image-normalised landmark noise (detector)
+    plate_noise_n: float = 1.5
+    plate_drift_n: float = 5.0
+    presets: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    clip_id: str
+    athlete_id: str
+    sex: str
+    height: float
+    mass: float
+    action: str
+    fault: str
+    preset: str
+    duration: float
+    seed: int
+
+
+def sim_rate(preset: Preset) -> float:
+    rates = [500.0, preset.imu.rate_hz] + ([preset.grf_rate_hz] if preset.grf_rate_hz else [])
+    return float(max(rates))
+
+
+def _rng(seed: int, stream: str) -> np.random.Generator:
+    """Independent, reproducible random stream per (clip seed, purpose)."""
+    return np.random.default_rng(np.random.SeedSequence([seed, *map(ord, stream)]))
+
+
+def simulate(body: Body, spec: ClipSpec, preset: Preset, cfg: SynthConfig) -> dict:
+    """Motion and ground truth at the simulation rate (no sensor errors yet)."""
+    total = spec.duration + 2 * MARGIN_S
+    ctx = ActionContext(body, _rng(spec.seed, "plan"), cfg.design_rate_hz, total, spec.fault)
+    plan = build_plan(spec.action, ctx)
+    q_design, info = solve_motion(body, plan)
+    t_design = plan.t
+    spline = CubicSpline(t_design, q_design, axis=0, bc_type="natural")
+    fs = sim_rate(preset)
+    t = np.arange(int(np.floor(t_design[-1] * fs)) + 1) / fs
+    q, qd, qdd = spline(t), spline(t, 1), spline(t, 2)
+    qt = torch.as_tensor(q)
+    pose = forward_kinematics(body, qt)
+    kin = segment_kinematics(body, pose, fs)
+    F, N = whole_body_wrench(body, pose, kin)
+    idx = np.clip(np.round(t * cfg.design_rate_hz).astype(int), 0, len(t_design) - 1)
+    contact = {s: plan.feet[s].contact[idx] for s in ("r", "l")}
+    load = None
+    if "load" in plan.events:
+        ld = plan.events["load"]
+        load = {"r": np.asarray(ld["r"])[idx], "l": np.asarray(ld["l"])[idx]}
+    grf = split_ground_reaction(body, pose, F, N, contact, load)
+    ne = newton_euler_leg_moments(body, pose, kin, qt, grf)
+    return {"t": t, "fs": fs, "q": q, "qd": qd, "qdd": qdd, "pose": pose, "kin": kin, "grf": grf,
+            "ne": {k: v.numpy() for k, v in ne.items()}, "plan": plan, "solve_info": info,
+            "contact": contact, "F_total": F.numpy()}
+
+
+def opensim_moments(body: Body, sim: dict, times: np.ndarray, idm: InverseDynamics | None = None) -> np.ndarray:
+    """OpenSim generalized forces (n, len(COORDINATES)) at simulation times `times`."""
+    fs, t = sim["fs"], sim["t"]
+    i = np.clip(np.round(times * fs).astype(int), 0, len(t) - 1)
+    idm = idm or InverseDynamics(body)
+    wrench = {}
+    for s in ("r", "l"):
+        g = sim["grf"][s]
+        F = g["force"].numpy()[i]
+        cop = g["cop"].numpy()[i]
+        origin = sim["pose"].p[f"foot_{s}"].numpy()[i]
+        M = np.cross(cop - origin, F)
+        M[:, 1] += g["free_moment"].numpy()[i]
+        wrench[s] = (F, M)
+    return idm.solve(sim["q"][i], sim["qd"][i], sim["qdd"][i], wrench)
+
+
+def _conventions() -> dict:
+    return {
+        "world_frame": "OpenSim ground: X forward (initial facing direction), Y up, Z right; floor y=0",
+        "clock": "video clock is the reference; a sample stamped t in a stream with clock offset o "
+                 "was measured at video time t + o",
+        "angles": "OpenSim coordinate names; signs of the Rajagopal 2016 model (see "
+                  "biomech/conventions.py): hip/knee flexion +, ankle dorsiflexion +, hip "
+                  "adduction +, hip internal rotation +, knee adduction + = varus",
+        "angle_units": "degrees in files (inDegrees=yes), pelvis_t* in metres",
+        "moments": "net joint moments applied by the proximal on the distal segment about the "
+                   "coordinate axis, OpenSim generalized-force signs, N m",
+    }
+
+
+def write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, out_dir: Path,
+               idm: InverseDynamics | None = None) -> dict:
+    """Simulate one clip and write it in the raw layout; returns manifest rows + summary."""
+    try:
+        return _write_clip(spec, preset, cfg, Path(out_dir), idm)
+    except ClipGenerationError:
+        raise
+    except Exception as exc:
+        raise ClipGenerationError(
+            f"clip {spec.clip_id} (athlete {spec.athlete_id}, action {spec.action}, fault "
+            f"{spec.fault}, seed {spec.seed}) failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, root: Path,
+                idm: InverseDynamics | None) -> dict:
+    body = build_body(spec.sex, spec.height, spec.mass)
+    sim = simulate(body, spec, preset, cfg)
+    fs, t_sim = sim["fs"], sim["t"]
+    D = spec.duration
+    clip_dir = root / spec.athlete_id / spec.clip_id
+    clip_dir.mkdir(parents=True, exist_ok=True)
+    rng_clock = _rng(spec.seed, "clocks")
+    offsets = {k: float(rng_clock.uniform(-cfg.max_offset_s, cfg.max_offset_s)) for k in ("imu", "grf")}
+    drops = {k: float(rng_clock.uniform(*cfg.drop_fraction)) for k in ("video", "imu", "grf")}
+    drift = {k: float(rng_clock.uniform(-cfg.clock_drift_ppm, cfg.clock_drift_ppm)) for k in ("imu", "grf")}
+
+    # ---------------- video + landmarks (reference clock) ----------------
+    rng_v = _rng(spec.seed, "video")
+    n_frames = int(np.floor(D * preset.video_fps))
+    keep_v = drop_mask(n_frames, drops["video"], rng_v, max_burst=2)
+    frame_idx = np.nonzero(keep_v)[0]
+    t_frames = frame_idx / preset.video_fps
+    iv = np.clip(np.round((t_frames + MARGIN_S) * fs).astype(int), 0, len(t_sim) - 1)
+    pose = sim["pose"]
+    specs = capsule_specs(body)
+    caps = []
+    for name, seg, p0, p1, r in specs:
+        P0 = pose.point(seg, p0).numpy()[iv]
+        P1 = pose.point(seg, p1).numpy()[iv]
+        caps.append(cam.Capsule(name, P0, P1, float(r)))
+    pts = np.concatenate([np.stack([c.p0, c.p1], 1) for c in caps], axis=1)
+    camera = cam.tracking_camera(pts, cfg.width, cfg.height, rng_v)
+    frames, rinfo = render.render_video(caps, camera, preset.video_fps, len(frame_idx), rng_v,
+                                        return_info=True)
+    render.write_mp4(clip_dir / "video.mp4", frames, preset.video_fps)
+    lm = landmarks_world(body, pose).numpy()[iv]
+    uv, depth = camera.project(lm)
+    hip_depth = depth[:, [23, 24]].mean(1)
+    img = cam.mediapipe_normalized(uv, depth, hip_depth, cfg.width, cfg.height, fx=camera.fx)
+    img[..., :2] += rng_v.normal(0, cfg.landmark_noise, img[..., :2].shape)
+    vis = cam.visibility(lm, landmark_owner_capsules(body), caps, camera, rng_v)
+    occl = render.points_in_occluders(uv, rinfo)
+    vis = np.where(occl, np.minimum(vis, 0.2), vis)
+    world_mp = cam.mediapipe_world(lm, camera.R)
+    write_npz(
+        clip_dir / "keypoints.npz",
+        {"landmarks": list(cam.MEDIAPIPE_LANDMARKS),
+         "time": "s, video clock, one row per delivered video frame",
+         "frame_index": "index of the frame in the nominal frame sequence (gaps = dropped frames)",
+         "image": "MediaPipe pose_landmarks: x, y normalised to [0,1] by image width/height, z depth "
+                  "relative to the hip midpoint on the x scale (negative = closer); with detector noise",
+         "world": "MediaPipe pose_world_landmarks: metres, origin at the hip midpoint, camera axes "
+                  "(x right, y down, z away from the camera)",
+         "ground": "metres, lab frame (X forward, Y up, Z right), noise-free ground truth",
+         "visibility": "0-1, low when self-occluded, occluded by an object or out of frame",
+         "fps": preset.video_fps},
+        time=t_frames.astype(np.float64), frame_index=frame_idx.astype(np.int32),
+        image=img.astype(np.float32), world=world_mp.astype(np.float32),
+        ground=lm.astype(np.float32), visibility=vis.astype(np.float32),
+    )
+
+    # ---------------- IMU ----------------
+    rng_i = _rng(spec.seed, "imu")
+    ideal = ideal_imu(body, pose, fs, rng_i)
+    imu_clock = StreamClock(preset.imu.rate_hz, offsets["imu"], drift["imu"],
+                            cfg.jitter_fraction / preset.imu.rate_hz, drops["imu"])
+    stamps, true_t = imu_clock.sample(D, rng_i)
+    acc = np.empty((len(stamps), len(IMU_SENSORS), 3))
+    gyro = np.empty_like(acc)
+    for k, name in enumerate(IMU_SENSORS):
+        a = resample_at(t_sim, ideal[name]["acc"], true_t + MARGIN_S)
+        g = resample_at(t_sim, ideal[name]["gyro"], true_t + MARGIN_S)
+        acc[:, k], gyro[:, k] = add_imu_errors(a, g, preset.imu, rng_i)
+    write_npz(
+        clip_dir / "imu.npz",
+        {"sensors": list(IMU_SENSORS), "channels": list(IMU_CHANNELS),
+         "time": "s, the IMU's own clock (see meta.json conventions.clock); dropped samples are "
+                 "missing rows",
+         "acc": "m/s^2, specific force in the sensor frame, gravity included (+9.81 on the "
+                "upward axis at rest)",
+         "gyro": "rad/s, angular velocity of the sensor in the sensor frame",
+         "sensor_frame": "the segment frame (X anterior, Y proximal, Z right) rotated by the "
+                         "mounting misalignment given in meta.json",
+         "rate_hz": preset.imu.rate_hz, "saturation": {"acc": preset.imu.acc_range,
+                                                       "gyro": preset.imu.gyro_range}},
+        time=stamps, acc=acc.astype(np.float32), gyro=gyro.astype(np.float32),
+    )
+
+    # ---------------- force plates ----------------
+    files = ["video.mp4", "keypoints.npz", "imu.npz"]
+    if preset.grf_rate_hz:
+        rng_g = _rng(spec.seed, "grf")
+        clock = StreamClock(preset.grf_rate_hz, offsets["grf"], drift["grf"],
+                            cfg.jitter_fraction / preset.grf_rate_hz, drops["grf"])
+        stamps_g, true_g = clock.sample(D, rng_g)
+        force = np.empty((len(stamps_g), 2, 3))
+        cop = np.empty_like(force)
+        free = np.empty((len(stamps_g), 2))
+        for k, s in enumerate(("r", "l")):
+            g = sim["grf"][s]
+            f = resample_at(t_sim, g["force"].numpy(), true_g + MARGIN_S)
+            c = resample_at(t_sim, g["cop"].numpy(), true_g + MARGIN_S)
+            m = resample_at(t_sim, g["free_moment"].numpy(), true_g + MARGIN_S)
+            zero = rng_g.uniform(-1, 1, 3) * cfg.plate_drift_n * np.array([1.0, 2.0, 1.0])
+            slope = rng_g.uniform(-1, 1, 3) * cfg.plate_drift_n / D
+            f = f + zero + np.outer(stamps_g, slope) + rng_g.normal(0, cfg.plate_noise_n, f.shape)
+            loaded = f[:, 1] > 20.0
+            c = np.where(loaded[:, None], c + rng_g.normal(0, 0.002, c.shape) * [1, 0, 1], 0.0)
+            m = np.where(loaded, m + rng_g.normal(0, 0.2, m.shape), 0.0)
+            force[:, k], cop[:, k], free[:, k] = f, c, m
+        write_npz(
+            clip_dir / "grf.npz",
+            {"plates": ["r", "l"], "columns": list(GRF_COLUMNS),
+             "time": "s, the force plates' own clock; dropped samples are missing rows",
+             "force": "N, force the plate applies to the foot, lab frame (X forward, Y up, Z right)",
+             "cop": "m, centre of pressure in the lab frame (0 when the plate is unloaded, Fy < 20 N)",
+             "free_moment": "N m, free moment about +Y", "rate_hz": preset.grf_rate_hz,
+             "errors": "zero offset + linear drift + white noise on force; drift is removable "
+                       "from unloaded periods"},
+            time=stamps_g, force=force.astype(np.float32), cop=cop.astype(np.float32),
+            free_moment=free.astype(np.float32),
+        )
+        files.append("grf.npz")
+
+    # ---------------- ground truth ----------------
+    t_gt = np.arange(int(np.floor(D * cfg.gt_rate_hz))) / cfg.gt_rate_hz
+    ig = np.clip(np.round((t_gt + MARGIN_S) * fs).astype(int), 0, len(t_sim) - 1)
+    q_gt = sim["q"][ig].copy()
+    rot = [i for i, c in enumerate(COORDINATES) if c not in TRANSLATIONS]
+    q_gt[:, rot] = np.degrees(q_gt[:, rot])
+    write_mot(clip_dir / "angles.mot", t_gt, list(COORDINATES), q_gt, in_degrees=True,
+              name=f"{spec.clip_id}_angles")
+    tau = opensim_moments(body, sim, t_gt + MARGIN_S, idm)
+    names = [f"{c}_force" if c in TRANSLATIONS else f"{c}_moment" for c in COORDINATES]
+    write_mot(clip_dir / "moments.sto", t_gt, names, tau, in_degrees=False,
+              name=f"{spec.clip_id}_inverse_dynamics")
+    ne = np.stack([sim["ne"][c][ig] for c in MOMENT_COORDINATES], -1)
+    write_mot(clip_dir / "moments_ne.sto", t_gt, list(MOMENTS), ne, in_degrees=False,
+              name=f"{spec.clip_id}_newton_euler")
+    files += ["angles.mot", "moments.sto", "moments_ne.sto"]
+
+    # ---------------- meta ----------------
+    plan = sim["plan"]
+    pelvis_res = np.abs(tau[:, :6])
+    meta = {
+        "clip_id": spec.clip_id, "athlete_id": spec.athlete_id, "dataset_kind": "synthetic",
+        "action": spec.action, "action_index": ACTIONS.index(spec.action),
+        "fault": spec.fault, "preset": preset.name, "duration_s": D, "seed": spec.seed,
+        "athlete": body.to_dict(),
+        "rates_hz": {"video": preset.video_fps, "imu": preset.imu.rate_hz,
+                     "grf": preset.grf_rate_hz, "ground_truth": cfg.gt_rate_hz, "simulation": fs},
+        "video": {"width": cfg.width, "height": cfg.height, "camera": camera.to_dict()},
+        "modalities": {"video": True, "landmarks": True, "imu": True,
+                       "grf": bool(preset.grf_rate_hz)},
+        "files": {
+            "video.mp4": "RGB video, delivered frames only (see keypoints.npz time/frame_index)",
+            "keypoints.npz": "33 MediaPipe landmarks per delivered frame; units in its header",
+            "imu.npz": "6 IMUs; units in its header",
+            **({"grf.npz": "2 force plates (r, l feet); units in its header"} if preset.grf_rate_hz else {}),
+            "angles.mot": "ground-truth coordinates, OpenSim names, degrees (pelvis_t* in m), video clock",
+            "moments.sto": "OpenSim inverse dynamics generalized forces (N m; pelvis_t*_force in N)",
+            "moments_ne.sto": "independent Newton-Euler hip/knee/ankle moments (N m)",
+        },
+        "conventions": _conventions(),
+        "imu_mounts": {n: {"segment": ideal[n]["segment"], "offset_m": np.round(ideal[n]["offset_m"], 4).tolist(),
+                           "misalignment_R": np.round(ideal[n]["mount_R"], 6).tolist()} for n in IMU_SENSORS},
+        "style": _jsonable(plan.style),
+        "events_s": {k: round(v - MARGIN_S, 4) for k, v in plan.events.items() if isinstance(v, float)},
+        "synthetic_truth": {
+            "note": "for evaluation only; preprocessing must not read this block",
+            "clock_offsets_s": offsets if preset.grf_rate_hz else {"imu": offsets["imu"]},
+            "clock_drift_ppm": drift, "dropped_fraction": drops,
+            "solver": sim["solve_info"],
+            "pelvis_residual_max": {"force_n": float(pelvis_res[:, 3:].max()),
+                                    "moment_nm": float(pelvis_res[:, :3].max())},
+        },
+        "generator": {"version": GENERATOR_VERSION, "margin_s": MARGIN_S},
+    }
+    with open(clip_dir / "meta.json", "w") as fh:
+        json.dump(meta, fh, indent=1)
+    files.append("meta.json")
+    rows = [{"athlete_id": spec.athlete_id, "clip_id": spec.clip_id, "action": spec.action,
+             "fault": spec.fault, "preset": preset.name, "file": f,
+             "bytes": (clip_dir / f).stat().st_size, "sha256": sha256(clip_dir / f)} for f in files]
+    return {"rows": rows, "summary": {"clip_id": spec.clip_id, "action": spec.action,
+                                      "fault": spec.fault, "preset": preset.name,
+                                      **{k: v for k, v in sim["solve_info"].items()}}}
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (np.floating, float)):
+        return round(float(x), 5)
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return x
+
+
+def spec_dict(spec: ClipSpec) -> dict:
+    return asdict(spec)
+
+
+__all__ = ["ClipSpec", "Preset", "SynthConfig", "ClipGenerationError", "simulate", "write_clip",
+           "opensim_moments", "sim_rate", "GRAVITY", "JOINT_ANGLES"]
