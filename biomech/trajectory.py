@@ -74,9 +74,13 @@ def ramp(t: np.ndarray, t0: float, t1: float) -> np.ndarray:
 
 
 def bump(t: np.ndarray, t0: float, t1: float) -> np.ndarray:
-    """Smooth 0 -> 1 -> 0 bump over [t0, t1] (sin^2 window; zero outside)."""
+    """C2 bump 0 -> 1 -> 0 over [t0, t1]: 64 x^3 (1-x)^3, zero outside.
+
+    Zero value, slope and curvature at both ends, so a motion started with it has a continuous
+    acceleration (and ground reaction force).
+    """
     x = np.clip((t - t0) / max(t1 - t0, 1e-9), 0.0, 1.0)
-    return np.sin(np.pi * x) ** 2
+    return 64.0 * x**3 * (1.0 - x) ** 3
 
 
 def integrate_acceleration(acc: np.ndarray, fs: float, p0, v0) -> tuple[np.ndarray, np.ndarray]:

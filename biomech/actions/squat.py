@@ -23,7 +23,7 @@ def build(ctx: ActionContext) -> MotionPlan:
     if ctx.fault == "shallow_squat":
         depth = ctx.u(0.08, 0.14) * L
     period = ctx.u(1.6, 2.6)
-    start = ctx.u(0.2, 0.6)
+    start = ctx.u(0.45, 0.8)  # quiet standing first
     n_reps = max(1, int((ctx.duration - start - 0.2) // period))
     s = np.zeros_like(t)  # squat depth fraction 0..1
     for k in range(n_reps):
