@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from biomech.conventions import IMU_SENSORS, JOINT_ANGLES, MODALITIES
+from biomech.conventions import IMU_SENSORS, MODALITIES
 
 # The batch contract's IMU tensor has 9 channels per sensor: acc xyz, gyro xyz, attitude euler xyz.
 # (biomech.conventions.IMU_CHANNELS lists only the 6 acc/gyro names.)
