@@ -1,0 +1,87 @@
+"""End-to-end: the DVC pipeline on the tiny profile in a fresh copy of the repository."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _env():
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def _run(args, cwd, check=True):
+    p = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=900)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{args} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return p
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A fresh git + DVC checkout of the tracked files (like a clean clone)."""
+    dst = tmp_path_factory.mktemp("repo")
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.split()
+    for f in files:
+        if (ROOT / f).is_file():
+            (dst / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, dst / f)
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.email=ci@example.invalid", "-c", "user.name=ci", "commit", "-qm", "x"]):
+        _run(cmd, dst)
+    _run([sys.executable, "-m", "stages.select_profile", "tiny"], dst)
+    return dst
+
+
+@pytest.mark.slow
+def test_tiny_pipeline_runs_and_second_repro_is_a_noop(repo):
+    p = _run(["dvc", "repro"], repo)
+    report = json.loads((repo / "reports/generate.json").read_text())
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    n = params["profiles"]["tiny"]["generate"]["n_clips"]
+    assert report["n_clips"] == n
+    raw = repo / "data/raw/synth"
+    manifest = (raw / "manifest.csv").read_text().splitlines()
+    clips = {tuple(line.split(",")[:2]) for line in manifest[1:]}
+    assert len(clips) == n
+    assert len(list(raw.glob("*/*/meta.json"))) == n
+    assert len(list(raw.glob("*/athlete.osim"))) == params["profiles"]["tiny"]["generate"]["n_athletes"]
+    print(p.stderr[-500:])
+    again = _run(["dvc", "repro"], repo)
+    out = again.stdout + again.stderr
+    assert "didn't change" in out or "up to date" in out, out
+    assert "Running stage 'generate'" not in out
+    metrics = _run(["dvc", "metrics", "show"], repo).stdout
+    assert "n_clips" in metrics
+
+
+def test_out_of_range_param_names_the_key(tmp_path):
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["generate"]["n_athletes"] = 0
+    params["generate"]["video"]["width"] = 5
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    p = _run([sys.executable, "-m", "stages.generate"], tmp_path, check=False)
+    assert p.returncode == 2
+    assert "generate.n_athletes" in p.stderr and "generate.video.width" in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_unknown_profile_is_rejected(tmp_path):
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["profile"] = "huge"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    p = _run([sys.executable, "-m", "stages.generate"], tmp_path, check=False)
+    assert p.returncode == 2 and "'profile'" in p.stderr and "Traceback" not in p.stderr
