@@ -1,0 +1,73 @@
+"""Gait actions (biomech/actions/gait.py): solvable plans, ballistic flight, GRF >= 0,
+planted feet, reproducibility, visible faults. Only `run` is implemented so far."""
+import numpy as np
+import pytest
+
+from biomech.actions import build_plan
+from biomech.actions.common import ActionContext
+from biomech.body import build_body
+from biomech.conventions import GRAVITY
+from biomech.kinematics import foot_rotation, solve_motion
+
+FS = 200.0
+ATHLETES = [("male", 1.95, 95.0), ("female", 1.55, 50.0), ("male", 1.75, 72.0)]
+
+
+def _plan(action, seed, fault="none", athlete=0, duration=2.0):
+    body = build_body(*ATHLETES[athlete])
+    return body, build_plan(action, ActionContext(body, np.random.default_rng(seed), FS, duration, fault))
+
+
+def _acc_y(plan):
+    return np.gradient(np.gradient(plan.com[:, 1], 1 / FS), 1 / FS)
+
+
+@pytest.mark.parametrize("fault", ["none", "trunk_lean"])
+@pytest.mark.parametrize("seed,athlete", [(0, 0), (1, 1), (2, 2)])
+def test_run_solves(fault, seed, athlete):
+    body, plan = _plan("run", seed, fault, athlete)
+    _, info = solve_motion(body, plan)
+    assert info["foot_error_max_m"] < 5e-3
+    assert info["reach_shortfall_max_m"] < 5e-3
+    assert info["com_error_max_m"] < 1e-3
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_run_physics(seed):
+    body, plan = _plan("run", seed)
+    a = _acc_y(plan)
+    grf = (a + GRAVITY) / GRAVITY
+    assert grf[2:-2].min() > -0.01
+    assert 1.7 < grf.max() < 3.2
+    contact = plan.feet["r"].contact | plan.feet["l"].contact
+    # flight, away from the phase edges: exactly ballistic
+    flight = ~contact
+    edge = np.convolve(contact.astype(float), np.ones(7), "same") > 0
+    inner = flight & ~edge
+    inner[:3] = inner[-3:] = False
+    assert inner.any()
+    assert np.abs(a[inner] + GRAVITY).max() < 0.05
+    # planted feet do not move
+    for f in plan.feet.values():
+        run_start = np.flatnonzero(np.diff(f.contact.astype(int)) == 1) + 1
+        for i in run_start:
+            j = i
+            while j < plan.n and f.contact[j]:
+                j += 1
+            # toe pivot: the toe point is fixed; the ankle moves only by rotation about it
+            R = foot_rotation(f.yaw[i:j], f.pitch[i:j], np.zeros(j - i)).numpy()
+            toe = f.pos[i:j] + R @ np.array([(1 - body.heel_back) * body.foot_length, -body.ankle_height, 0.0])
+            assert np.ptp(toe, axis=0).max() < 1e-6
+
+
+def test_run_reproducible():
+    _, p1 = _plan("run", 7)
+    _, p2 = _plan("run", 7)
+    assert np.array_equal(p1.com, p2.com)
+    assert np.array_equal(p1.feet["r"].pos, p2.feet["r"].pos)
+
+
+def test_run_trunk_lean_visible():
+    _, p0 = _plan("run", 3)
+    _, p1 = _plan("run", 3, "trunk_lean")
+    assert (-p1.upper["lumbar_extension"]).mean() > (-p0.upper["lumbar_extension"]).mean() + 0.15
