@@ -1,2 +1,380 @@
-"""Sport skills and exercises: lunge, tennis serve, jumping jack, soccer kick."""
+"""Sport skills and exercises: lunge, tennis serve, jumping jack, soccer kick.
+
+Feet are designed as *toe tracks*: the toe tip's position (on the floor while planted), the
+foot's yaw and pitch; the ankle centre follows from `ankle_from_pivot`. A planted foot therefore
+never slides, and any pitch while planted is a heel rise about the toe. Swing feet move between
+touchdown poses with C2 (smoothstep) interpolation plus a C2 clearance bump.
+
+The CoM heights of contact phases are set against `_com_ceiling`, the highest CoM the planted
+legs reach at a given fraction of full extension, so tall and short athletes, wide stances and
+raised arms all stay within reach.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from biomech.actions import register_action
+from biomech.actions.common import (
+    DEG, ActionContext, heel_raise, neutral_upper, stance_width, standing_com_height,
+)
+from biomech.body import forward_kinematics, q_index, whole_body_com
+from biomech.conventions import COORDINATES, GRAVITY
+from biomech.kinematics import FootTrack, MotionPlan, ankle_from_pivot, foot_rotation, solve_motion
+from biomech.trajectory import Knot, ballistic_knot, bump, interp_knots, piecewise_quintic, ramp, smoothstep
+
+__all__ = ["lunge", "tennis_serve", "jumping_jack", "soccer_kick"]
+
+
+# ------------------------------------------------------------------------------------------
+# helpers
+# ------------------------------------------------------------------------------------------
+def _lift(s: np.ndarray) -> np.ndarray:
+    """C2 bump 0 -> 1 -> 0 on s in [0, 1] (zero value, slope and curvature at both ends)."""
+    s = np.clip(s, 0.0, 1.0)
+    return 64.0 * (s * (1.0 - s)) ** 3
+
+
+def _key_path(t: np.ndarray, times, values, vels=None) -> np.ndarray:
+    """C2 piecewise quintic through key values; velocities default to Catmull-Rom slopes
+    (zero at the first and last key), accelerations are zero at the keys."""
+    times = np.asarray(times, float)
+    values = np.asarray(values, float)
+    if values.ndim > 1:
+        return np.stack([_key_path(t, times, values[:, j], None if vels is None else np.asarray(vels)[:, j])
+                         for j in range(values.shape[1])], axis=-1)
+    if vels is None:
+        vels = np.zeros_like(values)
+        vels[1:-1] = (values[2:] - values[:-2]) / (times[2:] - times[:-2])
+    return piecewise_quintic(t, [Knot(a, b, c) for a, b, c in zip(times, values, vels)])
+
+
+@dataclass
+class _Toe:
+    """A foot designed by its toe tip: toe (T,3), yaw, pitch (T,) rad, contact (T,) bool."""
+
+    toe: np.ndarray
+    yaw: np.ndarray
+    pitch: np.ndarray
+    contact: np.ndarray
+    swivel: np.ndarray
+
+    def track(self, ctx: ActionContext) -> FootTrack:
+        pos = ankle_from_pivot(ctx.body, self.toe, self.yaw, self.pitch, "toe")
+        return FootTrack(pos=pos, yaw=self.yaw.copy(), pitch=self.pitch.copy(),
+                         swivel=self.swivel.copy(), contact=self.contact.copy())
+
+
+def _toe_of(ctx: ActionContext, ankle_xz, yaw: float) -> np.ndarray:
+    """Toe tip (3,) of a flat foot whose ankle centre is above (x, z) with yaw."""
+    a = (1 - ctx.body.heel_back) * ctx.body.foot_length
+    return np.array([ankle_xz[0] + a * np.cos(yaw), 0.0, ankle_xz[1] - a * np.sin(yaw)])
+
+
+def _standing_toe(ctx: ActionContext, ankle_xz, yaw: float) -> _Toe:
+    n = ctx.n
+    return _Toe(np.tile(_toe_of(ctx, ankle_xz, yaw), (n, 1)), np.full(n, yaw), np.zeros(n),
+                np.ones(n, dtype=bool), np.zeros(n))
+
+
+def _swing(ctx: ActionContext, f: _Toe, t0: float, t1: float, toe1, yaw1: float, clear: float,
+           y_extra: np.ndarray | None = None) -> None:
+    """Lift the foot at t0 and put it down at t1 with toe tip `toe1` and `yaw1` (in place)."""
+    t = ctx.t
+    i0 = min(int(np.searchsorted(t, t0)), ctx.n - 1)
+    p0, w0 = f.toe[i0].copy(), f.yaw[i0]
+    s = np.clip((t - t0) / (t1 - t0), 0.0, 1.0)
+    m = (t > t0) & (t < t1)
+    after = t >= t1
+    sm = smoothstep(s)[m, None]
+    toe1 = np.asarray(toe1, float)
+    f.toe[m] = p0 + sm * (toe1 - p0)
+    f.toe[m, 1] += clear * _lift(s[m])
+    if y_extra is not None:
+        f.toe[m, 1] += y_extra[m]
+    f.toe[after] = toe1
+    f.yaw[m] = w0 + smoothstep(s[m]) * (yaw1 - w0)
+    f.yaw[after] = yaw1
+    f.contact[m] = False
+
+
+def _com_ceiling(ctx: ActionContext, com_xz: np.ndarray, pelvis_rot: np.ndarray,
+                 upper: dict[str, np.ndarray], feet: dict[str, FootTrack], ext: float,
+                 sides=("r", "l"), all_frames: bool = False) -> np.ndarray:
+    """Highest CoM height (T,) with which every planted foot of `sides` is reached with the
+    hip-ankle distance at `ext` x full leg length (legs otherwise straight)."""
+    b = ctx.body
+    T = ctx.n
+    q = torch.zeros(T, len(COORDINATES), dtype=torch.float64)
+    for i, name in enumerate(("pelvis_tilt", "pelvis_list", "pelvis_rotation")):
+        q[:, q_index(name)] = torch.as_tensor(pelvis_rot[:, i])
+    for name, v in upper.items():
+        q[:, q_index(name)] = torch.as_tensor(v)
+    pose = forward_kinematics(b, q)
+    off = (whole_body_com(b, pose) - pose.p["pelvis"]).numpy()
+    R = pose.R["pelvis"].numpy()
+    px = com_xz[:, 0] - off[:, 0]
+    pz = com_xz[:, 1] - off[:, 2]
+    ceil = np.full(T, np.inf)
+    for s in sides:
+        f = feet[s]
+        hip = R @ b.joint_offsets[f"thigh_{s}"]
+        r = ext * (b.segments[f"thigh_{s}"].length + b.segments[f"shank_{s}"].length)
+        dx = px + hip[:, 0] - f.pos[:, 0]
+        dz = pz + hip[:, 2] - f.pos[:, 2]
+        py = f.pos[:, 1] - hip[:, 1] + np.sqrt(np.clip(r * r - dx * dx - dz * dz, 0.0, None))
+        ceil = np.where(f.contact | all_frames, np.minimum(ceil, py + off[:, 1]), ceil)
+    return ceil
+
+
+def _ext_safe(ctx: ActionContext) -> float:
+    """Largest hip-ankle distance (fraction of leg length) that leg_ik's soft reach limit
+    (0.999 L, 10 mm softplus) meets with under ~4 mm foot error."""
+    L = ctx.body.segments["thigh_r"].length + ctx.body.segments["shank_r"].length
+    return 0.999 - 0.009 / L
+
+
+def _stand_height(ctx: ActionContext, com_xz, pelvis_rot, upper, feet, knee_deg: float = 6.0,
+                  frame: int = 0) -> float:
+    """CoM height of quiet standing (knees bent `knee_deg`) with this frame's upper body/feet."""
+    Lt, Ls = ctx.body.segments["thigh_r"].length, ctx.body.segments["shank_r"].length
+    ext = min(np.sqrt(Lt ** 2 + Ls ** 2 + 2 * Lt * Ls * np.cos(knee_deg * DEG)) / (Lt + Ls), _ext_safe(ctx))
+    sl = slice(frame, frame + 1)
+    one = ActionContext(ctx.body, ctx.rng, ctx.fs, 1.0 / ctx.fs, ctx.fault)
+    ft = {s: FootTrack(f.pos[sl], f.yaw[sl], f.pitch[sl], f.swivel[sl], np.ones(1, bool)) for s, f in feet.items()}
+    return float(_com_ceiling(one, np.asarray(com_xz)[sl], pelvis_rot[sl], {k: v[sl] for k, v in upper.items()},
+                              ft, ext)[0])
+
+
+def _mirror(plan: MotionPlan) -> MotionPlan:
+    """Left-right mirror image of a plan (Z -> -Z, sides swapped)."""
+    com = plan.com * np.array([1.0, 1.0, -1.0])
+    pr = plan.pelvis_rot * np.array([1.0, -1.0, -1.0])
+    up = {}
+    for k, v in plan.upper.items():
+        if k in ("lumbar_bending", "lumbar_rotation"):
+            up[k] = -v
+        elif k.endswith("_r"):
+            up[k[:-2] + "_l"] = v
+        elif k.endswith("_l"):
+            up[k[:-2] + "_r"] = v
+        else:
+            up[k] = v
+    feet = {}
+    for s, o in (("r", "l"), ("l", "r")):
+        f = plan.feet[o]
+        feet[s] = FootTrack(pos=f.pos * np.array([1.0, 1.0, -1.0]), yaw=-f.yaw, pitch=f.pitch,
+                            swivel=f.swivel, contact=f.contact,
+                            load=None if f.load is None else f.load)
+    return MotionPlan(plan.action, plan.fs, com, pr, up, feet, fault=plan.fault,
+                      style=dict(plan.style), events=dict(plan.events))
+
+
+def _frame_solve(ctx: ActionContext, plan: MotionPlan, i: int, xy0, target, iters: int = 5):
+    """Adjust the CoM (x, y) of frame i of `plan` until `target(pose) -> (ex, ey)` (m) vanishes
+    (unit-slope fixed-point iteration on a one-frame plan). Returns the CoM (x, y)."""
+    sl = slice(i, i + 1)
+    one = MotionPlan(plan.action, plan.fs, plan.com[sl].copy(), plan.pelvis_rot[sl],
+                     {k: v[sl] for k, v in plan.upper.items()},
+                     {s: FootTrack(f.pos[sl], f.yaw[sl], f.pitch[sl], f.swivel[sl], f.contact[sl])
+                      for s, f in plan.feet.items()})
+    xy = np.array(xy0, float)
+    for _ in range(iters):
+        one.com[0, :2] = xy
+        q, _ = solve_motion(ctx.body, one, iters=6)
+        e = np.asarray(target(forward_kinematics(ctx.body, torch.as_tensor(q))), float)
+        xy = xy - e
+        if np.abs(e).max() < 5e-4:
+            break
+    return xy
+
+
+def _reach_excess(ctx: ActionContext, plan: MotionPlan, ext: float, exact: bool) -> np.ndarray:
+    """How much (m, >= 0) the CoM must come down at each frame so that every foot is within
+    `ext` x leg length: from `_com_ceiling` (cheap) or from a full `solve_motion` (exact)."""
+    if not exact:
+        ceil = _com_ceiling(ctx, plan.com[:, [0, 2]], plan.pelvis_rot, plan.upper, plan.feet, ext,
+                            all_frames=True)
+        return np.clip(plan.com[:, 1] - ceil, 0.0, None)
+    b = ctx.body
+    q, _ = solve_motion(b, plan)
+    pose = forward_kinematics(b, torch.as_tensor(q))
+    out = np.zeros(plan.n)
+    for s, f in plan.feet.items():
+        r = ext * (b.segments[f"thigh_{s}"].length + b.segments[f"shank_{s}"].length)
+        v = pose.p[f"thigh_{s}"].numpy() - f.pos
+        dh2 = v[:, 0] ** 2 + v[:, 2] ** 2
+        need = v[:, 1] - np.sqrt(np.clip(r * r - dh2, 0.0, None))
+        out = np.maximum(out, 1.15 * need)  # legs bending lowers the CoM less than the hips
+    return out
+
+
+def _fit_under(ctx: ActionContext, plan: MotionPlan, ext: float | None = None, width: float = 0.4,
+               margin: float = 0.002, keep: np.ndarray | None = None) -> None:
+    """Lower plan.com[:, 1] with smooth (C2, flat-topped) dips wherever a foot would be out of
+    reach. Frames where `keep` is True (flight) are untouched: a dip never overlaps them."""
+    t = ctx.t
+    ext = _ext_safe(ctx) if ext is None else ext
+    for exact in (False, True, True):
+        exc = _reach_excess(ctx, plan, ext, exact)
+        if exc.max() <= 1e-4:
+            continue
+        idx = np.flatnonzero(exc > 1e-4)
+        splits = np.flatnonzero(np.diff(idx) > int(0.1 * ctx.fs))
+        for seg in np.split(idx, splits + 1):
+            t0, t1 = t[seg[0]], t[seg[-1]]
+            lo, hi = t0 - width, t1 + width
+            if keep is not None:
+                k = np.flatnonzero(keep)
+                before, after = k[t[k] < t0], k[t[k] > t1]
+                if len(before):
+                    lo = max(lo, t[before[-1]] + 1.0 / ctx.fs)
+                if len(after):
+                    hi = min(hi, t[after[0]] - 1.0 / ctx.fs)
+            w = np.minimum(smoothstep((t - lo) / max(t0 - lo, 1e-3)),
+                           1.0 - smoothstep((t - t1) / max(hi - t1, 1e-3)))
+            w[(t < lo) | (t > hi)] = 0.0
+            plan.com[:, 1] -= (exc[seg].max() + margin) * w
+
+
+# ------------------------------------------------------------------------------------------
+# lunge
+# ------------------------------------------------------------------------------------------
+@register_action("lunge", faults=("knee_valgus", "trunk_lean", "shallow_lunge"))
+def lunge(ctx: ActionContext) -> MotionPlan:
+    """Forward lunge: step forward, lower until the rear knee nearly touches the floor (rear heel
+    up about the toe), rise, step back; 1-2 reps. CoM between the feet at the bottom."""
+    b, t, n = ctx.body, ctx.t, ctx.n
+    h0 = standing_com_height(b)
+    H = b.height
+    Lt, Ls = b.segments["thigh_r"].length, b.segments["shank_r"].length
+    half = stance_width(ctx)
+    lead = "r" if ctx.rng.random() < 0.6 else "l"
+    alternate = ctx.rng.random() < 0.5
+    knee_h = ctx.u(0.07, 0.12) * H / 1.75  # rear knee centre above the floor at the bottom
+    heel_p = ctx.u(45, 60) * DEG
+    thigh_lean = ctx.u(-0.04, 0.03) * H / 1.75  # hip ahead of the rear knee at the bottom
+    front_shank = ctx.u(0.5, 0.75)  # front ankle ahead of the hip, x thigh length
+    t_step, t_down, t_hold, t_up = ctx.u(0.35, 0.5), ctx.u(0.5, 0.8), ctx.u(0.05, 0.3), ctx.u(0.5, 0.8)
+    rest = ctx.u(0.15, 0.4)
+    start = ctx.u(0.15, 0.45)
+    want = 2 if ctx.rng.random() < 0.6 else 1
+    toe_out = ctx.u(0, 10) * DEG
+    lean = ctx.u(0, 8) * DEG
+    trunk = ctx.u(-5, 5) * DEG
+    valgus = ctx.u(-3, 3) * DEG
+    arms = "hips" if ctx.rng.random() < 0.5 else "hang"
+    arm_draw = [ctx.u(0, 1) for _ in range(5)]
+    x_s = ctx.u(0.15, 0.25) * b.foot_length
+    # faults
+    depth_knee_h = knee_h
+    if ctx.fault == "shallow_lunge":
+        depth_knee_h = ctx.u(0.30, 0.36) * H / 1.75
+    if ctx.fault == "trunk_lean":
+        lean, trunk = ctx.u(22, 32) * DEG, -ctx.u(12, 22) * DEG
+    if ctx.fault == "knee_valgus":
+        valgus = ctx.u(12, 18) * DEG
+    heel_used = heel_p if ctx.fault != "shallow_lunge" else 0.45 * heel_p
+
+    rep = 2 * t_step + t_down + t_hold + t_up
+    avail = ctx.duration - start - 0.1
+    n_reps = 2 if (want == 2 and 2 * rep + rest <= avail) else 1
+    scale = min(1.0, avail / (n_reps * rep + (n_reps - 1) * rest))
+    t_step, t_down, t_hold, t_up, rest = (x * scale for x in (t_step, t_down, t_hold, t_up, rest))
+
+    # bottom geometry (normal technique): rear knee under the hip, front shank near vertical
+    yaw0 = {"r": -toe_out, "l": toe_out}
+    zs = {"r": half, "l": -half}
+    toe_r = _toe_of(ctx, (0.0, 0.0), 0.0)
+    ank_b = ankle_from_pivot(b, toe_r[None], np.zeros(1), np.array([-heel_p]), "toe")[0]
+    x_knee = ank_b[0] + np.sqrt(max(Ls ** 2 - (ank_b[1] - knee_h) ** 2, 0.0))
+    hip_x = x_knee + thigh_lean
+    d = float(np.clip(hip_x + front_shank * Lt, 0.38 * H, 0.46 * H))
+    if ctx.fault == "shallow_lunge":
+        d *= ctx.u(0.8, 0.9)
+
+    feet = {s: _standing_toe(ctx, (0.0, zs[s]), yaw0[s]) for s in ("r", "l")}
+    kx_t, kx, kz = [0.0], [x_s], [0.0]
+    ky_t, ky, kyv = [0.0], [0.0], [0.0]
+    kp_t, kp = [0.0], [0.0]
+    events, reps = {}, []
+    ts = start
+    for k in range(n_reps):
+        f = lead if (k == 0 or not alternate) else ("l" if lead == "r" else "r")
+        rr = "l" if f == "r" else "r"
+        zr = zs[rr]
+        t_lo, t_td = ts, ts + t_step
+        t_bot = t_td + t_down
+        t_he = t_bot + t_hold
+        t_lo2 = t_he + t_up
+        t_td2 = t_lo2 + t_step
+        a = min(0.2, 0.45 * (t_lo - kx_t[-1]))
+        a2 = min(0.25, 0.45 * (rest if k < n_reps - 1 else ctx.duration - t_td2))
+        _swing(ctx, feet[f], t_lo, t_td, _toe_of(ctx, (d, zs[f]), yaw0[f]), yaw0[f], ctx.u(0.04, 0.07))
+        _swing(ctx, feet[f], t_lo2, t_td2, _toe_of(ctx, (0.0, zs[f]), yaw0[f]), yaw0[f], ctx.u(0.04, 0.07))
+        kx_t += [t_lo - a, t_lo, t_td, t_bot, t_he, t_lo2, t_td2, t_td2 + a2]
+        kx += [x_s, x_s + 0.03, "td", "xb", "xb", "lo2", x_s, x_s]
+        kz += [0.0, 0.35 * zr, 0.2 * zr, 0.05 * zr, 0.05 * zr, 0.2 * zr, 0.1 * zr, 0.0]
+        ky_t += [t_lo - a, t_td, t_bot, t_he, t_lo2, t_td2]
+        ky += [0.0, 0.5, 1.0, 1.0, 0.5, 0.0]
+        kyv += [0.0, 1.2 / (t_bot - t_lo), 0.0, 0.0, -1.2 / (t_td2 - t_he), 0.0]
+        kp_t += [t_td - 0.5 * t_step, t_bot, t_he, t_td2]
+        kp += [0.0, 1.0, 1.0, 0.0]
+        reps.append((f, rr, t_lo - a, t_td2 + a2))
+        events.update({f"rep{k + 1}_touchdown": t_td, f"rep{k + 1}_bottom": t_bot,
+                       f"rep{k + 1}_return": t_td2})
+        ts = t_td2 + rest
+    end = max(ctx.duration, kx_t[-1] + 0.05)
+    kx_t.append(end), kx.append(x_s), kz.append(0.0)
+    ky_t.append(end), ky.append(0.0), kyv.append(0.0)
+    kp_t.append(end), kp.append(0.0)
+    depth_f = _key_path(t, ky_t, ky, kyv)
+    pitch_f = np.clip(_key_path(t, kp_t, kp, np.zeros(len(kp))), 0.0, None)
+    for f, rr, lo, hi in reps:
+        w = ((t >= lo) & (t <= hi)).astype(float)
+        feet[rr].pitch = feet[rr].pitch - heel_used * pitch_f * w
+        feet[f].swivel = feet[f].swivel + valgus * np.clip(depth_f, 0, None) * w
+    pelvis = np.zeros((n, 3))
+    pelvis[:, 0] = -lean * depth_f
+    up = neutral_upper(ctx)
+    up["lumbar_extension"] = trunk * depth_f
+    if arms == "hips":
+        for s in ("r", "l"):
+            up[f"arm_add_{s}"] = np.full(n, -(30 + 10 * arm_draw[0]) * DEG)
+            up[f"elbow_flex_{s}"] = np.full(n, (95 + 20 * arm_draw[1]) * DEG)
+            up[f"arm_flex_{s}"] = np.full(n, -(10 + 10 * arm_draw[2]) * DEG)
+            up[f"arm_rot_{s}"] = np.full(n, (20 + 15 * arm_draw[3]) * DEG)
+    else:
+        for s in ("r", "l"):
+            up[f"arm_flex_{s}"] = up[f"arm_flex_{s}"] + (10 + 15 * arm_draw[4]) * DEG * depth_f
+    track_feet = {s: feet[s].track(ctx) for s in ("r", "l")}
+    kz_a = np.array(kz)
+    h0 = _stand_height(ctx, np.array([[x_s, 0.0]]), pelvis, up, track_feet)
+
+    def make(xb: float, yb: float) -> MotionPlan:
+        sub = {"xb": xb, "td": x_s + 0.55 * (xb - x_s), "lo2": x_s + 0.55 * (xb - x_s)}
+        xs = [sub.get(x, 0.0) if isinstance(x, str) else x for x in kx]
+        com = np.zeros((n, 3))
+        com[:, 0] = _key_path(t, kx_t, xs)
+        com[:, 1] = h0 - (h0 - yb) * depth_f
+        com[:, 2] = _key_path(t, kx_t, kz_a)
+        return MotionPlan("lunge", ctx.fs, com, pelvis, up, track_feet, fault=ctx.fault)
+
+    f0, r0 = reps[0][0], reps[0][1]
+    ib = min(int(round(events["rep1_bottom"] * ctx.fs)), n - 1)
+    hip_target = hip_x if ctx.fault != "shallow_lunge" else hip_x - 0.3 * (depth_knee_h - knee_h)
+
+    def err(pose):
+        hip = float(pose.p["pelvis"][0, 0])
+        return hip - hip_target, float(pose.p[f"shank_{r0}"][0, 1]) - depth_knee_h
+
+    xb, yb = _frame_solve(ctx, make(hip_x + 0.05, h0 - 0.4 * ctx.leg_length), ib,
+                          (hip_x + 0.05, h0 - 0.4 * ctx.leg_length), err)
+    plan = make(float(xb), float(yb))
+    _fit_under(ctx, plan)
+    plan.style = {"step_m": float(d), "depth_m": float(h0 - yb), "reps": n_reps, "lead": lead,
+                  "arms": arms, "rear_knee_height_m": depth_knee_h}
+    plan.events = events
+    return plan
