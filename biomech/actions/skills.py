@@ -219,10 +219,16 @@ def _fit_under(ctx: ActionContext, plan: MotionPlan, ext: float | None = None, w
     ext = _ext_safe(ctx) if ext is None else ext
     for exact in (False, True, True):
         exc = _reach_excess(ctx, plan, ext, exact)
+        if keep is not None:
+            exc[keep] = 0.0  # flight is ballistic: reach there is the swing design's business
         if exc.max() <= 1e-4:
             continue
         idx = np.flatnonzero(exc > 1e-4)
-        splits = np.flatnonzero(np.diff(idx) > int(0.1 * ctx.fs))
+        gap = np.diff(idx) > int(0.1 * ctx.fs)
+        if keep is not None:
+            ck = np.concatenate([[0], np.cumsum(keep)])
+            gap |= (ck[idx[1:]] - ck[idx[:-1]]) > 0
+        splits = np.flatnonzero(gap)
         for seg in np.split(idx, splits + 1):
             t0, t1 = t[seg[0]], t[seg[-1]]
             lo, hi = t0 - width, t1 + width
@@ -233,6 +239,8 @@ def _fit_under(ctx: ActionContext, plan: MotionPlan, ext: float | None = None, w
                     lo = max(lo, t[before[-1]] + 1.0 / ctx.fs)
                 if len(after):
                     hi = min(hi, t[after[0]] - 1.0 / ctx.fs)
+            if min(t0 - lo, hi - t1) < 0.06:  # no room for a smooth dip (between flights)
+                continue
             w = np.minimum(smoothstep((t - lo) / max(t0 - lo, 1e-3)),
                            1.0 - smoothstep((t - t1) / max(hi - t1, 1e-3)))
             w[(t < lo) | (t > hi)] = 0.0
@@ -377,4 +385,134 @@ def lunge(ctx: ActionContext) -> MotionPlan:
     plan.style = {"step_m": float(d), "depth_m": float(h0 - yb), "reps": n_reps, "lead": lead,
                   "arms": arms, "rear_knee_height_m": depth_knee_h}
     plan.events = events
+    return plan
+
+
+# ------------------------------------------------------------------------------------------
+# jumping jack
+# ------------------------------------------------------------------------------------------
+@register_action("jumping_jack", faults=("asymmetric_landing", "stiff_landing"))
+def jumping_jack(ctx: ActionContext) -> MotionPlan:
+    """Continuous small hops (1.5-2 Hz): feet land alternately wide and together, arms abduct
+    overhead at the wide landings and come down at the narrow ones. Ballistic flights, a
+    parabola-like vertical GRF in each contact (quintic CoM through the contact phase)."""
+    b, t, n = ctx.body, ctx.t, ctx.n
+    H = b.height
+    half_t = stance_width(ctx, 0.8)
+    half_w = ctx.u(0.17, 0.23) * H
+    toe_w = ctx.u(5, 15) * DEG
+    period, tf = 1.0 / ctx.u(1.5, 2.0), ctx.u(0.12, 0.25)
+    p_edge = ctx.u(18, 28) * DEG  # heel pitch at touchdown / take-off (forefoot contact)
+    p_mid = ctx.u(0.35, 0.7) * p_edge  # heels sink towards the floor at mid-contact
+    if ctx.fault == "stiff_landing":
+        period, tf = ctx.u(0.45, 0.5), ctx.u(0.2, 0.25)
+        p_mid = 0.9 * p_edge
+    tc = max(period - tf, 0.2)
+    arm_up, arm_down = ctx.u(150, 172) * DEG, ctx.u(8, 15) * DEG
+    elbow = ctx.u(5, 25) * DEG
+    t0 = ctx.u(0.1, 0.25)
+    t_cm, t_push = ctx.u(0.3, 0.4), ctx.u(0.18, 0.24)
+    t_abs, t_rec = ctx.u(0.2, 0.3), ctx.u(0.25, 0.4)
+    fixed = t0 + t_cm + t_push + t_abs + t_rec + 0.05
+    n_f = max(2, 2 * int((ctx.duration - fixed + tc) / (2 * (tf + tc))))
+    while fixed + n_f * tf + (n_f - 1) * tc > ctx.duration and n_f > 2:
+        n_f -= 2
+    if fixed + n_f * tf + (n_f - 1) * tc > ctx.duration:  # short clip: faster hops
+        tc = max(0.2, (ctx.duration - fixed - n_f * tf) / (n_f - 1))
+    to = [t0 + t_cm + t_push]
+    td = []
+    for i in range(n_f):
+        td.append(to[-1] + tf)
+        if i < n_f - 1:
+            to.append(td[-1] + tc)
+    wide = [i % 2 == 0 for i in range(n_f)]  # landing i: wide, together, wide, ...
+
+    feet = {s: _standing_toe(ctx, (0.0, half_t if s == "r" else -half_t), 0.0) for s in ("r", "l")}
+    clear = GRAVITY * tf * tf / 8 + ctx.u(0.02, 0.04)
+    for s, m in (("r", 1.0), ("l", -1.0)):
+        for i in range(n_f):
+            z, yaw = (half_w, toe_w) if wide[i] else (half_t, 0.0)
+            _swing(ctx, feet[s], to[i], td[i], _toe_of(ctx, (0.0, m * z), -m * yaw), -m * yaw, clear)
+        # heel pitch: up for the push-off, forefoot contacts, down after the last landing
+        pitch = -p_edge * ramp(t, to[0] - 0.8 * t_push, to[0]) * (1 - ramp(t, td[-1], td[-1] + t_abs))
+        for i in range(n_f - 1):
+            pitch += (p_edge - p_mid) * _lift((t - td[i]) / tc)
+        pitch -= 0.15 * p_edge * sum(_lift((t - to[i]) / tf) for i in range(n_f))
+        feet[s].pitch = pitch
+    flight = np.zeros(n, dtype=bool)
+    for a_, b_ in zip(to, td):
+        flight |= (t > a_) & (t < b_)
+
+    load_side, share = None, 0.5
+    com = np.zeros((n, 3))
+    com[:, 0] = ctx.u(0.15, 0.25) * b.foot_length
+    pelvis = np.zeros((n, 3))
+    active = ramp(t, t0, to[0]) * (1 - ramp(t, td[-1], td[-1] + t_abs + t_rec))
+    if ctx.fault == "asymmetric_landing":
+        load_side = "r" if ctx.rng.random() < 0.5 else "l"
+        share = ctx.u(0.66, 0.76)
+        sgn = 1.0 if load_side == "r" else -1.0
+        com[:, 2] = sgn * ctx.u(0.015, 0.03) * active
+        pelvis[:, 1] = sgn * ctx.u(1.5, 3) * DEG * active
+    # arms: overhead at wide contacts, down at narrow ones
+    keys_t = [0.0, to[0] - 0.5 * t_push]
+    keys_a = [arm_down, arm_down]
+    for i in range(n_f):
+        keys_t.append(td[i] + 0.5 * tc if i < n_f - 1 else td[i] + 0.5 * t_abs)
+        keys_a.append(arm_up if wide[i] else arm_down)
+    keys_t.append(max(ctx.duration, keys_t[-1] + 0.1))
+    keys_a.append(arm_down)
+    arm = interp_knots(t, keys_t, keys_a)
+    frac = (arm - arm_down) / (arm_up - arm_down)
+    up = neutral_upper(ctx)
+    for s in ("r", "l"):
+        up[f"arm_add_{s}"] = -arm
+        up[f"elbow_flex_{s}"] = elbow + 0.2 * (1 - frac)
+        up[f"arm_rot_{s}"] = -0.3 * frac  # palms turn in overhead
+    up["lumbar_extension"] = -ctx.u(3, 8) * DEG * active
+    pelvis[:, 0] = -ctx.u(3, 8) * DEG * active
+
+    tracks = {s: feet[s].track(ctx) for s in ("r", "l")}
+    h0 = _stand_height(ctx, com[:, [0, 2]], pelvis, up, tracks)
+    ext = _ext_safe(ctx) - 0.004
+    ceil = _com_ceiling(ctx, com[:, [0, 2]], pelvis, up, tracks, ext)
+    idx = lambda tt: min(int(round(tt * ctx.fs)), n - 1)  # noqa: E731
+    y_w = min(ceil[idx(td[i])] for i in range(n_f) if wide[i]) - 0.04
+    y_n = min([ceil[idx(td[i])] for i in range(n_f) if not wide[i]] + [ceil[idx(to[0])]]) - 0.04
+    y_w, y_n = min(y_w, h0 + 0.03), min(y_n, h0 + 0.03)
+    href = [y_w if w else y_n for w in wide]
+    # take-off velocities so that each flight lands at the next contact's height
+    v_to = [(href[i] - (y_n if i == 0 else href[i - 1])) / tf + GRAVITY * tf / 2 for i in range(n_f)]
+    L = ctx.leg_length
+    dip0 = ctx.u(0.05, 0.08) * L
+    land_dip = ctx.u(0.08, 0.14) * L if ctx.fault != "stiff_landing" else ctx.u(0.02, 0.04) * L
+    knots = [Knot(0.0, h0), Knot(t0, h0), Knot(t0 + t_cm, h0 - dip0, 0.0, 0.7 * GRAVITY)]
+    for i in range(n_f):
+        k_to = Knot(to[i], y_n if i == 0 else href[i - 1], v_to[i], -GRAVITY)
+        knots += [k_to, ballistic_knot(k_to, td[i])]
+    knots += [Knot(td[-1] + t_abs, h0 - land_dip, 0.0, 1.0 * GRAVITY), Knot(td[-1] + t_abs + t_rec, h0),
+              Knot(max(ctx.duration, td[-1] + t_abs + t_rec) + 1.0, h0)]
+    com[:, 1] = piecewise_quintic(t, knots)
+    # the feet rise with the body in flight: add the CoM's hump above its take-off/landing chord
+    for i in range(n_f):
+        s_ = (t - to[i]) / tf
+        m = (s_ > 0) & (s_ < 1)
+        y0_, y1_ = com[idx(to[i]), 1], com[idx(td[i]), 1]
+        hump = com[m, 1] - (y0_ + (y1_ - y0_) * s_[m])
+        win = smoothstep(s_[m] / 0.06) * smoothstep((1 - s_[m]) / 0.06)
+        for s in ("r", "l"):
+            feet[s].toe[m, 1] += np.clip(hump, 0.0, None) * win
+    tracks = {s: feet[s].track(ctx) for s in ("r", "l")}
+    if load_side is not None:
+        other = "l" if load_side == "r" else "r"
+        contact_w = 1 - ramp(t, to[0] - 0.3, to[0] - 0.1) * (1 - ramp(t, td[-1] + t_abs, td[-1] + t_abs + t_rec))
+        tracks[load_side].load = 0.5 + (share - 0.5) * (1 - contact_w)
+        tracks[other].load = 1 - tracks[load_side].load
+    plan = MotionPlan("jumping_jack", ctx.fs, com, pelvis, up, tracks, fault=ctx.fault,
+                      style={"hop_period_s": tf + tc, "flight_time_s": tf, "contact_time_s": tc,
+                             "hops": n_f, "wide_half_m": half_w})
+    _fit_under(ctx, plan, keep=flight, width=0.5 * tc)
+    plan.events = {"takeoffs": to, "landings": td}
+    if load_side is not None:
+        plan.style["landing_load_share"] = {load_side: share, ("l" if load_side == "r" else "r"): 1 - share}
     return plan
