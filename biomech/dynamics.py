@@ -36,9 +36,12 @@ class SegmentKinematics:
 
 
 def _diff(x: torch.Tensor, fs: float) -> torch.Tensor:
-    """Second-order accurate derivative along time (axis 0), like numpy.gradient edge_order=2."""
+    """Derivative along time (axis 0): fourth-order central differences inside, second-order
+    one-sided at the two samples next to each end."""
     d = torch.empty_like(x)
-    d[1:-1] = (x[2:] - x[:-2]) * (fs / 2)
+    d[2:-2] = (x[:-4] - 8 * x[1:-3] + 8 * x[3:-1] - x[4:]) * (fs / 12)
+    d[1] = (x[2] - x[0]) * (fs / 2)
+    d[-2] = (x[-1] - x[-3]) * (fs / 2)
     d[0] = (-3 * x[0] + 4 * x[1] - x[2]) * (fs / 2)
     d[-1] = (3 * x[-1] - 4 * x[-2] + x[-3]) * (fs / 2)
     return d
@@ -97,9 +100,28 @@ def sole_polygon(body: Body) -> tuple[float, float, float]:
     return -hb * lf, (1 - hb) * lf, 0.045 * body.height / 1.75
 
 
+def contact_envelope(contact: np.ndarray, fs: float, fade_s: float = 0.04) -> np.ndarray:
+    """0..1 per sample: 1 in contact, C2-faded in over `fade_s` after each touchdown and out
+    over `fade_s` before each lift-off (shorter contacts fade over half their length)."""
+    c = np.asarray(contact, dtype=bool)
+    env = np.zeros(len(c))
+    edges = np.diff(np.concatenate([[0], c.astype(int), [0]]))
+    starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    for a, b in zip(starts, ends):
+        n = b - a
+        k = max(1, min(int(round(fade_s * fs)), n // 2))
+        i = np.arange(n)
+        x_in = np.clip((i + 1) / k, 0, 1)
+        x_out = np.clip((n - i) / k, 0, 1)
+        sm = lambda x: x * x * x * (10 - 15 * x + 6 * x * x)  # noqa: E731
+        env[a:b] = np.minimum(sm(x_in), sm(x_out))
+    return env
+
+
 def split_ground_reaction(body: Body, pose: Pose, F: torch.Tensor, N: torch.Tensor,
                           contact: dict[str, np.ndarray], load: dict[str, np.ndarray] | None = None,
-                          min_force: float = 1.0) -> dict[str, dict[str, torch.Tensor]]:
+                          min_force: float = 1.0, contact_rate_hz: float = 1000.0
+                          ) -> dict[str, dict[str, torch.Tensor]]:
     """Per-foot ground reaction: force (T,3), COP (T,3) on the floor, free moment about Y (T,).
 
     The total wrench (F, N) is zeroed where no foot is in contact (flight). The centre of
@@ -121,12 +143,19 @@ def split_ground_reaction(body: Body, pose: Pose, F: torch.Tensor, N: torch.Tens
     mid_local = torch.tensor([(x0 + x1) / 2, -body.ankle_height, 0.0], dtype=dtype)
     mid = {s: pose.point(f"foot_{s}", mid_local.numpy()) * torch.tensor([1.0, 0.0, 1.0], dtype=dtype)
            for s in ("r", "l")}
-    # weight of the right foot
+    # Share of the vertical load carried by the right foot in double support: the COP's
+    # position between the two feet (or the plan's `load` shares), faded in after each
+    # touchdown and out before each lift-off so that no plate force jumps.
     d = mid["r"] - mid["l"]
-    w_geo = (((cop - mid["l"]) * d).sum(-1) / (d * d).sum(-1).clamp_min(1e-9)).clamp(0.0, 1.0)
+    w_geo = (((cop - mid["l"]) * d).sum(-1) / (d * d).sum(-1).clamp_min(1e-9)).clamp(0.05, 0.95)
     if load is not None:
-        w_geo = torch.as_tensor(load["r"], dtype=dtype)
-    w_r = torch.where(cr & cl, w_geo, cr.to(dtype))
+        w_geo = torch.as_tensor(load["r"], dtype=dtype).clamp(0.0, 1.0)
+    fs = contact_rate_hz
+    e_r = torch.as_tensor(contact_envelope(contact["r"], fs), dtype=dtype)
+    e_l = torch.as_tensor(contact_envelope(contact["l"], fs), dtype=dtype)
+    num = e_r * w_geo
+    den = (num + e_l * (1 - w_geo)).clamp_min(1e-12)
+    w_r = torch.where(cr & cl, num / den, cr.to(dtype))
     w = {"r": w_r, "l": torch.where(cr | cl, 1 - w_r, torch.zeros_like(w_r))}
     blend = w["r"].unsqueeze(-1) * mid["r"] + w["l"].unsqueeze(-1) * mid["l"]
     loaded = Fy.abs() > min_force
@@ -135,14 +164,23 @@ def split_ground_reaction(body: Body, pose: Pose, F: torch.Tensor, N: torch.Tens
     Ty = N[:, 1] - (cop[:, 2] * F[:, 0] - cop[:, 0] * F[:, 2])
     Ty = torch.where(loaded, Ty, torch.zeros_like(Ty))
     out = {}
+    lf, hb, ah = body.foot_length, body.heel_back, body.ankle_height
     for s in ("r", "l"):
         c = mid[s] + shift
-        # clamp to the sole, in the foot's frame
-        R = pose.R[f"foot_{s}"]
-        origin = pose.p[f"foot_{s}"]
-        loc = ((c - origin).unsqueeze(-2) @ R).squeeze(-2)
-        loc = torch.stack([loc[:, 0].clamp(x0, x1), loc[:, 1], loc[:, 2].clamp(-hw, hw)], -1)
-        c = origin + (R @ loc.unsqueeze(-1)).squeeze(-1)
+        # clamp to the part of the sole on the floor, in the floor plane: heel..toe when the
+        # foot is flat, only the forefoot when the heel is up
+        heel = pose.point(f"foot_{s}", (-hb * lf, -ah, 0.0))
+        toe = pose.point(f"foot_{s}", ((1 - hb) * lf, -ah, 0.0))
+        f = (toe - heel) * torch.tensor([1.0, 0.0, 1.0], dtype=dtype)
+        length = f.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+        f = f / length
+        lat = torch.linalg.cross(f, torch.tensor([0.0, 1.0, 0.0], dtype=dtype).expand_as(f))
+        heel_up = heel[:, 1] - toe[:, 1]
+        back = torch.where(heel_up > 0.01, torch.full_like(heel_up, 0.25 * lf), length.squeeze(-1))
+        d = c - toe
+        along = torch.minimum(torch.maximum((d * f).sum(-1), -back), torch.zeros_like(back))
+        side = (d * lat).sum(-1).clamp(-hw, hw)
+        c = toe + along.unsqueeze(-1) * f + side.unsqueeze(-1) * lat
         c = c * torch.tensor([1.0, 0.0, 1.0], dtype=dtype)
         out[s] = {"force": w[s].unsqueeze(-1) * F, "cop": c, "free_moment": w[s] * Ty,
                   "share": w[s]}

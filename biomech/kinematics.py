@@ -132,8 +132,13 @@ def leg_ik(body: Body, side: str, R_pelvis: torch.Tensor, p_pelvis: torch.Tensor
     d = l_max - soft * torch.nn.functional.softplus((l_max - dist) / soft)
     shortfall = (dist - d).clamp_min(0.0)
     u = ha / dist.unsqueeze(-1)  # unit ankle -> hip
-    # plane normal (points to the athlete's right, like the segments' Z axes)
-    n = torch.linalg.cross(foot_dir, u)
+    # plane normal (points to the athlete's right, like the segments' Z axes); where the foot
+    # points along the leg (toe pointed hard in flight) blend in the pelvis' forward axis
+    f_perp = foot_dir - (foot_dir * u).sum(-1, keepdim=True) * u
+    px = R_pelvis[..., :, 0]
+    px_perp = px - (px * u).sum(-1, keepdim=True) * u
+    w = (0.5 - f_perp.norm(dim=-1, keepdim=True)).clamp_min(0.0)
+    n = torch.linalg.cross(f_perp + w * px_perp, u)
     n = n / n.norm(dim=-1, keepdim=True)
     # swivel: rotate the plane normal about u (Rodrigues); medial knee = toward the midline
     ang = -m * swivel

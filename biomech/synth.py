@@ -80,9 +80,13 @@ class ClipSpec:
     seed: int
 
 
+SIM_RATE_HZ = 1000.0
+
+
 def sim_rate(preset: Preset) -> float:
-    rates = [500.0, preset.imu.rate_hz] + ([preset.grf_rate_hz] if preset.grf_rate_hz else [])
-    return float(max(rates))
+    """Rate of the simulated kinematics and dynamics (streams faster than this are sampled by
+    linear interpolation of the C2 motion; their noise is added at the stream's own rate)."""
+    return SIM_RATE_HZ
 
 
 def _rng(seed: int, stream: str) -> np.random.Generator:
@@ -111,7 +115,7 @@ def simulate(body: Body, spec: ClipSpec, preset: Preset, cfg: SynthConfig) -> di
     if "load" in plan.events:
         ld = plan.events["load"]
         load = {"r": np.asarray(ld["r"])[idx], "l": np.asarray(ld["l"])[idx]}
-    grf = split_ground_reaction(body, pose, F, N, contact, load)
+    grf = split_ground_reaction(body, pose, F, N, contact, load, contact_rate_hz=fs)
     ne = newton_euler_leg_moments(body, pose, kin, qt, grf)
     return {"t": t, "fs": fs, "q": q, "qd": qd, "qdd": qdd, "pose": pose, "kin": kin, "grf": grf,
             "ne": {k: v.numpy() for k, v in ne.items()}, "plan": plan, "solve_info": info,

@@ -88,9 +88,23 @@ def heel_raise(ctx: ActionContext, track: FootTrack, pitch: np.ndarray) -> None:
     track.pos = ankle_from_pivot(ctx.body, toe, track.yaw, track.pitch, "toe")
 
 
+def com_height_on_toes(body: Body, coords: dict[str, float]) -> float:
+    """Height of the whole-body CoM above the floor for a pose (coordinate values in rad) when
+    the lower toe touches the floor: what a take-off or landing CoM height must be for the
+    legs to be in that pose."""
+    q = torch.zeros(1, len(COORDINATES), dtype=torch.float64)
+    for name, v in coords.items():
+        q[0, q_index(name)] = float(v)
+    pose = forward_kinematics(body, q)
+    lf, ah, hb = body.foot_length, body.ankle_height, body.heel_back
+    toe = min(float(pose.point(f"foot_{s}", ((1 - hb) * lf, -ah, 0.0))[0, 1]) for s in ("r", "l"))
+    return float(whole_body_com(body, pose)[0, 1]) - toe
+
+
 def vertical_jump_com(ctx: ActionContext, h0: float, *, t_start: float, dip: float, t_dip: float,
                       t_push: float | None, v_takeoff: float, rise: float, land_dip: float,
-                      t_absorb: float | None, t_recover: float) -> tuple[np.ndarray, dict]:
+                      t_absorb: float | None, t_recover: float,
+                      land_rise: float | None = None) -> tuple[np.ndarray, dict]:
     """CoM height of a countermovement jump: stand, dip, push, ballistic flight, land, stand.
 
     Piecewise quintic (C2), the flight knots lie on one parabola so flight is exactly ballistic
@@ -101,11 +115,19 @@ def vertical_jump_com(ctx: ActionContext, h0: float, *, t_start: float, dip: flo
     if t_push is None:
         t_push = 1.15 * 2 * (dip + rise) / v_takeoff
     if t_absorb is None:
-        t_absorb = 1.15 * 2 * land_dip / v_takeoff
+        v_land = float(np.sqrt(v_takeoff * v_takeoff + 2 * GRAVITY * (rise - (land_rise if land_rise is not None else rise))))
+        t_absorb = 1.15 * 2 * (land_dip + (land_rise if land_rise is not None else rise)) / v_land
+    land_rise = rise if land_rise is None else land_rise
     t1 = t_start
     t2 = t1 + t_dip
     t3 = t2 + t_push
-    t_flight = 2 * v_takeoff / GRAVITY
+    # flight from h0 + rise up and down to h0 + land_rise
+    drop = land_rise - rise
+    disc = v_takeoff * v_takeoff - 2 * GRAVITY * drop
+    if disc <= 0:
+        raise ValueError(f"take-off velocity {v_takeoff:.2f} m/s cannot reach a landing "
+                         f"{drop:.3f} m above the take-off height")
+    t_flight = (v_takeoff + np.sqrt(disc)) / GRAVITY
     t4 = t3 + t_flight
     t5 = t4 + t_absorb
     t6 = t5 + t_recover

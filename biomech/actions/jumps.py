@@ -9,50 +9,180 @@ import numpy as np
 
 from biomech.actions import register_action
 from biomech.actions.common import (
-    DEG, ActionContext, flat_track, heel_raise, neutral_upper, stance_width,
+    DEG, ActionContext, com_height_on_toes, flat_track, neutral_upper, stance_width,
     standing_com_height, vertical_jump_com,
 )
-from biomech.kinematics import MotionPlan
-from biomech.trajectory import bump, interp_knots, ramp
+import torch
+
+from biomech.body import forward_kinematics
+from biomech.kinematics import MotionPlan, ankle_from_pivot, pivot_from_ankle, solve_motion
+from biomech.trajectory import Knot, bump, interp_knots, piecewise_quintic, quintic_segment, ramp
 
 _FAULTS = ("asymmetric_landing", "knee_valgus", "stiff_landing")
+
+
+def _upper(ctx: ActionContext, ev: dict, depth: np.ndarray, arms: str, style: dict) -> dict:
+    t = ctx.t
+    up = neutral_upper(ctx)
+    up["lumbar_extension"] = -style["trunk"] * depth
+    key = [0.0, ev["dip_start"], ev["bottom"], ev["takeoff"], 0.5 * (ev["takeoff"] + ev["landing"]),
+           ev["landing"], ev["standing"], ctx.duration + 1.0]
+    if arms == "swing":  # arm swing: back in the dip, up at take-off
+        back, upa = style["arm_back"], style["arm_up"]
+        flex = interp_knots(t, key, [0, 0, back, upa, 0.8 * upa, 40, 0, 0]) * DEG
+        for s in ("r", "l"):
+            up[f"arm_flex_{s}"] = flex
+    else:  # jump shot: ball lifted to the set point, shooting arm extends at the apex
+        shoot, guide = style["shoot"], "l" if style["shoot"] == "r" else "r"
+        up[f"arm_flex_{shoot}"] = interp_knots(t, key, [20, 25, 40, 120, 165, 150, 30, 20]) * DEG
+        up[f"elbow_flex_{shoot}"] = interp_knots(t, key, [80, 90, 100, 110, 15, 20, 60, 70]) * DEG
+        up[f"arm_flex_{guide}"] = interp_knots(t, key, [20, 25, 40, 110, 120, 80, 30, 20]) * DEG
+        up[f"elbow_flex_{guide}"] = interp_knots(t, key, [80, 90, 95, 90, 70, 50, 60, 70]) * DEG
+        up[f"arm_add_{guide}"] = interp_knots(t, key, [0, 0, -10, -25, -25, -15, 0, 0]) * DEG
+    return up
+
+
+def _ankle_rise(body, pitch: float) -> float:
+    """Ankle-centre height gain when the foot pitches toe-down by `pitch` about the toe."""
+    x_t = (1 - body.heel_back) * body.foot_length
+    return x_t * np.sin(pitch) + body.ankle_height * (np.cos(pitch) - 1)
+
+
+def _pitch_for_ankle_height(body, a: np.ndarray) -> np.ndarray:
+    """Foot pitch (rad, <= 0 = toe down) that puts the ankle at height `a` with the toe on the
+    floor; flat (0) at the standing ankle height. Above the reachable height it saturates."""
+    x_t = (1 - body.heel_back) * body.foot_length
+    ah = body.ankle_height
+    R = np.hypot(x_t, ah)
+    phi = np.arctan2(x_t, ah)
+    p = np.arccos(np.clip(a / R, -1.0, 1.0)) - phi
+    return np.minimum(p, 0.0)
+
+
+def _foot_heights(ctx: ActionContext, y: np.ndarray, ev: dict, pitch_to: float,
+                  L: float) -> tuple[np.ndarray, np.ndarray]:
+    # y: the hip height path the ankles follow in flight
+    """Ankle height and foot pitch (T,) around a jump, C2 everywhere (y: hip height path).
+
+    Push-off: the heel rises (foot rotating about the toe) on a quintic that ends at take-off
+    with the ankle moving like the hips, so the extended leg
+    leaves the floor without a jolt (plantarflexion rate ~ v0 / toe-ankle distance, as in real
+    jumps). Flight: the ankle follows the CoM plus a small tuck. Landing: the mirror image,
+    forefoot first, heel down on a quintic.
+    """
+    b, t = ctx.body, ctx.t
+    ah = b.ankle_height
+    fs = ctx.fs
+    i_to, i_ld = int(round(ev["takeoff"] * fs)), int(round(ev["landing"] * fs))
+    vy = np.gradient(y, 1.0 / fs)
+    v_to, v_ld = float(vy[i_to]), float(vy[i_ld])
+    a_to = ah + _ankle_rise(b, pitch_to)
+    tuck = 0.05 * L * bump(t, ev["takeoff"], ev["landing"])
+    a_ld = a_to + (y[i_ld] - y[i_to])
+    a = np.full(ctx.n, ah)
+    # push-off heel rise: duration so that the quintic does not overshoot (T ~ 2 d / v, x1.3)
+    T1 = 1.3 * 2 * (a_to - ah) / max(v_to, 0.3)
+    acc = np.gradient(vy, 1.0 / fs)
+    k0, k1 = Knot(t[i_to] - T1, ah), Knot(t[i_to], a_to, v_to, float(acc[i_to + 1]))
+    m = (t >= k0.t) & (t <= k1.t)
+    a[m] = quintic_segment(t[m], k0, k1)
+    flight = (t > t[i_to]) & (t < t[i_ld])
+    a[flight] = (a_to + (y - y[i_to]) + tuck)[flight]
+    T2 = 1.3 * 2 * max(a_ld - ah, 1e-3) / max(-v_ld, 0.3)
+    k2, k3 = Knot(t[i_ld], a_ld, v_ld, float(acc[i_ld - 1])), Knot(t[i_ld] + T2, ah)
+    m = (t >= k2.t) & (t <= k3.t)
+    a[m] = quintic_segment(t[m], k2, k3)
+    # pitch: the toe stays on the floor in contact; in flight a quintic matching rate at ends
+    pitch = _pitch_for_ankle_height(b, a)
+    rate = np.gradient(pitch, 1.0 / fs)
+    tf = t[i_ld] - t[i_to]
+    h = min(0.08, tf / 3)
+    lo, hi = -60 * DEG, 10 * DEG
+    knots = [Knot(t[i_to], pitch[i_to], rate[i_to - 1], 0.0),
+             Knot(t[i_to] + h, float(np.clip(pitch[i_to] + 0.5 * h * rate[i_to - 1], lo, hi))),
+             Knot(t[i_ld] - h, float(np.clip(pitch[i_ld] - 0.5 * h * rate[i_ld + 1], lo, hi))),
+             Knot(t[i_ld], pitch[i_ld], rate[i_ld + 1], 0.0)]
+    pitch = np.where(flight, piecewise_quintic(t, knots), pitch)
+    return a, pitch
 
 
 def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str) -> MotionPlan:
     b, t = ctx.body, ctx.t
     h0 = standing_com_height(b)
     L = ctx.leg_length
+    # ---- style (drawn in a fixed order: same seed -> same plan)
     v0 = ctx.u(*v_range)
-    t_flight = 2 * v0 / 9.81
-    t_dip, t_recover = ctx.u(0.35, 0.55), ctx.u(0.4, 0.7)
     dip = ctx.u(*dip_range) * L
+    # unweighting: a rest-to-rest quintic over distance d peaks at ~5.8 d / T^2; keep the
+    # downward acceleration below ~0.6 g (GRF stays above ~0.4 BW, as in real CMJs)
+    t_dip = max(ctx.u(0.35, 0.55), float(np.sqrt(7.5 * dip / (0.6 * 9.81))))
+    t_recover = ctx.u(0.4, 0.7)
     land_dip = ctx.u(0.12, 0.25) * L
     if ctx.fault == "stiff_landing":
         land_dip = ctx.u(0.04, 0.07) * L
     heel_pitch = ctx.u(25, 35) * DEG
-    # the CoM rises with the heels so the legs stay within reach at take-off
-    rise = 0.35 * (1 - b.heel_back) * b.foot_length * np.sin(heel_pitch)
-    needed = t_dip + 2.3 * (dip + land_dip) / v0 + t_flight + t_recover + 0.1
-    t_start = ctx.u(0.1, max(0.15, ctx.duration - needed - 0.05))
+    lean = ctx.u(20, 35) * DEG
+    style = {"trunk": ctx.u(10, 20) * DEG, "arm_back": -ctx.u(35, 60), "arm_up": ctx.u(120, 160),
+             "shoot": "r" if ctx.rng.random() < 0.85 else "l"}
+    x_com = b.foot_length * ctx.u(0.18, 0.25)
+    start_u = ctx.rng.random()
     half = stance_width(ctx)
-    feet = {"r": flat_track(ctx, (0.0, half), -8 * DEG), "l": flat_track(ctx, (0.0, -half), 8 * DEG)}
-    # the heels rise over the end of the push and stay up until the forefoot lands
-    y, ev = vertical_jump_com(ctx, h0, t_start=t_start, dip=dip, t_dip=t_dip,
-                              t_push=None, v_takeoff=v0, rise=rise, land_dip=land_dip,
-                              t_absorb=None, t_recover=t_recover)
+
+    def design(rise: float, land_rise: float):
+        t_flight = 2 * v0 / 9.81
+        needed = t_dip + 2.3 * (dip + land_dip) / v0 + t_flight + t_recover + 0.15
+        t_start = 0.1 + start_u * max(0.05, ctx.duration - needed - 0.15)
+        return vertical_jump_com(ctx, h0, t_start=t_start, dip=dip, t_dip=t_dip, t_push=None,
+                                 v_takeoff=v0, rise=rise, land_rise=land_rise, land_dip=land_dip,
+                                 t_absorb=None, t_recover=t_recover)
+
+    def pose_at(up: dict, i: int, knee_deg: float, pitch: float) -> dict:
+        c = {k: v[i] for k, v in up.items()}
+        for s in ("r", "l"):
+            c.update({f"knee_angle_{s}": knee_deg * DEG, f"hip_flexion_{s}": 0.4 * knee_deg * DEG,
+                      f"ankle_angle_{s}": 0.6 * knee_deg * DEG - pitch})
+        return c
+
+    # Two passes: the CoM height at take-off / landing that puts the legs nearly straight on
+    # their toes depends on the arm position then (arms overhead raise the CoM).
+    rise = land_rise = 0.05
+    for _ in range(2):
+        y, ev = design(rise, land_rise)
+        depth = np.clip((h0 - y) / (0.3 * L), 0, None)
+        up = _upper(ctx, ev, depth, arms, style)
+        i_to, i_ld = int(round(ev["takeoff"] * ctx.fs)), int(round(ev["landing"] * ctx.fs))
+        rise = com_height_on_toes(b, pose_at(up, i_to, 14.0, heel_pitch)) - h0
+        land_rise = com_height_on_toes(b, pose_at(up, i_ld, 28.0, 0.8 * heel_pitch)) - h0
+    y, ev = design(rise, land_rise)
+    depth = np.clip((h0 - y) / (0.3 * L), 0, None)
+    up = _upper(ctx, ev, depth, arms, style)
     t_push = ev["takeoff"] - ev["bottom"]
-    rise_shape = ramp(t, ev["takeoff"] - 0.6 * t_push, ev["takeoff"]) * (1 - ramp(t, ev["landing"], ev["landing"] + 0.08))
-    for s in ("r", "l"):
-        heel_raise(ctx, feet[s], -heel_pitch * rise_shape)
+    t_flight = ev["landing"] - ev["takeoff"]
+
+    feet = {"r": flat_track(ctx, (0.0, half), -8 * DEG), "l": flat_track(ctx, (0.0, -half), 8 * DEG)}
     flight = (t > ev["takeoff"]) & (t < ev["landing"])
-    # feet leave and reach the floor with zero velocity: they follow the CoM's rise in flight,
-    # blended in/out over 60 ms (the legs' soft reach limit absorbs the difference)
-    edge = ramp(t, ev["takeoff"] - 0.03, ev["takeoff"] + 0.15) * (1 - ramp(t, ev["landing"] - 0.15, ev["landing"] + 0.03))
-    lift = np.where(flight, (y - y[np.searchsorted(t, ev["takeoff"])]) * edge, 0.0)
-    tuck = 0.06 * L * bump(t, ev["takeoff"], ev["landing"])
+    com = np.zeros((ctx.n, 3))
+    com[:, 0] = x_com
+    com[:, 1] = y
+    pelvis = np.zeros((ctx.n, 3))
+    pelvis[:, 0] = -lean * depth
+    # the feet must follow the hips (not the CoM: the arm swing moves the hips relative to the
+    # CoM in flight): find the hip path with a quick solve on flat feet
+    probe = MotionPlan("probe", ctx.fs, com, pelvis, up, feet)
+    q_probe, _ = solve_motion(b, probe, iters=3)
+    pose = forward_kinematics(b, torch.as_tensor(q_probe))
+    hip_y = 0.5 * (pose.p["thigh_r"][:, 1] + pose.p["thigh_l"][:, 1]).numpy()
+    a, pitch = _foot_heights(ctx, hip_y, ev, heel_pitch, L)
     for s in ("r", "l"):
-        feet[s].pos[:, 1] += lift + tuck
-        feet[s].contact = ~flight
+        ft = feet[s]
+        toe = pivot_from_ankle(b, ft.pos, ft.yaw, ft.pitch, "toe")
+        pos = ankle_from_pivot(b, toe, ft.yaw, pitch, "toe")
+        pos[:, 1] = a
+        ft.pos, ft.pitch, ft.contact = pos, pitch, ~flight
+    # the CoM drifts over the forefoot during the push and back after landing; constant in
+    # flight (horizontal flight is ballistic: constant velocity, here zero)
+    shift = ramp(t, ev["bottom"], ev["takeoff"]) * (1 - ramp(t, ev["landing"], ev["standing"]))
+    com[:, 0] = x_com + 0.04 * shift
     if ctx.fault == "knee_valgus":
         land = ramp(t, ev["landing"], ev["landing"] + 0.12) * (1 - ramp(t, ev["absorbed"], ev["standing"]))
         r = ctx.u(12, 20) * DEG
@@ -65,32 +195,10 @@ def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str) -> MotionPlan:
         land = ramp(t, ev["landing"], ev["landing"] + 0.05) * (1 - ramp(t, ev["absorbed"], ev["standing"]))
         load = {side: 0.5 + (w - 0.5) * land}
         load["l" if side == "r" else "r"] = 1 - load[side]
-    com = np.zeros((ctx.n, 3))
-    com[:, 0] = b.foot_length * ctx.u(0.18, 0.25) + 0.03 * rise_shape
-    com[:, 1] = y
-    depth = np.clip((h0 - y) / (0.3 * L), 0, None)
-    pelvis = np.zeros((ctx.n, 3))
-    pelvis[:, 0] = -ctx.u(20, 35) * DEG * depth
-    up = neutral_upper(ctx)
-    up["lumbar_extension"] = -ctx.u(10, 20) * DEG * depth
-    key = [0.0, ev["dip_start"], ev["bottom"], ev["takeoff"], 0.5 * (ev["takeoff"] + ev["landing"]),
-           ev["landing"], ev["standing"], ctx.duration]
-    if arms == "swing":  # arm swing: back in the dip, up at take-off
-        back, upa = -ctx.u(35, 60), ctx.u(120, 160)
-        flex = interp_knots(t, key, [0, 0, back, upa, 0.8 * upa, 40, 0, 0]) * DEG
-        for s in ("r", "l"):
-            up[f"arm_flex_{s}"] = flex
-    else:  # jump shot: ball lifted to the set point, shooting arm extends at the apex
-        shoot = "r" if ctx.rng.random() < 0.85 else "l"
-        guide = "l" if shoot == "r" else "r"
-        up[f"arm_flex_{shoot}"] = interp_knots(t, key, [20, 25, 40, 120, 165, 150, 30, 20]) * DEG
-        up[f"elbow_flex_{shoot}"] = interp_knots(t, key, [80, 90, 100, 110, 15, 20, 60, 70]) * DEG
-        up[f"arm_flex_{guide}"] = interp_knots(t, key, [20, 25, 40, 110, 120, 80, 30, 20]) * DEG
-        up[f"elbow_flex_{guide}"] = interp_knots(t, key, [80, 90, 95, 90, 70, 50, 60, 70]) * DEG
-        up[f"arm_add_{guide}"] = interp_knots(t, key, [0, 0, -10, -25, -25, -15, 0, 0]) * DEG
     action = "countermovement_jump" if arms == "swing" else "jump_shot"
     plan = MotionPlan(action, ctx.fs, com, pelvis, up, feet, fault=ctx.fault,
-                      style={"takeoff_velocity_mps": v0, "flight_time_s": t_flight}, events=ev)
+                      style={"takeoff_velocity_mps": v0, "flight_time_s": t_flight,
+                             "dip_m": dip, "landing_dip_m": land_dip}, events=ev)
     if load is not None:
         plan.style["landing_load_share"] = {k: float(v.max()) for k, v in load.items()}
         plan.events["load"] = load
