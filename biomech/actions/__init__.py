@@ -50,4 +50,5 @@ from biomech.actions import (  # noqa: E402,F401
     jumps,
     skills,
     squat,
+    walking,
 )
