@@ -71,3 +71,27 @@ def test_run_trunk_lean_visible():
     _, p0 = _plan("run", 3)
     _, p1 = _plan("run", 3, "trunk_lean")
     assert (-p1.upper["lumbar_extension"]).mean() > (-p0.upper["lumbar_extension"]).mean() + 0.15
+
+
+@pytest.mark.parametrize("seed,athlete", [(0, 0), (1, 1), (2, 2)])
+def test_run_posture_realistic(seed, athlete):
+    """Running CoM ~0.52-0.58 x height; stance knee flexion well below the old 75-90 deg."""
+    from biomech.body import q_index
+    body, plan = _plan("run", seed, athlete=athlete)
+    q, _ = solve_motion(body, plan)
+    assert 0.5 < plan.com[:, 1].mean() / body.height < 0.6
+    for s in ("r", "l"):
+        knee = np.degrees(q[:, q_index(f"knee_angle_{s}")])[plan.feet[s].contact]
+        assert 25 < knee.max() < 72
+
+
+def test_run_overstriding_visible():
+    body, p0 = _plan("run", 4)
+    _, p1 = _plan("run", 4, "overstriding")
+    _, info = solve_motion(body, p1)
+    assert info["foot_error_max_m"] < 5e-3
+    # heel strike: toe up at touchdown
+    for f0, f1 in ((p0.feet["r"], p1.feet["r"]),):
+        td1 = np.flatnonzero(np.diff(f1.contact.astype(int)) == 1) + 1
+        td0 = np.flatnonzero(np.diff(f0.contact.astype(int)) == 1) + 1
+        assert np.degrees(f1.pitch[td1]).min() > 10 > np.degrees(f0.pitch[td0]).max()

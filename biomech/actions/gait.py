@@ -20,13 +20,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from biomech.actions import register_action
-from biomech.actions.common import DEG, ActionContext, neutral_upper, standing_com_height
+from biomech.actions.common import DEG, ActionContext
 from biomech.conventions import GRAVITY
+from biomech.body import forward_kinematics, q_index, whole_body_com
+from biomech.conventions import COORDINATES
 from biomech.kinematics import FootTrack, MotionPlan, UPPER_COORDS, ankle_from_pivot
 from biomech.trajectory import (
-    Knot, integrate_acceleration, piecewise_quintic, quintic_segment, ramp, smoothstep,
+    Knot, ballistic_knot, bump, integrate_acceleration, interp_knots, piecewise_quintic, ramp, smoothstep,
 )
 
 G = GRAVITY
@@ -59,15 +62,6 @@ def _grid(ctx: ActionContext, pre: float, post: float) -> _Grid:
     return _Grid(t, n0, ctx.n, ctx.fs)
 
 
-def _bump3(s: np.ndarray, peak: float = 0.5) -> np.ndarray:
-    """C2 bump on [0,1] with zero value/slope/curvature at both ends, max 1 at `peak`."""
-    s = np.clip(s, 0.0, 1.0)
-    a = 3.0 * max(peak, 1e-3) / max(1 - peak, 1e-3)
-    a, c = max(a, 3.0), max(3.0 * (1 - peak) / max(peak, 1e-3), 3.0)
-    pk = a / (a + c)
-    return (s ** a * (1 - s) ** c) / (pk ** a * (1 - pk) ** c)
-
-
 def _ease_out(x: np.ndarray, k: float) -> np.ndarray:
     """0 -> 1 on [0,1], C2 start (zero slope, curvature), slope k and zero curvature at 1."""
     a, b, c = np.linalg.solve([[1, 1, 1], [3, 4, 5], [6, 12, 20]], [1.0, k, 0.0])
@@ -93,6 +87,7 @@ class _Stance:
     via_rel: float | None = None  # ankle X relative to the CoM at the clearance peak
     k_to: float = 0.0  # toe mode: heel still rising at toe-off (slope of the last pitch ramp)
     via_speed: float = 1.3  # forward speed there, relative to the mean swing speed
+    late_drop: float = 0.35  # foot height d2 before the next touchdown, fraction of the clearance
 
 
 def _floor_points(body, st: _Stance):
@@ -179,7 +174,11 @@ def _foot_track(body, g: _Grid, stances: list[_Stance], com: np.ndarray | None =
             pos[m, 0] = piecewise_quintic(t[m], [Knot(s0.off, q0[0], vel[0], acc[0]), Knot(tm, xm, vm, 0.0),
                                                  Knot(s1.on - d2, x2, w2, 0.0), Knot(s1.on, q1[0])])
             ym = max(q0[1], q1[1]) + s0.clear
+            # the foot is still above the floor while it reaches ahead of its touchdown point
+            # (the leg stays within reach), then lands with zero velocity
+            h2 = s0.late_drop * (ym - q1[1])
             pos[m, 1] = piecewise_quintic(t[m], [Knot(s0.off, q0[1], vel[1], acc[1]), Knot(tm, ym),
+                                                 Knot(s1.on - d2, q1[1] + h2, -1.6 * h2 / d2, 0.0),
                                                  Knot(s1.on, q1[1])])
             tp = s0.off + 0.3 * (s1.on - s0.off)
             pitch[m] = piecewise_quintic(t[m], [Knot(s0.off, a0, pv, pa), Knot(tp, a0 - 5 * DEG), Knot(s1.on, a1)])
@@ -194,118 +193,162 @@ def _clip_track(g: _Grid, f: FootTrack) -> FootTrack:
 
 
 # --------------------------------------------------------------------------------------
-# running step engine
+# step engine: designed stance accelerations (horizontal), quintic stances and exactly
+# ballistic flights (vertical), stance feet placed within the legs' reach
 # --------------------------------------------------------------------------------------
+REACH_MAX = 0.97  # hip-ankle distance / (thigh + shank) that a plan may ask for
+
+
 @dataclass
 class _Step:
     side: str
     on: float
     tc: float
     tf: float  # flight after this stance
-    vy_td: float = 0.0
-    vy_to: float = 0.0
-    dy: float = 0.0  # CoM height change over the stance
+    y_to: float = 0.0  # CoM height at take-off (relative to the design level)
+    vy_to: float | None = None  # vertical take-off velocity (None: symmetric flight, g tf / 2)
     B: float = 0.0  # brake-then-propel amplitude (m/s^2)
     A: float = 0.0  # net propulsion amplitude (m/s^2, half-sine)
     C: float = 0.0  # lateral amplitude (m/s^2, toward the midline)
+    dip: float | None = None  # CoM drop from touchdown to its lowest point (None: free quintic)
+    t_low: float = 0.45  # when (fraction of the stance) the CoM is lowest
+    f_low: float = 2.4  # vertical GRF (BW) there
 
     @property
     def off(self) -> float:
         return self.on + self.tc
 
+    @property
+    def vy(self) -> float:
+        return G * self.tf / 2 if self.vy_to is None else self.vy_to
 
-def _step_acc(t: np.ndarray, steps: list[_Step]) -> np.ndarray:
-    acc = np.zeros((len(t), 3))
-    acc[:, 1] = -G
+
+def _horizontal_acc(t: np.ndarray, steps: list[_Step]) -> np.ndarray:
+    """Horizontal CoM accelerations (T,2) (X, Z): zero in flight and at contact edges."""
+    acc = np.zeros((len(t), 2))
     for s in steps:
         m = (t >= s.on) & (t <= s.off)
         tau = (t[m] - s.on) / s.tc
-        # vertical: Dv = vy_to - vy_td, Dy = dy  -> P (net impulse) and Q (displacement shape)
-        P = np.pi * (s.vy_to - s.vy_td + G * s.tc) / (2 * s.tc)
-        dy0 = s.vy_td * s.tc - 0.5 * G * s.tc ** 2 + P * s.tc ** 2 / np.pi
-        Q = 2 * np.pi * (s.dy - dy0) / s.tc ** 2
-        Q = float(np.clip(Q, -0.5 * P, 0.5 * P))  # keeps the vertical GRF >= 0
-        acc[m, 1] += P * np.sin(np.pi * tau) + Q * np.sin(2 * np.pi * tau)
         acc[m, 0] += -s.B * np.sin(2 * np.pi * tau) + s.A * np.sin(np.pi * tau)
-        sgn = 1.0 if s.side == "r" else -1.0
-        acc[m, 2] += -sgn * s.C * np.sin(np.pi * tau)
+        acc[m, 1] += -(1.0 if s.side == "r" else -1.0) * s.C * np.sin(np.pi * tau)
     return acc
+
+
+def _vertical_knots(steps: list[_Step], y_td0: float, vy_td0: float) -> list[Knot]:
+    """Knots of the vertical CoM: a quintic per stance (a = -g at touchdown and take-off, so the
+    vertical GRF starts and ends at zero) and exact parabolas in between."""
+    knots = [Knot(steps[0].on, y_td0, vy_td0, -G)]
+    for k, s in enumerate(steps):
+        if s.dip is not None:  # a stiff leg: the CoM stops descending early, GRF f_low at the bottom
+            knots.append(Knot(s.on + s.t_low * s.tc, knots[-1].p - s.dip, 0.0, (s.f_low - 1.0) * G))
+        to = Knot(s.off, s.y_to, s.vy, -G)
+        knots.append(to)
+        if k + 1 < len(steps):
+            knots.append(ballistic_knot(to, steps[k + 1].on))
+    return knots
+
+
+def _gait_com(g: _Grid, steps: list[_Step], v0: float, yknots: list[Knot]) -> np.ndarray:
+    """CoM (extended grid): integrated horizontal accelerations, vertical quintic knots."""
+    acc = _horizontal_acc(g.t, steps)
+    i0 = int(np.searchsorted(g.t, steps[0].on))
+    com = np.zeros((len(g.t), 3))
+    vz0 = (1 if steps[0].side == "r" else -1) * steps[0].C * steps[0].tc / np.pi
+    p, _ = integrate_acceleration(acc[i0:], g.fs, [0.0, 0.0], [v0, vz0])
+    com[i0:, 0], com[i0:, 2] = p[:, 0], p[:, 1]
+    com[:i0, 0] = v0 * (g.t[:i0] - g.t[i0])
+    cz = np.polyfit(g.t[i0:], com[i0:, 2], 1)  # remove the lateral drift (a linear term)
+    com[:, 2] -= np.polyval(cz, g.t)
+    com[:, 1] = piecewise_quintic(g.t, yknots)
+    return com
+
+
+def _hip_offset(ctx: ActionContext, tilt: float, lumbar: float, legs, *, arm_flex: float = 0.0,
+                elbow: float = 80 * DEG) -> np.ndarray:
+    """CoM minus pelvis origin (hip joint level), (x, y), for a posture with pelvis tilt,
+    lumbar extension and `legs` = (hip flexion, knee flexion) of the right and the left leg."""
+    q = torch.zeros(1, len(COORDINATES), dtype=torch.float64)
+    vals = {"pelvis_tilt": tilt, "lumbar_extension": lumbar}
+    for s, (hf, kn) in zip(("r", "l"), legs):
+        vals.update({f"hip_flexion_{s}": hf, f"knee_angle_{s}": kn,
+                     f"arm_flex_{s}": arm_flex, f"elbow_flex_{s}": elbow})
+    for k, v in vals.items():
+        q[0, q_index(k)] = v
+    pose = forward_kinematics(ctx.body, q)
+    d = (whole_body_com(ctx.body, pose) - pose.p["pelvis"])[0].numpy()
+    return d[:2]
+
+
+def _leg_offsets(ctx: ActionContext, tilt: float, lumbar: float, *, td=((35, 30), (5, 100)),
+                 to=((-10, 30), (60, 90)), **kw) -> tuple[np.ndarray, np.ndarray]:
+    """CoM - hip offsets at touchdown and at take-off (stance leg first, degrees)."""
+    f = lambda legs: _hip_offset(ctx, tilt, lumbar, [(a * DEG, b * DEG) for a, b in legs], **kw)  # noqa: E731
+    return f(td), f(to)
+
+
+def _reach_interval(ctx: ActionContext, st: _Stance, com: np.ndarray, g: _Grid, hip_off,
+                    d_td: float, d_to: float, dy: float = 0.0) -> tuple[float, float]:
+    """Range of stance positions (shift of `st.ankle_flat` along X) that keeps the leg within
+    d_td / d_to x (thigh + shank) of the hip at touchdown / take-off; CoM raised by dy."""
+    b = ctx.body
+    Lts = b.segments["thigh_r"].length + b.segments["shank_r"].length
+    hipw = abs(b.joint_offsets["thigh_r"][2])
+    dz = max(hipw - abs(st.ankle_flat[2]), 0.0)
+    pos, _ = _stance_eval(b, st, np.array([st.on, st.off]))
+    out = []
+    for k, (tt, dd) in enumerate(((st.on, d_td), (st.off, d_to))):
+        hx = g.at(com[:, 0], tt) - hip_off[k][0]
+        hy = g.at(com[:, 1], tt) + dy - hip_off[k][1]
+        h2 = (dd * Lts) ** 2 - (hy - pos[k, 1]) ** 2 - dz * dz
+        span = np.sqrt(h2) if h2 > 0 else -1.0 - (hy - pos[k, 1])  # infeasible: very negative
+        out.append(hx + span - (pos[k, 0] - st.ankle_flat[0]) if k == 0
+                   else hx - span - (pos[k, 0] - st.ankle_flat[0]))
+    hi, lo = out
+    return lo, hi
+
+
+def _fit_height(ctx, stances, com, g, hip_off, d_td, d_to, need: float) -> float:
+    """Largest CoM raise dy for which every stance has `need` m of room (bisection)."""
+    def room(dy):
+        return min(hi - lo for lo, hi in (_reach_interval(ctx, st, com, g, hip_off, d_td, d_to, dy)
+                                          for st in stances))
+    lo, hi = -0.5 * ctx.body.height, 0.8 * ctx.body.height
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        if room(mid) >= need:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _place(ctx, stances, com, g, hip_off, d_td, d_to, frac) -> None:
+    """Shift each stance along X to `frac` of its feasible range (0 = rearmost)."""
+    for st in stances:
+        lo, hi = _reach_interval(ctx, st, com, g, hip_off, d_td, d_to)
+        x = lo + frac * (hi - lo)
+        st.ankle_flat = st.ankle_flat + np.array([x - st.ankle_flat[0], 0.0, 0.0])
 
 
 def _arm_phase(fr: FootTrack, fl: FootTrack, step_len: float) -> np.ndarray:
     """Smooth -1..1 phase: + when the right foot is ahead (right arm back, left arm forward)."""
-    return np.clip((fr.pos[:, 0] - fl.pos[:, 0]) / max(step_len, 1e-3), -1.5, 1.5)
+    x = (fr.pos[:, 0] - fl.pos[:, 0]) / max(step_len, 1e-3)
+    return 1.2 * np.tanh(x / 1.2)  # smooth saturation (a clip would kink the pelvis rotation)
 
 
 def _side_of(k: int, first: str) -> str:
     return first if k % 2 == 0 else ("l" if first == "r" else "r")
 
 
-# --------------------------------------------------------------------------------------
-# run
-# --------------------------------------------------------------------------------------
-def _run_like(ctx: ActionContext, g: _Grid, steps: list[_Step], *, h_td: float, v0: float,
-              contact_frac, p_td, p_to, half_w: float, yaw_out: float, clear, peak, via_rel=None,
-              overstride: float = 0.0, detrend_y: bool = True) -> tuple[np.ndarray, dict[str, FootTrack]]:
-    """CoM (extended grid) and both foot tracks for a sequence of running steps."""
-    b = ctx.body
-    acc = _step_acc(g.t, steps)
-    # start the integration at the first step's touchdown
-    first = steps[0]
-    i_start = int(np.searchsorted(g.t, first.on))
-    com = np.zeros((len(g.t), 3))
-    vz0 = first.C * 2 * first.tc / np.pi / 2 * (1 if first.side == "r" else -1)
-    p, v = integrate_acceleration(acc[i_start:], g.fs, [0.0, h_td, 0.0], [v0, first.vy_td, vz0])
-    com[i_start:] = p
-    com[:i_start] = p[0] + v[0] * (g.t[:i_start] - g.t[i_start])[:, None]  # unused margin
-    # the lateral sway: remove residual drift (linear terms leave the acceleration unchanged)
-    sl = slice(i_start, None)
-    cz = np.polyfit(g.t[sl], com[sl, 2], 1)
-    com[:, 2] -= np.polyval(cz, g.t)
-    if detrend_y:  # periodic running: remove the integration drift of the height
-        cy = np.polyfit(g.t[sl], com[sl, 1], 1)
-        com[:, 1] -= np.polyval(cy, g.t) - h_td
-    stances = {"r": [], "l": []}
-    for k, s in enumerate(steps):
-        cf = contact_frac(k) if callable(contact_frac) else contact_frac
-        sgn = 1.0 if s.side == "r" else -1.0
-        yaw = -sgn * yaw_out
-        if overstride > 0 and False:
-            # heel lands far ahead of the CoM
-            xh = g.at(com[:, 0], s.on) + overstride
-            ankle = np.array([xh + b.heel_back * b.foot_length, b.ankle_height, sgn * half_w])
-            st = _Stance(s.on, s.off, ankle, yaw, mode="heel", p_td=ctx.u(14, 22) * DEG,
-                         p_to=p_to, f1=0.22, f2=0.5, clear=clear, peak=peak, via_rel=via_rel)
-        else:
-            xt = g.at(com[:, 0], s.on + cf * s.tc)  # toe contact point under the CoM at cf
-            ankle = np.array([xt - (1 - b.heel_back) * b.foot_length, b.ankle_height, sgn * half_w])
-            st = _Stance(s.on, s.off, ankle, yaw, mode="toe", p_td=-p_td, p_mid=-0.35 * p_td,
-                         p_to=p_to, f1=0.35, k_to=1.5, clear=clear, peak=peak, via_rel=via_rel)
-        stances[s.side].append(st)
-    feet = {sd: _foot_track(b, g, stances[sd], com) for sd in ("r", "l")}
-    return com, feet
-
-
-def _reach_height(ctx: ActionContext, dx: float, pitch: float, half_w: float, margin: float = 0.02) -> float:
-    """Highest CoM height at which a leg reaches a toe contact `dx` (m, horizontal distance
-    between CoM and toe) with the heel raised by `pitch` (rad, >= 0)."""
-    b = ctx.body
-    Lts = b.segments["thigh_r"].length + b.segments["shank_r"].length
-    fx = (1 - b.heel_back) * b.foot_length
-    ankle_dx = abs(dx) - fx * np.cos(pitch)
-    ankle_y = b.ankle_height * np.cos(pitch) + fx * np.sin(pitch)
-    hip_below_com = 0.048 * b.height
-    dz = max(half_w - 0.05 * b.height, 0.0)
-    vert = np.sqrt(max((Lts - margin) ** 2 - ankle_dx ** 2 - dz ** 2, 0.0))
-    return float(ankle_y + vert + hip_below_com)
+def _other(side: str) -> str:
+    return "l" if side == "r" else "r"
 
 
 def _run_upper(ctx, ph, *, arm_amp, arm_mean, elbow, elbow_amp, trunk_flex, pelvis_rot_amp):
-    up = neutral_upper(ctx)
     n = len(ph)
     up = {c: np.zeros(n) for c in UPPER_COORDS}
     for s, sg in (("r", -1.0), ("l", 1.0)):
-        up[f"arm_flex_{s}"] = arm_mean * np.ones(n) + sg * arm_amp * ph
+        up[f"arm_flex_{s}"] = arm_mean + sg * arm_amp * ph
         up[f"elbow_flex_{s}"] = elbow + sg * elbow_amp * ph  # elbow flexes as the arm comes forward
         up[f"arm_add_{s}"] = -ctx.u(5, 12) * DEG * np.ones(n)
     up["lumbar_extension"] = -trunk_flex * np.ones(n)
@@ -321,86 +364,85 @@ def _shift_x(g: _Grid, com: np.ndarray, feet: dict[str, FootTrack]) -> None:
         f.pos[:, 0] -= dx
 
 
-def _fit_reach(ctx: ActionContext, plan: MotionPlan, tol: float = 0.002) -> None:
-    """Lower the whole CoM trajectory by a constant until every foot target is within reach.
-
-    A constant offset leaves the CoM accelerations (hence the GRF and the ballistic flights)
-    unchanged; it only bends the knees a little more.
-    """
-    from biomech.kinematics import solve_motion
-    drop, last, d = 0.0, np.inf, 0.0
-    for _ in range(4):
-        _, info = solve_motion(ctx.body, plan, iters=4)
-        sf = info["reach_shortfall_max_m"]
-        if sf > last:  # lowering made it worse (knee singularity): undo the last step
-            plan.com[:, 1] += d
-            drop -= d
-            break
-        if sf < tol:
-            break
-        last = sf
-        d = min(1.2 * sf + 0.003, 0.06)
-        plan.com[:, 1] -= d
-        drop += d
-    plan.style["reach_drop_m"] = drop
-
-
 def _finish(ctx, g, action, com, pelvis_rot, upper, feet, style, events) -> MotionPlan:
     clip = lambda a: g.clip(a).copy()  # noqa: E731
-    plan = MotionPlan(action, ctx.fs, clip(com), clip(pelvis_rot), {k: clip(v) for k, v in upper.items()},
+    return MotionPlan(action, ctx.fs, clip(com), clip(pelvis_rot), {k: clip(v) for k, v in upper.items()},
                       {s: _clip_track(g, f) for s, f in feet.items()}, fault=ctx.fault, style=style,
                       events=events)
-    _fit_reach(ctx, plan)
-    return plan
 
 
+def _toe_stance(ctx, s: _Step, half_w, yaw_out, *, p_td, p_to, clear, peak, via_rel) -> _Stance:
+    """Mid/forefoot contact: toe pivot, the heel drops after touchdown and rises through late
+    stance (toe-off with the heel high and still rising)."""
+    b = ctx.body
+    sgn = 1.0 if s.side == "r" else -1.0
+    return _Stance(s.on, s.off, np.array([0.0, b.ankle_height, sgn * half_w]), -sgn * yaw_out, mode="toe",
+                   p_td=-p_td, p_mid=-0.7 * p_td, p_to=p_to, f1=0.3, k_to=1.5, clear=clear, peak=peak,
+                   via_rel=via_rel)
+
+
+# --------------------------------------------------------------------------------------
+# run
+# --------------------------------------------------------------------------------------
 @register_action("run", faults=("overstriding", "trunk_lean"))
 def run(ctx: ActionContext) -> MotionPlan:
+    """Steady running: mid/forefoot strike, stance knee flexion ~35-50 deg, vertical GRF
+    ~2.2-3 BW. Faults: overstriding (heel strike far ahead of the CoM, extended knee, large
+    braking), trunk_lean (20-30 deg trunk flexion)."""
     b = ctx.body
-    hs = b.height / 1.75
-    v = ctx.u(2.5, 2.5 + 2.0 * min(1.0, hs))
-    # Froude scaling: shorter athletes take shorter, quicker steps at the same speed
-    tc = float(np.clip(0.275 - 0.03 * (v - 2.5) + ctx.u(-0.02, 0.02), 0.2, 0.3)) * hs ** 0.5
-    step_t = ctx.u(0.33, 0.38) * hs ** 0.5
-    tf = max(step_t - tc, 0.05)
-    B = ctx.u(3.0, 5.0) * v / 3.5
-    overstride = 0.0
-    if ctx.fault == "overstriding":
-        tc = min(tc + 0.03, 0.32)
-        tf = max(step_t - tc, 0.05)
+    # Froude scaling by leg length (thigh + shank of a 1.75 m male = 0.861 m)
+    hs = (b.segments["thigh_r"].length + b.segments["shank_r"].length) / 0.861
+    L = ctx.leg_length
+    over = ctx.fault == "overstriding"
+    v = ctx.u(2.8, 3.8) * hs ** 0.5
+    tc = float(np.clip(0.215 - 0.03 * (v - 3.0) + ctx.u(-0.015, 0.015), 0.17, 0.25)) * hs ** 0.5
+    step_t = ctx.u(0.33, 0.37) * hs ** 0.5
+    B = ctx.u(2.5, 4.0) * v / 3.5
+    if over:
+        tc += 0.02
         B *= ctx.u(1.8, 2.3)
-        overstride = ctx.u(0.42, 0.5) * hs
+    tf = max(step_t - tc, 0.08)
     C = ctx.u(0.8, 1.6)
+    # vertical: the CoM drops ~3-4.5 cm after touchdown (a stiff leg spring) and is lowest
+    # just before mid-stance with a peak GRF of ~1.5x the mean (half-sine like)
+    dip = ctx.u(0.018, 0.025) * b.height
+    t_low = ctx.u(0.42, 0.48)
+    f_low = ctx.u(1.42, 1.52) * (tc + tf) / tc
+    lean = ctx.u(4, 10) * DEG
+    trunk = ctx.u(20, 30) * DEG if ctx.fault == "trunk_lean" else ctx.u(0, 8) * DEG
     g = _grid(ctx, 1.2, 1.2)
     first = "r" if ctx.rng.random() < 0.5 else "l"
-    t0 = g.t[0] + 0.01
-    steps = []
-    k = 0
+    steps, t0, k = [], g.t[0] - 0.6 * step_t, 0
     while t0 < g.t[-1]:
-        steps.append(_Step(_side_of(k, first), t0, tc, tf, vy_td=-G * tf / 2, vy_to=G * tf / 2,
-                           B=B, C=C))
+        steps.append(_Step(_side_of(k, first), t0, tc, tf, B=B, C=C, dip=dip, t_low=t_low,
+                           f_low=f_low))
         t0 += tc + tf
         k += 1
-    L = ctx.leg_length
-    h_st = standing_com_height(b)
-    cf = ctx.u(0.5, 0.56)
-    if overstride:  # the foot lands far ahead of the CoM (contact point passed early in stance)
-        cf = ctx.u(0.15, 0.25)
-    p_td, p_to = ctx.u(5, 14) * DEG, ctx.u(30, 42) * DEG
+    com = _gait_com(g, steps, v, _vertical_knots(steps, 0.0, -G * tf / 2))
     half_w = ctx.u(0.04, 0.07) * hs
-    h_td = min(h_st - (ctx.u(0.07, 0.09) + 0.03 * (v - 2.5) / hs) * L,
-               _reach_height(ctx, (1 - cf) * v * tc + 0.03 * hs, p_to, half_w, 0.07 * L),
-               _reach_height(ctx, cf * v * tc + 0.03 * hs, p_td, half_w, 0.07 * L)) - (0.05 * L if overstride else 0.0)
-    com, feet = _run_like(ctx, g, steps, h_td=h_td, v0=v, contact_frac=cf, p_td=p_td, p_to=p_to, half_w=half_w, yaw_out=ctx.u(2, 10) * DEG,
-                          clear=(ctx.u(0.2, 0.28) + 0.05 * (v - 2.5)) * L, peak=ctx.u(0.3, 0.36),
-                          via_rel=-ctx.u(0.3, 0.38) * L,
-                          overstride=overstride)
+    yaw_out = ctx.u(2, 10) * DEG
+    p_td, p_to = ctx.u(8, 14) * DEG, ctx.u(45, 55) * DEG
+    clear = (ctx.u(0.2, 0.28) + 0.05 * (v - 2.5)) * L
+    peak, via_rel = ctx.u(0.3, 0.36), -ctx.u(0.3, 0.38) * L
+    sts = []
+    for s in steps:
+        st = _toe_stance(ctx, s, half_w, yaw_out, p_td=p_td, p_to=p_to, clear=clear, peak=peak, via_rel=via_rel)
+        if over:  # heel strike, toe up
+            st.mode, st.p_td, st.f1, st.f2 = "heel", ctx.u(15, 22) * DEG, 0.25, 0.5
+        sts.append(st)
+    hip_off = _leg_offsets(ctx, -lean, -trunk)
+    d_td, d_to = (REACH_MAX - 0.012, 0.955) if over else (0.95, 0.955)
+    mid = [st for st in sts if 0.0 <= st.on <= ctx.duration] or sts[len(sts) // 2:len(sts) // 2 + 2]
+    # the CoM as high as the legs allow (knees ~30 deg at touchdown and toe-off); overstriding:
+    # the heel lands well ahead of the most backward feasible contact (lower CoM, bent knee mid-stance)
+    dy = _fit_height(ctx, mid, com, g, hip_off, d_td, d_to, (0.09 if over else 0.04) * hs)
+    com[:, 1] += dy
+    _place(ctx, sts, com, g, hip_off, d_td, d_to, 1.0 if over else 0.5)
+    stances = {"r": [st for st in sts if st.on in {s.on for s in steps if s.side == "r"}],
+               "l": [st for st in sts if st.on in {s.on for s in steps if s.side == "l"}]}
+    feet = {sd: _foot_track(b, g, stances[sd], com) for sd in ("r", "l")}
     _shift_x(g, com, feet)
     ph = _arm_phase(feet["r"], feet["l"], v * (tc + tf))
-    lean = ctx.u(4, 10) * DEG
-    trunk = ctx.u(0, 8) * DEG
-    if ctx.fault == "trunk_lean":
-        trunk = ctx.u(20, 30) * DEG
     prot = ctx.u(5, 10) * DEG
     pelvis = np.zeros((len(g.t), 3))
     pelvis[:, 0] = -lean
@@ -411,4 +453,4 @@ def run(ctx: ActionContext) -> MotionPlan:
     ev = {"touchdowns_r": [s.on for s in steps if s.side == "r" and 0 <= s.on < ctx.duration],
           "touchdowns_l": [s.on for s in steps if s.side == "l" and 0 <= s.on < ctx.duration]}
     return _finish(ctx, g, "run", com, pelvis, upper, feet,
-                   {"speed_mps": v, "contact_s": tc, "flight_s": tf, "overstride_m": overstride}, ev)
+                   {"speed_mps": v, "contact_s": tc, "flight_s": tf, "com_height_m": float(g.at(com[:, 1], 0.0))}, ev)
