@@ -15,11 +15,11 @@ is about to lift to the one that just landed.
   oscillation lowest in double support, fastest there, sway toward the stance foot), arm swing
   opposite to the legs, small pelvis rotation / list. Faults: trunk_lean (forward trunk
   flexion 15-25 deg), asymmetric_gait (one side: shorter step, longer stance).
-* lateral_shuffle: athletic stance (feet wider than the shoulders, knees 30-50 deg, trunk
-  20-35 deg forward, arms out); side steps along Z: the lead foot steps out, the trail foot
-  follows, double support most of the time, flat-footed landings and a heel rise on the trail
-  foot's push-off. Faults: knee_valgus (knee swivels medially on the landing lead leg and the
-  pushing trail leg), trunk_lean (lateral trunk lean 12-20 deg toward the travel direction).
+* lateral_shuffle: NOT implemented yet (planned here: athletic stance, side steps along Z with
+  `load_shares` in double support; faults knee_valgus, trunk_lean).
+
+Known limitation: the IK's soft reach limit (kinematics.leg_ik) keeps the stance knee above
+~25-30 deg at the CoM heights walking needs, so stance knees are more flexed than in real gait.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from biomech.body import forward_kinematics
 from biomech.kinematics import UPPER_COORDS, FootTrack, MotionPlan, ankle_from_pivot, foot_rotation, solve_motion
 from biomech.trajectory import Knot, bump, piecewise_quintic, ramp, smoothstep
 
-__all__ = ["walk", "lateral_shuffle", "load_shares"]
+__all__ = ["walk", "load_shares"]
 
 
 # --------------------------------------------------------------------------------------
