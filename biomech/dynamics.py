@@ -68,6 +68,66 @@ def segment_kinematics(body: Body, pose: Pose, fs: float) -> SegmentKinematics:
     return SegmentKinematics(com, acc, omega, alpha)
 
 
+@dataclass
+class BodyState:
+    """Exact kinematics of every segment from q, qd, qdd (recursive, no differencing)."""
+
+    pose: Pose
+    vel: dict[str, torch.Tensor]  # (T,3) world velocity of each segment frame origin
+    acc: dict[str, torch.Tensor]  # (T,3) world acceleration of each segment frame origin
+    omega: dict[str, torch.Tensor]  # (T,3) world angular velocity
+    alpha: dict[str, torch.Tensor]  # (T,3) world angular acceleration
+
+    def point_acceleration(self, segment: str, local) -> torch.Tensor:
+        """World acceleration (T,3) of a point fixed in a segment."""
+        R = self.pose.R[segment]
+        r = (R @ torch.as_tensor(np.asarray(local, dtype=np.float64), dtype=R.dtype).unsqueeze(-1)).squeeze(-1)
+        w, al = self.omega[segment], self.alpha[segment]
+        return self.acc[segment] + torch.linalg.cross(al, r) + torch.linalg.cross(w, torch.linalg.cross(w, r))
+
+
+def body_state(body: Body, q: torch.Tensor, qd: torch.Tensor, qdd: torch.Tensor) -> BodyState:
+    """Recursive forward kinematics with velocities and accelerations (exact for the given
+    generalized coordinates, speeds and accelerations; differentiable)."""
+    from biomech.body import JOINTS
+
+    ti = [q_index(n) for n in ("pelvis_tx", "pelvis_ty", "pelvis_tz")]
+    R, p, v, a, w, al = {}, {}, {}, {}, {}, {}
+    zero = torch.zeros(q.shape[0], 3, dtype=q.dtype)
+    for joint in JOINTS:
+        if joint.parent is None:
+            Rc, pc, vc, ac, wc, alc = (torch.eye(3, dtype=q.dtype).expand(q.shape[0], 3, 3),
+                                       q[:, ti], qd[:, ti], qdd[:, ti], zero, zero)
+        else:
+            Rp = R[joint.parent]
+            off = torch.as_tensor(body.joint_offsets[joint.child], dtype=q.dtype)
+            r = (Rp @ off.unsqueeze(-1)).squeeze(-1)
+            wp, alp = w[joint.parent], al[joint.parent]
+            Rc, pc = Rp, p[joint.parent] + r
+            vc = v[joint.parent] + torch.linalg.cross(wp, r)
+            ac = a[joint.parent] + torch.linalg.cross(alp, r) + torch.linalg.cross(wp, torch.linalg.cross(wp, r))
+            wc, alc = wp, alp
+        for coord, axis in joint.axes:
+            k = q_index(coord)
+            ax = torch.as_tensor(axis, dtype=q.dtype)
+            e = (Rc @ ax.unsqueeze(-1)).squeeze(-1)
+            alc = alc + e * qdd[:, k:k + 1] + torch.linalg.cross(wc, e) * qd[:, k:k + 1]
+            wc = wc + e * qd[:, k:k + 1]
+            Rc = Rc @ axis_rotation(axis, q[:, k])
+        R[joint.child], p[joint.child], v[joint.child], a[joint.child] = Rc, pc, vc, ac
+        w[joint.child], al[joint.child] = wc, alc
+    return BodyState(Pose(R, p), v, a, w, al)
+
+
+def kinematics_from_state(body: Body, st: BodyState) -> SegmentKinematics:
+    com, acc = {}, {}
+    for n in SEGMENTS:
+        c_local = body.segments[n].com
+        com[n] = st.pose.point(n, c_local)
+        acc[n] = st.point_acceleration(n, c_local)
+    return SegmentKinematics(com, acc, dict(st.omega), dict(st.alpha))
+
+
 def _inertia_world(body: Body, pose: Pose, n: str) -> torch.Tensor:
     Ib = torch.diag(torch.as_tensor(body.segments[n].inertia, dtype=pose.R[n].dtype))
     return pose.R[n] @ Ib @ pose.R[n].transpose(-1, -2)

@@ -126,9 +126,9 @@ def leg_ik(body: Body, side: str, R_pelvis: torch.Tensor, p_pelvis: torch.Tensor
     ha = hip - ankle
     dist = ha.norm(dim=-1)
     # Smooth saturation of the reach (no kink in the coordinates when a plan asks for a fully
-    # straight leg): d = Lmax - softplus(Lmax - dist), scale 4 mm, so the knee never locks.
-    l_max = (Lt + Ls) * 0.999
-    soft = 0.01
+    # straight leg): d = Lmax - softplus(Lmax - dist), scale 4 mm, so the knee never locks (a straight-legged plan up to ~0.99 of the leg length is reached within ~1 mm).
+    l_max = (Lt + Ls) * 0.9995
+    soft = 0.004
     d = l_max - soft * torch.nn.functional.softplus((l_max - dist) / soft)
     shortfall = (dist - d).clamp_min(0.0)
     u = ha / dist.unsqueeze(-1)  # unit ankle -> hip

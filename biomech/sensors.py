@@ -18,7 +18,7 @@ import torch
 
 from biomech.body import Body, Pose
 from biomech.conventions import GRAVITY, IMU_SENSORS
-from biomech.dynamics import _diff, angular_velocity
+from biomech.dynamics import BodyState
 
 # sensor -> (segment, offset in segment frame as fractions: (x * radius, y * length, z * radius))
 _MOUNTS = {
@@ -57,17 +57,20 @@ def _small_rotation(rng: np.random.Generator, max_deg: float) -> np.ndarray:
     return Rotation.from_rotvec(np.radians(rng.uniform(-max_deg, max_deg, 3))).as_matrix()
 
 
-def ideal_imu(body: Body, pose: Pose, fs: float, rng: np.random.Generator,
+def ideal_imu(body: Body, state: BodyState, rng: np.random.Generator,
               misalignment_deg: float = 4.0) -> dict[str, dict[str, np.ndarray]]:
-    """Noise-free IMU signals at the simulation rate: acc (T,3), gyro (T,3), R sensor->world."""
+    """Noise-free IMU signals at the simulation rate: acc (T,3), gyro (T,3), R sensor->world.
+
+    Exact: the sensor point's acceleration and the segment's angular velocity come from the
+    recursive kinematics of the generalized coordinates (no numerical differentiation)."""
+    pose = state.pose
     g = torch.tensor([0.0, -GRAVITY, 0.0], dtype=torch.float64)
     out = {}
     for name, (seg, offset) in mount_points(body).items():
         Rm = torch.as_tensor(_small_rotation(rng, misalignment_deg))
         Rs = pose.R[seg] @ Rm
-        p = pose.point(seg, offset)
-        a = _diff(_diff(p, fs), fs)
-        w = angular_velocity(pose.R[seg], fs)
+        a = state.point_acceleration(seg, offset)
+        w = state.omega[seg]
         acc = (Rs.transpose(-1, -2) @ (a - g).unsqueeze(-1)).squeeze(-1)
         gyro = (Rs.transpose(-1, -2) @ w.unsqueeze(-1)).squeeze(-1)
         out[name] = {"acc": acc.numpy(), "gyro": gyro.numpy(), "R": Rs.numpy(),

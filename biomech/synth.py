@@ -27,7 +27,8 @@ from biomech.conventions import (
     MOMENT_COORDINATES, MOMENTS, TRANSLATIONS,
 )
 from biomech.dynamics import (
-    newton_euler_leg_moments, segment_kinematics, split_ground_reaction, whole_body_wrench,
+    body_state, kinematics_from_state, newton_euler_leg_moments, split_ground_reaction,
+    whole_body_wrench,
 )
 from biomech.io import sha256, write_mot, write_npz
 from biomech.kinematics import solve_motion
@@ -80,7 +81,7 @@ class ClipSpec:
     seed: int
 
 
-SIM_RATE_HZ = 1000.0
+SIM_RATE_HZ = 250.0
 
 
 def sim_rate(preset: Preset) -> float:
@@ -106,19 +107,19 @@ def simulate(body: Body, spec: ClipSpec, preset: Preset, cfg: SynthConfig) -> di
     t = np.arange(int(np.floor(t_design[-1] * fs)) + 1) / fs
     q, qd, qdd = spline(t), spline(t, 1), spline(t, 2)
     qt = torch.as_tensor(q)
-    pose = forward_kinematics(body, qt)
-    kin = segment_kinematics(body, pose, fs)
+    state = body_state(body, qt, torch.as_tensor(qd), torch.as_tensor(qdd))
+    pose = state.pose
+    kin = kinematics_from_state(body, state)
     F, N = whole_body_wrench(body, pose, kin)
     idx = np.clip(np.round(t * cfg.design_rate_hz).astype(int), 0, len(t_design) - 1)
     contact = {s: plan.feet[s].contact[idx] for s in ("r", "l")}
     load = None
-    if "load" in plan.events:
-        ld = plan.events["load"]
-        load = {"r": np.asarray(ld["r"])[idx], "l": np.asarray(ld["l"])[idx]}
+    if all(plan.feet[s].load is not None for s in ("r", "l")):
+        load = {s: np.asarray(plan.feet[s].load)[idx] for s in ("r", "l")}
     grf = split_ground_reaction(body, pose, F, N, contact, load, contact_rate_hz=fs)
     ne = newton_euler_leg_moments(body, pose, kin, qt, grf)
     return {"t": t, "fs": fs, "q": q, "qd": qd, "qdd": qdd, "pose": pose, "kin": kin, "grf": grf,
-            "ne": {k: v.numpy() for k, v in ne.items()}, "plan": plan, "solve_info": info,
+            "ne": {k: v.numpy() for k, v in ne.items()}, "plan": plan, "state": state, "solve_info": info,
             "contact": contact, "F_total": F.numpy()}
 
 
@@ -226,7 +227,7 @@ def _write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, root: Path,
 
     # ---------------- IMU ----------------
     rng_i = _rng(spec.seed, "imu")
-    ideal = ideal_imu(body, pose, fs, rng_i)
+    ideal = ideal_imu(body, sim["state"], rng_i)
     imu_clock = StreamClock(preset.imu.rate_hz, offsets["imu"], drift["imu"],
                             cfg.jitter_fraction / preset.imu.rate_hz, drops["imu"])
     stamps, true_t = imu_clock.sample(D, rng_i)

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 
 from biomech.body import build_body
@@ -51,7 +52,7 @@ def test_quiet_standing_grf_is_body_weight_and_accelerometer_reads_g(sims):
     fy = sum(sim["grf"][s]["force"][:, 1].numpy() for s in ("r", "l"))[standing]
     bw = body.total_mass * GRAVITY
     assert np.all(np.abs(fy - bw) < 0.01 * bw)
-    imu = ideal_imu(body, sim["pose"], sim["fs"], np.random.default_rng(0))
+    imu = ideal_imu(body, sim["state"], np.random.default_rng(0))
     for name in IMU_SENSORS:
         mag = np.linalg.norm(imu[name]["acc"][standing], axis=1)
         assert np.all(np.abs(mag - GRAVITY) < 0.05), name
@@ -119,7 +120,7 @@ def test_landmark_bone_lengths_are_constant(clips):
 def test_integrated_gyroscope_reproduces_orientation_change(sims):
     body, sim = sims["countermovement_jump"]
     fs = sim["fs"]
-    imu = ideal_imu(body, sim["pose"], fs, np.random.default_rng(1))
+    imu = ideal_imu(body, sim["state"], np.random.default_rng(1))
     for name in ("shank_r", "wrist_l", "trunk"):
         R = imu[name]["R"]
         Rhat = integrate_gyro(imu[name]["gyro"], fs, R0=R[0])
@@ -197,3 +198,22 @@ def test_meta_states_units_and_truth(clips):
     knee = ang[:, cols.index("knee_angle_r")]
     assert knee.max() > 60 and knee.min() > -5  # squat: flexion positive, never hyperextended
 
+
+
+def test_recursive_kinematics_match_numerical_derivatives(sims):
+    """body_state's exact accelerations agree with differentiating the segment positions."""
+    from biomech.dynamics import body_state
+
+    body, sim = sims["squat"]
+    fs = sim["fs"]
+    st = body_state(body, torch.as_tensor(sim["q"]), torch.as_tensor(sim["qd"]),
+                    torch.as_tensor(sim["qdd"]))
+    for seg in ("foot_r", "shank_l", "hand_r", "head"):
+        p = st.pose.p[seg].numpy()
+        v_num = np.gradient(p, 1 / fs, axis=0)
+        a_num = np.gradient(v_num, 1 / fs, axis=0)
+        inner = slice(10, -10)
+        vmax = np.abs(v_num[inner]).max()
+        assert np.abs(st.vel[seg].numpy()[inner] - v_num[inner]).max() < 0.03 * vmax + 0.02, seg
+        scale = np.abs(a_num[inner]).max()
+        assert np.abs(st.acc[seg].numpy()[inner] - a_num[inner]).max() < 0.05 * scale + 0.2, seg

@@ -201,7 +201,8 @@ def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str) -> MotionPlan:
                              "dip_m": dip, "landing_dip_m": land_dip}, events=ev)
     if load is not None:
         plan.style["landing_load_share"] = {k: float(v.max()) for k, v in load.items()}
-        plan.events["load"] = load
+        for s in ("r", "l"):
+            feet[s].load = load[s]
     return plan
 
 
