@@ -232,12 +232,12 @@ def axis_rotation(axis: tuple[float, float, float], angle: torch.Tensor) -> torc
     c, s = torch.cos(a), torch.sin(a)
     one, zero = torch.ones_like(a), torch.zeros_like(a)
     if i == 0:
-        rows = [[one, zero, zero], [zero, c, -s], [zero, s, c]]
+        flat = (one, zero, zero, zero, c, -s, zero, s, c)
     elif i == 1:
-        rows = [[c, zero, s], [zero, one, zero], [-s, zero, c]]
+        flat = (c, zero, s, zero, one, zero, -s, zero, c)
     else:
-        rows = [[c, -s, zero], [s, c, zero], [zero, zero, one]]
-    return torch.stack([torch.stack(r, dim=-1) for r in rows], dim=-2)
+        flat = (c, -s, zero, s, c, zero, zero, zero, one)
+    return torch.stack(flat, dim=-1).reshape(*a.shape, 3, 3)
 
 
 def joint_rotation(joint: JointDef, q: torch.Tensor) -> torch.Tensor:

@@ -170,7 +170,7 @@ def leg_ik(body: Body, side: str, R_pelvis: torch.Tensor, p_pelvis: torch.Tensor
     return coords, shortfall
 
 
-def solve_motion(body: Body, plan: MotionPlan, iters: int = 6) -> tuple[np.ndarray, dict]:
+def solve_motion(body: Body, plan: MotionPlan, iters: int = 5) -> tuple[np.ndarray, dict]:
     """Generalized coordinates q (T, len(COORDINATES)) realising `plan`; plus solver info."""
     T = plan.n
     q = torch.zeros(T, len(COORDINATES), dtype=torch.float64)

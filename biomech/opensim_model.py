@@ -137,7 +137,7 @@ class InverseDynamics:
             self.state.setQ(osim.Vector.createFromMat(qt.copy()))
             qt[self._perm] = qd[t]
             self.state.setU(osim.Vector.createFromMat(qt.copy()))
-            self.model.realizeVelocity(self.state)
+            # (the solver realizes what it needs; position is realized below for gravity)
             qt[self._perm] = qdd[t]
             udot = osim.Vector.createFromMat(qt.copy())
             # Applied loads as OpenSim's ID tool sees them: the model's gravity body forces
