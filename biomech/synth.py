@@ -54,6 +54,7 @@ class Preset:
 @dataclass(frozen=True)
 class SynthConfig:
     design_rate_hz: float = 200.0
+    sim_rate_hz: float = 250.0
     gt_rate_hz: float = 100.0
     width: int = 128
     height: int = 128
@@ -81,13 +82,11 @@ class ClipSpec:
     seed: int
 
 
-SIM_RATE_HZ = 250.0
-
-
-def sim_rate(preset: Preset) -> float:
-    """Rate of the simulated kinematics and dynamics (streams faster than this are sampled by
-    linear interpolation of the C2 motion; their noise is added at the stream's own rate)."""
-    return SIM_RATE_HZ
+def sim_rate(preset: Preset, cfg: "SynthConfig") -> float:
+    """Rate of the simulated kinematics and dynamics. Streams faster than this sample the
+    exact kinematics by linear interpolation (the designed motions have no content above
+    ~25 Hz); their noise and errors are added at the stream's own rate."""
+    return float(cfg.sim_rate_hz)
 
 
 def _rng(seed: int, stream: str) -> np.random.Generator:
@@ -103,7 +102,7 @@ def simulate(body: Body, spec: ClipSpec, preset: Preset, cfg: SynthConfig) -> di
     q_design, info = solve_motion(body, plan)
     t_design = plan.t
     spline = CubicSpline(t_design, q_design, axis=0, bc_type="natural")
-    fs = sim_rate(preset)
+    fs = sim_rate(preset, cfg)
     t = np.arange(int(np.floor(t_design[-1] * fs)) + 1) / fs
     q, qd, qdd = spline(t), spline(t, 1), spline(t, 2)
     qt = torch.as_tensor(q)
