@@ -95,3 +95,61 @@ def test_run_overstriding_visible():
         td1 = np.flatnonzero(np.diff(f1.contact.astype(int)) == 1) + 1
         td0 = np.flatnonzero(np.diff(f0.contact.astype(int)) == 1) + 1
         assert np.degrees(f1.pitch[td1]).min() > 10 > np.degrees(f0.pitch[td0]).max()
+
+
+# ---------------------------------------------------------------------------------- sprint_start
+def _flight_inner(plan):
+    contact = plan.feet["r"].contact | plan.feet["l"].contact
+    edge = np.convolve(contact.astype(float), np.ones(7), "same") > 0
+    inner = ~contact & ~edge
+    inner[:3] = inner[-3:] = False
+    return inner
+
+
+@pytest.mark.parametrize("seed,athlete", [(0, 0), (1, 1), (2, 2)])
+def test_sprint_start_physics(seed, athlete):
+    body, plan = _plan("sprint_start", seed, athlete=athlete, duration=3.0)
+    a = _acc_y(plan)
+    grf = (a + GRAVITY) / GRAVITY
+    assert grf[2:-2].min() > -0.01
+    assert 1.8 < grf.max() < 3.6
+    inner = _flight_inner(plan)
+    assert inner.any()
+    assert np.abs(a[inner] + GRAVITY).max() < 0.05
+    ax = np.gradient(np.gradient(plan.com[:, 0], 1 / FS), 1 / FS)
+    assert np.abs(ax[inner]).max() < 0.05  # horizontal flight velocity constant
+    # acceleration strides: propulsive stances, forward speed gain
+    vx = np.gradient(plan.com[:, 0], 1 / FS)
+    assert vx[-1] - vx[0] > 2.0
+    td = plan.events["acceleration_touchdowns"]
+    assert 3 <= len(td) <= 5
+    i0, i1 = int(td[0] * FS), int(min(td[-1] + 0.1, plan.t[-1]) * FS)
+    contact = plan.feet["r"].contact | plan.feet["l"].contact
+    assert (ax[i0:i1][contact[i0:i1]] > 0).mean() > 0.6
+
+
+def test_sprint_start_lean_and_fault():
+    from biomech.body import q_index  # noqa: F401
+    _, p0 = _plan("sprint_start", 5, athlete=2, duration=3.0)
+    _, p1 = _plan("sprint_start", 5, "upright_posture", athlete=2, duration=3.0)
+    lean0 = -(p0.pelvis_rot[:, 0] + p0.upper["lumbar_extension"])
+    lean1 = -(p1.pelvis_rot[:, 0] + p1.upper["lumbar_extension"])
+    assert 25 < np.degrees(lean0.max()) < 45
+    assert np.degrees(lean1.max()) < 10
+    assert p1.style["acceleration_mps2"] < p0.style["acceleration_mps2"]
+
+
+def test_sprint_start_reproducible():
+    _, p1 = _plan("sprint_start", 8, duration=3.0)
+    _, p2 = _plan("sprint_start", 8, duration=3.0)
+    assert np.array_equal(p1.com, p2.com)
+    assert np.array_equal(p1.feet["l"].pos, p2.feet["l"].pos)
+
+
+@pytest.mark.xfail(reason="known: sprint_start leaves 5-20 mm leg-reach shortfall (work in progress)", strict=False)
+@pytest.mark.parametrize("seed,athlete", [(0, 0), (1, 1)])
+def test_sprint_start_solves(seed, athlete):
+    body, plan = _plan("sprint_start", seed, athlete=athlete, duration=3.0)
+    _, info = solve_motion(body, plan)
+    assert info["foot_error_max_m"] < 5e-3
+    assert info["reach_shortfall_max_m"] < 5e-3
