@@ -1,0 +1,397 @@
+"""One raw clip -> synchronised, filtered, resampled, windowed arrays (the per-worker work).
+
+Pipeline of :func:`process_clip` (every filter switchable in ``PreprocessParams.filters``):
+
+1. ``verify_clip`` (manifest sha256) and reading: ``meta.json`` without its ``synthetic_truth``
+   block (:func:`load_meta` deletes it on read), ``keypoints.npz``, ``imu.npz``, ``grf.npz``
+   (pro only), ``angles.mot``, ``moments.sto``, ``video.mp4`` (``biomech.render.read_mp4``).
+2. Synchronisation to the video clock (:mod:`preprocessing.sync`): cross-correlation of
+   landmark-derived vs sensor signals, then DTW refinement; the IMU / plate stamps get the
+   recovered offset added (``t_video = t_stamp + offset``).
+3. Common timeline: ``timeline_hz`` (default 50 Hz) over the span every present stream covers.
+4. IMU: cubic-spline gap filling on the native uniform grid, IQR outlier removal (Tukey fences,
+   k=1.5, on the high-pass residual ``x - lowpass(x)`` so real movement peaks are not clipped),
+   zero-phase Butterworth anti-alias low-pass, resampling to an attitude grid (an integer
+   multiple of the timeline rate), complementary (or Kalman) attitude -> Euler angles, then the
+   timeline and Kalman/RTS smoothing of acc and gyro -> (T, 6, 9) = acc(3) + gyro(3) + euler(3).
+5. Force plates: gap filling, zero-drift correction from unloaded samples (|Fy| < 20 N),
+   Butterworth low-pass, timeline; force / body weight, centre of pressure (nearest sample,
+   0 when unloaded), free moment -> (T, 2, 7).
+6. Landmarks: gap filling at the video rate, exponential smoothing (alpha 0.6), timeline,
+   root-relative / trunk-length normalisation + visibility -> (T, 33, 4).
+7. Targets: joint angles (23) and moments (10) Savitzky-Golay smoothed and resampled; energy
+   phases (preparation/core/recovery) from the normalised landmarks.
+8. Windows of ``window.length`` samples every ``window.stride``; ``window.video_frames`` frames
+   per window (nearest delivered frame, resized with cv2 INTER_AREA, uint8).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from biomech.conventions import ACTIONS, GRAVITY, IMU_SENSORS, JOINT_ANGLES, MODALITIES, MOMENTS
+from biomech.io import RawDataError, read_mot, read_npz, verify_clip
+from biomech.render import VideoReadError, read_mp4
+from sigproc import attitude as att
+from sigproc.filters import butter_lowpass, exp_smooth, iqr_outliers, kalman_rts_smooth, savgol, zero_drift_correct
+from sigproc.gaps import resample_uniform, uniform_grid
+from sigproc.normalize import normalize_skeleton
+from sigproc.phases import segment_phases
+
+from .params import PreprocessParams
+from .sync import recover_offsets
+
+N_LANDMARKS = 33
+
+
+class ClipError(RuntimeError):
+    """A clip cannot be preprocessed; the message names the clip directory or file."""
+
+
+@dataclass(frozen=True)
+class ClipJob:
+    dataset_dir: str
+    athlete_id: str
+    clip_id: str
+    rows: tuple  # manifest rows (dicts) of this clip
+    split: str
+
+    @property
+    def clip_dir(self) -> Path:
+        return Path(self.dataset_dir) / self.athlete_id / self.clip_id
+
+
+def load_meta(path: Path) -> dict:
+    """meta.json without the ``synthetic_truth`` block (preprocessing never sees true offsets)."""
+    if not path.is_file():
+        raise RawDataError(f"{path}: file not found")
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RawDataError(f"{path}: corrupt json ({exc})") from exc
+    meta.pop("synthetic_truth", None)
+    return meta
+
+
+def _fill_nan(x2: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """Linear interpolation over flagged samples, per channel of (T, C)."""
+    out = x2.copy()
+    idx = np.arange(x2.shape[0], dtype=float)
+    for c in np.flatnonzero(bad.any(0)):
+        b = bad[:, c]
+        if (~b).any():
+            out[b, c] = np.interp(idx[b], idx[~b], x2[~b, c])
+    return out
+
+
+def block_iqr_outliers(x2: np.ndarray, k: float, block: int) -> np.ndarray:
+    """Tukey-fence outlier mask of (T, C) with quartiles per block of ``block`` samples.
+
+    Blocks make the fences follow the non-stationary signal level (quiet standing vs landing)
+    at the cost of one vectorised percentile call (``sigproc.filters.iqr_outliers`` along the
+    block axis); the tail shorter than a block is judged with the last full block's window."""
+    T = x2.shape[0]
+    block = max(4, min(int(block), T))
+    nb = T // block
+    mask = np.zeros(x2.shape, bool)
+    mask[:nb * block] = iqr_outliers(x2[:nb * block].reshape(nb, block, -1), k, axis=1).reshape(nb * block, -1)
+    if nb * block < T:
+        mask[T - block:] |= iqr_outliers(x2[T - block:], k, axis=0)
+    return mask
+
+
+def _uniform(t: np.ndarray, x: np.ndarray, rate: float, method: str):
+    grid = uniform_grid(t[0], t[-1], rate)
+    xu, filled = resample_uniform(t, x, grid, kind=method, nominal_hz=rate)
+    return grid, xu, filled
+
+
+def drop_mask(n: int, fraction: float, rng: np.random.Generator, max_burst: int = 4) -> np.ndarray:
+    """Keep-mask with about ``fraction`` of n samples dropped in bursts of 1..max_burst, never
+    the first/last sample (as the generator drops samples; biomech.sensors.drop_mask, copied
+    here so the preprocessing processes do not import torch)."""
+    keep = np.ones(n, dtype=bool)
+    target = int(round(fraction * n))
+    dropped = guard = 0
+    while dropped < target and guard < 10 * n:
+        guard += 1
+        start = int(rng.integers(1, max(2, n - 1)))
+        seg = keep[start:start + int(rng.integers(1, max_burst + 1))]
+        dropped += int(seg.sum())
+        seg[:] = False
+    keep[0] = keep[-1] = True
+    return keep
+
+
+def gapfill_terms(t, x, rate: float, frac: float, rng, method: str) -> tuple[float, int]:
+    """Re-insertion test: drop ``frac`` of the delivered samples (bursts of 1-4, never the
+    ends), fill them from the rest with the gap filler, return (sum of squared errors, count)."""
+    if frac <= 0 or len(t) < 16:
+        return 0.0, 0
+    keep = drop_mask(len(t), frac, rng)
+    if keep.all():
+        return 0.0, 0
+    x2 = x.reshape(len(t), -1)
+    est, _ = resample_uniform(t[keep], x2[keep], t[~keep], kind=method, nominal_hz=rate)
+    err = est - x2[~keep]
+    return float(np.sum(err * err)), int(err.size)
+
+
+def _windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    need = int(starts[-1]) + length
+    if x.shape[0] < need:
+        x = np.concatenate([x, np.repeat(x[-1:], need - x.shape[0], 0)])
+    return np.stack([x[s:s + length] for s in starts])
+
+
+def process_clip(job: ClipJob, p: PreprocessParams) -> dict:
+    """Process one clip; raises ClipError (naming the path) for missing/corrupt/unusable data."""
+    d = job.clip_dir
+    try:
+        return _process(job, p)
+    except (RawDataError, VideoReadError, FileNotFoundError) as exc:
+        raise ClipError(str(exc)) from exc
+    except ClipError:
+        raise
+    except Exception as exc:  # a numerical failure inside one clip: name the clip
+        raise ClipError(f"{d}: preprocessing failed ({type(exc).__name__}: {exc})") from exc
+
+
+def _process(job: ClipJob, p: PreprocessParams) -> dict:
+    tic = time.perf_counter()
+    timing = {}
+    d = job.clip_dir
+    verify_clip(job.dataset_dir, list(job.rows))
+    files = {r["file"] for r in job.rows}
+    if "meta.json" not in files:
+        raise RawDataError(f"{d / 'meta.json'}: not listed in the manifest")
+    meta = load_meta(d / "meta.json")
+    f = p.filters
+    fs = float(p.timeline_hz)
+    rng = np.random.default_rng(np.random.SeedSequence([p.seed, *map(ord, job.clip_id)]))
+    fps = float(meta["rates_hz"]["video"])
+    mass = float(meta["athlete"]["mass_kg"])
+    height = float(meta["athlete"]["height_m"])
+    action = meta["action"]
+    if action not in ACTIONS:
+        raise RawDataError(f"{d / 'meta.json'}: unknown action {action!r}")
+    fault = str(meta.get("fault", "none"))
+
+    kp = imu = grf = None
+    if "keypoints.npz" in files:
+        _, kp = read_npz(d / "keypoints.npz", ("time", "world", "visibility"))
+    if "imu.npz" in files:
+        _, imu = read_npz(d / "imu.npz", ("time", "acc", "gyro"))
+    if "grf.npz" in files:
+        _, grf = read_npz(d / "grf.npz", ("time", "force", "cop", "free_moment"))
+    frames = None
+    if "video.mp4" in files:
+        frames, _ = read_mp4(d / "video.mp4")
+    timing["read_s"] = time.perf_counter() - tic
+
+    # ---------------- synchronisation ----------------
+    t1 = time.perf_counter()
+    sync = recover_offsets(kp, imu, grf, mass, fps, meta, p.sync)
+    timing["sync_s"] = time.perf_counter() - t1
+    off_imu = sync["imu"]["offset_s"] if imu is not None else 0.0
+    off_grf = sync["grf"]["offset_s"] if grf is not None else 0.0
+
+    # ---------------- common timeline ----------------
+    spans = []
+    if kp is not None:
+        spans.append((kp["time"][0], kp["time"][-1]))
+        frame_t = kp["time"].astype(float)
+    else:
+        frame_t = np.arange(len(frames)) / fps if frames is not None else None
+    if frames is not None:
+        if len(frame_t) != len(frames):
+            raise RawDataError(f"{d / 'video.mp4'}: {len(frames)} frames but keypoints.npz has {len(frame_t)} rows")
+        spans.append((frame_t[0], frame_t[-1]))
+    if imu is not None:
+        spans.append((imu["time"][0] + off_imu, imu["time"][-1] + off_imu))
+    if grf is not None:
+        spans.append((grf["time"][0] + off_grf, grf["time"][-1] + off_grf))
+    if not spans:
+        raise RawDataError(f"{d}: no video, keypoints or IMU stream")
+    ta = max(s[0] for s in spans)
+    tb = min(s[1] for s in spans)
+    ta = np.ceil(ta * fs - 1e-9) / fs
+    if tb - ta < 4.0 / fs:
+        raise ClipError(f"{d}: the streams overlap for only {max(tb - ta, 0):.3f} s after synchronisation")
+    tl = uniform_grid(ta, tb, fs)
+    T = len(tl)
+    gap = {}
+
+    # ---------------- IMU ----------------
+    t1 = time.perf_counter()
+    imu_tl = np.zeros((T, len(IMU_SENSORS), 9), np.float32)
+    qc = {}
+    if imu is not None:
+        rate = float(meta["rates_hz"].get("imu") or 1.0 / np.median(np.diff(imu["time"])))
+        t = imu["time"].astype(float)
+        acc = imu["acc"].astype(float)
+        gyr = imu["gyro"].astype(float)
+        S = acc.shape[1]
+        gap["imu_acc"] = gapfill_terms(t, acc, rate, f.gap_fill.rmse_drop_fraction, rng, f.gap_fill.method)
+        gap["imu_gyro"] = gapfill_terms(t, gyr, rate, f.gap_fill.rmse_drop_fraction, rng, f.gap_fill.method)
+        X = np.concatenate([acc.reshape(len(t), -1), gyr.reshape(len(t), -1)], 1)
+        grid, Xu, filled = _uniform(t, X, rate, f.gap_fill.method)
+        qc["imu_filled_fraction"] = float(filled.mean())
+        cut = min(f.butterworth.imu_cutoff_hz, 0.45 * rate)
+        if f.iqr.enabled:
+            resid = Xu - butter_lowpass(Xu, rate, cut, f.butterworth.order)
+            bad = block_iqr_outliers(resid, f.iqr.k, int(round(f.iqr.block_s * rate)))
+            qc["imu_outlier_fraction"] = float(bad.mean())
+            Xu = _fill_nan(Xu, bad)
+        if f.butterworth.enabled:
+            Xu = butter_lowpass(Xu, rate, cut, f.butterworth.order)
+        m = max(1, int(round(p.attitude.rate_hz / fs)))
+        ta_grid = tl[0] + np.arange((T - 1) * m + 1) / (fs * m)
+        Xa, _ = resample_uniform(grid + off_imu, Xu, ta_grid, kind="cubic", nominal_hz=rate)
+        A = Xa[:, :3 * S].reshape(-1, S, 3)
+        G = Xa[:, 3 * S:].reshape(-1, S, 3)
+        if p.attitude.method == "complementary":
+            R = att.complementary_attitude_multi(A, G, fs * m, gain=p.attitude.gain)
+        else:
+            R = np.stack([att.kalman_attitude(A[:, s], G[:, s], fs * m, p.attitude.gyro_noise,
+                                              p.attitude.acc_noise) for s in range(S)], 1)
+        eul = att.to_euler(R[::m], p.attitude.euler_seq)  # (T, S, 3) degrees
+        A, G = A[::m], G[::m]
+        if f.kalman_imu.enabled:
+            A = kalman_rts_smooth(A, fs, f.kalman_imu.acc_process_noise, f.kalman_imu.acc_measurement_noise)
+            G = kalman_rts_smooth(G, fs, f.kalman_imu.gyro_process_noise, f.kalman_imu.gyro_measurement_noise)
+        imu_tl = np.concatenate([A, G, eul], 2).astype(np.float32)
+    timing["imu_s"] = time.perf_counter() - t1
+
+    # ---------------- force plates ----------------
+    t1 = time.perf_counter()
+    grf_tl = np.zeros((T, 2, 7), np.float32)
+    fy_total = None
+    if grf is not None:
+        rate = float(meta["rates_hz"].get("grf") or 1.0 / np.median(np.diff(grf["time"])))
+        t = grf["time"].astype(float)
+        force = grf["force"].astype(float)
+        gap["grf_force"] = gapfill_terms(t, force, rate, f.gap_fill.rmse_drop_fraction, rng, f.gap_fill.method)
+        F = np.concatenate([force.reshape(len(t), -1), grf["free_moment"].astype(float)], 1)  # (N, 8)
+        grid, Fu, _ = _uniform(t, F, rate, f.gap_fill.method)
+        cop_u, _ = resample_uniform(t, grf["cop"].astype(float).reshape(len(t), -1), grid, kind="linear")
+        if f.zero_drift.enabled:
+            drift_fit = 0
+            for k in range(2):
+                fc, info = zero_drift_correct(Fu[:, 3 * k:3 * k + 3], rate, f.zero_drift.unloaded_threshold_n,
+                                              f.zero_drift.order, vertical_channel=1)
+                Fu[:, 3 * k:3 * k + 3] = fc
+                drift_fit += int(info["corrected"].all())
+            qc["plates_drift_corrected"] = drift_fit
+        if f.butterworth.enabled:
+            Fu = butter_lowpass(Fu, rate, min(f.butterworth.grf_cutoff_hz, 0.45 * rate), f.butterworth.order)
+        Ft, _ = resample_uniform(grid + off_grf, Fu, tl, kind="cubic", nominal_hz=rate)
+        near = np.clip(np.round((tl - off_grf - grid[0]) * rate).astype(int), 0, len(grid) - 1)
+        cop_t = cop_u[near].reshape(T, 2, 3)
+        force_t = Ft[:, :6].reshape(T, 2, 3)
+        loaded = force_t[:, :, 1] > f.zero_drift.unloaded_threshold_n
+        free_t = np.where(loaded, Ft[:, 6:8], 0.0)
+        cop_t = np.where(loaded[..., None], cop_t, 0.0)
+        fy_total = force_t[:, :, 1].sum(1)
+        grf_tl = np.concatenate([force_t / (mass * GRAVITY), cop_t, free_t[..., None]], 2).astype(np.float32)
+    timing["grf_s"] = time.perf_counter() - t1
+
+    # ---------------- landmarks ----------------
+    t1 = time.perf_counter()
+    lm_tl = np.zeros((T, N_LANDMARKS, 4), np.float32)
+    coords = None
+    if kp is not None:
+        t = kp["time"].astype(float)
+        src = kp[p.landmarks.source].astype(float)
+        if src.shape[1:] != (N_LANDMARKS, 3):
+            raise RawDataError(f"{d / 'keypoints.npz'}: {p.landmarks.source} has shape {src.shape}, expected (T, 33, 3)")
+        gap["landmarks"] = gapfill_terms(t, kp["world"].astype(float), fps, f.gap_fill.rmse_drop_fraction, rng,
+                                         f.gap_fill.method)
+        grid, Cu, _ = _uniform(t, src.reshape(len(t), -1), fps, f.gap_fill.method)
+        if f.exp_smoothing.enabled:
+            Cu = exp_smooth(Cu, f.exp_smoothing.alpha)
+        Ct, _ = resample_uniform(grid, Cu, tl, kind="cubic", nominal_hz=fps)
+        coords, _ = normalize_skeleton(Ct.reshape(T, N_LANDMARKS, 3), root=p.landmarks.root,
+                                       ref=tuple(p.landmarks.ref))
+        vis = np.clip(np.stack([np.interp(tl, t, kp["visibility"][:, j]) for j in range(N_LANDMARKS)], 1), 0, 1)
+        lm_tl = np.concatenate([coords, vis[..., None]], 2).astype(np.float32)
+    timing["landmarks_s"] = time.perf_counter() - t1
+
+    # ---------------- targets ----------------
+    t1 = time.perf_counter()
+    angles = np.zeros((T, len(JOINT_ANGLES)), np.float32)
+    moments = np.zeros((T, len(MOMENTS)), np.float32)
+    targets = {}
+    for fname, names, out in (("angles.mot", JOINT_ANGLES, angles), ("moments.sto", MOMENTS, moments)):
+        targets[fname] = fname in files
+        if fname not in files:
+            continue
+        tt, cols, data, _ = read_mot(d / fname)
+        missing = [c for c in names if c not in cols]
+        if missing:
+            raise RawDataError(f"{d / fname}: missing columns {missing[:5]}")
+        data = data[:, [cols.index(c) for c in names]]
+        rate = 1.0 / float(np.median(np.diff(tt)))
+        if f.savgol.enabled:
+            data = savgol(data, rate, f.savgol.window_s, f.savgol.polyorder)
+        out[:] = resample_uniform(tt, data, tl, kind="cubic", nominal_hz=rate)[0]
+    if coords is not None:
+        phase = segment_phases(coords, fs, p.phases.core_threshold, p.phases.smooth_s)
+    elif imu is not None:  # no landmarks: attitude angles as the "keypoints" of the energy
+        phase = segment_phases(np.radians(imu_tl[:, :, 6:9]), fs, p.phases.core_threshold, p.phases.smooth_s)
+    else:
+        phase = np.zeros(T, int)
+    timing["targets_s"] = time.perf_counter() - t1
+
+    # ---------------- windows ----------------
+    t1 = time.perf_counter()
+    L, stride, Tv = p.window.length, p.window.stride, p.window.video_frames
+    starts = np.arange(0, T - L + 1, stride) if T >= L else np.array([0])
+    nw = len(starts)
+    H, W = p.video.height, p.video.width
+    video = np.zeros((nw, Tv, 3, H, W), np.uint8)
+    if frames is not None:
+        sub = np.round(np.linspace(0, L - 1, Tv)).astype(int)
+        cache = {}
+        for i, s in enumerate(starts):
+            for j, o in enumerate(sub):
+                tq = tl[min(s + o, T - 1)]
+                k = int(np.clip(np.searchsorted(frame_t, tq), 1, len(frame_t) - 1))
+                k = k - 1 if abs(frame_t[k - 1] - tq) <= abs(frame_t[k] - tq) else k
+                if k not in cache:
+                    img = frames[k]
+                    if img.shape[:2] != (H, W):
+                        img = cv2.resize(img, (W, H), interpolation=cv2.INTER_AREA)
+                    cache[k] = img.transpose(2, 0, 1)
+                video[i, j] = cache[k]
+    label = ACTIONS.index(action)
+    mask = np.array([frames is not None, kp is not None, imu is not None, grf is not None])
+    arrays = {
+        "video": video,
+        "landmarks": _windows(lm_tl, starts, L),
+        "imu": _windows(imu_tl, starts, L),
+        "grf": _windows(grf_tl, starts, L),
+        "modality_mask": np.repeat(mask[None], nw, 0),
+        "label": np.full(nw, label, np.int64),
+        "frame_label": np.full((nw, L), label, np.int64),
+        "angles": _windows(angles, starts, L),
+        "moments": _windows(moments, starts, L),
+        "phase": _windows(phase.astype(np.int64), starts, L),
+        "fault": np.zeros(nw, np.int64),  # index into the dataset's fault vocabulary, set by the main process
+        "anthro": np.repeat(np.array([[mass, height]], np.float32), nw, 0),
+    }
+    timing["windows_s"] = time.perf_counter() - t1
+    timing["total_s"] = time.perf_counter() - tic
+    return {
+        "clip_id": job.clip_id, "athlete_id": job.athlete_id, "split": job.split, "action": action,
+        "fault": fault, "preset": meta.get("preset"), "fps": fps, "n_timeline": T,
+        "t0_s": float(tl[0]), "starts": starts.astype(np.int32), "arrays": arrays,
+        "modalities": dict(zip(MODALITIES, map(bool, mask))), "sync": sync, "gapfill": gap, "qc": qc,
+        "targets": targets, "timing": timing,
+        "fy_bw_mean": None if fy_total is None else float(fy_total.mean() / (mass * GRAVITY)),
+    }

@@ -1,0 +1,75 @@
+"""torch Dataset over a processed split, in the model zoo's batch contract, and its loader."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+
+DEFAULT_ROOT = Path("data/processed/synth")
+_FLOAT = ("landmarks", "imu", "grf", "angles", "moments", "anthro")
+_LONG = ("label", "frame_label", "phase", "fault")
+
+
+class WindowDataset(Dataset):
+    """Windows of ``<root>/<split>/`` as dicts of tensors (per item, no batch axis):
+
+    ``video`` float32 (Tv, 3, H, W) (uint8 on disk, /255 then z-scored per RGB channel with the
+    train statistics of scalers.json; zeros when absent), ``landmarks`` (T, 33, 4),
+    ``imu`` (T, 6, 9), ``grf`` (T, 2, 7), ``modality_mask`` bool (4,) [video, landmarks, imu, grf],
+    ``label`` long, ``frame_label`` long (T,), ``angles`` (T, 23) deg, ``moments`` (T, 10) N m,
+    ``phase`` long (T,), ``fault`` long, ``anthro`` (2,) [kg, m].
+    Arrays are memory-mapped (``np.load(mmap_mode='r')``), so opening a split costs nothing."""
+
+    def __init__(self, root: str | Path = DEFAULT_ROOT, split: str = "train", mmap: bool = True):
+        self.root = Path(root)
+        d = self.root / split
+        if not (d / "index.json").is_file():
+            raise FileNotFoundError(f"{d / 'index.json'}: not a processed split (run the preprocess stage)")
+        self.index = json.loads((d / "index.json").read_text())
+        self.arrays = {f: np.load(d / f"{f}.npy", mmap_mode="r" if mmap else None)
+                       for f in self.index["fields"]}
+        sc = json.loads((self.root / "scalers.json").read_text()).get("video", {})
+        self._vmean = self._vstd = None
+        if "center" in sc:
+            self._vmean = torch.tensor(sc["center"], dtype=torch.float32).view(1, 3, 1, 1)
+            self._vstd = torch.tensor(sc["scale"], dtype=torch.float32).view(1, 3, 1, 1)
+
+    def __len__(self) -> int:
+        return int(self.index["n_windows"])
+
+    @property
+    def sample_weights(self) -> np.ndarray:
+        return np.array(self.arrays["sample_weights"], dtype=np.float64)  # a writable copy
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        a = self.arrays
+        mask = torch.from_numpy(np.array(a["modality_mask"][i], dtype=bool))
+        video = torch.from_numpy(np.array(a["video"][i], dtype=np.float32)) / 255.0
+        if bool(mask[0]) and self._vmean is not None:
+            video = (video - self._vmean) / self._vstd
+        elif not bool(mask[0]):
+            video.zero_()
+        item = {"video": video, "modality_mask": mask}
+        for f in _FLOAT:
+            item[f] = torch.from_numpy(np.array(a[f][i], dtype=np.float32))
+        for f in _LONG:
+            item[f] = torch.as_tensor(np.array(a[f][i], dtype=np.int64))
+        return item
+
+
+def make_loader(split: str, batch_size: int, balanced: bool = True, root: str | Path = DEFAULT_ROOT,
+                num_workers: int = 0, seed: int = 0, drop_last: bool = False) -> DataLoader:
+    """DataLoader over a split. ``balanced`` (train only): ``WeightedRandomSampler`` with the saved
+    inverse-frequency sampling weights (each class drawn equally often, with replacement, one
+    epoch = len(split) draws); otherwise train is shuffled and val/test keep their order."""
+    ds = WindowDataset(root, split)
+    g = torch.Generator().manual_seed(int(seed))
+    if balanced and split == "train" and len(ds) > 0:
+        sampler = WeightedRandomSampler(torch.as_tensor(ds.sample_weights), num_samples=len(ds),
+                                        replacement=True, generator=g)
+        return DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=num_workers, drop_last=drop_last)
+    return DataLoader(ds, batch_size=batch_size, shuffle=split == "train", generator=g,
+                      num_workers=num_workers, drop_last=drop_last)

@@ -1,0 +1,160 @@
+"""Parameters of the `preprocess` stage (params.yaml section `preprocess`), validated by pydantic.
+
+Every filter can be switched off and tuned here; unknown keys are errors (extra=forbid).
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WindowParams(_Strict):
+    length: int = Field(default=64, ge=32, le=96)      # timeline samples per window
+    stride: int = Field(default=32, ge=1, le=96)
+    video_frames: int = Field(default=8, ge=1, le=96)  # Tv: frames per window (temporal subsample)
+
+    @model_validator(mode="after")
+    def _tv(self):
+        if self.video_frames > self.length:
+            raise ValueError(f"video_frames={self.video_frames} must be <= length={self.length}")
+        return self
+
+
+class VideoParams(_Strict):
+    width: int = Field(default=64, ge=16, le=512)
+    height: int = Field(default=64, ge=16, le=512)
+
+
+class SplitParams(_Strict):
+    train: float = Field(default=0.70, gt=0, lt=1)
+    val: float = Field(default=0.15, ge=0, lt=1)
+    test: float = Field(default=0.15, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sum(self):
+        s = self.train + self.val + self.test
+        if abs(s - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test = {s:g} must be 1")
+        return self
+
+
+class SyncParams(_Strict):
+    enabled: bool = True
+    landmark_source: Literal["auto", "ground", "image"] = "auto"  # auto: ground if present, else image
+    max_lag_s: float = Field(default=0.15, gt=0, le=1.0)
+    xcorr_rate_hz: float = Field(default=250.0, ge=50, le=2000)
+    lowpass_hz: float = Field(default=8.0, gt=0, le=30)        # band of the comparable signals
+    dtw: bool = True
+    dtw_rate_hz: float = Field(default=100.0, ge=50, le=2000)
+    dtw_search_s: float = Field(default=0.02, gt=0, le=0.2)
+    dtw_max_shift_s: float = Field(default=0.05, gt=0, le=0.2)  # larger DTW corrections are rejected
+
+
+class ButterParams(_Strict):
+    enabled: bool = True
+    order: int = Field(default=4, ge=1, le=8)
+    imu_cutoff_hz: float = Field(default=20.0, gt=0)
+    grf_cutoff_hz: float = Field(default=20.0, gt=0)
+
+
+class KalmanParams(_Strict):
+    enabled: bool = True
+    acc_process_noise: float = Field(default=2.0e4, gt=0)   # (m/s^2)^2 / s^3
+    acc_measurement_noise: float = Field(default=0.05, gt=0)  # (m/s^2)^2
+    gyro_process_noise: float = Field(default=2.0e2, gt=0)  # (rad/s)^2 / s^3
+    gyro_measurement_noise: float = Field(default=1.0e-3, gt=0)  # (rad/s)^2
+
+
+class SavgolParams(_Strict):
+    enabled: bool = True
+    window_s: float = Field(default=0.11, gt=0, le=1.0)
+    polyorder: int = Field(default=3, ge=1, le=6)
+
+
+class ExpSmoothParams(_Strict):
+    enabled: bool = True
+    alpha: float = Field(default=0.6, gt=0, le=1)
+
+
+class IqrParams(_Strict):
+    enabled: bool = True
+    k: float = Field(default=1.5, gt=0)
+    block_s: float = Field(default=0.25, gt=0, le=10)  # fences per block (follow the signal level)
+
+
+class GapFillParams(_Strict):
+    method: Literal["cubic", "pchip", "akima", "linear"] = "cubic"
+    rmse_drop_fraction: float = Field(default=0.03, ge=0, le=0.2)  # re-insertion test per clip
+
+
+class ZeroDriftParams(_Strict):
+    enabled: bool = True
+    unloaded_threshold_n: float = Field(default=20.0, gt=0)
+    order: int = Field(default=1, ge=0, le=3)
+
+
+class FilterParams(_Strict):
+    butterworth: ButterParams = ButterParams()
+    kalman_imu: KalmanParams = KalmanParams()
+    savgol: SavgolParams = SavgolParams()
+    exp_smoothing: ExpSmoothParams = ExpSmoothParams()
+    iqr: IqrParams = IqrParams()
+    gap_fill: GapFillParams = GapFillParams()
+    zero_drift: ZeroDriftParams = ZeroDriftParams()
+
+
+class AttitudeParams(_Strict):
+    method: Literal["complementary", "kalman"] = "complementary"
+    rate_hz: float = Field(default=100.0, ge=25, le=1000)  # rounded to a multiple of timeline_hz
+    gain: float = Field(default=0.02, ge=0, le=1)            # complementary
+    gyro_noise: float = Field(default=0.01, gt=0)            # kalman
+    acc_noise: float = Field(default=0.5, gt=0)              # kalman
+    euler_seq: str = Field(default="ZXY", pattern=r"^([XYZ]{3}|[xyz]{3})$")
+
+
+class LandmarkParams(_Strict):
+    source: Literal["world", "ground", "image"] = "world"   # coordinates stored in the windows
+    root: list[int] = [23, 24]                              # hip midpoint
+    ref: list[list[int]] = [[11, 12], [23, 24]]             # trunk length = unit
+
+
+class PhaseParams(_Strict):
+    core_threshold: float = Field(default=0.3, gt=0, lt=1)
+    smooth_s: float = Field(default=0.1, ge=0, le=2)
+
+
+class PreprocessParams(_Strict):
+    dataset: str = Field(default="synth", pattern=r"^[A-Za-z0-9_\-]+$")
+    raw_dir: str = "data/raw"
+    out_dir: str = "data/processed"
+    report_dir: str = "reports/preprocess"
+    seed: int = Field(default=20261122, ge=0)
+    workers: int = Field(default=2, ge=1, le=256)
+    skip_bad_clips: bool = False
+    timeline_hz: float = Field(default=50.0, ge=10, le=500)
+    window: WindowParams = WindowParams()
+    video: VideoParams = VideoParams()
+    split: SplitParams = SplitParams()
+    sync: SyncParams = SyncParams()
+    filters: FilterParams = FilterParams()
+    attitude: AttitudeParams = AttitudeParams()
+    landmarks: LandmarkParams = LandmarkParams()
+    phases: PhaseParams = PhaseParams()
+    plots: bool = True
+    evaluate_sync: bool = True   # compare recovered offsets with meta.json synthetic_truth (report only)
+
+    @model_validator(mode="after")
+    def _cutoffs(self):
+        b = self.filters.butterworth
+        if b.enabled and max(b.imu_cutoff_hz, b.grf_cutoff_hz) >= self.timeline_hz / 2:
+            raise ValueError(f"filters.butterworth cut-offs ({b.imu_cutoff_hz:g}, {b.grf_cutoff_hz:g} Hz) must be "
+                             f"below the timeline Nyquist frequency timeline_hz/2 = {self.timeline_hz / 2:g} Hz "
+                             "(they are the anti-alias filters)")
+        if self.window.stride > self.window.length:
+            raise ValueError(f"window.stride={self.window.stride} must be <= window.length={self.window.length}")
+        return self

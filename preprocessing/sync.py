@@ -1,0 +1,124 @@
+"""Clock-offset recovery of the IMU and force-plate streams against the video clock.
+
+No true offset is read: the offsets come from the data alone (meta.json's synthetic_truth is
+removed before this module sees meta). Kinematically comparable signal pairs:
+
+* IMU: landmark-derived pelvis (hip-midpoint) specific force magnitude ``|a_hip - g|`` vs the
+  pelvis IMU's specific-force magnitude ``|acc|`` (orientation-free, so the unknown sensor
+  attitude does not matter);
+* force plates: body mass x vertical acceleration of the hip midpoint + body weight,
+  ``m (a_y + g)``, vs total vertical GRF ``Fy_r + Fy_l`` (Newton's second law with the hip
+  midpoint as a proxy of the centre of mass).
+
+Both sides are gap-filled onto uniform grids and low-passed to the same band (``lowpass_hz``,
+8 Hz: the landmark side is differentiated twice, so higher bands are noise), then
+``sigproc.sync.estimate_offset_xcorr`` gives a coarse offset (parabolic sub-sample peak) and
+``sigproc.sync.refine_offset_dtw`` refines it; a DTW correction larger than ``dtw_max_shift_s``
+is rejected (kept as xcorr). Convention (sigproc.sync / generator): a stream sample stamped t
+was measured at video time t + offset.
+
+Landmark source: ``ground`` (lab frame, Y up, what the generator provides) or, for imported
+MediaPipe data without it, ``image`` (hip midpoint in pixels, y flipped, scaled to metres by the
+ratio of the trunk length in ``world`` to that in pixels; a static camera is assumed).
+MediaPipe ``world`` landmarks cannot be used: their origin *is* the hip midpoint.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from biomech.conventions import GRAVITY
+from sigproc.filters import butter_lowpass
+from sigproc.gaps import resample_uniform, uniform_grid
+from sigproc.sync import estimate_offset_xcorr, refine_offset_dtw
+
+__all__ = ["hip_acceleration", "recover_offsets"]
+
+
+def _lowpass(x, fs, fc):
+    return butter_lowpass(x, fs, min(fc, 0.4 * fs), order=4)
+
+
+def hip_acceleration(kp: dict, fps: float, meta: dict, source: str, lowpass_hz: float):
+    """(uniform video-rate grid, hip-midpoint acceleration (T, 3) in a Y-up frame, m/s^2)."""
+    t = kp["time"].astype(float)
+    if source == "auto":
+        source = "ground" if "ground" in kp else "image"
+    if source == "ground":
+        if "ground" not in kp:
+            raise ValueError("keypoints.npz has no 'ground' landmarks (use sync.landmark_source: image)")
+        P = kp["ground"][:, [23, 24]].mean(1).astype(float)
+    else:
+        W = float(meta.get("video", {}).get("width", 1))
+        H = float(meta.get("video", {}).get("height", 1))
+        img = kp["image"].astype(float)
+        px = img[..., :2] * [W, H]
+        trunk_px = np.linalg.norm(px[:, [11, 12]].mean(1) - px[:, [23, 24]].mean(1), axis=1)
+        w = kp["world"].astype(float)
+        trunk_m = np.linalg.norm(w[:, [11, 12]].mean(1) - w[:, [23, 24]].mean(1), axis=1)
+        scale = float(np.median(trunk_m) / max(np.median(trunk_px), 1e-9))
+        hip = px[:, [23, 24]].mean(1) * scale
+        P = np.stack([hip[:, 0], -hip[:, 1], np.zeros(len(t))], 1)
+    grid = uniform_grid(t[0], t[-1], fps)
+    Pu, _ = resample_uniform(t, P, grid, kind="cubic", nominal_hz=fps)
+    Pu = _lowpass(Pu, fps, lowpass_hz)
+    acc = np.gradient(np.gradient(Pu, 1.0 / fps, axis=0), 1.0 / fps, axis=0)
+    return grid, acc
+
+
+def _stream(t, x, lowpass_hz, rate=None):
+    t = t.astype(float)
+    rate = rate or 1.0 / float(np.median(np.diff(t)))
+    grid = uniform_grid(t[0], t[-1], rate)
+    xu, _ = resample_uniform(t, x, grid, kind="cubic", nominal_hz=rate)
+    return grid, _lowpass(xu, rate, lowpass_hz)
+
+
+def _estimate(ref_t, ref, sig_t, sig, sp) -> dict:
+    xc = estimate_offset_xcorr(ref_t, ref, sig_t, sig, max_lag_s=sp.max_lag_s, fs_hz=sp.xcorr_rate_hz)
+    out = {"offset_s": xc.offset_s, "xcorr_s": xc.offset_s, "confidence": xc.confidence,
+           "at_boundary": xc.at_boundary, "dtw_s": None, "dtw_rejected": False, "method": "xcorr"}
+    if sp.dtw:
+        try:
+            o = refine_offset_dtw(ref_t, ref, sig_t, sig, xc.offset_s, search_s=sp.dtw_search_s,
+                                  fs_hz=sp.dtw_rate_hz)
+        except ValueError:
+            o = None
+        out["dtw_s"] = o
+        if o is not None and abs(o - xc.offset_s) <= sp.dtw_max_shift_s:
+            out["offset_s"], out["method"] = o, "xcorr+dtw"
+        else:
+            out["dtw_rejected"] = True
+    return out
+
+
+def recover_offsets(kp, imu, grf, mass: float, fps: float, meta: dict, sp) -> dict:
+    """Offsets (add to the stream's stamps) of the IMU and plate clocks vs the video clock.
+
+    Returns {"imu": {...}, "grf": {...}} with ``offset_s``, ``xcorr_s``, ``dtw_s``,
+    ``confidence``, ``method`` ("xcorr+dtw", "xcorr", or "none" when sync is disabled or
+    impossible, e.g. no landmarks; then ``offset_s`` = 0 and ``error`` says why)."""
+    none = {"offset_s": 0.0, "xcorr_s": None, "dtw_s": None, "confidence": None, "method": "none"}
+    out = {}
+    if not sp.enabled or kp is None:
+        why = "sync disabled" if not sp.enabled else "no landmarks"
+        return {k: {**none, "error": why} for k, s in (("imu", imu), ("grf", grf)) if s is not None}
+    try:
+        ref_t, acc = hip_acceleration(kp, fps, meta, sp.landmark_source, sp.lowpass_hz)
+    except ValueError as exc:
+        return {k: {**none, "error": str(exc)} for k, s in (("imu", imu), ("grf", grf)) if s is not None}
+    up = np.array([0.0, GRAVITY, 0.0])
+    if imu is not None:
+        try:
+            st, sig = _stream(imu["time"], np.linalg.norm(imu["acc"][:, 0].astype(float), axis=1), sp.lowpass_hz,
+                              meta.get("rates_hz", {}).get("imu"))
+            out["imu"] = _estimate(ref_t, np.linalg.norm(acc + up, axis=1), st, sig, sp)
+        except ValueError as exc:
+            out["imu"] = {**none, "error": str(exc)}
+    if grf is not None:
+        try:
+            st, sig = _stream(grf["time"], grf["force"][:, :, 1].astype(float).sum(1), sp.lowpass_hz,
+                              meta.get("rates_hz", {}).get("grf"))
+            out["grf"] = _estimate(ref_t, mass * (acc[:, 1] + GRAVITY), st, sig, sp)
+        except ValueError as exc:
+            out["grf"] = {**none, "error": str(exc)}
+    return out
