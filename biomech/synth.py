@@ -33,6 +33,7 @@ from biomech.dynamics import (
 from biomech.io import sha256, write_mot, write_npz
 from biomech.kinematics import solve_motion
 from biomech.opensim_model import InverseDynamics
+from sigproc.filters import butter_lowpass
 from biomech.sensors import ImuSpec, StreamClock, add_imu_errors, drop_mask, ideal_imu, resample_at
 
 MARGIN_S = 0.15  # motion simulated before and after the recorded window (clock offsets <= 0.1 s)
@@ -55,6 +56,7 @@ class Preset:
 class SynthConfig:
     design_rate_hz: float = 200.0
     sim_rate_hz: float = 250.0
+    kinematics_cutoff_hz: float | None = 12.0
     gt_rate_hz: float = 100.0
     width: int = 128
     height: int = 128
@@ -100,6 +102,10 @@ def simulate(body: Body, spec: ClipSpec, preset: Preset, cfg: SynthConfig) -> di
     ctx = ActionContext(body, _rng(spec.seed, "plan"), cfg.design_rate_hz, total, spec.fault)
     plan = build_plan(spec.action, ctx)
     q_design, info = solve_motion(body, plan)
+    if cfg.kinematics_cutoff_hz:
+        # Standard inverse-dynamics practice: zero-lag low-pass of the joint kinematics, which
+        # also removes the IK's residual high-frequency content at contact transitions.
+        q_design = butter_lowpass(q_design, cfg.design_rate_hz, cfg.kinematics_cutoff_hz, order=4)
     t_design = plan.t
     spline = CubicSpline(t_design, q_design, axis=0, bc_type="natural")
     fs = sim_rate(preset, cfg)

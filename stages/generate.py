@@ -59,6 +59,7 @@ class GenerateParams(_Strict):
     video: VideoParams
     design_rate_hz: float = Field(ge=100, le=1000)
     sim_rate_hz: float = Field(ge=100, le=4000)
+    kinematics_cutoff_hz: float = Field(ge=4, le=50)
     gt_rate_hz: float = Field(ge=10, le=1000)
     max_clock_offset_s: float = Field(ge=0, le=0.1)
     drop_fraction: tuple[float, float]
@@ -183,7 +184,7 @@ def generate(p: GenerateParams, out_root: Path = Path("data/raw"), progress: boo
     specs = make_specs(p, athletes)
     presets = build_presets(p)
     cfg = SynthConfig(gt_rate_hz=p.gt_rate_hz, design_rate_hz=p.design_rate_hz,
-                      sim_rate_hz=p.sim_rate_hz,
+                      sim_rate_hz=p.sim_rate_hz, kinematics_cutoff_hz=p.kinematics_cutoff_hz,
                       width=p.video.width, height=p.video.height,
                       max_offset_s=p.max_clock_offset_s, drop_fraction=tuple(p.drop_fraction))
     rows, summaries = [], []
