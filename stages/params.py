@@ -63,6 +63,10 @@ def validate(model: type[BaseModel], values: dict[str, Any], prefix: str) -> Bas
         lines = []
         for err in exc.errors():
             key = ".".join([prefix, *map(str, err["loc"])])
-            got = err.get("input")
-            lines.append(f"params.yaml key '{key}' = {got!r}: {err['msg']}")
+            if err["type"] == "missing":
+                lines.append(f"params.yaml key '{key}' is missing")
+            elif err["type"] == "extra_forbidden":
+                lines.append(f"params.yaml key '{key}' is not a known parameter")
+            else:
+                lines.append(f"params.yaml key '{key}' = {err.get('input')!r}: {err['msg']}")
         raise ParamsError("\n".join(lines)) from None

@@ -85,3 +85,14 @@ def test_unknown_profile_is_rejected(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     p = _run([sys.executable, "-m", "stages.generate"], tmp_path, check=False)
     assert p.returncode == 2 and "'profile'" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_missing_and_unknown_keys_are_named(tmp_path):
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    del params["generate"]["seed"]
+    params["generate"]["n_clipz"] = 3
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    p = _run([sys.executable, "-m", "stages.generate"], tmp_path, check=False)
+    assert p.returncode == 2
+    assert "'generate.seed' is missing" in p.stderr
+    assert "'generate.n_clipz' is not a known parameter" in p.stderr
