@@ -56,7 +56,7 @@ def test_walk_physics(seed):
     assert np.allclose(lr + ll, 1.0)
     assert np.all(lr[~cr] == 0) and np.all(ll[~cl] == 0)
     assert np.abs(np.diff(lr, 2)).max() < 0.05
-    assert np.array_equal(plan.events["load"]["r"], lr)
+    assert "load" not in plan.events  # the generator reads FootTrack.load
 
 
 def _planted_drift(body, f):

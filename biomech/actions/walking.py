@@ -7,8 +7,8 @@ reach the floor at rest. The CoM is an analytic C-infinity function of a smooth 
 (`_phase`: a C2 monotone curve through the heel strikes), so the ground reaction force is
 continuous. Its height is then set by `_fit_height`, which moves the whole CoM path by a
 constant (accelerations, hence the GRF, unchanged) until the longest stance leg reaches a
-target fraction of its length. In double support `FootTrack.load` (and, for the generator,
-``plan.events["load"]``) hands the vertical load smoothly (smoothstep, C2) from the foot that
+target fraction of its length. In double support `FootTrack.load` (read by the generator to
+split the vertical load between the plates) hands the vertical load smoothly (smoothstep, C2) from the foot that
 is about to lift to the one that just landed.
 
 * walk: heel strike -> foot flat -> heel off -> toe off; inverted-pendulum CoM (vertical
@@ -293,7 +293,6 @@ def _finish(ctx, g: _Grid, action: str, com, pelvis, upper, feet, style, events,
     if sigma_s:
         _fit_ceiling(ctx, plan, target, sigma_s)
     plan.style["height_shift_m"] = _fit_height(ctx, plan, target, swing_max=swing_limit)
-    plan.events["load"] = {s: tracks[s].load for s in ("r", "l")}
     return plan
 
 
