@@ -63,7 +63,7 @@ MODALITIES: tuple[str, ...] = ("video", "landmarks", "imu", "grf")
 # Twelve action classes from the papers' sports and exercises. All are performed on the feet
 # (the force plates see every external contact), see biomech/motions.py.
 ACTIONS: tuple[str, ...] = (
-    "walk", "run", "sprint_start", "long_jump_takeoff", "countermovement_jump",
+    "walk", "run", "sprint_start", "standing_long_jump", "countermovement_jump",
     "jump_shot", "tennis_serve", "squat", "lunge", "jumping_jack", "soccer_kick",
     "lateral_shuffle",
 )

@@ -1,4 +1,4 @@
-"""Vertical jumps: countermovement jump and basketball jump shot.
+"""Two-footed jumps: countermovement jump, basketball jump shot, standing long jump.
 
 Faults: asymmetric_landing (one leg takes ~70 % of the landing load), knee_valgus (knees
 collapse medially on landing), stiff_landing (small landing knee flexion).
@@ -106,7 +106,7 @@ def _foot_heights(ctx: ActionContext, y: np.ndarray, ev: dict, pitch_to: float,
     return a, pitch
 
 
-def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str) -> MotionPlan:
+def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str, vx_range=(0.0, 0.0)) -> MotionPlan:
     b, t = ctx.body, ctx.t
     h0 = standing_com_height(b)
     L = ctx.leg_length
@@ -126,6 +126,10 @@ def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str) -> MotionPlan:
              "shoot": "r" if ctx.rng.random() < 0.85 else "l"}
     x_com = b.foot_length * ctx.u(0.18, 0.25)
     start_u = ctx.rng.random()
+    vx = ctx.u(*vx_range) if vx_range[1] > 0 else 0.0
+    land_hip = ctx.u(35, 50) if vx > 0 else 0.4 * 28.0  # hip flexion at touchdown (deg)
+    reach_fwd = ctx.u(0.25, 0.35) * L if vx > 0 else 0.0  # feet ahead of the CoM at touchdown
+    lead = ctx.u(0.28, 0.38) * b.height / 1.75  # CoM ahead of the ankles at take-off
     half = stance_width(ctx)
 
     def design(rise: float, land_rise: float):
@@ -136,11 +140,12 @@ def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str) -> MotionPlan:
                                  v_takeoff=v0, rise=rise, land_rise=land_rise, land_dip=land_dip,
                                  t_absorb=None, t_recover=t_recover)
 
-    def pose_at(up: dict, i: int, knee_deg: float, pitch: float) -> dict:
+    def pose_at(up: dict, i: int, knee_deg: float, pitch: float, hip_deg: float | None = None) -> dict:
         c = {k: v[i] for k, v in up.items()}
+        hip = 0.4 * knee_deg if hip_deg is None else hip_deg
         for s in ("r", "l"):
-            c.update({f"knee_angle_{s}": knee_deg * DEG, f"hip_flexion_{s}": 0.4 * knee_deg * DEG,
-                      f"ankle_angle_{s}": 0.6 * knee_deg * DEG - pitch})
+            c.update({f"knee_angle_{s}": knee_deg * DEG, f"hip_flexion_{s}": hip * DEG,
+                      f"ankle_angle_{s}": (knee_deg - hip) * DEG - pitch})
         return c
 
     # Two passes: the CoM height at take-off / landing that puts the legs nearly straight on
@@ -152,7 +157,10 @@ def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str) -> MotionPlan:
         up = _upper(ctx, ev, depth, arms, style)
         i_to, i_ld = int(round(ev["takeoff"] * ctx.fs)), int(round(ev["landing"] * ctx.fs))
         rise = com_height_on_toes(b, pose_at(up, i_to, 14.0, heel_pitch)) - h0
-        land_rise = com_height_on_toes(b, pose_at(up, i_ld, 28.0, 0.8 * heel_pitch)) - h0
+        land_rise = com_height_on_toes(b, pose_at(up, i_ld, 28.0, 0.8 * heel_pitch, land_hip)) - h0
+        if vx > 0:  # legs inclined: the CoM is lower by the cosine of the inclination
+            rise -= (h0 + rise) * (1 - np.cos(np.arcsin(min(0.9, (lead - 0.1 * L) / (h0 + rise)))))
+            land_rise -= (h0 + land_rise) * (1 - np.cos(np.arcsin(min(0.9, reach_fwd / (h0 + land_rise)))))
     y, ev = design(rise, land_rise)
     depth = np.clip((h0 - y) / (0.3 * L), 0, None)
     up = _upper(ctx, ev, depth, arms, style)
@@ -179,10 +187,32 @@ def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str) -> MotionPlan:
         pos = ankle_from_pivot(b, toe, ft.yaw, pitch, "toe")
         pos[:, 1] = a
         ft.pos, ft.pitch, ft.contact = pos, pitch, ~flight
-    # the CoM drifts over the forefoot during the push and back after landing; constant in
-    # flight (horizontal flight is ballistic: constant velocity, here zero)
+    # the CoM drifts over the forefoot during the push and back after landing; in flight the
+    # horizontal velocity is constant (ballistic): zero for vertical jumps, vx for broad jumps
     shift = ramp(t, ev["bottom"], ev["takeoff"]) * (1 - ramp(t, ev["landing"], ev["standing"]))
     com[:, 0] = x_com + 0.04 * shift
+    if vx > 0:
+        t_to, t_ld = ev["takeoff"], ev["landing"]
+        # push: the CoM moves ahead of the ankles by `lead` (body inclined forward) and leaves
+        # with vx; flight: constant vx; landing: the feet reach ahead and the CoM decelerates
+        # to rest over them.
+        T_x = min(t_push, 1.3 * 2 * (lead - x_com) / vx)
+        x_to = lead
+        x_ld = x_to + vx * (t_ld - t_to)
+        i_to, i_ld = int(round(t_to * ctx.fs)), int(round(t_ld * ctx.fs))
+        land_x = x_ld + reach_fwd - x_com  # ankle displacement so the feet land reach_fwd ahead
+        x_end = land_x + x_com
+        T_dec = 1.3 * 2 * (x_end - x_ld) / vx
+        com[:, 0] = piecewise_quintic(t, [Knot(0.0, x_com), Knot(t_to - T_x, x_com),
+                                          Knot(t_to, x_to, vx, 0.0), Knot(t_ld, x_ld, vx, 0.0),
+                                          Knot(t_ld + T_dec, x_end), Knot(ctx.duration + 1.0, x_end)])
+        cx = com[:, 0]
+        edge = ramp(t, t_to, t_to + 0.06)
+        follow = (cx - cx[i_to]) * edge
+        fl_x = follow + (land_x - follow[i_ld]) * ramp(t, t_to + 0.3 * (t_ld - t_to), t_ld)
+        dx = np.where(t <= t_to, 0.0, np.where(t < t_ld, fl_x, land_x))
+        for s in ("r", "l"):
+            feet[s].pos[:, 0] += dx
     if ctx.fault == "knee_valgus":
         land = ramp(t, ev["landing"], ev["landing"] + 0.12) * (1 - ramp(t, ev["absorbed"], ev["standing"]))
         r = ctx.u(12, 20) * DEG
@@ -195,9 +225,10 @@ def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str) -> MotionPlan:
         land = ramp(t, ev["landing"], ev["landing"] + 0.05) * (1 - ramp(t, ev["absorbed"], ev["standing"]))
         load = {side: 0.5 + (w - 0.5) * land}
         load["l" if side == "r" else "r"] = 1 - load[side]
-    action = "countermovement_jump" if arms == "swing" else "jump_shot"
+    action = ("standing_long_jump" if vx > 0 else "countermovement_jump") if arms == "swing" else "jump_shot"
     plan = MotionPlan(action, ctx.fs, com, pelvis, up, feet, fault=ctx.fault,
-                      style={"takeoff_velocity_mps": v0, "flight_time_s": t_flight,
+                      style={"takeoff_velocity_mps": v0, "takeoff_horizontal_mps": vx,
+                             "flight_time_s": t_flight,
                              "dip_m": dip, "landing_dip_m": land_dip}, events=ev)
     if load is not None:
         plan.style["landing_load_share"] = {k: float(v.max()) for k, v in load.items()}
@@ -214,3 +245,10 @@ def countermovement_jump(ctx: ActionContext) -> MotionPlan:
 @register_action("jump_shot", faults=_FAULTS)
 def jump_shot(ctx: ActionContext) -> MotionPlan:
     return _jump(ctx, v_range=(1.5, 2.3), dip_range=(0.14, 0.24), arms="shot")
+
+
+@register_action("standing_long_jump", faults=_FAULTS)
+def standing_long_jump(ctx: ActionContext) -> MotionPlan:
+    """Standing long (broad) jump: two-footed take-off forward, ballistic flight, landing with
+    the feet reaching ahead of the hips, absorption and settle."""
+    return _jump(ctx, v_range=(1.6, 2.3), dip_range=(0.24, 0.36), arms="swing", vx_range=(2.0, 3.0))
