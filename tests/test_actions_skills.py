@@ -108,3 +108,40 @@ def test_faults_change_the_motion(action):
         else:
             diff = max(np.abs(a[k] - b[k]).max() for k in a if k in b and a[k].shape == b[k].shape)
             assert diff > 0.02
+
+
+def _knees(b, plan):
+    from biomech.body import q_index
+    q, _ = solve_motion(b, plan)
+    return {s: np.degrees(q[:, q_index(f"knee_angle_{s}")]) for s in ("r", "l")}
+
+
+@pytest.mark.skipif("tennis_serve" not in registered_actions(), reason="not registered")
+def test_tennis_serve_platform_technique():
+    for seed, body in ((0, 0), (1, 1)):
+        b, plan = _plan("tennis_serve", seed, body)
+        ev, fs = plan.events, FS
+        for f in plan.feet.values():  # both feet stay down; heels rise 20-35 deg about the toes
+            assert f.contact.all()
+            assert 18 < -np.degrees(f.pitch.min()) < 36
+        front = "l" if plan.style["hand"] == "r" else "r"
+        load = plan.feet[front].load
+        assert 0.78 < load.max() < 0.92
+        assert np.allclose(plan.feet["r"].load + plan.feet["l"].load, 1.0)
+        kn = _knees(b, plan)
+        i_b, i_c = int(ev["trophy"] * fs), int(ev["contact"] * fs)
+        assert 15 < min(kn["r"][i_b], kn["l"][i_b]) < 40  # trophy knee bend
+        assert plan.com[i_c, 1] > plan.com[i_b, 1] + 0.04  # leg drive raises the CoM
+        hand = plan.style["hand"]
+        assert np.degrees(plan.upper[f"arm_flex_{hand}"][i_c]) > 155  # racket arm overhead
+
+
+@pytest.mark.skipif("tennis_serve" not in registered_actions(), reason="not registered")
+def test_tennis_serve_no_leg_drive():
+    b, plan = _plan("tennis_serve", 0, 0, fault="no_leg_drive")
+    kn = _knees(b, plan)
+    i_b = int(plan.events["trophy"] * FS)
+    mean = 0.5 * (kn["r"] + kn["l"])
+    assert mean[i_b] - mean[0] < 8  # knees bend < 8 deg more than in the stance
+    for f in plan.feet.values():
+        assert np.abs(f.pitch).max() < 1e-9

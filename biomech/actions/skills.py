@@ -516,3 +516,209 @@ def jumping_jack(ctx: ActionContext) -> MotionPlan:
     if load_side is not None:
         plan.style["landing_load_share"] = {load_side: share, ("l" if load_side == "r" else "r"): 1 - share}
     return plan
+
+
+# ------------------------------------------------------------------------------------------
+# shared: support points, knee-bend reach
+# ------------------------------------------------------------------------------------------
+_EXT_CAP = 0.994  # leg_ik reaches hip-ankle distances up to ~0.995 (thigh + shank) within ~1 mm
+
+
+def _ext_of_knee(ctx: ActionContext, knee_deg: float) -> float:
+    """Hip-ankle distance (fraction of thigh + shank) of a leg with the knee bent knee_deg,
+    at most _EXT_CAP (knee ~12 deg: quiet standing)."""
+    Lt, Ls = ctx.body.segments["thigh_r"].length, ctx.body.segments["shank_r"].length
+    d = np.sqrt(Lt ** 2 + Ls ** 2 + 2 * Lt * Ls * np.cos(knee_deg * DEG)) / (Lt + Ls)
+    return float(min(d, _EXT_CAP))
+
+
+def _support_point(ctx: ActionContext, f: _Toe, heel_frac: np.ndarray) -> np.ndarray:
+    """Floor point (T,2: x, z) under which a planted foot carries its load: the sole centre
+    when flat, moving to the ball of the foot as the heel rises (heel_frac 0 -> 1)."""
+    lf = ctx.body.foot_length
+    back = (0.5 * lf) * (1 - heel_frac) + 0.12 * lf * heel_frac  # distance behind the toe tip
+    d = np.stack([np.cos(f.yaw), -np.sin(f.yaw)], -1)
+    return f.toe[:, [0, 2]] - back[:, None] * d
+
+
+def _height_for_knees(ctx: ActionContext, plan: MotionPlan, i: int, target_deg: float,
+                      how: str = "min", sides=("r", "l"), y0: float | None = None) -> float:
+    """CoM height at frame i of `plan` for which the knees of `sides` (their min, mean or max
+    flexion, per `how`) are bent target_deg; every other frame input is kept (bisection on
+    one-frame solves, from y0 or the plan's CoM height -0.35 leg length / +0.1 m)."""
+    sl = slice(i, i + 1)
+    one = MotionPlan(plan.action, plan.fs, plan.com[sl].copy(), plan.pelvis_rot[sl],
+                     {k: v[sl] for k, v in plan.upper.items()},
+                     {s: FootTrack(f.pos[sl], f.yaw[sl], f.pitch[sl], f.swivel[sl], f.contact[sl])
+                      for s, f in plan.feet.items()})
+    agg = {"min": np.min, "mean": np.mean, "max": np.max}[how]
+
+    def knee(y: float) -> float:
+        one.com[0, 1] = y
+        q, _ = solve_motion(ctx.body, one, iters=6)
+        return float(agg([q[0, q_index(f"knee_angle_{s}")] for s in sides])) / DEG
+
+    y = float(plan.com[i, 1] if y0 is None else y0)
+    lo, hi = y - 0.35 * ctx.leg_length, y + 0.1  # knee flexion decreases with height: bisect
+    for _ in range(16):
+        mid = 0.5 * (lo + hi)
+        if knee(mid) > target_deg:
+            lo = mid
+        else:
+            hi = mid
+    return float(0.5 * (lo + hi))
+
+
+def _soft_min(a: np.ndarray, b: np.ndarray, tau: float) -> np.ndarray:
+    """Smooth minimum of a and b (scale tau): equals min(a, b) - tau ln 2 where a == b."""
+    m = np.minimum(a, b)
+    return m - tau * np.log(np.exp(-(a - m) / tau) + np.exp(-(b - m) / tau))
+
+
+def _heights_at(ctx: ActionContext, plan: MotionPlan, idx, knee_target, sides=("r", "l"),
+               mean: bool = False) -> np.ndarray:
+    """CoM heights at frames idx of `plan` for which the soft minimum (scale 3 deg; the mean
+    with mean=True) of the knee flexions of `sides` equals knee_target (deg, one per frame);
+    every other input of the plan is kept (bisection on one solve of those frames)."""
+    idx = np.asarray(idx, int)
+    sub = MotionPlan(plan.action, plan.fs, plan.com[idx].copy(), plan.pelvis_rot[idx],
+                     {kk: v[idx] for kk, v in plan.upper.items()},
+                     {s: FootTrack(f.pos[idx], f.yaw[idx], f.pitch[idx], f.swivel[idx], f.contact[idx])
+                      for s, f in plan.feet.items()})
+    y0 = standing_com_height(ctx.body)
+    lo = np.full(len(idx), y0 - 0.35 * ctx.leg_length)
+    hi = np.full(len(idx), y0 + 0.15 * ctx.leg_length)
+    tgt = np.broadcast_to(np.asarray(knee_target, float), lo.shape)
+    for _ in range(18):
+        mid = 0.5 * (lo + hi)
+        sub.com[:, 1] = mid
+        q, _ = solve_motion(ctx.body, sub, iters=6)
+        kn = [q[:, q_index(f"knee_angle_{s}")] / DEG for s in sides]
+        km = kn[0] if len(kn) == 1 else (0.5 * (kn[0] + kn[1]) if mean else _soft_min(kn[0], kn[1], 3.0))
+        up_ = km > tgt  # too bent: go higher
+        lo = np.where(up_, mid, lo)
+        hi = np.where(up_, hi, mid)
+    return 0.5 * (lo + hi)
+
+
+# ------------------------------------------------------------------------------------------
+# tennis serve
+# ------------------------------------------------------------------------------------------
+@register_action("tennis_serve", faults=("no_leg_drive", "trunk_lean"))
+def tennis_serve(ctx: ActionContext) -> MotionPlan:
+    """Platform serve without a jump (right-handed 85 %, a left-hander is the mirror image).
+
+    Staggered stance turned sideways (front foot turned 45-70 deg towards the net post), both
+    feet stay on the floor. Ball toss while the weight rocks onto the rear foot, trophy position
+    (knees bent 15-35 deg, trunk extended and bent towards the racket side, racket arm abducted
+    ~90 deg, externally rotated, elbow ~90 deg), leg drive up onto the toes (heels rise 20-35 deg
+    about the toes while the knees extend and the CoM rises), trunk rotation, racket arm
+    extended overhead at contact (arm flexion 160-178 deg) then across the body, weight onto the
+    front foot (load share 0.8-0.9), heels down, recovery (weight back towards the middle).
+    Faults: no_leg_drive (the knees bend < 8 deg more than in the stance (mean of both), no heel
+    rise, little weight transfer), trunk_lean (over-arched trophy, jack-knifed follow-through).
+    The CoM heights at the key frames come from the posture (knee flexion targets solved for);
+    a quintic with bounded accelerations joins them."""
+    lefty = ctx.rng.random() >= 0.85
+    plan = _serve_right(ctx)
+    plan.style["hand"] = "l" if lefty else "r"
+    return _mirror(plan) if lefty else plan
+
+
+def _serve_right(ctx: ActionContext) -> MotionPlan:
+    b, t, n = ctx.body, ctx.t, ctx.n
+    sc = b.height / 1.75
+    drive = ctx.fault != "no_leg_drive"
+    # ---- style (fixed draw order: same seed -> same plan)
+    sl, sw = ctx.u(0.26, 0.36) * sc, ctx.u(0.08, 0.16) * sc
+    yaw_f, yaw_r = -ctx.u(45, 70) * DEG, -ctx.u(65, 85) * DEG
+    rot0 = -ctx.u(50, 65) * DEG
+    knee = ctx.u(22, 32)  # trophy knee flexion of the straighter leg (quiet standing ~14 deg)
+    heel = ctx.u(20, 33) * DEG
+    t1, t_toss, t_drive, t_rec = ctx.u(0.15, 0.35), ctx.u(0.75, 1.0), ctx.u(0.38, 0.5), ctx.u(0.5, 0.8)
+    s0, s_b, s_c, s_end = ctx.u(0.45, 0.55), ctx.u(0.3, 0.4), ctx.u(0.55, 0.68), ctx.u(0.8, 0.9)
+    s_fin = ctx.u(0.55, 0.68)  # recovery: the weight comes back towards the middle
+    arm_c, toss_up = ctx.u(160, 178), ctx.u(150, 170)
+    ext_t, bend_t, rot_t = ctx.u(12, 22), ctx.u(8, 15), ctx.u(15, 25)
+    bend_c, flex_ft = ctx.u(8, 15), ctx.u(15, 25)
+    rot_end = ctx.u(20, 30) * DEG
+    knee_low = ctx.u(3, 8)  # extra knee flexion as the heels come down
+    if ctx.fault == "trunk_lean":
+        ext_t, bend_t = ext_t + ctx.u(20, 28), bend_t + ctx.u(6, 10)
+        flex_ft, bend_c = flex_ft + ctx.u(12, 18), bend_c + ctx.u(6, 10)
+    if not drive:
+        knee, heel, knee_low, rot_end = 14.0 + ctx.u(1, 4), 0.0, 0.0, 0.6 * rot_end
+        s_b, s_c, s_end = s0 - 0.05, s0 + 0.05, s_end - 0.1  # little weight transfer either
+    # ---- timing (compress the toss and the recovery when the clip is short)
+    fixed = t1 + t_drive + 0.25 + 0.05
+    k = min(1.0, max(0.4, (ctx.duration - fixed) / (t_toss + t_rec)))
+    t_toss, t_rec = t_toss * k, t_rec * k
+    t_bot = t1 + t_toss
+    t_c = t_bot + t_drive
+    t_drop, t_ft = t_c - 0.17, t_c + 0.25
+    t_set = t_c + 0.3 + 0.4 * t_rec
+    t_end = t_ft + t_rec
+    T_end = max(ctx.duration, t_end) + 1.0
+    # ---- upper body: toss arm up, trophy, racket drop, contact, across the body
+    K = [0.0, t1, t1 + 0.45 * t_toss, t_bot, t_drop, t_c, t_ft, t_end, T_end]
+    up = neutral_upper(ctx)
+    up["arm_flex_r"] = _key_path(t, K, [10, 10, -15, 20, 40, arm_c, 60, 15, 15]) * DEG
+    up["arm_add_r"] = _key_path(t, K, [-8, -8, -30, -88, -80, -15, 20, -10, -8]) * DEG
+    up["arm_rot_r"] = _key_path(t, K, [0, 0, -10, -60, -90, 0, 40, 0, 0]) * DEG
+    up["elbow_flex_r"] = _key_path(t, K, [15, 15, 30, 90, 110, 15, 40, 20, 15]) * DEG
+    up["arm_flex_l"] = interp_knots(t, K, [10, 10, 70, toss_up, 140, 40, 20, 10, 10]) * DEG
+    up["arm_add_l"] = interp_knots(t, K, [-8, -8, -10, -10, -15, 20, 10, -8, -8]) * DEG
+    up["elbow_flex_l"] = interp_knots(t, K, [15, 15, 10, 5, 20, 90, 70, 20, 15]) * DEG
+    up["lumbar_extension"] = interp_knots(t, K, [0, 0, 5, ext_t, 0.7 * ext_t, 0, -flex_ft, -5, 0]) * DEG
+    up["lumbar_bending"] = interp_knots(t, K, [0, 0, 3, bend_t, 0.5 * bend_t, -bend_c, -5, 0, 0]) * DEG
+    up["lumbar_rotation"] = interp_knots(t, K, [0, 0, -5, -rot_t, -0.5 * rot_t, 15, 25, 0, 0]) * DEG
+    pelvis = np.zeros((n, 3))
+    pelvis[:, 2] = rot0 + interp_knots(t, K, np.array([0, 0, -3, -10, -5, 0.5, 1.0, 0.8, 0.8])
+                                       * np.array([DEG] * 4 + [DEG] + [rot_end] * 4))
+    pelvis[:, 0] = interp_knots(t, K, [0, 0, 0, 5, 3, -6, -10, -3, 0]) * DEG
+    # ---- feet (toe tracks): rear = right, front = left; heels rise about the toes in the drive
+    fr = _standing_toe(ctx, (-0.5 * sl, 0.5 * sw), yaw_r)
+    fl = _standing_toe(ctx, (0.5 * sl, -0.5 * sw), yaw_f)
+    hk = [0.0, t_bot + 0.1 * t_drive, t_c, t_c + 0.06, t_set, T_end]
+    hf = interp_knots(t, hk, [0, 0, 1, 1, 0, 0])
+    fr.pitch = -heel * hf
+    fl.pitch = -0.9 * heel * hf
+    tracks = {"r": fr.track(ctx), "l": fl.track(ctx)}
+    # ---- CoM horizontal: on the line between the feet's support points, at the load share
+    ks = [0.0, t1, t_bot, t_c, t_set, t_end, T_end]
+    share = _key_path(t, ks, [s0, s0, s_b, s_c, s_end, s_fin, s_fin])
+    pr, pl = _support_point(ctx, fr, hf), _support_point(ctx, fl, hf)
+    ik = [min(int(round(x * ctx.fs)), n - 1) for x in ks]
+    com = np.zeros((n, 3))
+    com[:, [0, 2]] = _key_path(t, ks, (pr + share[:, None] * (pl - pr))[ik])
+    tracks["l"].load = share
+    tracks["r"].load = 1.0 - share
+    # ---- CoM vertical: key heights from the posture (knees ~14 deg standing, bent into the
+    # trophy, extended on the toes at contact, a little bent as the heels come down), quintic
+    # in between with bounded accelerations (GRF 0.7-1.3 BW from the legs; the arms add theirs)
+    plan = MotionPlan("tennis_serve", ctx.fs, com, pelvis, up, tracks, fault=ctx.fault)
+    fi = lambda tt: min(int(round(tt * ctx.fs)), n - 1)  # noqa: E731
+    keys = [0.0, t_bot, t_c, t_set, ctx.duration]
+    h_s, h_bot, h_c, h_set, h_e = _heights_at(
+        ctx, plan, [fi(x) for x in keys], [14.0, knee, 11.0, 14.0 + knee_low, 14.0])
+    if not drive:  # the more bent knee stays within a few degrees of quiet standing
+        com[0, 1] = h_s
+        q0, _ = solve_motion(b, MotionPlan("probe", ctx.fs, com[:1], pelvis[:1], {k_: v[:1] for k_, v in up.items()},
+                                           {s_: FootTrack(f.pos[:1], f.yaw[:1], f.pitch[:1], f.swivel[:1], f.contact[:1])
+                                            for s_, f in tracks.items()}))
+        k0 = 0.5 * (q0[0, q_index("knee_angle_r")] + q0[0, q_index("knee_angle_l")]) / DEG
+        hx = _heights_at(ctx, plan, [fi(t_bot), fi(t_c)], [k0 + knee - 14.0, k0], mean=True)
+        h_bot = hx[0]
+        h_c = min(hx[1], h_bot + 0.01)
+    a = min(0.3 * GRAVITY, 6 * abs(h_c - h_bot) / t_drive ** 2)
+    yk = [Knot(0.0, h_s), Knot(t_bot - 0.6 * t_toss, h_s), Knot(t_bot, h_bot, 0.0, a),
+          Knot(t_c, h_c, 0.0, -a), Knot(t_set, h_set), Knot(t_end, h_e), Knot(T_end, h_e)]
+    com[:, 1] = piecewise_quintic(t, yk)
+    plan = MotionPlan("tennis_serve", ctx.fs, com, pelvis, up, tracks, fault=ctx.fault,
+                      style={"knee_bend_deg": knee, "heel_rise_deg": heel / DEG, "stance_length_m": sl,
+                             "front_foot_yaw_deg": -yaw_f / DEG, "trunk_extension_deg": ext_t,
+                             "front_load_share_end": s_end},
+                      events={"toss": t1, "trophy": t_bot, "contact": t_c, "follow_through": t_ft,
+                              "heels_down": t_set, "end": t_end})
+    _fit_under(ctx, plan, ext=_EXT_CAP + 0.002, width=0.3)
+    return plan
