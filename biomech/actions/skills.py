@@ -541,34 +541,6 @@ def _support_point(ctx: ActionContext, f: _Toe, heel_frac: np.ndarray) -> np.nda
     return f.toe[:, [0, 2]] - back[:, None] * d
 
 
-def _height_for_knees(ctx: ActionContext, plan: MotionPlan, i: int, target_deg: float,
-                      how: str = "min", sides=("r", "l"), y0: float | None = None) -> float:
-    """CoM height at frame i of `plan` for which the knees of `sides` (their min, mean or max
-    flexion, per `how`) are bent target_deg; every other frame input is kept (bisection on
-    one-frame solves, from y0 or the plan's CoM height -0.35 leg length / +0.1 m)."""
-    sl = slice(i, i + 1)
-    one = MotionPlan(plan.action, plan.fs, plan.com[sl].copy(), plan.pelvis_rot[sl],
-                     {k: v[sl] for k, v in plan.upper.items()},
-                     {s: FootTrack(f.pos[sl], f.yaw[sl], f.pitch[sl], f.swivel[sl], f.contact[sl])
-                      for s, f in plan.feet.items()})
-    agg = {"min": np.min, "mean": np.mean, "max": np.max}[how]
-
-    def knee(y: float) -> float:
-        one.com[0, 1] = y
-        q, _ = solve_motion(ctx.body, one, iters=6)
-        return float(agg([q[0, q_index(f"knee_angle_{s}")] for s in sides])) / DEG
-
-    y = float(plan.com[i, 1] if y0 is None else y0)
-    lo, hi = y - 0.35 * ctx.leg_length, y + 0.1  # knee flexion decreases with height: bisect
-    for _ in range(16):
-        mid = 0.5 * (lo + hi)
-        if knee(mid) > target_deg:
-            lo = mid
-        else:
-            hi = mid
-    return float(0.5 * (lo + hi))
-
-
 def _soft_min(a: np.ndarray, b: np.ndarray, tau: float) -> np.ndarray:
     """Smooth minimum of a and b (scale tau): equals min(a, b) - tau ln 2 where a == b."""
     m = np.minimum(a, b)
