@@ -46,6 +46,7 @@ def registered_actions() -> tuple[str, ...]:
 
 # one import per action module (registration happens on import)
 from biomech.actions import (  # noqa: E402,F401
+    agility,
     gait,
     jumps,
     skills,
