@@ -49,6 +49,7 @@ from biomech.actions import (  # noqa: E402,F401
     agility,
     gait,
     jumps,
+    kick,
     skills,
     squat,
     walking,
