@@ -61,7 +61,9 @@ def soccer_kick(ctx: ActionContext) -> MotionPlan:
     p0 = kk.pos[i_lift].copy()
     pos_ground = kk.pos.copy()
     p_back = np.array([-0.35 * L, 0.42 * L, zs * half])
-    p_contact = np.array([0.05 * L, ball_h + 0.5 * ah, zs * 0.6 * half])
+    # at contact the foot is plantarflexed ~50 deg: keep its toe clear of the floor
+    toe_drop = (1 - b.heel_back) * b.foot_length * np.sin(50 * DEG)
+    p_contact = np.array([0.05 * L, toe_drop + 0.02 + 0.3 * ball_h, zs * 0.6 * half])
     p_follow = np.array([0.55 * L, 0.50 * L, zs * 0.2 * half])
     p_land = np.array([ctx.u(0.15, 0.30) * L, ah, zs * half])
     zero = np.zeros(3)
