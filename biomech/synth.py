@@ -57,6 +57,8 @@ class SynthConfig:
     design_rate_hz: float = 200.0
     sim_rate_hz: float = 250.0
     kinematics_cutoff_hz: float | None = 12.0
+    max_foot_error_m: float = 0.03
+    max_redraws: int = 8
     gt_rate_hz: float = 100.0
     width: int = 128
     height: int = 128
@@ -99,9 +101,22 @@ def _rng(seed: int, stream: str) -> np.random.Generator:
 def simulate(body: Body, spec: ClipSpec, preset: Preset, cfg: SynthConfig) -> dict:
     """Motion and ground truth at the simulation rate (no sensor errors yet)."""
     total = spec.duration + 2 * MARGIN_S
-    ctx = ActionContext(body, _rng(spec.seed, "plan"), cfg.design_rate_hz, total, spec.fault)
-    plan = build_plan(spec.action, ctx)
-    q_design, info = solve_motion(body, plan)
+    # A style draw whose feet cannot reach their planned poses (IK miss > max_foot_error_m) is
+    # redrawn from the next random stream of the same clip seed; the redraws are recorded.
+    for attempt in range(cfg.max_redraws + 1):
+        ctx = ActionContext(body, _rng(spec.seed, "plan" if attempt == 0 else f"plan{attempt}"),
+                            cfg.design_rate_hz, total, spec.fault)
+        plan = build_plan(spec.action, ctx)
+        q_design, info = solve_motion(body, plan)
+        if info["foot_error_max_m"] <= cfg.max_foot_error_m:
+            break
+    else:
+        raise ClipGenerationError(
+            f"clip {spec.clip_id} (athlete {spec.athlete_id}, action {spec.action}, fault "
+            f"{spec.fault}, seed {spec.seed}): no style draw within {cfg.max_redraws + 1} attempts "
+            f"keeps the feet within {cfg.max_foot_error_m} m of their plan "
+            f"(last miss {info['foot_error_max_m']:.3f} m)")
+    info["redraws"] = attempt
     if cfg.kinematics_cutoff_hz:
         # Standard inverse-dynamics practice: zero-lag low-pass of the joint kinematics, which
         # also removes the IK's residual high-frequency content at contact transitions.

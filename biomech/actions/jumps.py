@@ -133,12 +133,18 @@ def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str, vx_range=(0.0, 0
     half = stance_width(ctx)
 
     def design(rise: float, land_rise: float):
-        t_flight = 2 * v0 / 9.81
-        needed = t_dip + 2.3 * (dip + land_dip) / v0 + t_flight + t_recover + 0.15
-        t_start = 0.1 + start_u * max(0.05, ctx.duration - needed - 0.15)
-        return vertical_jump_com(ctx, h0, t_start=t_start, dip=dip, t_dip=t_dip, t_push=None,
-                                 v_takeoff=v0, rise=rise, land_rise=land_rise, land_dip=land_dip,
-                                 t_absorb=None, t_recover=t_recover)
+        # the whole jump must fit in the clip: measure it with t_start = 0, then place it
+        kw = dict(dip=dip, t_dip=t_dip, t_push=None, v_takeoff=v0, rise=rise, land_rise=land_rise,
+                  land_dip=land_dip, t_absorb=None)
+        long = ActionContext(b, ctx.rng, ctx.fs, 30.0, ctx.fault)
+        recover = t_recover
+        _, ev0 = vertical_jump_com(long, h0, t_start=0.01, t_recover=recover, **kw)
+        if ev0["standing"] > ctx.duration - 0.15:  # short clip: recover faster
+            recover = max(0.25, recover - (ev0["standing"] - (ctx.duration - 0.15)))
+            _, ev0 = vertical_jump_com(long, h0, t_start=0.01, t_recover=recover, **kw)
+        slack = max(0.0, ctx.duration - 0.1 - ev0["standing"])
+        t_start = 0.01 + min(0.1, slack) + start_u * max(0.0, slack - 0.1)
+        return vertical_jump_com(ctx, h0, t_start=t_start, t_recover=recover, **kw)
 
     def pose_at(up: dict, i: int, knee_deg: float, pitch: float, hip_deg: float | None = None) -> dict:
         c = {k: v[i] for k, v in up.items()}
