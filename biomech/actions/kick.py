@@ -6,12 +6,13 @@ collapses medially during single stance).
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 from biomech.actions import register_action
 from biomech.actions.common import (
     DEG, ActionContext, flat_track, heel_raise, neutral_upper, standing_com_height,
 )
-from biomech.kinematics import MotionPlan
+from biomech.kinematics import MotionPlan, pivot_from_ankle
 from biomech.trajectory import Knot, interp_knots, piecewise_quintic, ramp
 
 
@@ -76,6 +77,14 @@ def soccer_kick(ctx: ActionContext) -> MotionPlan:
                              [heel / DEG, -45, -50, -30, 0]) * DEG
     kk.pitch = np.where(air, pitch_air, np.where(t >= t_land, 0.0, kk.pitch))
     kk.contact = ~air
+    # keep the toe of the swinging foot above the floor (smooth lift where it would dip)
+    toe = pivot_from_ankle(b, kk.pos, kk.yaw, kk.pitch, "toe")
+    deficit = np.where(air, np.clip(0.01 - toe[:, 1], 0.0, None), 0.0)
+    if deficit.any():
+        lift = gaussian_filter1d(deficit, 0.02 * ctx.fs) * 2.0
+        window = ramp(t, t_lift, t_lift + 0.04) * (1 - ramp(t, t_land - 0.04, t_land))
+        lift = gaussian_filter1d(np.maximum(lift, deficit), 0.01 * ctx.fs)
+        kk.pos[:, 1] += lift * window  # exactly zero outside the swing
     # vertical load: onto the support foot before lift-off, shared again after touchdown
     share_sup = 0.5 + 0.5 * ramp(t, t_shift, t_lift - 0.05) - 0.5 * ramp(t, t_land + 0.02, t_settle)
     ks.load, kk.load = share_sup, 1.0 - share_sup
