@@ -237,8 +237,9 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
         acc = imu["acc"].astype(float)
         gyr = imu["gyro"].astype(float)
         S = acc.shape[1]
-        gap["imu_acc"] = gapfill_terms(t, acc, rate, f.gap_fill.rmse_drop_fraction, rng, f.gap_fill.method)
-        gap["imu_gyro"] = gapfill_terms(t, gyr, rate, f.gap_fill.rmse_drop_fraction, rng, f.gap_fill.method)
+        # re-insertion test on the pelvis and trunk IMUs (cost: one spline fit per stream)
+        gap["imu_acc"] = gapfill_terms(t, acc[:, :2], rate, f.gap_fill.rmse_drop_fraction, rng, f.gap_fill.method)
+        gap["imu_gyro"] = gapfill_terms(t, gyr[:, :2], rate, f.gap_fill.rmse_drop_fraction, rng, f.gap_fill.method)
         X = np.concatenate([acc.reshape(len(t), -1), gyr.reshape(len(t), -1)], 1)
         grid, Xu, filled = _uniform(t, X, rate, f.gap_fill.method)
         qc["imu_filled_fraction"] = float(filled.mean())
@@ -263,8 +264,16 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
         eul = att.to_euler(R[::m], p.attitude.euler_seq)  # (T, S, 3) degrees
         A, G = A[::m], G[::m]
         if f.kalman_imu.enabled:
-            A = kalman_rts_smooth(A, fs, f.kalman_imu.acc_process_noise, f.kalman_imu.acc_measurement_noise)
-            G = kalman_rts_smooth(G, fs, f.kalman_imu.gyro_process_noise, f.kalman_imu.gyro_measurement_noise)
+            k = f.kalman_imu
+            if np.isclose(k.acc_process_noise * k.gyro_measurement_noise, k.gyro_process_noise * k.acc_measurement_noise):
+                # equal q/r: one smoother pass over acc and scaled gyro (the CV smoother is linear and
+                # scale-equivariant: smoothing c*x with (c^2 q, c^2 r) gives c * smooth(x, q, r))
+                c = np.sqrt(k.acc_measurement_noise / k.gyro_measurement_noise)
+                AG = kalman_rts_smooth(np.concatenate([A, G * c], 1), fs, k.acc_process_noise, k.acc_measurement_noise)
+                A, G = AG[:, :S], AG[:, S:] / c
+            else:
+                A = kalman_rts_smooth(A, fs, k.acc_process_noise, k.acc_measurement_noise)
+                G = kalman_rts_smooth(G, fs, k.gyro_process_noise, k.gyro_measurement_noise)
         imu_tl = np.concatenate([A, G, eul], 2).astype(np.float32)
     timing["imu_s"] = time.perf_counter() - t1
 

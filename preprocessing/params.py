@@ -46,6 +46,8 @@ class SplitParams(_Strict):
 class SyncParams(_Strict):
     enabled: bool = True
     landmark_source: Literal["auto", "ground", "image"] = "auto"  # auto: ground if present, else image
+    use_shanks: bool = True       # shank IMUs vs shank landmarks as extra xcorr channels
+    grf_use_com: bool = True      # landmark centre of mass (else hip midpoint) vs total Fy
     max_lag_s: float = Field(default=0.15, gt=0, le=1.0)
     xcorr_rate_hz: float = Field(default=250.0, ge=50, le=2000)
     lowpass_hz: float = Field(default=8.0, gt=0, le=30)        # band of the comparable signals
@@ -66,7 +68,7 @@ class KalmanParams(_Strict):
     enabled: bool = True
     acc_process_noise: float = Field(default=2.0e4, gt=0)   # (m/s^2)^2 / s^3
     acc_measurement_noise: float = Field(default=0.05, gt=0)  # (m/s^2)^2
-    gyro_process_noise: float = Field(default=2.0e2, gt=0)  # (rad/s)^2 / s^3
+    gyro_process_noise: float = Field(default=4.0e2, gt=0)  # (rad/s)^2 / s^3 (same q/r as acc: one pass)
     gyro_measurement_noise: float = Field(default=1.0e-3, gt=0)  # (rad/s)^2
 
 

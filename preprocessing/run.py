@@ -90,8 +90,8 @@ def _video_stats(video: np.ndarray, present: np.ndarray) -> dict | None:
     s = np.zeros(3)
     s2 = np.zeros(3)
     n = 0
-    for i in range(0, idx.size, 256):
-        v = video[idx[i:i + 256]].astype(np.float64) / 255.0  # (n, Tv, 3, H, W)
+    for i in range(0, idx.size, 32):
+        v = video[idx[i:i + 32]].astype(np.float64) / 255.0  # (n, Tv, 3, H, W)
         s += v.sum(axis=(0, 1, 3, 4))
         s2 += (v * v).sum(axis=(0, 1, 3, 4))
         n += v.shape[0] * v.shape[1] * v.shape[3] * v.shape[4]
@@ -129,7 +129,20 @@ def preprocess(p: PreprocessParams, progress: bool = True, report_json: Path | N
         _init_worker(p)
         it = map(_run, jobs)
     else:
-        pool = get_context("fork").Pool(workers, initializer=_init_worker, initargs=(p,))
+        # spawn, not fork: a fork of a process whose thread pools are running (torch, OpenMP,
+        # BLAS; e.g. inside a test session) can deadlock the children. The thread caps are put in
+        # the environment for the spawn so the children start single-threaded.
+        caps = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+        saved = {k: os.environ.get(k) for k in caps}
+        os.environ.update(caps)
+        try:
+            pool = get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(p,))
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
         it = pool.imap_unordered(_run, jobs, chunksize=2)
     try:
         for r in it:

@@ -5,10 +5,13 @@ removed before this module sees meta). Kinematically comparable signal pairs:
 
 * IMU: landmark-derived pelvis (hip-midpoint) specific force magnitude ``|a_hip - g|`` vs the
   pelvis IMU's specific-force magnitude ``|acc|`` (orientation-free, so the unknown sensor
-  attitude does not matter);
-* force plates: body mass x vertical acceleration of the hip midpoint + body weight,
-  ``m (a_y + g)``, vs total vertical GRF ``Fy_r + Fy_l`` (Newton's second law with the hip
-  midpoint as a proxy of the centre of mass).
+  attitude does not matter), plus (``use_shanks``) the same for both shanks (a point 45 % from
+  knee to ankle vs the shank IMUs) as extra correlation channels: the pelvis alone is
+  ambiguous when the pelvis barely accelerates or rotates strongly (sprint starts);
+* force plates: body mass x vertical acceleration of the whole-body centre of mass estimated
+  from the landmarks (de Leva segment masses, :data:`COM_WEIGHTS`) + body weight,
+  ``m (a_y + g)``, vs total vertical GRF ``Fy_r + Fy_l`` (Newton's second law); with
+  ``grf_use_com: false`` the hip midpoint is the proxy.
 
 Both sides are gap-filled onto uniform grids and low-passed to the same band (``lowpass_hz``,
 8 Hz: the landmark side is differentiated twice, so higher bands are noise), then
@@ -31,22 +34,41 @@ from sigproc.filters import butter_lowpass
 from sigproc.gaps import resample_uniform, uniform_grid
 from sigproc.sync import estimate_offset_xcorr, refine_offset_dtw
 
-__all__ = ["hip_acceleration", "recover_offsets"]
+__all__ = ["COM_WEIGHTS", "landmark_accelerations", "recover_offsets"]
+
+
+def _com_weights() -> np.ndarray:
+    """(33,) weights: whole-body centre of mass as a fixed combination of MediaPipe landmarks,
+    segment masses of de Leva (1996), segment centres at the landmark midpoints."""
+    w = np.zeros(33)
+    parts = [(0.0694, (7, 8)), (0.4346, (11, 12, 23, 24))]
+    for a, b, m in ((11, 13, 0.0271), (13, 15, 0.0162), (23, 25, 0.1416), (25, 27, 0.0433), (29, 31, 0.0137)):
+        parts += [(m, (a, b)), (m, (a + 1, b + 1))]  # left, right
+    parts += [(0.0061, (15,)), (0.0061, (16,))]
+    for m, ids in parts:
+        w[list(ids)] += m / len(ids)
+    return w / w.sum()
+
+
+COM_WEIGHTS = _com_weights()
+SHANK_IMUS = (4, 5)  # shank_l, shank_r in biomech.conventions.IMU_SENSORS
 
 
 def _lowpass(x, fs, fc):
     return butter_lowpass(x, fs, min(fc, 0.4 * fs), order=4)
 
 
-def hip_acceleration(kp: dict, fps: float, meta: dict, source: str, lowpass_hz: float):
-    """(uniform video-rate grid, hip-midpoint acceleration (T, 3) in a Y-up frame, m/s^2)."""
+def landmark_accelerations(kp: dict, fps: float, meta: dict, source: str, lowpass_hz: float):
+    """(uniform video-rate grid, accelerations (T, 4, 3) in a Y-up frame, m/s^2) of: the hip
+    midpoint (pelvis IMU), the left / right shank points 45 % of the way from knee to ankle
+    (shank IMUs), and the whole-body centre of mass (:data:`COM_WEIGHTS`, force plates)."""
     t = kp["time"].astype(float)
     if source == "auto":
         source = "ground" if "ground" in kp else "image"
     if source == "ground":
         if "ground" not in kp:
             raise ValueError("keypoints.npz has no 'ground' landmarks (use sync.landmark_source: image)")
-        P = kp["ground"][:, [23, 24]].mean(1).astype(float)
+        L = kp["ground"].astype(float)
     else:
         W = float(meta.get("video", {}).get("width", 1))
         H = float(meta.get("video", {}).get("height", 1))
@@ -56,13 +78,14 @@ def hip_acceleration(kp: dict, fps: float, meta: dict, source: str, lowpass_hz: 
         w = kp["world"].astype(float)
         trunk_m = np.linalg.norm(w[:, [11, 12]].mean(1) - w[:, [23, 24]].mean(1), axis=1)
         scale = float(np.median(trunk_m) / max(np.median(trunk_px), 1e-9))
-        hip = px[:, [23, 24]].mean(1) * scale
-        P = np.stack([hip[:, 0], -hip[:, 1], np.zeros(len(t))], 1)
+        L = np.concatenate([px[..., :1], -px[..., 1:2], np.zeros_like(px[..., :1])], -1) * scale
+    P = np.stack([L[:, [23, 24]].mean(1), 0.55 * L[:, 25] + 0.45 * L[:, 27], 0.55 * L[:, 26] + 0.45 * L[:, 28],
+                  np.einsum("j,tjc->tc", COM_WEIGHTS, L)], 1).reshape(len(t), 12)
     grid = uniform_grid(t[0], t[-1], fps)
     Pu, _ = resample_uniform(t, P, grid, kind="cubic", nominal_hz=fps)
     Pu = _lowpass(Pu, fps, lowpass_hz)
     acc = np.gradient(np.gradient(Pu, 1.0 / fps, axis=0), 1.0 / fps, axis=0)
-    return grid, acc
+    return grid, acc.reshape(len(grid), 4, 3)
 
 
 def _stream(t, x, lowpass_hz, rate=None):
@@ -103,22 +126,24 @@ def recover_offsets(kp, imu, grf, mass: float, fps: float, meta: dict, sp) -> di
         why = "sync disabled" if not sp.enabled else "no landmarks"
         return {k: {**none, "error": why} for k, s in (("imu", imu), ("grf", grf)) if s is not None}
     try:
-        ref_t, acc = hip_acceleration(kp, fps, meta, sp.landmark_source, sp.lowpass_hz)
+        ref_t, acc = landmark_accelerations(kp, fps, meta, sp.landmark_source, sp.lowpass_hz)
     except ValueError as exc:
         return {k: {**none, "error": str(exc)} for k, s in (("imu", imu), ("grf", grf)) if s is not None}
     up = np.array([0.0, GRAVITY, 0.0])
     if imu is not None:
         try:
-            st, sig = _stream(imu["time"], np.linalg.norm(imu["acc"][:, 0].astype(float), axis=1), sp.lowpass_hz,
-                              meta.get("rates_hz", {}).get("imu"))
-            out["imu"] = _estimate(ref_t, np.linalg.norm(acc + up, axis=1), st, sig, sp)
+            sensors = (0,) + (SHANK_IMUS if sp.use_shanks else ())
+            st, sig = _stream(imu["time"], np.linalg.norm(imu["acc"][:, sensors].astype(float), axis=2),
+                              sp.lowpass_hz, meta.get("rates_hz", {}).get("imu"))
+            ref = np.linalg.norm(acc[:, :len(sensors)] + up, axis=2)
+            out["imu"] = _estimate(ref_t, ref, st, sig, sp)
         except ValueError as exc:
             out["imu"] = {**none, "error": str(exc)}
     if grf is not None:
         try:
             st, sig = _stream(grf["time"], grf["force"][:, :, 1].astype(float).sum(1), sp.lowpass_hz,
                               meta.get("rates_hz", {}).get("grf"))
-            out["grf"] = _estimate(ref_t, mass * (acc[:, 1] + GRAVITY), st, sig, sp)
+            out["grf"] = _estimate(ref_t, mass * (acc[:, 3 if sp.grf_use_com else 0, 1] + GRAVITY), st, sig, sp)
         except ValueError as exc:
             out["grf"] = {**none, "error": str(exc)}
     return out
