@@ -112,11 +112,14 @@ def vertical_jump_com(ctx: ActionContext, h0: float, *, t_start: float, dip: flo
     and absorption durations default to the ones that keep the vertical GRF positive: a quintic
     covering distance d from rest to speed v needs about T = 2 d / v (x1.15 margin).
     """
+    lr = rise if land_rise is None else land_rise
     if t_push is None:
-        t_push = 1.15 * 2 * (dip + rise) / v_takeoff
+        t_push = 1.15 * 2 * max(dip + rise, 0.5 * dip, 0.03) / v_takeoff
     if t_absorb is None:
-        v_land = float(np.sqrt(v_takeoff * v_takeoff + 2 * GRAVITY * (rise - (land_rise if land_rise is not None else rise))))
-        t_absorb = 1.15 * 2 * (land_dip + (land_rise if land_rise is not None else rise)) / v_land
+        v_land = float(np.sqrt(max(v_takeoff * v_takeoff + 2 * GRAVITY * (rise - lr), 0.25)))
+        # distance from touchdown to the bottom of the landing (the landing height h0 + lr may
+        # sit below standing height when the legs are inclined)
+        t_absorb = 1.15 * 2 * max(land_dip + lr, 0.5 * land_dip, 0.03) / v_land
     land_rise = rise if land_rise is None else land_rise
     t1 = t_start
     t2 = t1 + t_dip
