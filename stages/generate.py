@@ -194,7 +194,8 @@ def generate(p: GenerateParams, out_root: Path = Path("data/raw"), progress: boo
         _init_worker(presets, cfg, out_dir)
         results = map(_run, specs)
     else:
-        pool = get_context("fork").Pool(workers, initializer=_init_worker, initargs=(presets, cfg, out_dir))
+        # spawn, not fork: forking after torch/OpenSim initialised threads can deadlock
+        pool = get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(presets, cfg, out_dir))
         results = pool.imap_unordered(_run, specs, chunksize=2)
     try:
         for r in results:
