@@ -109,7 +109,11 @@ def _peak_rss_mb() -> dict:
 
 def preprocess(p: PreprocessParams, progress: bool = True, report_json: Path | None = None) -> dict:
     """Run the whole stage; returns the report dict. Raises ClipError / RawDataError (naming
-    the path) for a bad clip unless ``p.skip_bad_clips``."""
+    the path) for a bad clip unless ``p.skip_bad_clips``.
+
+    With ``workers > 1`` the clips run in a ``spawn`` process pool: a script that calls this
+    function must guard its entry point with ``if __name__ == "__main__":`` (Python's rule for
+    spawn; stages/preprocess.py and pytest do)."""
     t_start = time.perf_counter()
     dataset_dir = Path(p.raw_dir) / p.dataset
     rows = read_manifest(dataset_dir)
@@ -123,7 +127,6 @@ def preprocess(p: PreprocessParams, progress: bool = True, report_json: Path | N
 
     results, skipped = {}, []
     workers = min(p.workers, len(jobs))
-    bar = tqdm(total=len(jobs), desc="preprocess", unit="clip", disable=not progress, file=sys.stderr)
     pool = None
     if workers == 1:
         _init_worker(p)
@@ -144,6 +147,7 @@ def preprocess(p: PreprocessParams, progress: bool = True, report_json: Path | N
                 else:
                     os.environ[k] = v
         it = pool.imap_unordered(_run, jobs, chunksize=2)
+    bar = tqdm(total=len(jobs), desc="preprocess", unit="clip", disable=not progress, file=sys.stderr)
     try:
         for r in it:
             bar.update()
