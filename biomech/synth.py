@@ -143,11 +143,24 @@ def simulate(body: Body, spec: ClipSpec, preset: Preset, cfg: SynthConfig) -> di
             "contact": contact, "F_total": F.numpy()}
 
 
+_ID_CACHE: dict = {}
+
+
+def _inverse_dynamics(body: Body) -> InverseDynamics:
+    """One OpenSim model per athlete and process (building it costs ~50 ms)."""
+    key = (body.sex, body.height, body.mass)
+    if key not in _ID_CACHE:
+        if len(_ID_CACHE) > 64:
+            _ID_CACHE.clear()
+        _ID_CACHE[key] = InverseDynamics(body)
+    return _ID_CACHE[key]
+
+
 def opensim_moments(body: Body, sim: dict, times: np.ndarray, idm: InverseDynamics | None = None) -> np.ndarray:
     """OpenSim generalized forces (n, len(COORDINATES)) at simulation times `times`."""
     fs, t = sim["fs"], sim["t"]
     i = np.clip(np.round(times * fs).astype(int), 0, len(t) - 1)
-    idm = idm or InverseDynamics(body)
+    idm = idm or _inverse_dynamics(body)
     wrench = {}
     for s in ("r", "l"):
         g = sim["grf"][s]
