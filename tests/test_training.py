@@ -1,0 +1,158 @@
+"""Training loop, checkpoint/resume, determinism, the `train` stage and MLflow tracking against a
+real `mlflow server` (tiny dataset written in the processed on-disk format, tests/train_fixtures.py)."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from tests.train_fixtures import write_tiny_dataset
+from training.loop import train
+
+CFG = {"epochs": 2, "batch_size": 8, "lr": 3e-3, "seed": 3, "tracking": {"enabled": False}}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_tiny_dataset(tmp_path_factory.mktemp("processed") / "tiny")
+
+
+def test_tcn_two_epochs_metrics_and_loss_decreases(data, tmp_path):
+    m = train("tcn", {}, CFG, data, tmp_path, progress=False)
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    for key in ("val_accuracy", "val_macro_f1", "test_accuracy", "test_macro_f1", "epochs", "seconds", "params"):
+        assert key in on_disk, key
+    assert on_disk["epochs"] == 2 and on_disk["params"] > 1000 and on_disk["n_test"] == 12
+    assert 0 <= on_disk["val_macro_f1"] <= 1 and 0 <= on_disk["test_accuracy"] <= 1
+    losses = [h["train_loss"] for h in m["history"]]
+    assert losses[1] < losses[0], losses
+    assert m["history"][1]["lr"] < m["history"][0]["lr"]  # cosine annealing
+    best = torch.load(tmp_path / "model.pt", weights_only=False)
+    assert best["model_name"] == "tcn" and best["model_cfg"]["num_classes"] == 4
+    ck = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert ck["epoch"] == 2 and set(ck) >= {"model", "optimizer", "epoch", "best_score"}
+
+
+def test_resume_continues_and_matches_uninterrupted(data, tmp_path):
+    one = train("tcn", {}, {**CFG, "epochs": 1}, data, tmp_path / "r", progress=False)
+    assert one["epochs"] == 1
+    m = train("tcn", {}, CFG, data, tmp_path / "r", progress=False)  # same out_dir: resumes
+    assert m["resumed_from_epoch"] == 1 and m["epochs"] == 2
+    assert [h["epoch"] for h in m["history"]] == [1, 2]
+    full = train("tcn", {}, CFG, data, tmp_path / "full", progress=False)
+    a = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert m["history"][1]["train_loss"] == pytest.approx(full["history"][1]["train_loss"])
+
+
+def test_same_seed_identical_weights(data, tmp_path):
+    train("tcn", {}, {**CFG, "epochs": 1}, data, tmp_path / "a", progress=False)
+    train("tcn", {}, {**CFG, "epochs": 1}, data, tmp_path / "b", progress=False)
+    train("tcn", {}, {**CFG, "epochs": 1, "seed": 4}, data, tmp_path / "c", progress=False)
+    a, b, c = (torch.load(tmp_path / d / "model.pt", weights_only=False)["state_dict"] for d in "abc")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_features_svm_trains_through_fit(data, tmp_path):
+    m = train("features_svm", {}, CFG, data, tmp_path, progress=False)
+    assert (tmp_path / "model.joblib").is_file() and m["kind"] == "sklearn"
+    assert 0 <= m["test_macro_f1"] <= 1
+
+
+def test_stage_main_writes_artifacts_and_report(data, tmp_path, monkeypatch):
+    from stages import train as stage
+
+    params = {"profile": "tiny", "train": {"dataset": "tiny", "data_dir": str(data.parent), "epochs": 3,
+                                           "batch_size": 8, "tracking": {"enabled": False},
+                                           "archs": {"tcn": {"dim": 32, "channels": [32, 32]}}},
+              "profiles": {"tiny": {"train": {"epochs": 1}}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    assert stage.main(["tcn"]) == 0
+    rep = json.loads((tmp_path / "reports/train/tcn.json").read_text())
+    assert rep["epochs"] == 1 and (tmp_path / "artifacts/train/tcn/model.pt").is_file()
+    params["train"]["archs"]["tcn"]["bogus"] = 1
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    assert stage.main(["tcn"]) == 2
+    params["train"]["archs"]["tcn"].pop("bogus")
+    params["train"]["lr"] = -1
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    assert stage.main(["tcn"]) == 2
+    assert stage.main(["nope"]) == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_mlflow_server_run_metrics_params_model(data, tmp_path):
+    from mlflow import MlflowClient
+
+    from training.tracking import MlflowTracker
+
+    port = _free_port()
+    uri = f"http://127.0.0.1:{port}"
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    log = open(tmp_path / "server.log", "w")
+    server = subprocess.Popen(
+        [str(mlflow_bin), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--serve-artifacts",
+         "--artifacts-destination", str(tmp_path / "artifacts")],
+        stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
+            try:
+                if urllib.request.urlopen(f"{uri}/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "mlflow server not healthy in 90 s"
+            time.sleep(0.5)
+        tracker = MlflowTracker(uri, "test-train", run_name="tcn-test")
+        m = train("tcn", {}, {**CFG, "epochs": 1}, data, tmp_path / "out", tracker=tracker, progress=False)
+        client = MlflowClient(tracking_uri=uri)
+        run = client.get_run(tracker.run_id)
+        assert run.info.status == "FINISHED"
+        assert run.data.params["model_name"] == "tcn" and run.data.params["train.batch_size"] == "8"
+        assert run.data.params["model.num_classes"] == "4"
+        assert run.data.metrics["final_val_macro_f1"] == pytest.approx(m["val_macro_f1"])
+        hist = client.get_metric_history(tracker.run_id, "train_loss")
+        assert [h.step for h in hist] == [1]
+        assert len(run.data.tags["data_hash"]) == 32
+        assert tracker.model_id is not None
+        lm = client.get_logged_model(tracker.model_id)
+        assert lm.source_run_id == tracker.run_id
+        import mlflow.pyfunc
+        import numpy as np
+
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+        import mlflow
+
+        mlflow.set_tracking_uri(uri)
+        pf = mlflow.pyfunc.load_model(f"models:/{tracker.model_id}")
+        assert pf.metadata.signature is not None
+        width = pf.metadata.signature.inputs.to_dict()[0]["tensor-spec"]["shape"][1]
+        assert np.asarray(pf.predict(np.zeros((2, width), np.float32))).shape == (2, 4)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        log.close()

@@ -1,0 +1,320 @@
+"""The training loop shared by every architecture of the zoo.
+
+torch models: AdamW + cosine annealing (per epoch, to ``min_lr``), class-balanced sampling
+(``make_loader(balanced=True)``), batch augmentation, early stopping on validation macro-F1,
+a checkpoint every epoch (``checkpoint.pt``: model, optimizer, scheduler, RNG state, epoch, best
+score; resumed from when present), the best weights in ``model.pt`` and ``metrics.json``.
+sklearn models (``features_svm``): ``fit`` on the whole train split, ``model.joblib``.
+
+Determinism: ``torch.manual_seed(seed)``, ``use_deterministic_algorithms(True, warn_only=True)``,
+the loader's sampler and the augmentation are seeded per epoch (``seed + epoch``) and the global
+RNG state is checkpointed, so a resumed run reproduces the uninterrupted one.
+
+A tracker (e.g. ``training.tracking.MlflowTracker``) is optional and sees three calls only:
+``start(params)``, ``log_epoch(epoch, metrics)``, ``finish(model, metrics, example_batch)``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from sklearn.metrics import accuracy_score, f1_score
+from tqdm import tqdm
+
+from biomech.conventions import MODALITIES
+
+__all__ = ["TrainParams", "AugmentParams", "TrackingParams", "train", "augment_batch"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AugmentParams(_Strict):
+    enabled: bool = True
+    rotation_deg: float = Field(default=15.0, ge=0, le=180)       # landmarks, about the vertical (Y) axis
+    scale: tuple[float, float] = (0.9, 1.1)                        # landmarks xyz
+    imu_noise: float = Field(default=0.02, ge=0, le=1)            # std, in z-score units
+    grf_noise: float = Field(default=0.02, ge=0, le=1)
+    modality_dropout: float = Field(default=0.1, ge=0, le=0.9)    # per sample and present modality
+
+
+class TrackingParams(_Strict):
+    enabled: bool = True
+    uri: str = "file:./mlruns"
+    experiment: str = "athlete-mm-train"
+    log_model: bool = True
+
+
+class TrainParams(_Strict):
+    dataset: str = Field(default="synth", pattern=r"^[A-Za-z0-9_\-]+$")
+    data_dir: str = "data/processed"
+    out_dir: str = "artifacts/train"
+    report_dir: str = "reports/train"
+    seed: int = Field(default=0, ge=0)
+    epochs: int = Field(default=30, ge=1, le=10000)
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    lr: float = Field(default=3e-4, gt=0, le=1)
+    weight_decay: float = Field(default=0.01, ge=0, le=1)
+    min_lr: float = Field(default=1e-6, ge=0, le=1)
+    patience: int = Field(default=5, ge=1)                        # epochs without a better val macro-F1
+    grad_clip: float | None = Field(default=1.0, gt=0)
+    threads: int | None = Field(default=None, ge=1, le=256)
+    max_batches_per_epoch: int | None = Field(default=None, ge=1)  # smoke runs only
+    loss: dict[str, Any] = Field(default_factory=dict)             # models.losses.compute_losses cfg
+    augment: AugmentParams = Field(default_factory=AugmentParams)
+    tracking: TrackingParams = Field(default_factory=TrackingParams)
+
+
+# ---- augmentation ----------------------------------------------------------------------------
+def augment_batch(batch: dict[str, torch.Tensor], a: AugmentParams, g: torch.Generator) -> dict[str, torch.Tensor]:
+    """Landmark rotation about the vertical (Y up) by U(-rot, rot) and scale U(lo, hi) per sample,
+    Gaussian noise on IMU / GRF, random modality dropout (mask False and tensor zeroed; a sample
+    keeps at least one of its present modalities). Returns a new dict; ``g`` drives every draw."""
+    if not a.enabled:
+        return batch
+    b = dict(batch)
+    B = b["label"].shape[0]
+    u = lambda *s: torch.rand(*s, generator=g)  # noqa: E731
+    if "landmarks" in b:
+        lm = b["landmarks"].clone()
+        th = (u(B) * 2 - 1) * math.radians(a.rotation_deg)
+        s = a.scale[0] + u(B) * (a.scale[1] - a.scale[0])
+        c, sn = (torch.cos(th) * s).view(B, 1, 1), (torch.sin(th) * s).view(B, 1, 1)
+        x, y, z = lm[..., 0], lm[..., 1], lm[..., 2]
+        lm[..., 0], lm[..., 1], lm[..., 2] = c * x + sn * z, y * s.view(B, 1, 1), -sn * x + c * z
+        b["landmarks"] = lm
+    for key, std in (("imu", a.imu_noise), ("grf", a.grf_noise)):
+        if key in b and std > 0:
+            b[key] = b[key] + std * torch.randn(b[key].shape, generator=g)
+    if "modality_mask" in b and a.modality_dropout > 0:
+        mask = b["modality_mask"].bool()
+        drop = (u(mask.shape) < a.modality_dropout) & mask
+        drop[(mask & ~drop).sum(1) == 0] = False  # never drop every present modality of a sample
+        mask = mask & ~drop
+        b["modality_mask"] = mask
+        for i, m in enumerate(MODALITIES):
+            if m in b:
+                b[m] = b[m] * mask[:, i].view(B, *([1] * (b[m].dim() - 1))).to(b[m].dtype)
+    return b
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+def _classes(data_dir: Path) -> list[str]:
+    info = json.loads((data_dir / "dataset.json").read_text())
+    return list(info["classes"])
+
+
+def _evaluate(model: torch.nn.Module, loader, num_classes: int) -> dict[str, float]:
+    model.eval()
+    ys, ps = [], []
+    with torch.no_grad():
+        for batch in loader:
+            ys.append(batch["label"].numpy())
+            ps.append(model(batch)["logits"].argmax(-1).numpy())
+    if not ys:
+        return {"accuracy": float("nan"), "macro_f1": float("nan"), "n": 0}
+    y, p = np.concatenate(ys), np.concatenate(ps)
+    return {"accuracy": float(accuracy_score(y, p)),
+            "macro_f1": float(f1_score(y, p, labels=list(range(num_classes)), average="macro", zero_division=0)),
+            "n": int(len(y))}
+
+
+def _numpy_split(data_dir: Path, split: str) -> dict[str, np.ndarray]:
+    d = data_dir / split
+    return {f: np.load(d / f"{f}.npy") for f in ("landmarks", "imu", "grf", "modality_mask", "label")}
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def _example_batch(data_dir: Path, n: int = 2) -> dict[str, torch.Tensor]:
+    from preprocessing.dataset import WindowDataset
+
+    ds = WindowDataset(data_dir, "val" if (data_dir / "val" / "index.json").is_file() else "train")
+    if len(ds) == 0:
+        ds = WindowDataset(data_dir, "train")
+    items = [ds[i] for i in range(min(n, len(ds)))]
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+
+
+# ---- the loop --------------------------------------------------------------------------------
+def train(model_name: str, model_cfg: Mapping[str, Any] | None, train_cfg: TrainParams | Mapping[str, Any] | None,
+          data_dir: str | Path, out_dir: str | Path, tracker: Any = None, progress: bool = True) -> dict:
+    """Train ``model_name`` on ``data_dir`` (= ``data/processed/<dataset>``), write ``out_dir``
+    (checkpoint.pt, model.pt or model.joblib, metrics.json) and return the metrics dict."""
+    from models import build_model, model_kind, model_signature
+
+    p = train_cfg if isinstance(train_cfg, TrainParams) else TrainParams.model_validate(dict(train_cfg or {}))
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    classes = _classes(data_dir)
+    K = len(classes)
+    kind = model_kind(model_name)
+    cfg = dict(model_cfg or {})
+    if "num_classes" in model_signature(model_name):
+        cfg.setdefault("num_classes", K)
+    if "seed" in model_signature(model_name):
+        cfg.setdefault("seed", p.seed)
+    if p.threads:
+        torch.set_num_threads(p.threads)
+    torch.manual_seed(p.seed)
+    np.random.seed(p.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    t0 = time.perf_counter()
+    if tracker is not None:
+        tracker.start({"model_name": model_name, "model": cfg, "train": p.model_dump(mode="json")}, data_dir)
+    try:
+        return _run(model_name, kind, cfg, classes, p, data_dir, out_dir, tracker, t0, progress)
+    except BaseException:
+        if tracker is not None and hasattr(tracker, "fail"):
+            tracker.fail()
+        raise
+
+
+def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir: Path, tracker, t0, progress):
+    from models import build_model
+
+    K = len(classes)
+    if kind == "sklearn":
+        return _train_sklearn(model_name, cfg, p, data_dir, out_dir, tracker, t0, build_model)
+
+    from preprocessing.dataset import make_loader
+
+    model = build_model(model_name, cfg)
+    n_params = int(sum(t.numel() for t in model.parameters()))
+    opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=p.epochs, eta_min=p.min_lr)
+    ckpt_path, best_path = out_dir / "checkpoint.pt", out_dir / "model.pt"
+    state = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "since_best": 0, "history": []}
+    resumed_from = 0
+    if ckpt_path.is_file():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        if ck.get("model_name") != model_name or ck.get("model_cfg") != cfg:
+            raise ValueError(f"{ckpt_path}: checkpoint of a different model/cfg; delete it to start over")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        # the epoch budget may have grown since the checkpoint: continue the cosine of *this* budget
+        sched.T_max = p.epochs
+        for grp in opt.param_groups:
+            grp["lr"] = p.min_lr + (grp["initial_lr"] - p.min_lr) * (1 + math.cos(math.pi * ck["epoch"] / p.epochs)) / 2
+        sched._last_lr = [grp["lr"] for grp in opt.param_groups]
+        torch.set_rng_state(ck["rng"])
+        state = ck["state"]
+        resumed_from = state["epoch"]
+    val_loader = make_loader("val", p.batch_size, balanced=False, root=data_dir, seed=p.seed)
+    stopped_early = False
+    epoch = state["epoch"]
+    while epoch < p.epochs:
+        if state["since_best"] >= p.patience:
+            stopped_early = True
+            break
+        epoch += 1
+        loader = make_loader("train", p.batch_size, balanced=True, root=data_dir, seed=p.seed + epoch)
+        g = torch.Generator().manual_seed(p.seed * 1000 + epoch)
+        model.train()
+        total, n_batches = 0.0, 0
+        n_max = len(loader) if p.max_batches_per_epoch is None else min(len(loader), p.max_batches_per_epoch)
+        bar = tqdm(total=n_max, desc=f"{model_name} epoch {epoch}/{p.epochs}", unit="batch",
+                   disable=not progress, file=sys.stderr, leave=False)
+        for i, batch in enumerate(loader):
+            if i >= n_max:
+                break
+            batch = augment_batch(batch, p.augment, g)
+            losses = _losses(model(batch), batch, p.loss)
+            opt.zero_grad(set_to_none=True)
+            losses["total"].backward()
+            if p.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)
+            opt.step()
+            total += float(losses["total"].detach())
+            n_batches += 1
+            bar.update()
+            bar.set_postfix(loss=f"{total / n_batches:.4f}")
+        bar.close()
+        lr = opt.param_groups[0]["lr"]
+        sched.step()
+        val = _evaluate(model, val_loader, K)
+        row = {"epoch": epoch, "train_loss": total / max(n_batches, 1), "val_accuracy": val["accuracy"],
+               "val_macro_f1": val["macro_f1"], "lr": lr}
+        state["history"].append(row)
+        score = val["macro_f1"] if not math.isnan(val["macro_f1"]) else -row["train_loss"]
+        if score > state["best_score"]:
+            state.update(best_score=score, best_epoch=epoch, since_best=0)
+            torch.save({"model_name": model_name, "model_cfg": cfg, "classes": classes, "state_dict": model.state_dict(),
+                        "epoch": epoch, "val_macro_f1": val["macro_f1"]}, best_path)
+        else:
+            state["since_best"] += 1
+        state["epoch"] = epoch
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save({"model_name": model_name, "model_cfg": cfg, "model": model.state_dict(),
+                    "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
+                    "epoch": epoch, "best_score": state["best_score"], "state": state}, tmp)
+        tmp.replace(ckpt_path)
+        if tracker is not None:
+            tracker.log_epoch(epoch, row)
+        print(f"train[{model_name}] epoch {epoch}: loss {row['train_loss']:.4f} "
+              f"val acc {val['accuracy']:.3f} macro-F1 {val['macro_f1']:.3f}", file=sys.stderr)
+    if state["since_best"] >= p.patience and epoch < p.epochs:
+        stopped_early = True
+    best = torch.load(best_path, map_location="cpu", weights_only=False)
+    model.load_state_dict(best["state_dict"])
+    val = _evaluate(model, val_loader, K)
+    test = _evaluate(model, make_loader("test", p.batch_size, balanced=False, root=data_dir, seed=p.seed), K)
+    metrics = {
+        "model": model_name, "kind": kind, "val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"],
+        "test_accuracy": test["accuracy"], "test_macro_f1": test["macro_f1"], "n_val": val["n"], "n_test": test["n"],
+        "epochs": state["epoch"], "best_epoch": state["best_epoch"], "stopped_early": stopped_early,
+        "resumed_from_epoch": resumed_from, "seconds": round(time.perf_counter() - t0, 2),
+        "params": n_params, "history": state["history"],
+    }
+    _write_json(out_dir / "metrics.json", metrics)
+    if tracker is not None:
+        tracker.finish(model, metrics, _example_batch(data_dir))
+    return metrics
+
+
+def _losses(outputs, batch, cfg):
+    from models.losses import compute_losses
+
+    return compute_losses(outputs, batch, cfg)
+
+
+def _train_sklearn(model_name, cfg, p: TrainParams, data_dir: Path, out_dir: Path, tracker, t0, build_model) -> dict:
+    model = build_model(model_name, cfg)
+    tr = _numpy_split(data_dir, "train")
+    model.fit(tr)
+    out = {}
+    for split in ("val", "test"):
+        d = _numpy_split(data_dir, split)
+        if len(d["label"]) == 0:
+            out[split] = (float("nan"), float("nan"), 0)
+            continue
+        y, pr = d["label"], model.predict(d)
+        out[split] = (float(accuracy_score(y, pr)),
+                      float(f1_score(y, pr, labels=list(range(len(_classes(data_dir)))), average="macro",
+                                     zero_division=0)), int(len(y)))
+    model.save(out_dir / "model.joblib")
+    metrics = {
+        "model": model_name, "kind": "sklearn", "val_accuracy": out["val"][0], "val_macro_f1": out["val"][1],
+        "test_accuracy": out["test"][0], "test_macro_f1": out["test"][1], "n_val": out["val"][2],
+        "n_test": out["test"][2], "epochs": 1, "best_epoch": 1, "stopped_early": False, "resumed_from_epoch": 0,
+        "seconds": round(time.perf_counter() - t0, 2), "params": int(model.n_components_), "history": [],
+    }
+    _write_json(out_dir / "metrics.json", metrics)
+    if tracker is not None:
+        tracker.log_epoch(1, {"val_accuracy": metrics["val_accuracy"], "val_macro_f1": metrics["val_macro_f1"]})
+        tracker.finish(model, metrics, {k: v[:2] for k, v in _numpy_split(data_dir, "val" if out["val"][2] else "train").items()})
+    return metrics

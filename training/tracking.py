@@ -1,0 +1,158 @@
+"""The one MLflow helper of the training stage (the loop only calls start / log_epoch / finish).
+
+    tracker = MlflowTracker(uri="file:./mlruns", experiment="athlete-mm-train", run_name="tcn")
+    train(..., tracker=tracker)
+
+start: a run with params (model cfg, train cfg, flattened to ``model.<k>`` / ``train.<k>``) and tags
+(``git_sha`` from ``git rev-parse HEAD`` when available, ``data_hash``: md5 of the processed
+dataset's split.json and <split>/index.json files, ``model_name``).
+log_epoch: the epoch's metrics (step = epoch). finish: final metrics, metrics.json as an artifact,
+and the model: torch models through ``mlflow.pytorch.log_model`` wrapped in ``FlatInputModel``
+(the pytorch pyfunc flavour takes one ndarray, our models take a batch dict), with a signature
+and an input example; ``features_svm`` through ``mlflow.sklearn.log_model``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import subprocess
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from biomech.conventions import MODALITIES
+
+__all__ = ["MlflowTracker", "FlatInputModel", "data_hash", "git_sha"]
+
+
+def git_sha(cwd: str | Path = ".") -> str | None:
+    try:
+        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else None
+
+
+def data_hash(data_dir: str | Path) -> str:
+    """md5 over split.json and every <split>/index.json of a processed dataset (sorted paths)."""
+    root = Path(data_dir)
+    h = hashlib.md5()
+    for f in [root / "split.json", *sorted(root.glob("*/index.json"))]:
+        if f.is_file():
+            h.update(str(f.relative_to(root)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _flatten(d: Mapping[str, Any], prefix: str) -> dict[str, str]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}"
+        if isinstance(v, Mapping) and v:
+            out.update(_flatten(v, key))
+        else:
+            out[key] = str(v)[:6000]
+    return out
+
+
+class FlatInputModel(nn.Module):
+    """Serving adapter: a (B, D) float32 row = the model's input tensors flattened and concatenated
+    (in ``keys`` order) followed by the 4 modality-mask flags; returns the window logits (B, K)."""
+
+    def __init__(self, model: nn.Module, shapes: dict[str, tuple[int, ...]]):
+        super().__init__()
+        self.model = model
+        self.keys = list(shapes)
+        self.shapes = {k: tuple(int(s) for s in v) for k, v in shapes.items()}
+
+    @property
+    def width(self) -> int:
+        return sum(math.prod(s) for s in self.shapes.values()) + len(MODALITIES)
+
+    def flatten(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        B = batch["modality_mask"].shape[0]
+        parts = [batch[k].reshape(B, -1).float() for k in self.keys]
+        return torch.cat(parts + [batch["modality_mask"].float()], 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, i = {}, 0
+        for k in self.keys:
+            n = math.prod(self.shapes[k])
+            batch[k] = x[:, i:i + n].reshape(x.shape[0], *self.shapes[k])
+            i += n
+        batch["modality_mask"] = x[:, i:i + len(MODALITIES)] > 0.5
+        return self.model(batch)["logits"]
+
+
+class MlflowTracker:
+    def __init__(self, uri: str = "file:./mlruns", experiment: str = "athlete-mm-train", run_name: str | None = None,
+                 log_model: bool = True, tags: Mapping[str, str] | None = None):
+        self.uri, self.experiment, self.run_name = uri, experiment, run_name
+        self.log_model_enabled = log_model
+        self.extra_tags = dict(tags or {})
+        self.run_id: str | None = None
+        self.model_id: str | None = None
+
+    def start(self, params: Mapping[str, Any], data_dir: str | Path) -> None:
+        import mlflow
+
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_experiment(self.experiment)
+        tags = {"model_name": str(params.get("model_name")), "data_hash": data_hash(data_dir),
+                "data_dir": str(data_dir), **self.extra_tags}
+        sha = git_sha()
+        if sha:
+            tags["git_sha"] = sha
+        run = mlflow.start_run(run_name=self.run_name or str(params.get("model_name")), tags=tags)
+        self.run_id = run.info.run_id
+        flat = {"model_name": str(params.get("model_name"))}
+        flat.update(_flatten(params.get("model", {}), "model"))
+        flat.update(_flatten(params.get("train", {}), "train"))
+        mlflow.log_params(flat)
+
+    def log_epoch(self, epoch: int, metrics: Mapping[str, Any]) -> None:
+        import mlflow
+
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()
+                            if k != "epoch" and isinstance(v, (int, float)) and math.isfinite(float(v))}, step=epoch)
+
+    def finish(self, model: Any, metrics: Mapping[str, Any], example: Mapping[str, Any]) -> None:
+        import mlflow
+        from mlflow.models import infer_signature
+
+        try:
+            final = {f"final_{k}": float(v) for k, v in metrics.items()
+                     if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))}
+            mlflow.log_metrics(final)
+            mlflow.log_dict(dict(metrics), "metrics.json")
+            if self.log_model_enabled:
+                if getattr(model, "kind", "torch") == "sklearn":
+                    ex = {k: np.asarray(v) for k, v in example.items()}
+                    feats = model.features(ex)
+                    sig = infer_signature(feats, model.predict(ex))
+                    info = mlflow.sklearn.log_model(model.pipeline, name="model", signature=sig, input_example=feats)
+                else:
+                    keys = [m for m in MODALITIES if m in getattr(model, "modalities", MODALITIES) and m in example]
+                    wrapped = FlatInputModel(model, {k: tuple(example[k].shape[1:]) for k in keys}).eval()
+                    with torch.no_grad():
+                        x = wrapped.flatten(example)
+                        y = wrapped(x)
+                    xa = x.numpy().astype(np.float32)
+                    sig = infer_signature(xa, y.numpy())
+                    info = mlflow.pytorch.log_model(wrapped, name="model", signature=sig, input_example=xa[:1],
+                                                    serialization_format="pickle", export_model=False)
+                self.model_id = getattr(info, "model_id", None)
+            mlflow.end_run("FINISHED")
+        except BaseException:
+            mlflow.end_run("FAILED")
+            raise
+
+    def fail(self) -> None:
+        import mlflow
+
+        if mlflow.active_run() is not None:
+            mlflow.end_run("FAILED")
