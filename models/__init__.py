@@ -17,5 +17,6 @@ from . import sta_c3d_lstm  # noqa: F401,E402
 from . import tcn  # noqa: F401,E402
 from . import basic_cnn  # noqa: F401,E402
 from . import features_svm  # noqa: F401,E402
+from . import torque  # noqa: F401,E402
 
 __all__ = ["available_models", "build_model", "model_kind", "model_signature", "register_model"]

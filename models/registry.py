@@ -9,6 +9,8 @@ Two kinds of models share the one registry:
                         (``forward(batch: dict) -> dict`` with "logits", "frame_logits", ...).
   * ``kind="sklearn"`` -> a scikit-learn style estimator (``fit``/``predict``/``predict_proba``/
                         ``save``/``load``), e.g. ``features_svm``.
+  * ``kind="torque"``  -> an ``nn.Module`` joint-moment estimator: ``forward(batch) -> {"moments"}``
+                        (B,T,10) N m in MOMENTS order (models.torque), no logits.
 ``available_models(kind="torch")`` lists only one kind; ``model_kind(name)`` tells which.
 """
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, Callable, Mapping
 
 __all__ = ["register_model", "build_model", "available_models", "model_kind", "model_signature"]
 
-KINDS = ("torch", "sklearn")
+KINDS = ("torch", "sklearn", "torque")
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ def register_model(name: str, *, kind: str = "torch") -> Callable[[Callable[...,
 
 
 def available_models(kind: str | None = None) -> list[str]:
-    """Sorted registered names, optionally only those of one kind ("torch" or "sklearn")."""
+    """Sorted registered names, optionally only those of one kind ("torch", "sklearn", "torque")."""
     return sorted(n for n, e in _REGISTRY.items() if kind is None or e.kind == kind)
 
 
