@@ -134,7 +134,12 @@ class MlflowTracker:
                     ex = {k: np.asarray(v) for k, v in example.items()}
                     feats = model.features(ex)
                     sig = infer_signature(feats, model.predict(ex))
-                    info = mlflow.sklearn.log_model(model.pipeline, name="model", signature=sig, input_example=feats)
+                    # the calibrated SVC uses sklearn-internal classes that skops does not trust by
+                    # default; they are sklearn's own, so they are listed explicitly
+                    trusted = ["sklearn.calibration._CalibratedClassifier",
+                               "sklearn.calibration._SigmoidCalibration"]
+                    info = mlflow.sklearn.log_model(model.pipeline, name="model", signature=sig,
+                                                    input_example=feats, skops_trusted_types=trusted)
                 else:
                     keys = [m for m in MODALITIES if m in getattr(model, "modalities", MODALITIES) and m in example]
                     wrapped = FlatInputModel(model, {k: tuple(example[k].shape[1:]) for k in keys}).eval()
