@@ -284,6 +284,20 @@ class MotionModel(nn.Module):
             inputs[m] = torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))
         return inputs, mask
 
+    def encode_present(self, x: Mapping[str, Tensor], mask: Tensor, T: int) -> tuple[Tensor, Tensor]:
+        """Per-modality features (B, T, M, dim) of ``self.modalities`` (each encoder runs only on
+        the samples that have its modality; video is interpolated to T) and their (B, M) mask.
+        Fusion models set ``self.encoders`` and, if they read video, ``encode_video``."""
+        feats = []
+        for m in self.modalities:
+            present = mask[:, MODALITY_INDEX[m]]
+            if m == "video":
+                v = run_on_present(self.encode_video, x[m], present, (x[m].shape[1], self.dim))
+                feats.append(interpolate_time(v, T))
+            else:
+                feats.append(run_on_present(self.encoders[m], x[m], present, (T, self.dim)))
+        return torch.stack(feats, dim=2), mask[:, [MODALITY_INDEX[m] for m in self.modalities]]
+
     def extract_features(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:  # pragma: no cover
         raise NotImplementedError
 

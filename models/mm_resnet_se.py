@@ -15,8 +15,8 @@ import torch
 from torch import Tensor, nn
 from torchvision.models import resnet
 
-from .blocks import (MODALITY_INDEX, TCN, MaskedModalityFusion, MotionModel, SEBlock, check_modalities,
-                     interpolate_time, run_on_present, sensor_encoders, sequence_length)
+from .blocks import (TCN, MaskedModalityFusion, MotionModel, SEBlock, check_modalities, sensor_encoders,
+                     sequence_length)
 from .registry import register_model
 
 _RESNETS = {"resnet18": (resnet.resnet18, 512), "resnet50": (resnet.resnet50, 2048)}
@@ -111,16 +111,8 @@ class MMResNetSE(MotionModel):
     def extract_features(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
         x, mask = self.prepare(batch)
         T = sequence_length(batch)
-        feats = []
-        for m in self.modalities:
-            present = mask[:, MODALITY_INDEX[m]]
-            if m == "video":
-                v = run_on_present(self.encode_video, x[m], present, (x[m].shape[1], self.dim))
-                feats.append(interpolate_time(v, T))
-            else:
-                feats.append(run_on_present(self.encoders[m], x[m], present, (T, self.dim)))
-        sub_mask = mask[:, [MODALITY_INDEX[m] for m in self.modalities]]
-        fused, weights = self.fusion(torch.stack(feats, dim=2), sub_mask)
+        feats, sub_mask = self.encode_present(x, mask, T)
+        fused, weights = self.fusion(feats, sub_mask)
         h = self.drop(torch.relu(self.fused_norm(fused.transpose(1, 2))))
         h = self.out_proj(self.temporal(h).transpose(1, 2))
         return {"features": h, "modality_attention": weights}

@@ -14,8 +14,7 @@ from typing import Mapping
 import torch
 from torch import Tensor, nn
 
-from .blocks import (MODALITY_INDEX, MaskedModalityFusion, MotionModel, check_modalities, interpolate_time,
-                     run_on_present, sensor_encoders, sequence_length)
+from .blocks import MaskedModalityFusion, MotionModel, check_modalities, sensor_encoders, sequence_length
 from .registry import register_model
 
 
@@ -90,16 +89,8 @@ class STAC3DLSTM(MotionModel):
     def extract_features(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
         x, mask = self.prepare(batch)
         T = sequence_length(batch)
-        feats = []
-        for m in self.modalities:
-            present = mask[:, MODALITY_INDEX[m]]
-            if m == "video":
-                v = run_on_present(self.encode_video, x[m], present, (x[m].shape[1], self.dim))
-                feats.append(interpolate_time(v, T))
-            else:
-                feats.append(run_on_present(self.encoders[m], x[m], present, (T, self.dim)))
-        sub_mask = mask[:, [MODALITY_INDEX[m] for m in self.modalities]]
-        fused, weights = self.fusion(torch.stack(feats, dim=2), sub_mask)
+        feats, sub_mask = self.encode_present(x, mask, T)
+        fused, weights = self.fusion(feats, sub_mask)
         return {"features": self.drop(fused), "modality_attention": weights}
 
 
