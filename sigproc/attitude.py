@@ -46,6 +46,15 @@ def _check_imu(arr, name: str) -> np.ndarray:
     return a
 
 
+
+def _check_acc_gyro(acc, gyro, fs_hz) -> tuple[np.ndarray, np.ndarray, float]:
+    """Validated (T, 3) accelerometer and gyroscope arrays of equal shape, and the sample period."""
+    a = _check_imu(acc, "acc")
+    g = _check_imu(gyro, "gyro")
+    if a.shape != g.shape:
+        raise ValueError(f"acc shape {a.shape} must equal gyro shape {g.shape}")
+    return a, g, 1.0 / check_positive(fs_hz, "fs_hz")
+
 def _check_R0(R0) -> np.ndarray:
     if R0 is None:
         return np.eye(3)
@@ -166,11 +175,7 @@ def complementary_attitude(
     numpy.ndarray, shape (T, 3, 3)
         Sensor->world rotation matrices.
     """
-    a = _check_imu(acc, "acc")
-    g = _check_imu(gyro, "gyro")
-    if a.shape != g.shape:
-        raise ValueError(f"acc shape {a.shape} must equal gyro shape {g.shape}")
-    dt = 1.0 / check_positive(fs_hz, "fs_hz")
+    a, g, dt = _check_acc_gyro(acc, gyro, fs_hz)
     gain = float(gain)
     if not 0.0 <= gain <= 1.0:
         raise ValueError(f"gain={gain} must be in [0, 1]")
@@ -233,11 +238,7 @@ def kalman_attitude(
     numpy.ndarray, shape (T, 3, 3)
         Sensor->world rotation matrices.
     """
-    a = _check_imu(acc, "acc")
-    g = _check_imu(gyro, "gyro")
-    if a.shape != g.shape:
-        raise ValueError(f"acc shape {a.shape} must equal gyro shape {g.shape}")
-    dt = 1.0 / check_positive(fs_hz, "fs_hz")
+    a, g, dt = _check_acc_gyro(acc, gyro, fs_hz)
     sg = check_positive(gyro_noise, "gyro_noise")
     sa = check_positive(acc_noise, "acc_noise")
     T = a.shape[0]
