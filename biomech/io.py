@@ -78,6 +78,17 @@ def read_mot(path: str | Path) -> tuple[np.ndarray, list[str], np.ndarray, dict]
     return data[:, 0], cols[1:], data[:, 1:], header
 
 
+def read_json(path: str | Path) -> dict:
+    """Read a JSON file of the raw layout (e.g. meta.json); RawDataError names the path."""
+    path = Path(path)
+    if not path.is_file():
+        raise RawDataError(f"{path}: file not found")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RawDataError(f"{path}: unreadable or corrupt JSON ({exc})") from exc
+
+
 def write_npz(path: str | Path, header: dict, **arrays: np.ndarray) -> Path:
     path = Path(path)
     np.savez(path, header=np.array(json.dumps(header)), **arrays)

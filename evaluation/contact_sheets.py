@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
@@ -39,7 +38,7 @@ from matplotlib.gridspec import GridSpec, GridSpecFromSubplotSpec  # noqa: E402
 
 from biomech.camera import MEDIAPIPE_LANDMARKS  # noqa: E402
 from biomech.conventions import ACTIONS, GRAVITY  # noqa: E402
-from biomech.io import RawDataError, read_manifest, read_mot, read_npz  # noqa: E402
+from biomech.io import RawDataError, read_json, read_manifest, read_mot, read_npz  # noqa: E402
 from biomech.render import VideoReadError, read_mp4  # noqa: E402
 
 N_FRAMES = 6
@@ -99,13 +98,7 @@ def select_clips(rows: list[dict], per_class: int) -> dict[str, list[tuple[str, 
 
 def load_clip(clip_dir: Path) -> dict:
     """Every stream a sheet needs; raises RawDataError / VideoReadError / FileNotFoundError."""
-    meta_path = clip_dir / "meta.json"
-    if not meta_path.is_file():
-        raise RawDataError(f"{meta_path}: file not found")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise RawDataError(f"{meta_path}: unreadable ({exc})") from exc
+    meta = read_json(clip_dir / "meta.json")
     _, kp = read_npz(clip_dir / "keypoints.npz", ("time", "ground"))
     imu_header, imu = read_npz(clip_dir / "imu.npz", ("time", "acc", "gyro"))
     grf = None

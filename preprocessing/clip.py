@@ -26,7 +26,6 @@ Pipeline of :func:`process_clip` (every filter switchable in ``PreprocessParams.
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ import cv2
 import numpy as np
 
 from biomech.conventions import ACTIONS, GRAVITY, IMU_SENSORS, JOINT_ANGLES, MODALITIES, MOMENTS
-from biomech.io import RawDataError, read_mot, read_npz, verify_clip
+from biomech.io import RawDataError, read_json, read_mot, read_npz, verify_clip
 from biomech.render import VideoReadError, read_mp4
 from sigproc import attitude as att
 from sigproc.filters import butter_lowpass, exp_smooth, iqr_outliers, kalman_rts_smooth, savgol, zero_drift_correct
@@ -68,12 +67,7 @@ class ClipJob:
 
 def load_meta(path: Path) -> dict:
     """meta.json without the ``synthetic_truth`` block (preprocessing never sees true offsets)."""
-    if not path.is_file():
-        raise RawDataError(f"{path}: file not found")
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise RawDataError(f"{path}: corrupt json ({exc})") from exc
+    meta = read_json(path)
     meta.pop("synthetic_truth", None)
     return meta
 

@@ -48,7 +48,7 @@ class AugmentParams(_Strict):
 
 class TrackingParams(_Strict):
     enabled: bool = True
-    uri: str = "file:./mlruns"
+    uri: str = "sqlite:///mlflow.db"  # MLflow 3 refuses the file store
     experiment: str = "athlete-mm-train"
     log_model: bool = True
 
