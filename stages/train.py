@@ -1,12 +1,13 @@
 """DVC stage `train`: one architecture of the zoo on the processed dataset.
 
     python -m stages.train <arch>        # what `dvc repro train@<arch>` runs
+    torchrun --nproc_per_node 2 -m stages.train <arch>   # DDP (gloo on CPU, nccl on GPUs)
 
 Reads params.yaml section `train` (active profile applied): the common settings
 (training.loop.TrainParams) plus `train.archs.<arch>` (model cfg overrides, checked against the
 builder's signature). Writes artifacts/train/<arch>/ (model.pt or model.joblib, checkpoint.pt,
 metrics.json) and reports/train/<arch>.json (metrics for `dvc metrics show`); MLflow tracking
-per `train.tracking`.
+per `train.tracking`. Under torchrun only rank 0 writes files, logs and tracks.
 """
 from __future__ import annotations
 
@@ -47,25 +48,28 @@ def main(argv: list[str] | None = None) -> int:
     except ParamsError as exc:
         print(f"train: invalid parameters:\n{exc}", file=sys.stderr)
         return 2
-    from training.loop import train
+    from training.loop import is_main, train
 
     data_dir = Path(p.data_dir) / p.dataset
     if not (data_dir / "dataset.json").is_file():
         print(f"train: {data_dir} is not a processed dataset (run the preprocess stage)", file=sys.stderr)
         return 1
     tracker = None
-    if p.tracking.enabled:
+    if p.tracking.enabled and is_main():
         from training.tracking import MlflowTracker
 
         tracker = MlflowTracker(p.tracking.uri, p.tracking.experiment, run_name=arch, log_model=p.tracking.log_model,
                                 tags={"profile": profile})
-    print(f"train: profile={profile} arch={arch} dataset={p.dataset} epochs={p.epochs} "
-          f"batch={p.batch_size}", file=sys.stderr)
+    if is_main():
+        print(f"train: profile={profile} arch={arch} dataset={p.dataset} epochs={p.epochs} "
+              f"batch={p.batch_size}", file=sys.stderr)
     try:
         metrics = train(arch, cfg, p, data_dir, Path(p.out_dir) / arch, tracker=tracker)
     except (TypeError, ValueError) as exc:  # a model cfg the builder rejects, a stale checkpoint
         print(f"train: {exc}", file=sys.stderr)
         return 2
+    if not is_main():
+        return 0
     report = Path(p.report_dir) / f"{arch}.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=1) + "\n")

@@ -12,11 +12,23 @@ RNG state is checkpointed, so a resumed run reproduces the uninterrupted one.
 
 A tracker (e.g. ``training.tracking.MlflowTracker``) is optional and sees three calls only:
 ``start(params)``, ``log_epoch(epoch, metrics)``, ``finish(model, metrics, example_batch)``.
+
+Distributed (``torchrun --nproc_per_node N``, i.e. ``WORLD_SIZE`` > 1): one process group (nccl
+and one GPU per process when CUDA is available, else gloo on CPU), the model in
+``DistributedDataParallel``; every rank draws the same seeded (class-balanced) sampler order and
+trains on its own disjoint, equally long slice of it (``shard_indices``), so an epoch is still
+len(train) draws and ``batch_size`` is per process. BatchNorm buffers are averaged over the ranks
+after each epoch; rank 0 evaluates and broadcasts the validation metrics (one early-stopping
+decision everywhere), and only rank 0 writes files and talks to the tracker. At the end every rank's
+weights are hashed and compared (``metrics["ddp"]``; a mismatch raises). sklearn models train on
+rank 0 only. Resume works as in one process (every rank reads the shared ``checkpoint.pt``).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,7 +42,8 @@ from tqdm import tqdm
 
 from biomech.conventions import MODALITIES
 
-__all__ = ["TrainParams", "AugmentParams", "TrackingParams", "train", "augment_batch"]
+__all__ = ["TrainParams", "AugmentParams", "TrackingParams", "train", "augment_batch", "is_main", "shard_indices",
+           "weights_digest"]
 
 
 class _Strict(BaseModel):
@@ -114,11 +127,12 @@ def _classes(data_dir: Path) -> list[str]:
 
 def _evaluate(model: torch.nn.Module, loader, num_classes: int) -> dict[str, float]:
     model.eval()
+    dev = next(model.parameters()).device
     ys, ps = [], []
     with torch.no_grad():
         for batch in loader:
             ys.append(batch["label"].numpy())
-            ps.append(model(batch)["logits"].argmax(-1).numpy())
+            ps.append(model(_to(batch, dev))["logits"].argmax(-1).cpu().numpy())
     if not ys:
         return {"accuracy": float("nan"), "macro_f1": float("nan"), "n": 0}
     y, p = np.concatenate(ys), np.concatenate(ps)
@@ -149,6 +163,146 @@ def _example_batch(data_dir: Path, n: int = 2) -> dict[str, torch.Tensor]:
     return {k: torch.stack([it[k] for it in items]) for k in items[0]}
 
 
+# ---- distributed (torchrun) ----------------------------------------------------------------------
+class _Dist:
+    """This process's place in a torchrun job (rank 0 of 1 without torchrun)."""
+
+    def __init__(self, rank: int = 0, world: int = 1, device: str = "cpu", backend: str | None = None,
+                 owned: bool = False):
+        self.rank, self.world, self.device, self.backend, self.owned = rank, world, torch.device(device), backend, owned
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def is_main() -> bool:
+    """True on the process that writes files and talks to the tracker: rank 0 (or no torchrun)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _dist_setup() -> _Dist:
+    """Join the torchrun job when ``WORLD_SIZE`` > 1 (nccl + ``cuda:LOCAL_RANK`` when CUDA is
+    available, else gloo on CPU); a single process is left alone (rank 0 of 1, CPU)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return _Dist()
+    import torch.distributed as dist
+
+    cuda = torch.cuda.is_available()
+    device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if cuda else "cpu"
+    if cuda:
+        torch.cuda.set_device(torch.device(device))
+    owned = not dist.is_initialized()
+    if owned:
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return _Dist(dist.get_rank(), dist.get_world_size(), device, dist.get_backend(), owned)
+
+
+def _dist_teardown(d: _Dist) -> None:
+    import torch.distributed as dist
+
+    if d.owned and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def _broadcast(obj: Any, d: _Dist) -> Any:
+    """Rank 0's ``obj`` on every rank."""
+    if d.world == 1:
+        return obj
+    import torch.distributed as dist
+
+    box = [obj]
+    dist.broadcast_object_list(box, src=0, device=d.device if d.device.type == "cuda" else None)
+    return box[0]
+
+
+def _all_sum(values: list[float], d: _Dist) -> list[float]:
+    if d.world == 1:
+        return values
+    import torch.distributed as dist
+
+    t = torch.tensor(values, dtype=torch.float64, device=d.device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def _sync_buffers(model: torch.nn.Module, d: _Dist) -> None:
+    """Float buffers (BatchNorm running statistics) averaged over the ranks, the others (counters)
+    from rank 0: after it every rank holds the same state_dict."""
+    if d.world == 1:
+        return
+    import torch.distributed as dist
+
+    for b in model.buffers():
+        if b.is_floating_point():
+            dist.all_reduce(b)
+            b.div_(d.world)
+        else:
+            dist.broadcast(b, src=0)
+
+
+def weights_digest(state_dict: Mapping[str, torch.Tensor]) -> str:
+    """md5 over the names, dtypes, shapes and bytes of a state_dict (parameters and buffers)."""
+    h = hashlib.md5()
+    for k in sorted(state_dict):
+        t = state_dict[k].detach().cpu().contiguous().reshape(-1)
+        h.update(f"{k}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def _gather_digests(model: torch.nn.Module, d: _Dist) -> list[str]:
+    import torch.distributed as dist
+
+    out: list[Any] = [None] * d.world
+    dist.all_gather_object(out, weights_digest(model.state_dict()))
+    return out
+
+
+def shard_indices(order: list[int], rank: int, world: int) -> list[int]:
+    """``rank``'s slice of one sampler order shared by every rank: the order is padded (cycling) to
+    a multiple of ``world`` and every rank takes every ``world``-th element from ``rank`` on, so the
+    slices are disjoint positions of the same draw, equally long (same batch count everywhere)."""
+    n = len(order)
+    if world == 1 or n == 0:
+        return list(order)
+    per = -(-n // world)
+    padded = [order[i % n] for i in range(per * world)]
+    return padded[rank::world]
+
+
+class _IndexSampler(torch.utils.data.Sampler):
+    def __init__(self, indices: list[int]):
+        self.indices = indices
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def _shard_loader(loader, d: _Dist):
+    """The same loader over this rank's slice of its (seeded) sampler order."""
+    if d.world == 1:
+        return loader
+    from torch.utils.data import DataLoader
+
+    order = [int(i) for i in loader.sampler]  # identical on every rank: same seed, same generator
+    return DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=_IndexSampler(shard_indices(order, d.rank, d.world)),
+                      num_workers=loader.num_workers, drop_last=loader.drop_last, collate_fn=loader.collate_fn)
+
+
+def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    if device.type == "cpu":
+        return batch
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
 # ---- the loop --------------------------------------------------------------------------------
 def train(model_name: str, model_cfg: Mapping[str, Any] | None, train_cfg: TrainParams | Mapping[str, Any] | None,
           data_dir: str | Path, out_dir: str | Path, tracker: Any = None, progress: bool = True) -> dict:
@@ -173,26 +327,37 @@ def train(model_name: str, model_cfg: Mapping[str, Any] | None, train_cfg: Train
     np.random.seed(p.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     t0 = time.perf_counter()
-    if tracker is not None:
-        tracker.start({"model_name": model_name, "model": cfg, "train": p.model_dump(mode="json")}, data_dir)
+    if kind == "sklearn" and not is_main():  # under torchrun: rank 0 fits, the others have nothing to do
+        print(f"train[{model_name}]: sklearn model, trained on rank 0 only", file=sys.stderr)
+        return {"model": model_name, "kind": kind, "trained_on_rank": 0}
+    d = _dist_setup() if kind != "sklearn" else _Dist()
+    if not d.main:
+        tracker, progress = None, False
     try:
-        return _run(model_name, kind, cfg, classes, p, data_dir, out_dir, tracker, t0, progress)
-    except BaseException:
-        if tracker is not None and hasattr(tracker, "fail"):
-            tracker.fail()
-        raise
+        if tracker is not None:
+            tracker.start({"model_name": model_name, "model": cfg, "train": p.model_dump(mode="json")}, data_dir)
+        try:
+            return _run(model_name, kind, cfg, classes, p, data_dir, out_dir, tracker, t0, progress, d)
+        except BaseException:
+            if tracker is not None and hasattr(tracker, "fail"):
+                tracker.fail()
+            raise
+    finally:
+        _dist_teardown(d)
 
 
-def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir: Path, tracker, t0, progress):
+def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir: Path, tracker, t0, progress,
+         d: _Dist | None = None):
     from models import build_model
 
+    d = d or _Dist()
     K = len(classes)
     if kind == "sklearn":
         return _train_sklearn(model_name, cfg, p, data_dir, out_dir, tracker, t0, build_model)
 
     from preprocessing.dataset import make_loader
 
-    model = build_model(model_name, cfg)
+    model = build_model(model_name, cfg).to(d.device)  # before the optimizer: its state follows the params
     n_params = int(sum(t.numel() for t in model.parameters()))
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=p.epochs, eta_min=p.min_lr)
@@ -212,8 +377,17 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
             grp["lr"] = p.min_lr + (grp["initial_lr"] - p.min_lr) * (1 + math.cos(math.pi * ck["epoch"] / p.epochs)) / 2
         sched._last_lr = [grp["lr"] for grp in opt.param_groups]
         torch.set_rng_state(ck["rng"])
+        if d.device.type == "cuda" and "cuda_rng" in ck:
+            torch.cuda.set_rng_state(ck["cuda_rng"], d.device)
         state = ck["state"]
         resumed_from = state["epoch"]
+    net = model
+    if d.world > 1:  # rank 0's weights are broadcast here; grads are averaged in backward
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[d.device.index] if d.device.type == "cuda" else None,
+                                      find_unused_parameters=True)  # absent modalities skip their encoder
+        init_digest = weights_digest(model.state_dict())
     val_loader = make_loader("val", p.batch_size, balanced=False, root=data_dir, seed=p.seed)
     stopped_early = False
     epoch = state["epoch"]
@@ -222,8 +396,8 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
             stopped_early = True
             break
         epoch += 1
-        loader = make_loader("train", p.batch_size, balanced=True, root=data_dir, seed=p.seed + epoch)
-        g = torch.Generator().manual_seed(p.seed * 1000 + epoch)
+        loader = _shard_loader(make_loader("train", p.batch_size, balanced=True, root=data_dir, seed=p.seed + epoch), d)
+        g = torch.Generator().manual_seed(p.seed * 1000 + epoch + (d.rank << 32))  # own augmentation per rank
         model.train()
         total, n_batches = 0.0, 0
         n_max = len(loader) if p.max_batches_per_epoch is None else min(len(loader), p.max_batches_per_epoch)
@@ -232,8 +406,8 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
         for i, batch in enumerate(loader):
             if i >= n_max:
                 break
-            batch = augment_batch(batch, p.augment, g)
-            losses = _losses(model(batch), batch, p.loss)
+            batch = _to(augment_batch(batch, p.augment, g), d.device)
+            losses = _losses(net(batch), batch, p.loss)
             opt.zero_grad(set_to_none=True)
             losses["total"].backward()
             if p.grad_clip:
@@ -244,31 +418,48 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
             bar.update()
             bar.set_postfix(loss=f"{total / n_batches:.4f}")
         bar.close()
+        total, n_batches = _all_sum([total, n_batches], d)  # the mean loss over every rank's batches
+        _sync_buffers(model, d)
         lr = opt.param_groups[0]["lr"]
         sched.step()
-        val = _evaluate(model, val_loader, K)
+        val = _broadcast(_evaluate(model, val_loader, K) if d.main else None, d)  # one decision everywhere
         row = {"epoch": epoch, "train_loss": total / max(n_batches, 1), "val_accuracy": val["accuracy"],
                "val_macro_f1": val["macro_f1"], "lr": lr}
         state["history"].append(row)
         score = val["macro_f1"] if not math.isnan(val["macro_f1"]) else -row["train_loss"]
         if score > state["best_score"]:
             state.update(best_score=score, best_epoch=epoch, since_best=0)
-            torch.save({"model_name": model_name, "model_cfg": cfg, "classes": classes, "state_dict": model.state_dict(),
-                        "epoch": epoch, "val_macro_f1": val["macro_f1"]}, best_path)
+            if d.main:
+                torch.save({"model_name": model_name, "model_cfg": cfg, "classes": classes, "state_dict": model.state_dict(),
+                            "epoch": epoch, "val_macro_f1": val["macro_f1"]}, best_path)
         else:
             state["since_best"] += 1
         state["epoch"] = epoch
-        tmp = ckpt_path.with_suffix(".tmp")
-        torch.save({"model_name": model_name, "model_cfg": cfg, "model": model.state_dict(),
+        if d.main:
+            ckpt = {"model_name": model_name, "model_cfg": cfg, "model": model.state_dict(),
                     "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
-                    "epoch": epoch, "best_score": state["best_score"], "state": state}, tmp)
-        tmp.replace(ckpt_path)
+                    "epoch": epoch, "best_score": state["best_score"], "state": state}
+            if d.device.type == "cuda":
+                ckpt["cuda_rng"] = torch.cuda.get_rng_state(d.device)
+            tmp = ckpt_path.with_suffix(".tmp")
+            torch.save(ckpt, tmp)
+            tmp.replace(ckpt_path)
+            print(f"train[{model_name}] epoch {epoch}: loss {row['train_loss']:.4f} "
+                  f"val acc {val['accuracy']:.3f} macro-F1 {val['macro_f1']:.3f}", file=sys.stderr)
         if tracker is not None:
             tracker.log_epoch(epoch, row)
-        print(f"train[{model_name}] epoch {epoch}: loss {row['train_loss']:.4f} "
-              f"val acc {val['accuracy']:.3f} macro-F1 {val['macro_f1']:.3f}", file=sys.stderr)
     if state["since_best"] >= p.patience and epoch < p.epochs:
         stopped_early = True
+    ddp = None
+    if d.world > 1:
+        digests = _gather_digests(model, d)
+        if len(set(digests)) != 1:
+            raise RuntimeError(f"DDP: the ranks' weights differ after training (md5 per rank: {digests})")
+        ddp = {"world_size": d.world, "backend": d.backend, "batch_size_per_rank": p.batch_size,
+               "init_digest": init_digest, "rank_digests": digests}
+    model.cpu()
+    if not d.main:
+        return _broadcast(None, d)  # rank 0's metrics
     best = torch.load(best_path, map_location="cpu", weights_only=False)
     model.load_state_dict(best["state_dict"])
     val = _evaluate(model, val_loader, K)
@@ -280,10 +471,12 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
         "resumed_from_epoch": resumed_from, "seconds": round(time.perf_counter() - t0, 2),
         "params": n_params, "history": state["history"],
     }
+    if ddp is not None:
+        metrics["ddp"] = ddp
     _write_json(out_dir / "metrics.json", metrics)
     if tracker is not None:
         tracker.finish(model, metrics, _example_batch(data_dir))
-    return metrics
+    return _broadcast(metrics, d)
 
 
 def _losses(outputs, batch, cfg):
