@@ -38,6 +38,7 @@ COORDINATES: tuple[str, ...] = (
 TRANSLATIONS: tuple[str, ...] = ("pelvis_tx", "pelvis_ty", "pelvis_tz")
 # Joint angles that are model targets (everything but the pelvis' global pose).
 JOINT_ANGLES: tuple[str, ...] = COORDINATES[6:]
+ROOT_COORDINATES: tuple[str, ...] = COORDINATES[:6]  # pelvis pose in the ground frame
 
 MOMENT_COORDINATES: tuple[str, ...] = (
     "hip_flexion_r", "hip_adduction_r", "knee_angle_r", "knee_adduction_r", "ankle_angle_r",

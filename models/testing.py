@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from biomech.conventions import IMU_SENSORS, JOINT_ANGLES, MODALITIES, MOMENTS
+from biomech.conventions import IMU_SENSORS, JOINT_ANGLES, MODALITIES, MOMENTS, ROOT_COORDINATES
 
 
 def make_batch(batch_size: int = 8, T: int = 64, *, Tv: int = 8, H: int = 64, W: int = 64, num_classes: int = 12,
@@ -25,6 +25,7 @@ def make_batch(batch_size: int = 8, T: int = 64, *, Tv: int = 8, H: int = 64, W:
         "label": label,
         "frame_label": label[:, None].expand(B, T).clone(),
         "angles": r(B, T, len(JOINT_ANGLES)) * 30.0,
+        "root": torch.cat([r(B, T, 3) * 5.0, r(B, T, len(ROOT_COORDINATES) - 3) * 0.05 + torch.tensor([0.0, 0.95, 0.0])], -1),
         "moments": r(B, T, len(MOMENTS)) * 50.0,
         "phase": torch.div(torch.arange(T) * 3, T, rounding_mode="floor").expand(B, T).clone(),
         "fault": torch.randint(0, 2, (B,), generator=g),

@@ -33,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from biomech.conventions import ACTIONS, GRAVITY, IMU_SENSORS, JOINT_ANGLES, MODALITIES, MOMENTS
+from biomech.conventions import ACTIONS, GRAVITY, IMU_SENSORS, JOINT_ANGLES, MODALITIES, MOMENTS, ROOT_COORDINATES
 from biomech.io import RawDataError, read_json, read_mot, read_npz, verify_clip
 from biomech.render import VideoReadError, read_mp4
 from sigproc import attitude as att
@@ -328,9 +328,10 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
     # ---------------- targets ----------------
     t1 = time.perf_counter()
     angles = np.zeros((T, len(JOINT_ANGLES)), np.float32)
+    root = np.zeros((T, len(ROOT_COORDINATES)), np.float32)
     moments = np.zeros((T, len(MOMENTS)), np.float32)
     targets = {}
-    for fname, names, out in (("angles.mot", JOINT_ANGLES, angles), ("moments.sto", MOMENTS, moments)):
+    for fname, names, out in (("angles.mot", ROOT_COORDINATES + JOINT_ANGLES, None), ("moments.sto", MOMENTS, moments)):
         targets[fname] = fname in files
         if fname not in files:
             continue
@@ -342,7 +343,11 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
         rate = 1.0 / float(np.median(np.diff(tt)))
         if f.savgol.enabled:
             data = savgol(data, rate, f.savgol.window_s, f.savgol.polyorder)
-        out[:] = resample_uniform(tt, data, tl, kind="cubic", nominal_hz=rate)[0]
+        res = resample_uniform(tt, data, tl, kind="cubic", nominal_hz=rate)[0]
+        if out is None:  # angles.mot: pelvis pose (root) + joint angles
+            root[:], angles[:] = res[:, :len(ROOT_COORDINATES)], res[:, len(ROOT_COORDINATES):]
+        else:
+            out[:] = res
     if coords is not None:
         phase = segment_phases(coords, fs, p.phases.core_threshold, p.phases.smooth_s)
     elif imu is not None:  # no landmarks: attitude angles as the "keypoints" of the energy
@@ -383,6 +388,7 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
         "label": np.full(nw, label, np.int64),
         "frame_label": np.full((nw, L), label, np.int64),
         "angles": _windows(angles, starts, L),
+        "root": _windows(root, starts, L),
         "moments": _windows(moments, starts, L),
         "phase": _windows(phase.astype(np.int64), starts, L),
         "fault": np.zeros(nw, np.int64),  # index into the dataset's fault vocabulary, set by the main process

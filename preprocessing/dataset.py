@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 DEFAULT_ROOT = Path("data/processed/synth")
-_FLOAT = ("landmarks", "imu", "grf", "angles", "moments", "anthro")
+_FLOAT = ("landmarks", "imu", "grf", "angles", "root", "moments", "anthro")
 _LONG = ("label", "frame_label", "phase", "fault")
 
 
@@ -19,7 +19,8 @@ class WindowDataset(Dataset):
     ``video`` float32 (Tv, 3, H, W) (uint8 on disk, /255 then z-scored per RGB channel with the
     train statistics of scalers.json; zeros when absent), ``landmarks`` (T, 33, 4),
     ``imu`` (T, 6, 9), ``grf`` (T, 2, 7), ``modality_mask`` bool (4,) [video, landmarks, imu, grf],
-    ``label`` long, ``frame_label`` long (T,), ``angles`` (T, 23) deg, ``moments`` (T, 10) N m,
+    ``label`` long, ``frame_label`` long (T,), ``angles`` (T, 23) deg, ``root`` (T, 6) pelvis pose
+    (deg, m; datasets from format 1.1 on), ``moments`` (T, 10) N m,
     ``phase`` long (T,), ``fault`` long, ``anthro`` (2,) [kg, m].
     Arrays are memory-mapped (``np.load(mmap_mode='r')``), so opening a split costs nothing."""
 
@@ -54,10 +55,26 @@ class WindowDataset(Dataset):
             video.zero_()
         item = {"video": video, "modality_mask": mask}
         for f in _FLOAT:
-            item[f] = torch.from_numpy(np.array(a[f][i], dtype=np.float32))
+            if f in a:
+                item[f] = torch.from_numpy(np.array(a[f][i], dtype=np.float32))
         for f in _LONG:
             item[f] = torch.as_tensor(np.array(a[f][i], dtype=np.int64))
         return item
+
+
+def grf_to_physical(grf: torch.Tensor, root: str | Path = DEFAULT_ROOT) -> torch.Tensor:
+    """Undo the train-split z-score of ``grf`` (..., 2, 7) -> force / body weight, COP m, free
+    moment N m (the units the torque estimators take). Reads ``<root>/scalers.json``."""
+    from sigproc.normalize import ChannelScaler
+
+    sc = json.loads((Path(root) / "scalers.json").read_text()).get("grf", {})
+    if not sc or sc.get("fitted") is False:
+        return grf
+    s = ChannelScaler.from_dict(sc)
+    flat = grf.reshape(*grf.shape[:-2], -1)
+    center = torch.as_tensor(s.center_, dtype=grf.dtype)
+    scale = torch.as_tensor(s.scale_, dtype=grf.dtype)
+    return (flat * scale + center).reshape(grf.shape)
 
 
 def make_loader(split: str, batch_size: int, balanced: bool = True, root: str | Path = DEFAULT_ROOT,

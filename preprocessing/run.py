@@ -24,9 +24,9 @@ from .evaluate import gapfill_rmse, sync_accuracy
 from .params import PreprocessParams
 from .split import SPLITS, class_weights, sampling_weights, subject_split
 
-FIELDS = ("video", "landmarks", "imu", "grf", "modality_mask", "label", "frame_label", "angles", "moments",
-          "phase", "fault", "anthro")
-FORMAT_VERSION = "1.0"
+FIELDS = ("video", "landmarks", "imu", "grf", "modality_mask", "label", "frame_label", "angles", "root",
+          "moments", "phase", "fault", "anthro")
+FORMAT_VERSION = "1.1"  # 1.1: + root (pelvis pose)
 
 
 def fault_vocabulary(manifest_faults) -> tuple[str, ...]:
@@ -285,7 +285,7 @@ def _field_shape(fld: str, p: PreprocessParams) -> tuple:
     L, Tv = p.window.length, p.window.video_frames
     return {"video": (Tv, 3, p.video.height, p.video.width), "landmarks": (L, 33, 4), "imu": (L, 6, 9),
             "grf": (L, 2, 7), "modality_mask": (4,), "label": (), "frame_label": (L,), "angles": (L, 23),
-            "moments": (L, 10), "phase": (L,), "fault": (), "anthro": (2,)}[fld]
+            "root": (L, 6), "moments": (L, 10), "phase": (L,), "fault": (), "anthro": (2,)}[fld]
 
 
 def _field_dtype(fld: str):
@@ -294,7 +294,7 @@ def _field_dtype(fld: str):
 
 
 def _dataset_info(p: PreprocessParams, faults) -> dict:
-    from biomech.conventions import IMU_SENSORS, JOINT_ANGLES, MOMENTS
+    from biomech.conventions import IMU_SENSORS, JOINT_ANGLES, MOMENTS, ROOT_COORDINATES
     from sigproc.phases import PHASE_NAMES
     return {
         "format_version": FORMAT_VERSION, "dataset": p.dataset, "timeline_hz": p.timeline_hz,
@@ -305,10 +305,12 @@ def _dataset_info(p: PreprocessParams, faults) -> dict:
                          f"euler_{p.attitude.euler_seq}_1", f"euler_{p.attitude.euler_seq}_2",
                          f"euler_{p.attitude.euler_seq}_3"],
         "grf_plates": ["r", "l"], "grf_channels": ["fx_bw", "fy_bw", "fz_bw", "cop_x", "cop_y", "cop_z", "free_moment"],
-        "angles": list(JOINT_ANGLES), "moments": list(MOMENTS), "landmark_source": p.landmarks.source,
+        "angles": list(JOINT_ANGLES), "root": list(ROOT_COORDINATES), "moments": list(MOMENTS),
+        "landmark_source": p.landmarks.source,
         "units": {"landmarks": "root-relative / trunk length, then z-scored (scalers.json); 4th = visibility",
                   "imu": "m/s^2, rad/s, degrees, then z-scored", "grf": "BW, m, N m, then z-scored",
-                  "angles": "degrees", "moments": "N m", "anthro": "[mass kg, height m]",
+                  "angles": "degrees", "root": "pelvis tilt/list/rotation deg, tx/ty/tz m (ground frame, as GRF COP)",
+                  "moments": "N m", "anthro": "[mass kg, height m]",
                   "video": "uint8 on disk, the Dataset returns float32 z-scored per RGB channel"},
         "fields": {f: {"shape_per_window": list(_field_shape(f, p)), "dtype": np.dtype(_field_dtype(f)).name}
                    for f in FIELDS},

@@ -11,8 +11,8 @@ import torch
 from models.testing import make_batch
 
 CLASSES = ["a", "b", "c", "d"]
-FIELDS = ("video", "landmarks", "imu", "grf", "modality_mask", "label", "frame_label", "angles", "moments",
-          "phase", "fault", "anthro")
+FIELDS = ("video", "landmarks", "imu", "grf", "modality_mask", "label", "frame_label", "angles", "root",
+          "moments", "phase", "fault", "anthro")
 
 
 def write_tiny_dataset(root: Path, n=(32, 12, 12), T=32, Tv=4, HW=32, seed=0) -> Path:
@@ -30,7 +30,7 @@ def write_tiny_dataset(root: Path, n=(32, 12, 12), T=32, Tv=4, HW=32, seed=0) ->
         d.mkdir(parents=True, exist_ok=True)
         arrays = {f: b[f].numpy() for f in FIELDS}
         arrays["video"] = np.clip(arrays["video"] * 40 + 128, 0, 255).astype(np.uint8)
-        for f in ("landmarks", "imu", "grf", "angles", "moments", "anthro"):
+        for f in ("landmarks", "imu", "grf", "angles", "root", "moments", "anthro"):
             arrays[f] = arrays[f].astype(np.float32)
         counts = np.bincount(arrays["label"], minlength=K).astype(np.float64)
         w = 1.0 / counts[arrays["label"]]
