@@ -293,7 +293,8 @@ def _shard_loader(loader, d: _Dist):
     from torch.utils.data import DataLoader
 
     order = [int(i) for i in loader.sampler]  # identical on every rank: same seed, same generator
-    return DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=_IndexSampler(shard_indices(order, d.rank, d.world)),
+    sampler = _IndexSampler(shard_indices(order, d.rank, d.world))
+    return DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=sampler,
                       num_workers=loader.num_workers, drop_last=loader.drop_last, collate_fn=loader.collate_fn)
 
 
@@ -430,8 +431,9 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
         if score > state["best_score"]:
             state.update(best_score=score, best_epoch=epoch, since_best=0)
             if d.main:
-                torch.save({"model_name": model_name, "model_cfg": cfg, "classes": classes, "state_dict": model.state_dict(),
-                            "epoch": epoch, "val_macro_f1": val["macro_f1"]}, best_path)
+                torch.save({"model_name": model_name, "model_cfg": cfg, "classes": classes,
+                            "state_dict": model.state_dict(), "epoch": epoch,
+                            "val_macro_f1": val["macro_f1"]}, best_path)
         else:
             state["since_best"] += 1
         state["epoch"] = epoch
