@@ -78,6 +78,16 @@ def foot_rotation(yaw, pitch, roll) -> torch.Tensor:
     return _rot(1, f(yaw)) @ _rot(2, f(pitch)) @ _rot(0, f(roll))
 
 
+def _foot_frame(yaw, pitch, local: np.ndarray) -> np.ndarray:
+    """Ry(yaw) Rz(pitch) @ local (no roll) for (T,) angles and a (3,) or (T,3) vector, numpy."""
+    yaw, pitch = np.asarray(yaw, dtype=float), np.asarray(pitch, dtype=float)
+    local = np.asarray(local, dtype=float)
+    cp, sp, cy, sy = np.cos(pitch), np.sin(pitch), np.cos(yaw), np.sin(yaw)
+    x, y, z = local[..., 0], local[..., 1], local[..., 2]
+    u, v = x * cp - y * sp, x * sp + y * cp  # Rz(pitch)
+    return np.stack([u * cy + z * sy, v, -u * sy + z * cy], -1)  # Ry(yaw)
+
+
 def _sole_point(body: Body, where: str) -> np.ndarray:
     lf, ah, hb = body.foot_length, body.ankle_height, body.heel_back
     try:
@@ -89,124 +99,211 @@ def _sole_point(body: Body, where: str) -> np.ndarray:
 
 def ankle_from_pivot(body: Body, pivot: np.ndarray, yaw, pitch, where: str) -> np.ndarray:
     """Ankle-centre position that puts the foot's heel / toe / mid-sole at `pivot` (T,3)."""
-    R = foot_rotation(yaw, pitch, np.zeros_like(np.asarray(yaw, dtype=float))).numpy()
-    return pivot - R @ _sole_point(body, where)
+    return pivot - _foot_frame(yaw, pitch, _sole_point(body, where))
 
 
 def pivot_from_ankle(body: Body, ankle: np.ndarray, yaw, pitch, where: str) -> np.ndarray:
     """World position (T,3) of the foot's heel / toe / mid-sole for an ankle-centre position."""
-    R = foot_rotation(yaw, pitch, np.zeros_like(np.asarray(yaw, dtype=float))).numpy()
-    return ankle + R @ _sole_point(body, where)
+    return ankle + _foot_frame(yaw, pitch, _sole_point(body, where))
 
 
-def _euler_zxy(R: torch.Tensor, m: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Angles (a, b, c) with R = Rz(a) Rx(m*b) Ry(m*c)."""
-    b = torch.asin(torch.clamp(R[..., 2, 1], -1.0, 1.0))
-    c = torch.atan2(-R[..., 2, 0], R[..., 2, 2])
-    a = torch.atan2(-R[..., 0, 1], R[..., 1, 1])
-    return a, m * b, m * c
+# --------------------------------------------------------------------------------------
+# analytic leg IK (numpy, both legs at once: leading axis = side r, l)
+# --------------------------------------------------------------------------------------
+SIDES = ("r", "l")
+_LEG_SEGMENTS = ("thigh", "shank", "foot")
 
 
-def leg_ik(body: Body, side: str, R_pelvis: torch.Tensor, p_pelvis: torch.Tensor,
-           ankle: torch.Tensor, foot_dir: torch.Tensor, swivel: torch.Tensor
-           ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Leg coordinates putting the ankle centre at `ankle` (T,3) with the foot's long axis
-    along `foot_dir` (T,3) as closely as a hinge knee and hinge ankle allow.
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.einsum("...i,...i->...", a, b)
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], -1)
+
+
+def _unit(a: np.ndarray) -> np.ndarray:
+    return a / np.sqrt(_dot(a, a))[..., None]
+
+
+def _apply(cols: tuple[np.ndarray, np.ndarray, np.ndarray], v) -> np.ndarray:
+    """R @ v for R given by its columns (each (..., 3)) and a constant (..., 3) vector v."""
+    v = np.asarray(v, dtype=float)
+    return cols[0] * v[..., 0:1] + cols[1] * v[..., 1:2] + cols[2] * v[..., 2:3]
+
+
+class _Legs:
+    """Per-body constants of the two legs (arrays with a leading side axis: r, l)."""
+
+    def __init__(self, body: Body):
+        seg = body.segments
+        self.m = np.array([1.0, -1.0])[:, None]
+        self.Lt = np.array([seg[f"thigh_{s}"].length for s in SIDES])[:, None]
+        self.Ls = np.array([seg[f"shank_{s}"].length for s in SIDES])[:, None]
+        off = body.joint_offsets
+        self.hip_off = np.stack([off[f"thigh_{s}"] for s in SIDES])[:, None, :]
+        self.knee_off = np.stack([off[f"shank_{s}"] for s in SIDES])[:, None, :]
+        self.ankle_off = np.stack([off[f"foot_{s}"] for s in SIDES])[:, None, :]
+        self.mass = {g: np.array([seg[f"{g}_{s}"].mass for s in SIDES])[:, None, None] for g in _LEG_SEGMENTS}
+        self.com = {g: np.stack([seg[f"{g}_{s}"].com for s in SIDES])[:, None, :] for g in _LEG_SEGMENTS}
+        self.leg_mass = float(sum(seg[f"{g}_{s}"].mass for g in _LEG_SEGMENTS for s in SIDES))
+
+
+def legs_ik(legs: _Legs, Rp: tuple[np.ndarray, np.ndarray, np.ndarray], p: np.ndarray, ankle: np.ndarray,
+            foot_dir: np.ndarray, swivel: np.ndarray) -> dict[str, np.ndarray]:
+    """Leg coordinates putting each ankle centre at `ankle` (2,T,3) with the foot's long axis
+    along `foot_dir` (2,T,3) as closely as a hinge knee and hinge ankle allow; pelvis rotation
+    given by its columns `Rp` (each (T,3)), pelvis origin `p` (T,3).
 
     The knee is a hinge in the plane through hip, ankle and the foot's long axis (knee in front),
-    rotated about the hip-ankle line by `swivel` (rad, + = knee moves medially: dynamic valgus).
-    The foot lies in the shank's sagittal plane (no subtalar joint), so its roll follows the
-    leg plane. knee_adduction stays 0: the coordinate exists so that OpenSim reports the frontal
-    plane (varus/valgus) knee moment. Returns (coordinates by name, reach shortfall (T,) m).
+    rotated about the hip-ankle line by `swivel` (2,T) (rad, + = knee moves medially: dynamic
+    valgus). The foot lies in the shank's sagittal plane (no subtalar joint), so its roll
+    follows the leg plane. knee_adduction stays 0: the coordinate exists so that OpenSim reports
+    the frontal plane (varus/valgus) knee moment.
+
+    Returns the coordinates (hip_flexion, hip_adduction, hip_rotation, knee_angle,
+    ankle_angle: (2,T) each), the reach shortfall (2,T) m, and the legs' forward kinematics from
+    those coordinates: ankle centres (2,T,3) and the legs' mass-weighted CoM sum (T,3) kg m.
     """
-    m = 1.0 if side == "r" else -1.0
-    Lt = body.segments[f"thigh_{side}"].length
-    Ls = body.segments[f"shank_{side}"].length
-    hip = p_pelvis + R_pelvis @ torch.as_tensor(body.joint_offsets[f"thigh_{side}"])
+    m, Lt, Ls = legs.m, legs.Lt, legs.Ls
+    hip = p + _apply(Rp, legs.hip_off)
     ha = hip - ankle
-    dist = ha.norm(dim=-1)
+    dist = np.sqrt(_dot(ha, ha))
     # Smooth saturation of the reach (no kink in the coordinates when a plan asks for a fully
-    # straight leg): d = Lmax - softplus(Lmax - dist), scale 4 mm, so the knee never locks (a straight-legged plan up to ~0.99 of the leg length is reached within ~1 mm).
+    # straight leg): d = Lmax - softplus(Lmax - dist), scale 4 mm, so the knee never locks
+    # (a straight-legged plan up to ~0.99 of the leg length is reached within ~1 mm).
     l_max = (Lt + Ls) * 0.9995
     soft = 0.004
-    d = l_max - soft * torch.nn.functional.softplus((l_max - dist) / soft)
-    shortfall = (dist - d).clamp_min(0.0)
-    u = ha / dist.unsqueeze(-1)  # unit ankle -> hip
+    d = l_max - soft * np.logaddexp(0.0, (l_max - dist) / soft)
+    shortfall = np.clip(dist - d, 0.0, None)
+    u = ha / dist[..., None]  # unit ankle -> hip
     # plane normal (points to the athlete's right, like the segments' Z axes); where the foot
     # points along the leg (toe pointed hard in flight) blend in the pelvis' forward axis
-    f_perp = foot_dir - (foot_dir * u).sum(-1, keepdim=True) * u
-    px = R_pelvis[..., :, 0]
-    px_perp = px - (px * u).sum(-1, keepdim=True) * u
-    w = (0.5 - f_perp.norm(dim=-1, keepdim=True)).clamp_min(0.0)
-    n = torch.linalg.cross(f_perp + w * px_perp, u)
-    n = n / n.norm(dim=-1, keepdim=True)
+    f_perp = foot_dir - _dot(foot_dir, u)[..., None] * u
+    px_perp = Rp[0] - _dot(Rp[0], u)[..., None] * u
+    w = np.clip(0.5 - np.sqrt(_dot(f_perp, f_perp)), 0.0, None)[..., None]
+    n = _unit(_cross(f_perp + w * px_perp, u))
     # swivel: rotate the plane normal about u (Rodrigues); medial knee = toward the midline
-    ang = -m * swivel
-    n = n * torch.cos(ang).unsqueeze(-1) + torch.linalg.cross(u, n) * torch.sin(ang).unsqueeze(-1)
-    fwd = torch.linalg.cross(u, n)  # in-plane, perpendicular to u, anterior
+    ang = (-m * swivel)[..., None]
+    n = n * np.cos(ang) + _cross(u, n) * np.sin(ang)
+    fwd = _cross(u, n)  # in-plane, perpendicular to u, anterior
     # two-link IK in the plane: knee at distance Ls from the ankle along u rotated forward
-    cos_a = ((Ls * Ls + d * d - Lt * Lt) / (2 * Ls * d)).clamp(-1.0, 1.0)
-    sin_a = torch.sqrt(1 - cos_a * cos_a)
-    knee = ankle + Ls * (cos_a.unsqueeze(-1) * u + sin_a.unsqueeze(-1) * fwd)
-    y_s = (knee - ankle) / Ls
-    y_t = hip - knee
-    y_t = y_t / y_t.norm(dim=-1, keepdim=True)
-    R_shank = torch.stack([torch.linalg.cross(y_s, n), y_s, n], -1)
-    R_thigh = torch.stack([torch.linalg.cross(y_t, n), y_t, n], -1)
+    cos_a = np.clip((Ls * Ls + d * d - Lt * Lt) / (2 * Ls * d), -1.0, 1.0)
+    sin_a = np.sqrt(1 - cos_a * cos_a)
+    knee = ankle + Ls[..., None] * (cos_a[..., None] * u + sin_a[..., None] * fwd)
+    y_s = (knee - ankle) / Ls[..., None]
+    y_t = _unit(hip - knee)
+    x_t, x_s = _cross(y_t, n), _cross(y_s, n)
     # knee flexion: rotation from thigh to shank about -Z
-    Rk = R_thigh.transpose(-1, -2) @ R_shank
-    knee_angle = -torch.atan2(Rk[..., 1, 0], Rk[..., 0, 0])
+    knee_angle = -np.arctan2(_dot(y_t, x_s), _dot(x_t, x_s))
     # ankle: foot X = projection of foot_dir on the shank's sagittal plane
-    fx = foot_dir - (foot_dir * n).sum(-1, keepdim=True) * n
-    fx = fx / fx.norm(dim=-1, keepdim=True)
-    fl = (R_shank.transpose(-1, -2) @ fx.unsqueeze(-1)).squeeze(-1)
-    ankle_angle = torch.atan2(fl[..., 1], fl[..., 0])
-    hf, ha_, hr = _euler_zxy(R_pelvis.transpose(-1, -2) @ R_thigh, m)
-    coords = {
-        f"hip_flexion_{side}": hf, f"hip_adduction_{side}": ha_, f"hip_rotation_{side}": hr,
-        f"knee_angle_{side}": knee_angle, f"knee_adduction_{side}": torch.zeros_like(knee_angle),
-        f"ankle_angle_{side}": ankle_angle,
-    }
-    return coords, shortfall
+    fx = _unit(foot_dir - _dot(foot_dir, n)[..., None] * n)
+    ankle_angle = np.arctan2(_dot(y_s, fx), _dot(x_s, fx))
+    # hip: R_pelvis^T R_thigh = Rz(a) Rx(m b) Ry(m c)
+    pz = Rp[2]
+    b = np.arcsin(np.clip(_dot(pz, y_t), -1.0, 1.0))
+    c = np.arctan2(-_dot(pz, x_t), _dot(pz, n))
+    a = np.arctan2(-_dot(Rp[0], y_t), _dot(Rp[1], y_t))
+    # forward kinematics of the legs from these coordinates (thigh -> shank -> foot)
+    th, sh, ft = (x_t, y_t, n), (x_s, y_s, n), (fx, _cross(n, fx), n)
+    knee_c = hip + _apply(th, legs.knee_off)
+    ankle_c = knee_c + _apply(sh, legs.ankle_off)
+    mc = legs.mass
+    com = (mc["thigh"] * (hip + _apply(th, legs.com["thigh"])) + mc["shank"] * (knee_c + _apply(sh, legs.com["shank"]))
+           + mc["foot"] * (ankle_c + _apply(ft, legs.com["foot"]))).sum(0)
+    return {"hip_flexion": a, "hip_adduction": m * b, "hip_rotation": m * c, "knee_angle": knee_angle,
+            "ankle_angle": ankle_angle, "shortfall": shortfall, "ankle": ankle_c, "leg_com_sum": com}
 
 
-def solve_motion(body: Body, plan: MotionPlan, iters: int = 5) -> tuple[np.ndarray, dict]:
-    """Generalized coordinates q (T, len(COORDINATES)) realising `plan`; plus solver info."""
-    T = plan.n
-    q = torch.zeros(T, len(COORDINATES), dtype=torch.float64)
-    for i, name in enumerate(("pelvis_tilt", "pelvis_list", "pelvis_rotation")):
-        q[:, q_index(name)] = torch.as_tensor(plan.pelvis_rot[:, i])
-    for name, v in plan.upper.items():
-        q[:, q_index(name)] = torch.as_tensor(v)
-    com_target = torch.as_tensor(plan.com, dtype=torch.float64)
-    foot_dir = {s: foot_rotation(f.yaw, f.pitch, np.zeros_like(f.yaw))[..., :, 0]
-                for s, f in plan.feet.items()}
-    swivel = {s: torch.as_tensor(f.swivel, dtype=torch.float64) for s, f in plan.feet.items()}
-    ankles = {s: torch.as_tensor(f.pos, dtype=torch.float64) for s, f in plan.feet.items()}
-    ti = [q_index(n) for n in ("pelvis_tx", "pelvis_ty", "pelvis_tz")]
-    # initial guess: the standing pose's CoM offset from the pelvis origin
-    pose0 = forward_kinematics(body, q)
-    p = com_target - (whole_body_com(body, pose0) - pose0.p["pelvis"])
-    shortfall = torch.zeros(T, dtype=torch.float64)
-    err = torch.zeros(T, dtype=torch.float64)
-    for it in range(iters):
-        q[:, ti] = p
+class MotionSolver:
+    """`solve_motion` for one body, pelvis rotation, upper body and foot tracks, any CoM path.
+
+    Everything that does not depend on the CoM target is prepared once (the pelvis rotation, the
+    upper body's CoM relative to the pelvis origin, the foot axes), so plan builders that try
+    several CoM paths for the same feet (reach fitting, key-frame heights) solve cheaply."""
+
+    def __init__(self, body: Body, plan: MotionPlan):
+        self.body, self.plan = body, plan
+        T = plan.n
+        q = torch.zeros(T, len(COORDINATES), dtype=torch.float64)
+        for i, name in enumerate(("pelvis_tilt", "pelvis_list", "pelvis_rotation")):
+            q[:, q_index(name)] = torch.as_tensor(plan.pelvis_rot[:, i])
+        for name, v in plan.upper.items():
+            q[:, q_index(name)] = torch.as_tensor(v)
+        self.q0 = q.numpy()
+        # one forward kinematics with the pelvis at the origin and straight legs
         pose = forward_kinematics(body, q)
-        shortfall = torch.zeros(T, dtype=torch.float64)
-        for s in ("r", "l"):
-            coords, sf = leg_ik(body, s, pose.R["pelvis"], p, ankles[s], foot_dir[s], swivel[s])
-            for n, v in coords.items():
-                q[:, q_index(n)] = v
-            shortfall = torch.maximum(shortfall, sf)
-        com = whole_body_com(body, forward_kinematics(body, q))
-        err = com_target - com
-        if it < iters - 1:
-            p = p + err
-    pose = forward_kinematics(body, q)
-    foot_err = max(float((pose.p[f"foot_{s}"] - ankles[s]).norm(dim=-1).max()) for s in ("r", "l"))
-    info = {
-        "com_error_max_m": float(err.norm(dim=-1).max()),
-        "foot_error_max_m": foot_err,
-        "reach_shortfall_max_m": float(shortfall.max()),
-    }
-    return q.numpy(), info
+        Rp = pose.R["pelvis"].numpy()
+        self.Rp = (Rp[..., :, 0], Rp[..., :, 1], Rp[..., :, 2])
+        upper = [n for n in body.segments if not n.startswith(tuple(f"{g}_" for g in _LEG_SEGMENTS))]
+        self.upper_com_sum = sum(body.segments[n].mass * pose.point(n, body.segments[n].com) for n in upper).numpy()
+        self.com_straight = whole_body_com(body, pose).numpy()
+        self.legs = _Legs(body)
+        self.upper_mass = body.total_mass - self.legs.leg_mass
+        self.ankle = np.stack([plan.feet[s].pos for s in SIDES]).astype(float)
+        self.foot_dir = _foot_frame(np.stack([plan.feet[s].yaw for s in SIDES]),
+                                    np.stack([plan.feet[s].pitch for s in SIDES]), np.array([1.0, 0.0, 0.0]))
+        self.swivel = np.stack([plan.feet[s].swivel for s in SIDES]).astype(float)
+
+    def _legs(self, p: np.ndarray) -> dict[str, np.ndarray]:
+        return legs_ik(self.legs, self.Rp, p, self.ankle, self.foot_dir, self.swivel)
+
+    def com_of(self, p: np.ndarray, legs: dict[str, np.ndarray]) -> np.ndarray:
+        return (self.upper_com_sum + self.upper_mass * p + legs["leg_com_sum"]) / self.body.total_mass
+
+    def solve(self, com_target: np.ndarray | None = None, iters: int = 6, tol: float = 1e-7,
+              p0: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+        """Generalized coordinates (T, len(COORDINATES)) whose whole-body CoM follows
+        `com_target` (default: the plan's) with the feet on their tracks; plus solver info
+        (and the pelvis origin path under "pelvis_origin", a warm start `p0` for a nearby target).
+
+        The pelvis origin p solves com(p) = target per frame by Broyden's method (3x3 inverse
+        Jacobian per frame, started at I / 0.85: the CoM moves ~0.85 x the pelvis as the legs
+        fold, and up-down couples into fore-aft): ~1e-6 m after 5 evaluations where the
+        plain fixed point p += err needs ~10. Stops after `iters` evaluations or when the CoM
+        error is below `tol` (m)."""
+        target = np.asarray(self.plan.com if com_target is None else com_target, dtype=float)
+        p = target - self.com_straight if p0 is None else np.array(p0, dtype=float)
+        H = np.tile(np.eye(3) / 0.85, (len(p), 1, 1))
+        prev = None
+        for it in range(iters):
+            legs = self._legs(p)
+            com = self.com_of(p, legs)
+            err = target - com
+            if it == iters - 1 or np.abs(err).max() < tol:
+                break
+            if prev is not None:  # good Broyden, inverse form (Sherman-Morrison)
+                s, y = p - prev[0], com - prev[1]
+                Hy = np.einsum("tij,tj->ti", H, y)
+                den = np.einsum("ti,ti->t", s, Hy)
+                ok = np.abs(den) > 1e-14
+                upd = np.einsum("ti,tj->tij", s - Hy, np.einsum("ti,tij->tj", s, H))
+                H = H + np.where(ok[:, None, None], upd / np.where(ok, den, 1.0)[:, None, None], 0.0)
+            prev = (p, com)
+            p = p + np.einsum("tij,tj->ti", H, err)
+        q = self.q0.copy()
+        q[:, [q_index(n) for n in ("pelvis_tx", "pelvis_ty", "pelvis_tz")]] = p
+        for k, s in enumerate(SIDES):
+            for name in ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle", "ankle_angle"):
+                q[:, q_index(f"{name}_{s}")] = legs[name][k]
+            q[:, q_index(f"knee_adduction_{s}")] = 0.0
+        foot_err = np.sqrt(((legs["ankle"] - self.ankle) ** 2).sum(-1))
+        info = {
+            "com_error_max_m": float(np.sqrt((err ** 2).sum(-1)).max()),
+            "foot_error_max_m": float(foot_err.max()),
+            "reach_shortfall_max_m": float(legs["shortfall"].max()),
+            "iterations": it + 1,
+            "pelvis_origin": p,
+        }
+        return q, info
+
+
+def solve_motion(body: Body, plan: MotionPlan, iters: int = 6) -> tuple[np.ndarray, dict]:
+    """Generalized coordinates q (T, len(COORDINATES)) realising `plan`; plus solver info
+    (CoM, foot and reach errors in m, iterations used)."""
+    q, info = MotionSolver(body, plan).solve(iters=iters)
+    info.pop("pelvis_origin")
+    info.pop("iterations")
+    return q, info
