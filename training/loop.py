@@ -1,7 +1,8 @@
 """The training loop shared by every architecture of the zoo.
 
 torch models: AdamW + cosine annealing (per epoch, to ``min_lr``), class-balanced sampling
-(``make_loader(balanced=True)``), batch augmentation, early stopping on validation macro-F1,
+(``make_loader(balanced=True)``), batch augmentation, early stopping on validation macro-F1 (the
+torque estimators: windows with force plates, moment RMSE; see training.tasks),
 a checkpoint every epoch (``checkpoint.pt``: model, optimizer, scheduler, RNG state, epoch, best
 score; resumed from when present), the best weights in ``model.pt`` and ``metrics.json``.
 sklearn models (``features_svm``): ``fit`` on the whole train split, ``model.joblib``.
@@ -123,22 +124,6 @@ def augment_batch(batch: dict[str, torch.Tensor], a: AugmentParams, g: torch.Gen
 def _classes(data_dir: Path) -> list[str]:
     info = json.loads((data_dir / "dataset.json").read_text())
     return list(info["classes"])
-
-
-def _evaluate(model: torch.nn.Module, loader, num_classes: int) -> dict[str, float]:
-    model.eval()
-    dev = next(model.parameters()).device
-    ys, ps = [], []
-    with torch.no_grad():
-        for batch in loader:
-            ys.append(batch["label"].numpy())
-            ps.append(model(_to(batch, dev))["logits"].argmax(-1).cpu().numpy())
-    if not ys:
-        return {"accuracy": float("nan"), "macro_f1": float("nan"), "n": 0}
-    y, p = np.concatenate(ys), np.concatenate(ps)
-    return {"accuracy": float(accuracy_score(y, p)),
-            "macro_f1": float(f1_score(y, p, labels=list(range(num_classes)), average="macro", zero_division=0)),
-            "n": int(len(y))}
 
 
 def _numpy_split(data_dir: Path, split: str) -> dict[str, np.ndarray]:
@@ -298,12 +283,6 @@ def _shard_loader(loader, d: _Dist):
                       num_workers=loader.num_workers, drop_last=loader.drop_last, collate_fn=loader.collate_fn)
 
 
-def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    if device.type == "cpu":
-        return batch
-    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
-
-
 # ---- the loop --------------------------------------------------------------------------------
 def train(model_name: str, model_cfg: Mapping[str, Any] | None, train_cfg: TrainParams | Mapping[str, Any] | None,
           data_dir: str | Path, out_dir: str | Path, tracker: Any = None, progress: bool = True) -> dict:
@@ -356,8 +335,9 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
     if kind == "sklearn":
         return _train_sklearn(model_name, cfg, p, data_dir, out_dir, tracker, t0, build_model)
 
-    from preprocessing.dataset import make_loader
+    from .tasks import make_task, to_device
 
+    task = make_task(kind, data_dir, K, p.batch_size, p.seed, p.loss)
     model = build_model(model_name, cfg).to(d.device)  # before the optimizer: its state follows the params
     n_params = int(sum(t.numel() for t in model.parameters()))
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
@@ -389,7 +369,7 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
         net = DistributedDataParallel(model, device_ids=[d.device.index] if d.device.type == "cuda" else None,
                                       find_unused_parameters=True)  # absent modalities skip their encoder
         init_digest = weights_digest(model.state_dict())
-    val_loader = make_loader("val", p.batch_size, balanced=False, root=data_dir, seed=p.seed)
+    val_loader = task.loader("val")
     stopped_early = False
     epoch = state["epoch"]
     while epoch < p.epochs:
@@ -397,7 +377,7 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
             stopped_early = True
             break
         epoch += 1
-        loader = _shard_loader(make_loader("train", p.batch_size, balanced=True, root=data_dir, seed=p.seed + epoch), d)
+        loader = _shard_loader(task.train_loader(epoch), d)
         g = torch.Generator().manual_seed(p.seed * 1000 + epoch + (d.rank << 32))  # own augmentation per rank
         model.train()
         total, n_batches = 0.0, 0
@@ -407,8 +387,10 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
         for i, batch in enumerate(loader):
             if i >= n_max:
                 break
-            batch = _to(augment_batch(batch, p.augment, g), d.device)
-            losses = _losses(net(batch), batch, p.loss)
+            if task.augment:
+                batch = augment_batch(batch, p.augment, g)
+            batch = to_device(task.prepare(batch), d.device)
+            losses = task.losses(net(batch), batch)
             opt.zero_grad(set_to_none=True)
             losses["total"].backward()
             if p.grad_clip:
@@ -423,17 +405,16 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
         _sync_buffers(model, d)
         lr = opt.param_groups[0]["lr"]
         sched.step()
-        val = _broadcast(_evaluate(model, val_loader, K) if d.main else None, d)  # one decision everywhere
-        row = {"epoch": epoch, "train_loss": total / max(n_batches, 1), "val_accuracy": val["accuracy"],
-               "val_macro_f1": val["macro_f1"], "lr": lr}
+        val = _broadcast(task.evaluate(model, val_loader, d.device) if d.main else None, d)  # one decision everywhere
+        row = {"epoch": epoch, "train_loss": total / max(n_batches, 1), **task.epoch_row(val), "lr": lr}
         state["history"].append(row)
-        score = val["macro_f1"] if not math.isnan(val["macro_f1"]) else -row["train_loss"]
+        score = val["score"] if not math.isnan(val["score"]) else -row["train_loss"]
         if score > state["best_score"]:
             state.update(best_score=score, best_epoch=epoch, since_best=0)
             if d.main:
                 torch.save({"model_name": model_name, "model_cfg": cfg, "classes": classes,
                             "state_dict": model.state_dict(), "epoch": epoch,
-                            "val_macro_f1": val["macro_f1"]}, best_path)
+                            task.score_name: val[task.score_key]}, best_path)
         else:
             state["since_best"] += 1
         state["epoch"] = epoch
@@ -446,8 +427,8 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
             tmp = ckpt_path.with_suffix(".tmp")
             torch.save(ckpt, tmp)
             tmp.replace(ckpt_path)
-            print(f"train[{model_name}] epoch {epoch}: loss {row['train_loss']:.4f} "
-                  f"val acc {val['accuracy']:.3f} macro-F1 {val['macro_f1']:.3f}", file=sys.stderr)
+            print(f"train[{model_name}] epoch {epoch}: loss {row['train_loss']:.4f} {task.describe(val)}",
+                  file=sys.stderr)
         if tracker is not None:
             tracker.log_epoch(epoch, row)
     if state["since_best"] >= p.patience and epoch < p.epochs:
@@ -464,11 +445,10 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
         return _broadcast(None, d)  # rank 0's metrics
     best = torch.load(best_path, map_location="cpu", weights_only=False)
     model.load_state_dict(best["state_dict"])
-    val = _evaluate(model, val_loader, K)
-    test = _evaluate(model, make_loader("test", p.batch_size, balanced=False, root=data_dir, seed=p.seed), K)
+    val = task.evaluate(model, val_loader)
+    test = task.evaluate(model, task.loader("test"))
     metrics = {
-        "model": model_name, "kind": kind, "val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"],
-        "test_accuracy": test["accuracy"], "test_macro_f1": test["macro_f1"], "n_val": val["n"], "n_test": test["n"],
+        "model": model_name, "kind": kind, **task.summary(val, test),
         "epochs": state["epoch"], "best_epoch": state["best_epoch"], "stopped_early": stopped_early,
         "resumed_from_epoch": resumed_from, "seconds": round(time.perf_counter() - t0, 2),
         "params": n_params, "history": state["history"],
@@ -477,14 +457,8 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
         metrics["ddp"] = ddp
     _write_json(out_dir / "metrics.json", metrics)
     if tracker is not None:
-        tracker.finish(model, metrics, _example_batch(data_dir))
+        tracker.finish(model, metrics, task.prepare(_example_batch(data_dir)))
     return _broadcast(metrics, d)
-
-
-def _losses(outputs, batch, cfg):
-    from models.losses import compute_losses
-
-    return compute_losses(outputs, batch, cfg)
 
 
 def _train_sklearn(model_name, cfg, p: TrainParams, data_dir: Path, out_dir: Path, tracker, t0, build_model) -> dict:

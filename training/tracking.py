@@ -26,6 +26,8 @@ from torch import nn
 
 from biomech.conventions import MODALITIES
 
+TORQUE_INPUTS = ("angles", "root", "grf", "anthro")  # what the torque estimators read (models.torque)
+
 __all__ = ["MlflowTracker", "FlatInputModel", "data_hash", "git_sha"]
 
 
@@ -48,35 +50,41 @@ def data_hash(data_dir: str | Path) -> str:
     return h.hexdigest()
 
 
-def _flatten(d: Mapping[str, Any], prefix: str) -> dict[str, str]:
+def _flatten(d: Mapping[str, Any], prefix: str, sep: str = ".", as_str: bool = True) -> dict[str, Any]:
+    """Nested mapping -> {"<prefix><sep><k>[<sep><k2>...]": value} (values as str for params)."""
     out = {}
     for k, v in d.items():
-        key = f"{prefix}.{k}"
+        key = f"{prefix}{sep}{k}"
         if isinstance(v, Mapping) and v:
-            out.update(_flatten(v, key))
+            out.update(_flatten(v, key, sep, as_str))
         else:
-            out[key] = str(v)[:6000]
+            out[key] = str(v)[:6000] if as_str else v
     return out
 
 
 class FlatInputModel(nn.Module):
     """Serving adapter: a (B, D) float32 row = the model's input tensors flattened and concatenated
-    (in ``keys`` order) followed by the 4 modality-mask flags; returns the window logits (B, K)."""
+    (in ``keys`` order), followed by the 4 modality-mask flags when ``with_mask``; returns the
+    model's ``output`` flattened per row: window logits (B, K) for recognizers, moments
+    (B, T*10) for the torque estimators."""
 
-    def __init__(self, model: nn.Module, shapes: dict[str, tuple[int, ...]]):
+    def __init__(self, model: nn.Module, shapes: dict[str, tuple[int, ...]], output: str = "logits",
+                 with_mask: bool = True):
         super().__init__()
-        self.model = model
+        self.model, self.output, self.with_mask = model, output, with_mask
         self.keys = list(shapes)
         self.shapes = {k: tuple(int(s) for s in v) for k, v in shapes.items()}
 
     @property
     def width(self) -> int:
-        return sum(math.prod(s) for s in self.shapes.values()) + len(MODALITIES)
+        return sum(math.prod(s) for s in self.shapes.values()) + (len(MODALITIES) if self.with_mask else 0)
 
     def flatten(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        B = batch["modality_mask"].shape[0]
+        B = batch[self.keys[0]].shape[0]
         parts = [batch[k].reshape(B, -1).float() for k in self.keys]
-        return torch.cat(parts + [batch["modality_mask"].float()], 1)
+        if self.with_mask:
+            parts.append(batch["modality_mask"].float())
+        return torch.cat(parts, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, i = {}, 0
@@ -84,8 +92,9 @@ class FlatInputModel(nn.Module):
             n = math.prod(self.shapes[k])
             batch[k] = x[:, i:i + n].reshape(x.shape[0], *self.shapes[k])
             i += n
-        batch["modality_mask"] = x[:, i:i + len(MODALITIES)] > 0.5
-        return self.model(batch)["logits"]
+        if self.with_mask:
+            batch["modality_mask"] = x[:, i:i + len(MODALITIES)] > 0.5
+        return self.model(batch)[self.output].reshape(x.shape[0], -1)
 
 
 class MlflowTracker:
@@ -125,7 +134,9 @@ class MlflowTracker:
         from mlflow.models import infer_signature
 
         try:
-            final = {f"final_{k}": float(v) for k, v in metrics.items()
+            flat = {k: v for k, v in metrics.items() if k not in ("history", "ddp")}
+            flat = _flatten(flat, "final", sep="_", as_str=False)
+            final = {k: float(v) for k, v in flat.items()
                      if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))}
             mlflow.log_metrics(final)
             mlflow.log_dict(dict(metrics), "metrics.json")
@@ -141,8 +152,13 @@ class MlflowTracker:
                     info = mlflow.sklearn.log_model(model.pipeline, name="model", signature=sig,
                                                     input_example=feats, skops_trusted_types=trusted)
                 else:
-                    keys = [m for m in MODALITIES if m in getattr(model, "modalities", MODALITIES) and m in example]
-                    wrapped = FlatInputModel(model, {k: tuple(example[k].shape[1:]) for k in keys}).eval()
+                    if getattr(model, "kind", "torch") == "torque":
+                        keys = [k for k in TORQUE_INPUTS if k in example]
+                        wrapped = FlatInputModel(model, {k: tuple(example[k].shape[1:]) for k in keys},
+                                                 output="moments", with_mask=False).eval()
+                    else:
+                        keys = [m for m in MODALITIES if m in getattr(model, "modalities", MODALITIES) and m in example]
+                        wrapped = FlatInputModel(model, {k: tuple(example[k].shape[1:]) for k in keys}).eval()
                     with torch.no_grad():
                         x = wrapped.flatten(example)
                         y = wrapped(x)

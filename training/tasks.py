@@ -1,0 +1,180 @@
+"""What the training loop optimises and scores, per model kind.
+
+* :class:`ClassificationTask` (kind ``"torch"``): class-balanced train batches, the zoo's losses
+  (``models.losses.compute_losses``), score = validation macro-F1; reports accuracy and macro-F1.
+* :class:`TorqueTask` (kind ``"torque"``): the joint-moment estimators of ``models.torque``. Only
+  windows with force plates (``modality_mask[:, 3]``) carry the boundary condition they need, so
+  the splits are restricted to those; the GRF goes back to physical units (force / body weight,
+  COP m, free moment N m) because the estimators take physical inputs; loss = RMSE of the
+  mass-normalised moments; score = - validation RMSE (N m / kg); reports RMSE (N m), ICC(3,1) and
+  Pearson r per joint (``models.torque.torque_metrics``).
+
+A task sees the processed dataset directory only; the loop owns optimiser, schedule, checkpoints
+and tracking.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, f1_score
+from torch.utils.data import DataLoader, Subset
+
+__all__ = ["ClassificationTask", "TorqueTask", "make_task", "to_device"]
+
+
+def to_device(batch: dict[str, torch.Tensor], device: torch.device | None) -> dict[str, torch.Tensor]:
+    if device is None or device.type == "cpu":
+        return batch
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+class ClassificationTask:
+    kind = "torch"
+    augment = True                   # the loop applies augment_batch to training batches
+    score_name, score_key = "val_macro_f1", "macro_f1"
+
+    def __init__(self, data_dir: Path, num_classes: int, batch_size: int, seed: int, loss_cfg: Mapping[str, Any]):
+        self.data_dir, self.K, self.batch_size, self.seed = Path(data_dir), num_classes, batch_size, seed
+        self.loss_cfg = dict(loss_cfg)
+
+    def train_loader(self, epoch: int) -> DataLoader:
+        from preprocessing.dataset import make_loader
+
+        return make_loader("train", self.batch_size, balanced=True, root=self.data_dir, seed=self.seed + epoch)
+
+    def loader(self, split: str) -> DataLoader:
+        from preprocessing.dataset import make_loader
+
+        return make_loader(split, self.batch_size, balanced=False, root=self.data_dir, seed=self.seed)
+
+    def prepare(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return batch
+
+    def losses(self, outputs, batch) -> dict[str, torch.Tensor]:
+        from models.losses import compute_losses
+
+        return compute_losses(outputs, batch, self.loss_cfg)
+
+    def evaluate(self, model: torch.nn.Module, loader: Iterable, device: torch.device | None = None) -> dict[str, Any]:
+        """{"accuracy", "macro_f1", "n", "score"} over the loader (score = macro-F1)."""
+        model.eval()
+        ys, ps = [], []
+        with torch.no_grad():
+            for batch in loader:
+                ys.append(batch["label"].numpy())
+                ps.append(model(to_device(self.prepare(batch), device))["logits"].argmax(-1).cpu().numpy())
+        if not ys:
+            return {"accuracy": float("nan"), "macro_f1": float("nan"), "n": 0, "score": float("nan")}
+        y, p = np.concatenate(ys), np.concatenate(ps)
+        f1 = float(f1_score(y, p, labels=list(range(self.K)), average="macro", zero_division=0))
+        return {"accuracy": float(accuracy_score(y, p)), "macro_f1": f1, "n": int(len(y)), "score": f1}
+
+    def epoch_row(self, val: dict) -> dict[str, float]:
+        return {"val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"]}
+
+    def describe(self, val: dict) -> str:
+        return f"val acc {val['accuracy']:.3f} macro-F1 {val['macro_f1']:.3f}"
+
+    def summary(self, val: dict, test: dict) -> dict[str, Any]:
+        return {"val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"], "test_accuracy": test["accuracy"],
+                "test_macro_f1": test["macro_f1"], "n_val": val["n"], "n_test": test["n"]}
+
+
+class TorqueTask:
+    kind = "torque"
+    augment = False                  # rotating / dropping inputs would break the physics they feed
+    score_name, score_key = "val_rmse_nm_per_kg", "rmse_nm_per_kg"
+
+    def __init__(self, data_dir: Path, batch_size: int, seed: int):
+        from preprocessing.dataset import WindowDataset
+
+        self.data_dir, self.batch_size, self.seed = Path(data_dir), batch_size, seed
+        self._ds = {}
+        for split in ("train", "val", "test"):
+            ds = WindowDataset(self.data_dir, split)
+            if "root" not in ds.arrays:
+                raise ValueError(f"{self.data_dir}: processed before format 1.1 (no pelvis 'root' field); "
+                                 "re-run the preprocess stage")
+            keep = np.flatnonzero(np.asarray(ds.arrays["modality_mask"][:, 3], dtype=bool))
+            self._ds[split] = Subset(ds, keep.tolist())
+        if len(self._ds["train"]) == 0:
+            raise ValueError(f"{self.data_dir}: no training window has force plates (the torque estimators "
+                             "need GRF); generate 'pro' preset clips")
+
+    def n_windows(self, split: str) -> int:
+        return len(self._ds[split])
+
+    def train_loader(self, epoch: int) -> DataLoader:
+        g = torch.Generator().manual_seed(self.seed + epoch)
+        return DataLoader(self._ds["train"], batch_size=self.batch_size, shuffle=True, generator=g)
+
+    def loader(self, split: str) -> DataLoader:
+        return DataLoader(self._ds[split], batch_size=self.batch_size, shuffle=False)
+
+    def prepare(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Physical GRF (the estimators' unit), only the fields they read."""
+        from preprocessing.dataset import grf_to_physical
+
+        return {"angles": batch["angles"], "root": batch["root"], "anthro": batch["anthro"],
+                "grf": grf_to_physical(batch["grf"], self.data_dir), "moments": batch["moments"]}
+
+    def losses(self, outputs, batch) -> dict[str, torch.Tensor]:
+        from models.torque import moment_loss
+
+        loss = moment_loss(outputs["moments"], batch["moments"], batch["anthro"][:, 0])
+        return {"total": loss, "moment_rmse": loss.detach()}
+
+    def predict(self, model: torch.nn.Module, loader: Iterable,
+                device: torch.device | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pred, target) (N,T,10) N m and mass (N,) over the loader."""
+        model.eval()
+        ps, ts, ms = [], [], []
+        with torch.no_grad():
+            for batch in loader:
+                b = self.prepare(batch)
+                ps.append(model(to_device(b, device))["moments"].cpu().numpy())
+                ts.append(b["moments"].numpy())
+                ms.append(b["anthro"][:, 0].numpy())
+        if not ps:
+            return np.zeros((0, 1, 10)), np.zeros((0, 1, 10)), np.zeros(0)
+        return np.concatenate(ps), np.concatenate(ts), np.concatenate(ms)
+
+    def evaluate(self, model: torch.nn.Module, loader: Iterable, device: torch.device | None = None) -> dict[str, Any]:
+        """{"rmse_nm_per_kg", "score" (its negative), "n", and torque_metrics' per-joint RMSE (N m),
+        ICC(3,1) and Pearson r} over every frame of the loader's windows."""
+        from models.torque import torque_metrics
+
+        pred, target, mass = self.predict(model, loader, device)
+        if len(mass) == 0:
+            return {"n": 0, "rmse_nm_per_kg": float("nan"), "score": float("nan")}
+        per_kg = float(np.sqrt(np.mean(((pred - target) / mass[:, None, None]) ** 2)))
+        return {"n": int(len(mass)), "rmse_nm_per_kg": per_kg, "score": -per_kg, **torque_metrics(pred, target)}
+
+    def epoch_row(self, val: dict) -> dict[str, float]:
+        return {"val_rmse_nm_per_kg": val["rmse_nm_per_kg"], "val_mean_rmse_nm": val.get("mean_rmse", float("nan")),
+                "val_mean_icc": val.get("mean_icc", float("nan"))}
+
+    def describe(self, val: dict) -> str:
+        return (f"val RMSE {val['rmse_nm_per_kg']:.3f} N m/kg (mean {val.get('mean_rmse', float('nan')):.1f} N m), "
+                f"ICC {val.get('mean_icc', float('nan')):.3f}")
+
+    def summary(self, val: dict, test: dict) -> dict[str, Any]:
+        out = {"val_rmse_nm_per_kg": val["rmse_nm_per_kg"], "test_rmse_nm_per_kg": test["rmse_nm_per_kg"],
+               "n_val": val["n"], "n_test": test["n"]}
+        for key in ("mean_rmse", "mean_icc", "mean_pearson"):
+            out[f"test_{key}"] = test.get(key, float("nan"))
+        for key in ("rmse", "icc", "pearson"):
+            out[f"test_{key}"] = test.get(key, {})
+        return out
+
+
+def make_task(kind: str, data_dir: Path, num_classes: int, batch_size: int, seed: int,
+              loss_cfg: Mapping[str, Any]):
+    if kind == "torch":
+        return ClassificationTask(data_dir, num_classes, batch_size, seed, loss_cfg)
+    if kind == "torque":
+        return TorqueTask(data_dir, batch_size, seed)
+    raise ValueError(f"no training task for model kind {kind!r}")
