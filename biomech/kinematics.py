@@ -250,6 +250,10 @@ class MotionSolver:
     def _legs(self, p: np.ndarray) -> dict[str, np.ndarray]:
         return legs_ik(self.legs, self.Rp, p, self.ankle, self.foot_dir, self.swivel)
 
+    def hip_centres(self, p: np.ndarray) -> np.ndarray:
+        """Hip joint centres (2,T,3) (r, l) for the pelvis origin path p (T,3)."""
+        return p + _apply(self.Rp, self.legs.hip_off)
+
     def com_of(self, p: np.ndarray, legs: dict[str, np.ndarray]) -> np.ndarray:
         return (self.upper_com_sum + self.upper_mass * p + legs["leg_com_sum"]) / self.body.total_mass
 

@@ -43,16 +43,32 @@ def quintic_segment(t: np.ndarray, k0: Knot, k1: Knot) -> np.ndarray:
 
 
 def piecewise_quintic(t: np.ndarray, knots: list[Knot]) -> np.ndarray:
-    """C2 curve through `knots` (sorted by time); constant extrapolation of the end knots."""
+    """C2 curve through `knots` (sorted by time); constant extrapolation of the end knots.
+
+    Vectorised: each time picks its segment (searchsorted) and evaluates that segment's quintic
+    Hermite form (the same polynomial as `quintic_segment`)."""
     if len(knots) < 2:
         raise ValueError("need at least two knots")
-    out = np.empty_like(t, dtype=float)
-    out[t <= knots[0].t] = knots[0].p
-    out[t >= knots[-1].t] = knots[-1].p
-    for k0, k1 in zip(knots[:-1], knots[1:]):
-        m = (t >= k0.t) & (t <= k1.t)
-        out[m] = quintic_segment(t[m], k0, k1)
-    return out
+    kt = np.array([k.t for k in knots], dtype=float)
+    bad = np.flatnonzero(np.diff(kt) <= 0)
+    if len(bad):
+        raise ValueError(f"knot times must increase (got {knots[bad[0]].t} then {knots[bad[0] + 1].t})")
+    t = np.asarray(t, dtype=float)
+    P = np.array([(k.p, k.v, k.a) for k in knots], dtype=float)
+    i = np.clip(np.searchsorted(kt, t, side="right") - 1, 0, len(knots) - 2)
+    h = kt[i + 1] - kt[i]
+    s = np.clip((t - kt[i]) / h, 0.0, 1.0)  # clipped: constant extrapolation of the end knots
+    s2, s3 = s * s, s * s * s
+    s4, s5 = s3 * s, s3 * s2
+    h00 = 1 - 10 * s3 + 15 * s4 - 6 * s5
+    h10 = s - 6 * s3 + 8 * s4 - 3 * s5
+    h20 = 0.5 * s2 - 1.5 * s3 + 1.5 * s4 - 0.5 * s5
+    h01 = 10 * s3 - 15 * s4 + 6 * s5
+    h11 = -4 * s3 + 7 * s4 - 3 * s5
+    h21 = 0.5 * s3 - s4 + 0.5 * s5
+    k0, k1 = P[i], P[i + 1]
+    return (h00 * k0[..., 0] + h10 * k0[..., 1] * h + h20 * k0[..., 2] * h * h
+            + h01 * k1[..., 0] + h11 * k1[..., 1] * h + h21 * k1[..., 2] * h * h)
 
 
 def ballistic_knot(k_takeoff: Knot, t: float) -> Knot:

@@ -18,6 +18,7 @@ Faults: walk (trunk_lean, asymmetric_gait), run (overstriding, trunk_lean), spri
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ from biomech.actions.common import DEG, ActionContext
 from biomech.conventions import GRAVITY
 from biomech.body import forward_kinematics, q_index, whole_body_com
 from biomech.conventions import COORDINATES
-from biomech.kinematics import FootTrack, MotionPlan, UPPER_COORDS, ankle_from_pivot
+from biomech.kinematics import SIDES, FootTrack, MotionPlan, MotionSolver, UPPER_COORDS, ankle_from_pivot
 from biomech.trajectory import (
     Knot, ballistic_knot, bump, integrate_acceleration, interp_knots, piecewise_quintic, ramp, smoothstep,
 )
@@ -62,9 +63,14 @@ def _grid(ctx: ActionContext, pre: float, post: float) -> _Grid:
     return _Grid(t, n0, ctx.n, ctx.fs)
 
 
+@lru_cache(maxsize=64)
+def _ease_out_coefficients(k: float) -> tuple[float, float, float]:
+    return tuple(float(v) for v in np.linalg.solve([[1, 1, 1], [3, 4, 5], [6, 12, 20]], [1.0, k, 0.0]))
+
+
 def _ease_out(x: np.ndarray, k: float) -> np.ndarray:
     """0 -> 1 on [0,1], C2 start (zero slope, curvature), slope k and zero curvature at 1."""
-    a, b, c = np.linalg.solve([[1, 1, 1], [3, 4, 5], [6, 12, 20]], [1.0, k, 0.0])
+    a, b, c = _ease_out_coefficients(float(k))
     x = np.clip(x, 0.0, 1.0)
     return x ** 3 * (a + b * x + c * x * x)
 
@@ -263,55 +269,77 @@ def _gait_com(g: _Grid, steps: list[_Step], v0: float, yknots: list[Knot]) -> np
     return com
 
 
-def _hip_offset(ctx: ActionContext, tilt: float, lumbar: float, legs, *, arm_flex: float = 0.0,
-                elbow: float = 80 * DEG) -> np.ndarray:
-    """CoM minus pelvis origin (hip joint level), (x, y), for a posture with pelvis tilt,
-    lumbar extension and `legs` = (hip flexion, knee flexion) of the right and the left leg."""
-    q = torch.zeros(1, len(COORDINATES), dtype=torch.float64)
-    vals = {"pelvis_tilt": tilt, "lumbar_extension": lumbar}
-    for s, (hf, kn) in zip(("r", "l"), legs):
-        vals.update({f"hip_flexion_{s}": hf, f"knee_angle_{s}": kn,
-                     f"arm_flex_{s}": arm_flex, f"elbow_flex_{s}": elbow})
-    for k, v in vals.items():
-        q[0, q_index(k)] = v
+def _hip_offsets(ctx: ActionContext, postures: list[tuple[float, float, tuple]], *, arm_flex: float = 0.0,
+                 elbow: float = 80 * DEG) -> np.ndarray:
+    """CoM minus pelvis origin (hip joint level), (x, y) per posture (n, 2), for postures
+    (pelvis tilt, lumbar extension, legs = (hip flexion, knee flexion) of the right and the
+    left leg); one forward kinematics for all of them."""
+    q = torch.zeros(len(postures), len(COORDINATES), dtype=torch.float64)
+    for i, (tilt, lumbar, legs) in enumerate(postures):
+        vals = {"pelvis_tilt": tilt, "lumbar_extension": lumbar}
+        for s, (hf, kn) in zip(("r", "l"), legs):
+            vals.update({f"hip_flexion_{s}": hf, f"knee_angle_{s}": kn,
+                         f"arm_flex_{s}": arm_flex, f"elbow_flex_{s}": elbow})
+        for k, v in vals.items():
+            q[i, q_index(k)] = v
     pose = forward_kinematics(ctx.body, q)
-    d = (whole_body_com(ctx.body, pose) - pose.p["pelvis"])[0].numpy()
-    return d[:2]
+    return (whole_body_com(ctx.body, pose) - pose.p["pelvis"]).numpy()[:, :2]
 
 
-def _leg_offsets(ctx: ActionContext, tilt: float, lumbar: float, *, td=((35, 30), (5, 100)),
-                 to=((-10, 30), (60, 90)), **kw) -> tuple[np.ndarray, np.ndarray]:
+def _leg_offsets_many(ctx: ActionContext, tilts, lumbars, *, td=((35, 30), (5, 100)),
+                      to=((-10, 30), (60, 90)), **kw) -> list[tuple[np.ndarray, np.ndarray]]:
+    """CoM - hip offsets at touchdown and at take-off (stance leg first, degrees) for each
+    (tilt, lumbar) pair."""
+    legs = lambda ph: tuple((a * DEG, b * DEG) for a, b in ph)  # noqa: E731
+    rows = [(t, l_, legs(ph)) for t, l_ in zip(tilts, lumbars) for ph in (td, to)]
+    off = _hip_offsets(ctx, rows, **kw)
+    return [(off[2 * i], off[2 * i + 1]) for i in range(len(tilts))]
+
+
+def _leg_offsets(ctx: ActionContext, tilt: float, lumbar: float, **kw) -> tuple[np.ndarray, np.ndarray]:
     """CoM - hip offsets at touchdown and at take-off (stance leg first, degrees)."""
-    f = lambda legs: _hip_offset(ctx, tilt, lumbar, [(a * DEG, b * DEG) for a, b in legs], **kw)  # noqa: E731
-    return f(td), f(to)
+    return _leg_offsets_many(ctx, [tilt], [lumbar], **kw)[0]
+
+
+def _reach_geometry(ctx: ActionContext, st: _Stance, com: np.ndarray, g: _Grid, hip_off,
+                    d_td: float, d_to: float) -> tuple:
+    """What `_reach_interval` needs that does not depend on the CoM raise dy (computed once)."""
+    b = ctx.body
+    Lts = b.segments["thigh_r"].length + b.segments["shank_r"].length
+    hipw = abs(b.joint_offsets["thigh_r"][2])
+    dz = max(hipw - abs(st.ankle_flat[2]), 0.0)
+    pos, _ = _stance_eval(b, st, np.array([st.on, st.off]))
+    ends = []
+    for k, (tt, dd) in enumerate(((st.on, d_td), (st.off, d_to))):
+        hx = g.at(com[:, 0], tt) - hip_off[k][0]
+        hy = g.at(com[:, 1], tt) - hip_off[k][1]
+        ends.append((hx, hy - pos[k, 1], (dd * Lts) ** 2 - dz * dz, pos[k, 0] - st.ankle_flat[0]))
+    return tuple(ends)
+
+
+def _interval_at(geom: tuple, dy: float) -> tuple[float, float]:
+    out = []
+    for k, (hx, rel_y, r2, ax) in enumerate(geom):
+        h2 = r2 - (rel_y + dy) ** 2
+        span = np.sqrt(h2) if h2 > 0 else -1.0 - (rel_y + dy)  # infeasible: very negative
+        out.append(hx + span - ax if k == 0 else hx - span - ax)
+    hi, lo = out
+    return lo, hi
 
 
 def _reach_interval(ctx: ActionContext, st: _Stance, com: np.ndarray, g: _Grid, hip_off,
                     d_td: float, d_to: float, dy: float = 0.0) -> tuple[float, float]:
     """Range of stance positions (shift of `st.ankle_flat` along X) that keeps the leg within
     d_td / d_to x (thigh + shank) of the hip at touchdown / take-off; CoM raised by dy."""
-    b = ctx.body
-    Lts = b.segments["thigh_r"].length + b.segments["shank_r"].length
-    hipw = abs(b.joint_offsets["thigh_r"][2])
-    dz = max(hipw - abs(st.ankle_flat[2]), 0.0)
-    pos, _ = _stance_eval(b, st, np.array([st.on, st.off]))
-    out = []
-    for k, (tt, dd) in enumerate(((st.on, d_td), (st.off, d_to))):
-        hx = g.at(com[:, 0], tt) - hip_off[k][0]
-        hy = g.at(com[:, 1], tt) + dy - hip_off[k][1]
-        h2 = (dd * Lts) ** 2 - (hy - pos[k, 1]) ** 2 - dz * dz
-        span = np.sqrt(h2) if h2 > 0 else -1.0 - (hy - pos[k, 1])  # infeasible: very negative
-        out.append(hx + span - (pos[k, 0] - st.ankle_flat[0]) if k == 0
-                   else hx - span - (pos[k, 0] - st.ankle_flat[0]))
-    hi, lo = out
-    return lo, hi
+    return _interval_at(_reach_geometry(ctx, st, com, g, hip_off, d_td, d_to), dy)
 
 
 def _fit_height(ctx, stances, com, g, hip_off, d_td, d_to, need: float) -> float:
     """Largest CoM raise dy for which every stance has `need` m of room (bisection)."""
+    geoms = [_reach_geometry(ctx, st, com, g, hip_off, d_td, d_to) for st in stances]
+
     def room(dy):
-        return min(hi - lo for lo, hi in (_reach_interval(ctx, st, com, g, hip_off, d_td, d_to, dy)
-                                          for st in stances))
+        return min(hi - lo for lo, hi in (_interval_at(gm, dy) for gm in geoms))
     lo, hi = -0.5 * ctx.body.height, 0.8 * ctx.body.height
     for _ in range(40):
         mid = 0.5 * (lo + hi)
@@ -489,17 +517,19 @@ def _slope_limit(levels, delta: float) -> list[float]:
     return list(lv)
 
 
-def _reach_excess(body, probe: MotionPlan, steps: list[_Step], g: _Grid, d_max: float) -> list[float]:
-    """Per stance, the CoM level change (<= 0) that brings the probe-solved hip within
-    d_max x (thigh + shank) of the ankle at touchdown and toe-off."""
-    from biomech.kinematics import solve_motion
-    q, _ = solve_motion(body, probe, iters=3)
-    pose = forward_kinematics(body, torch.as_tensor(q))
+def _reach_excess(solver: MotionSolver, com: np.ndarray, steps: list[_Step], g: _Grid, d_max: float,
+                  p0: np.ndarray | None = None) -> tuple[list[float], np.ndarray]:
+    """Per stance, the CoM level change (<= 0) that brings the probe-solved hip (CoM path `com`
+    on the solver's feet, pelvis and upper body) within d_max x (thigh + shank) of the ankle at
+    touchdown and toe-off; plus the solved pelvis origin path (a warm start for the next probe)."""
+    body = solver.body
+    _, info = solver.solve(com, p0=p0)
+    hips = solver.hip_centres(info["pelvis_origin"])
     Lts = body.segments["thigh_r"].length + body.segments["shank_r"].length
     out = []
     for s in steps:
-        hip = pose.p[f"thigh_{s.side}"].numpy()
-        ank = probe.feet[s.side].pos
+        hip = hips[SIDES.index(s.side)]
+        ank = solver.plan.feet[s.side].pos
         dy = 0.0
         for tt in (s.on, s.off):
             i = int(np.clip(round((tt - g.t[0]) * g.fs), 0, len(g.t) - 1))
@@ -508,7 +538,7 @@ def _reach_excess(body, probe: MotionPlan, steps: list[_Step], g: _Grid, d_max: 
             need = (np.sqrt(h2) if h2 > 0 else 0.0) - d[1]
             dy = min(dy, need)
         out.append(max(dy, -0.04))
-    return out
+    return out, info["pelvis_origin"]
 
 
 def _smooth(x: np.ndarray, fs: float, sigma_s: float) -> np.ndarray:
@@ -595,12 +625,9 @@ def sprint_start(ctx: ActionContext) -> MotionPlan:
         clear = (ctx.u(0.14, 0.2) + 0.02 * (vv - 3.0)) * L
         sts.append(_toe_stance(ctx, s, half_w, yaw_out, p_td=p_td, p_to=p_to, clear=clear, peak=ctx.u(0.3, 0.36),
                                via_rel=-ctx.u(0.22, 0.3) * L))
-    hip_offs = []
-    for s in steps:
-        tm = s.on + 0.5 * s.tc
-        li = g.at(tilt, tm), g.at(lumbar, tm)
-        hip_offs.append(_leg_offsets(ctx, -li[0], -li[1], td=((45, 40), (20, 100)), to=((0, 20), (80, 100)),
-                                     arm_flex=0.0, elbow=90 * DEG))
+    tm = [s.on + 0.5 * s.tc for s in steps]
+    hip_offs = _leg_offsets_many(ctx, [-g.at(tilt, x) for x in tm], [-g.at(lumbar, x) for x in tm],
+                                 td=((45, 40), (20, 100)), to=((0, 20), (80, 100)), arm_flex=0.0, elbow=90 * DEG)
     d_td, d_to = 0.96, 0.98
     frac = ctx.u(0.25, 0.4)
     levels = _step_heights(ctx, g, steps, sts, com0, hip_offs, d_td, d_to, 0.04 * hs)
@@ -626,10 +653,14 @@ def sprint_start(ctx: ActionContext) -> MotionPlan:
     upper["lumbar_extension"] = -lumbar
     # probe: the real hip path (arm swing, lean) -> lower a stance's level where the leg would
     # be straighter than 0.982 x (thigh + shank) at touchdown or toe-off
+    solver = MotionSolver(b, MotionPlan("probe", g.fs, com.copy(), pelvis, upper, feet))
+    p_probe = None
     for _ in range(3):
-        probe = MotionPlan("probe", g.fs, com, pelvis, upper, feet)
-        levels = _slope_limit([lv + dy for lv, dy in zip(levels, _reach_excess(b, probe, steps, g, 0.982))],
-                              0.008 * hs)
+        if p_probe is not None:  # warm start: the pelvis follows the CoM's change
+            p_probe = p_probe + (com - com_probe)
+        com_probe = com.copy()
+        excess, p_probe = _reach_excess(solver, com_probe, steps, g, 0.982, p_probe)
+        levels = _slope_limit([lv + dy for lv, dy in zip(levels, excess)], 0.008 * hs)
         com[:, 1] = piecewise_quintic(g.t, _leveled_knots(steps, levels, -G * steps[0].tf / 2))
     _shift_x(g, com, feet)
     acc_steps = [s for s, a in zip(steps, accs) if s.on >= t_acc - 1e-9][:n_acc]

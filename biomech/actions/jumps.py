@@ -12,10 +12,7 @@ from biomech.actions.common import (
     DEG, ActionContext, com_height_on_toes, flat_track, neutral_upper, stance_width,
     standing_com_height, vertical_jump_com,
 )
-import torch
-
-from biomech.body import forward_kinematics
-from biomech.kinematics import MotionPlan, ankle_from_pivot, pivot_from_ankle, solve_motion
+from biomech.kinematics import MotionPlan, MotionSolver, ankle_from_pivot, pivot_from_ankle
 from biomech.trajectory import Knot, bump, interp_knots, piecewise_quintic, quintic_segment, ramp
 
 _FAULTS = ("asymmetric_landing", "knee_valgus", "stiff_landing")
@@ -183,9 +180,9 @@ def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str, vx_range=(0.0, 0
     # the feet must follow the hips (not the CoM: the arm swing moves the hips relative to the
     # CoM in flight): find the hip path with a quick solve on flat feet
     probe = MotionPlan("probe", ctx.fs, com, pelvis, up, feet)
-    q_probe, _ = solve_motion(b, probe, iters=3)
-    pose = forward_kinematics(b, torch.as_tensor(q_probe))
-    hip_y = 0.5 * (pose.p["thigh_r"][:, 1] + pose.p["thigh_l"][:, 1]).numpy()
+    solver = MotionSolver(b, probe)
+    _, info = solver.solve()
+    hip_y = solver.hip_centres(info["pelvis_origin"])[..., 1].mean(0)
     a, pitch = _foot_heights(ctx, hip_y, ev, heel_pitch, L)
     for s in ("r", "l"):
         ft = feet[s]

@@ -22,7 +22,9 @@ from biomech.actions.common import (
 )
 from biomech.body import forward_kinematics, q_index, whole_body_com
 from biomech.conventions import COORDINATES, GRAVITY
-from biomech.kinematics import FootTrack, MotionPlan, ankle_from_pivot, foot_rotation, solve_motion
+from biomech.kinematics import (
+    SIDES, FootTrack, MotionPlan, MotionSolver, ankle_from_pivot, solve_motion,
+)
 from biomech.trajectory import Knot, ballistic_knot, bump, interp_knots, piecewise_quintic, ramp, smoothstep
 
 __all__ = ["lunge", "tennis_serve", "jumping_jack", "soccer_kick"]
@@ -180,10 +182,11 @@ def _frame_solve(ctx: ActionContext, plan: MotionPlan, i: int, xy0, target, iter
                      {k: v[sl] for k, v in plan.upper.items()},
                      {s: FootTrack(f.pos[sl], f.yaw[sl], f.pitch[sl], f.swivel[sl], f.contact[sl])
                       for s, f in plan.feet.items()})
+    solver = MotionSolver(ctx.body, one)
     xy = np.array(xy0, float)
     for _ in range(iters):
         one.com[0, :2] = xy
-        q, _ = solve_motion(ctx.body, one, iters=6)
+        q, _ = solver.solve(one.com)
         e = np.asarray(target(forward_kinematics(ctx.body, torch.as_tensor(q))), float)
         xy = xy - e
         if np.abs(e).max() < 5e-4:
@@ -191,20 +194,22 @@ def _frame_solve(ctx: ActionContext, plan: MotionPlan, i: int, xy0, target, iter
     return xy
 
 
-def _reach_excess(ctx: ActionContext, plan: MotionPlan, ext: float, exact: bool) -> np.ndarray:
+def _reach_excess(ctx: ActionContext, plan: MotionPlan, ext: float, solver: MotionSolver | None = None) -> np.ndarray:
     """How much (m, >= 0) the CoM must come down at each frame so that every foot is within
-    `ext` x leg length: from `_com_ceiling` (cheap) or from a full `solve_motion` (exact)."""
-    if not exact:
+    `ext` x leg length: from `_com_ceiling` (cheap, solver None) or exactly from the hips of a
+    full solve (`solver`: a MotionSolver of this plan's feet, pelvis and upper body)."""
+    if solver is None:
         ceil = _com_ceiling(ctx, plan.com[:, [0, 2]], plan.pelvis_rot, plan.upper, plan.feet, ext,
                             all_frames=True)
         return np.clip(plan.com[:, 1] - ceil, 0.0, None)
     b = ctx.body
-    q, _ = solve_motion(b, plan)
-    pose = forward_kinematics(b, torch.as_tensor(q))
+    _, info = solver.solve(plan.com)
+    hips = solver.hip_centres(info["pelvis_origin"])
     out = np.zeros(plan.n)
-    for s, f in plan.feet.items():
+    for k, s in enumerate(SIDES):
+        f = plan.feet[s]
         r = ext * (b.segments[f"thigh_{s}"].length + b.segments[f"shank_{s}"].length)
-        v = pose.p[f"thigh_{s}"].numpy() - f.pos
+        v = hips[k] - f.pos
         dh2 = v[:, 0] ** 2 + v[:, 2] ** 2
         need = v[:, 1] - np.sqrt(np.clip(r * r - dh2, 0.0, None))
         out = np.maximum(out, 1.15 * need)  # legs bending lowers the CoM less than the hips
@@ -217,8 +222,11 @@ def _fit_under(ctx: ActionContext, plan: MotionPlan, ext: float | None = None, w
     reach. Frames where `keep` is True (flight) are untouched: a dip never overlaps them."""
     t = ctx.t
     ext = _ext_safe(ctx) if ext is None else ext
+    solver = None
     for exact in (False, True, True):
-        exc = _reach_excess(ctx, plan, ext, exact)
+        if exact and solver is None:
+            solver = MotionSolver(ctx.body, plan)  # feet, pelvis and upper body stay as they are
+        exc = _reach_excess(ctx, plan, ext, solver if exact else None)
         if keep is not None:
             exc[keep] = 0.0  # flight is ballistic: reach there is the swing design's business
         if exc.max() <= 1e-4:
@@ -548,28 +556,35 @@ def _soft_min(a: np.ndarray, b: np.ndarray, tau: float) -> np.ndarray:
 
 
 def _heights_at(ctx: ActionContext, plan: MotionPlan, idx, knee_target, sides=("r", "l"),
-               mean: bool = False) -> np.ndarray:
+               mean: bool = False, k: int = 24, rounds: int = 5) -> np.ndarray:
     """CoM heights at frames idx of `plan` for which the soft minimum (scale 3 deg; the mean
     with mean=True) of the knee flexions of `sides` equals knee_target (deg, one per frame);
-    every other input of the plan is kept (bisection on one solve of those frames)."""
+    every other input of the plan is kept. The knee flexion falls monotonically with the CoM
+    height: a k-ary search (k trial heights per frame solved at once, `rounds` times, each
+    round narrowing the bracket to one of k + 1 intervals; ~0.3 um after 5 rounds)."""
     idx = np.asarray(idx, int)
-    sub = MotionPlan(plan.action, plan.fs, plan.com[idx].copy(), plan.pelvis_rot[idx],
-                     {kk: v[idx] for kk, v in plan.upper.items()},
-                     {s: FootTrack(f.pos[idx], f.yaw[idx], f.pitch[idx], f.swivel[idx], f.contact[idx])
+    rep = np.repeat(idx, k)
+    sub = MotionPlan(plan.action, plan.fs, plan.com[rep].copy(), plan.pelvis_rot[rep],
+                     {kk: v[rep] for kk, v in plan.upper.items()},
+                     {s: FootTrack(f.pos[rep], f.yaw[rep], f.pitch[rep], f.swivel[rep], f.contact[rep])
                       for s, f in plan.feet.items()})
+    solver = MotionSolver(ctx.body, sub)
     y0 = standing_com_height(ctx.body)
     lo = np.full(len(idx), y0 - 0.35 * ctx.leg_length)
     hi = np.full(len(idx), y0 + 0.15 * ctx.leg_length)
-    tgt = np.broadcast_to(np.asarray(knee_target, float), lo.shape)
-    for _ in range(18):
-        mid = 0.5 * (lo + hi)
-        sub.com[:, 1] = mid
-        q, _ = solve_motion(ctx.body, sub, iters=6)
-        kn = [q[:, q_index(f"knee_angle_{s}")] / DEG for s in sides]
+    tgt = np.broadcast_to(np.asarray(knee_target, float), lo.shape)[:, None]
+    frac = np.arange(1, k + 1) / (k + 1)
+    rows = np.arange(len(idx))
+    for _ in range(rounds):
+        y = lo[:, None] + frac * (hi - lo)[:, None]  # (n, k) interior trial heights
+        sub.com[:, 1] = y.ravel()
+        q, _ = solver.solve(sub.com)
+        kn = [q[:, q_index(f"knee_angle_{s}")].reshape(len(idx), k) / DEG for s in sides]
         km = kn[0] if len(kn) == 1 else (0.5 * (kn[0] + kn[1]) if mean else _soft_min(kn[0], kn[1], 3.0))
-        up_ = km > tgt  # too bent: go higher
-        lo = np.where(up_, mid, lo)
-        hi = np.where(up_, hi, mid)
+        n_up = (km > tgt).sum(1)  # trial heights still too bent (the answer lies above them)
+        new_lo = np.where(n_up > 0, y[rows, np.maximum(n_up - 1, 0)], lo)
+        hi = np.where(n_up < k, y[rows, np.minimum(n_up, k - 1)], hi)
+        lo = new_lo
     return 0.5 * (lo + hi)
 
 

@@ -26,12 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from biomech.actions import register_action
 from biomech.actions.common import DEG, ActionContext, standing_com_height
-from biomech.body import forward_kinematics
-from biomech.kinematics import UPPER_COORDS, FootTrack, MotionPlan, ankle_from_pivot, foot_rotation, solve_motion
+from biomech.kinematics import SIDES, UPPER_COORDS, FootTrack, MotionPlan, MotionSolver, ankle_from_pivot
 from biomech.trajectory import Knot, bump, piecewise_quintic, ramp, smoothstep
 
 __all__ = ["walk", "load_shares"]
@@ -216,32 +214,39 @@ def load_shares(t: np.ndarray, contact: dict[str, np.ndarray]) -> dict[str, np.n
     return {"r": np.where(cr, wr, 0.0), "l": np.where(cl, 1 - wr, 0.0) * anyc}
 
 
-def _hip_geometry(ctx: ActionContext, plan: MotionPlan) -> tuple[np.ndarray, np.ndarray]:
-    """Hip-to-ankle distance / (thigh + shank) per frame and side (T, 2) at the plan's CoM, and
-    its derivative with respect to a vertical shift of the CoM (1/m)."""
-    b = ctx.body
-    q, _ = solve_motion(b, plan, iters=4)
-    pose = forward_kinematics(b, torch.as_tensor(q))
-    r, dr = [], []
-    for s in ("r", "l"):
-        L = b.segments[f"thigh_{s}"].length + b.segments[f"shank_{s}"].length
-        d = pose.p[f"thigh_{s}"].numpy() - plan.feet[s].pos
-        n = np.linalg.norm(d, axis=1)
-        r.append(n / L)
-        dr.append(d[:, 1] / n / L)
-    return np.stack(r, 1), np.stack(dr, 1)
+class _Reach:
+    """Hip-to-ankle geometry of a plan's legs for trial CoM heights: one MotionSolver (feet,
+    pelvis and upper body fixed), each solve warm-started from the last one."""
+
+    def __init__(self, ctx: ActionContext, plan: MotionPlan):
+        self.plan = plan
+        self.solver = MotionSolver(ctx.body, plan)
+        b = ctx.body
+        self.L = np.array([b.segments[f"thigh_{s}"].length + b.segments[f"shank_{s}"].length for s in SIDES])
+        self._last = None  # (com, pelvis origin) of the last solve
+
+    def geometry(self) -> tuple[np.ndarray, np.ndarray]:
+        """Hip-to-ankle distance / (thigh + shank) per frame and side (T, 2) at the plan's
+        current CoM, and its derivative with respect to a vertical shift of the CoM (1/m)."""
+        com = self.plan.com
+        p0 = None if self._last is None else self._last[1] + (com - self._last[0])
+        _, info = self.solver.solve(com, iters=5, p0=p0)
+        self._last = (com.copy(), info["pelvis_origin"])
+        d = self.solver.hip_centres(info["pelvis_origin"]) - np.stack([self.plan.feet[s].pos for s in SIDES])
+        n = np.linalg.norm(d, axis=-1)
+        return (n / self.L[:, None]).T, (d[..., 1] / n / self.L[:, None]).T
 
 
-def _fit_height(ctx: ActionContext, plan: MotionPlan, target: float, swing_max: float = 0.982,
-                iters: int = 4) -> float:
+def _fit_height(reach: _Reach, target: float, swing_max: float = 0.982, iters: int = 4) -> float:
     """Shift the CoM path vertically (a constant: the GRF is unchanged) until the longest
     stance leg reaches `target` x (thigh + shank) (swing legs at most `swing_max`).
     Returns the shift (m)."""
+    plan = reach.plan
     shift = 0.0
     c = np.stack([plan.feet[s].contact for s in ("r", "l")], 1)
     lim = np.where(c, target, swing_max)
     for _ in range(iters):
-        r, dr = _hip_geometry(ctx, plan)
+        r, dr = reach.geometry()
         # linearised: r + dr * dy; largest dy with r + dr dy <= lim everywhere, and = somewhere
         with np.errstate(divide="ignore", invalid="ignore"):
             cand = np.where(dr > 1e-3, (lim - r) / dr, np.inf)
@@ -255,18 +260,18 @@ def _fit_height(ctx: ActionContext, plan: MotionPlan, target: float, swing_max: 
     return shift
 
 
-def _fit_ceiling(ctx: ActionContext, plan: MotionPlan, target: float, sigma_s: float,
-                 iters: int = 3) -> None:
+def _fit_ceiling(reach: _Reach, target: float, sigma_s: float, iters: int = 3) -> None:
     """Vertical CoM path under the stance legs' reach: in every frame the highest CoM at which
     each planted leg is at `target` x (thigh + shank) (the lower of the two in double support),
     turned into a smooth lower envelope (Gaussian, `sigma_s`). The result is the inverted
     pendulum: an arc over each single support, a smooth valley in double support."""
     from scipy.ndimage import gaussian_filter1d
 
+    plan = reach.plan
     c = np.stack([plan.feet[s].contact for s in ("r", "l")], 1)
     sig = sigma_s * plan.fs
     for _ in range(iters):
-        r, dr = _hip_geometry(ctx, plan)
+        r, dr = reach.geometry()
         with np.errstate(divide="ignore", invalid="ignore"):
             allow = np.where(c & (dr > 1e-3), (target - r) / dr, np.inf)
         ceil = plan.com[:, 1] + allow.min(1)
@@ -290,9 +295,10 @@ def _finish(ctx, g: _Grid, action: str, com, pelvis, upper, feet, style, events,
         tracks[s].load = g.clip(load[s])
     plan = MotionPlan(action, ctx.fs, g.clip(com), g.clip(pelvis), {k: g.clip(v) for k, v in upper.items()},
                       tracks, fault=ctx.fault, style=style, events=events)
+    reach = _Reach(ctx, plan)
     if sigma_s:
-        _fit_ceiling(ctx, plan, target, sigma_s)
-    plan.style["height_shift_m"] = _fit_height(ctx, plan, target, swing_max=swing_limit)
+        _fit_ceiling(reach, target, sigma_s)
+    plan.style["height_shift_m"] = _fit_height(reach, target, swing_max=swing_limit)
     return plan
 
 
