@@ -29,7 +29,8 @@ def make_batch(batch_size: int = 8, T: int = 64, *, Tv: int = 8, H: int = 64, W:
         "moments": r(B, T, len(MOMENTS)) * 50.0,
         "phase": torch.div(torch.arange(T) * 3, T, rounding_mode="floor").expand(B, T).clone(),
         "fault": torch.randint(0, 2, (B,), generator=g),
-        "anthro": torch.stack([60 + 30 * torch.rand(B, generator=g), 1.5 + 0.4 * torch.rand(B, generator=g)], -1),
+        "anthro": torch.stack([60 + 30 * torch.rand(B, generator=g), 1.5 + 0.4 * torch.rand(B, generator=g),
+                               (torch.rand(B, generator=g) < 0.5).float()], -1),
     }
     for i, m in enumerate(MODALITIES):
         batch[m] = batch[m] * batch["modality_mask"][:, i].view(B, *([1] * (batch[m].dim() - 1)))

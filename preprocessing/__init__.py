@@ -19,7 +19,7 @@ On-disk format (``data/processed/<dataset>/``)::
                           video uint8 (N,Tv,3,H,W); landmarks f32 (N,T,33,4); imu f32 (N,T,6,9);
                           grf f32 (N,T,2,7); modality_mask bool (N,4); label i64 (N,);
                           frame_label i64 (N,T); angles f32 (N,T,23) deg; moments f32 (N,T,10) N m;
-                          phase i64 (N,T); fault i64 (N,); anthro f32 (N,2) [kg, m]
+                          phase i64 (N,T); fault i64 (N,); anthro f32 (N,3) [kg, m, female]
         sample_weights.npy  f64 (N,) inverse-frequency sampling weights (train class weights)
         index.json        n_windows, shapes/dtypes per field, and per window: clip_id,
                           athlete_id, start (timeline sample) and t_start_s (video clock)

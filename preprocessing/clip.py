@@ -136,6 +136,19 @@ def gapfill_terms(t, x, rate: float, frac: float, rng, method: str) -> tuple[flo
     return float(np.sum(err * err)), int(err.size)
 
 
+def plate_moments(force: np.ndarray, cop: np.ndarray) -> np.ndarray:
+    """(N, P, 2) horizontal moments [M_x, M_z] about the floor origin of plates' (N, P, 3) force
+    at (N, P, 3) COP on the floor (y = 0): M_x = -cop_z F_y, M_z = cop_x F_y (N m)."""
+    return np.stack([-cop[..., 2] * force[..., 1], cop[..., 0] * force[..., 1]], -1)
+
+
+def cop_from_moments(force: np.ndarray, moments: np.ndarray, loaded: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`plate_moments` where ``loaded`` (N, P): COP (N, P, 3) on the floor, 0 elsewhere."""
+    fy = np.where(loaded, force[..., 1], 1.0)
+    cop = np.stack([moments[..., 1] / fy, np.zeros_like(fy), -moments[..., 0] / fy], -1)
+    return np.where(loaded[..., None], cop, 0.0)
+
+
 def _windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
     need = int(starts[-1]) + length
     if x.shape[0] < need:
@@ -171,6 +184,7 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
     fps = float(meta["rates_hz"]["video"])
     mass = float(meta["athlete"]["mass_kg"])
     height = float(meta["athlete"]["height_m"])
+    female = {"female": 1.0, "male": 0.0}.get(str(meta["athlete"].get("sex", "")).lower(), 0.5)  # 0.5: not stated
     action = meta["action"]
     if action not in ACTIONS:
         raise RawDataError(f"{d / 'meta.json'}: unknown action {action!r}")
@@ -280,9 +294,12 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
         t = grf["time"].astype(float)
         force = grf["force"].astype(float)
         gap["grf_force"] = gapfill_terms(t, force, rate, f.gap_fill.rmse_drop_fraction, rng, f.gap_fill.method)
-        F = np.concatenate([force.reshape(len(t), -1), grf["free_moment"].astype(float)], 1)  # (N, 8)
+        # the COP is carried as the plate moment about the floor origin (M = COP x F: smooth, and zero
+        # when unloaded) and recovered from the filtered force and moment, as plate software does;
+        # filtering or interpolating the COP itself rings across touch-down and lift-off
+        F = np.concatenate([force.reshape(len(t), -1), grf["free_moment"].astype(float),
+                            plate_moments(force, grf["cop"].astype(float)).reshape(len(t), -1)], 1)  # (N, 12)
         grid, Fu, _ = _uniform(t, F, rate, f.gap_fill.method)
-        cop_u, _ = resample_uniform(t, grf["cop"].astype(float).reshape(len(t), -1), grid, kind="linear")
         if f.zero_drift.enabled:
             drift_fit = 0
             for k in range(2):
@@ -294,12 +311,12 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
         if f.butterworth.enabled:
             Fu = butter_lowpass(Fu, rate, min(f.butterworth.grf_cutoff_hz, 0.45 * rate), f.butterworth.order)
         Ft, _ = resample_uniform(grid + off_grf, Fu, tl, kind="cubic", nominal_hz=rate)
-        near = np.clip(np.round((tl - off_grf - grid[0]) * rate).astype(int), 0, len(grid) - 1)
-        cop_t = cop_u[near].reshape(T, 2, 3)
         force_t = Ft[:, :6].reshape(T, 2, 3)
         loaded = force_t[:, :, 1] > f.zero_drift.unloaded_threshold_n
+        # below the threshold a plate reads zero (force, COP, free moment): noise, not load
+        cop_t = cop_from_moments(force_t, Ft[:, 8:12].reshape(T, 2, 2), loaded)
+        force_t = np.where(loaded[..., None], force_t, 0.0)
         free_t = np.where(loaded, Ft[:, 6:8], 0.0)
-        cop_t = np.where(loaded[..., None], cop_t, 0.0)
         fy_total = force_t[:, :, 1].sum(1)
         grf_tl = np.concatenate([force_t / (mass * GRAVITY), cop_t, free_t[..., None]], 2).astype(np.float32)
     timing["grf_s"] = time.perf_counter() - t1
@@ -392,7 +409,7 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
         "moments": _windows(moments, starts, L),
         "phase": _windows(phase.astype(np.int64), starts, L),
         "fault": np.zeros(nw, np.int64),  # index into the dataset's fault vocabulary, set by the main process
-        "anthro": np.repeat(np.array([[mass, height]], np.float32), nw, 0),
+        "anthro": np.repeat(np.array([[mass, height, female]], np.float32), nw, 0),
     }
     timing["windows_s"] = time.perf_counter() - t1
     timing["total_s"] = time.perf_counter() - tic

@@ -21,7 +21,7 @@ class WindowDataset(Dataset):
     ``imu`` (T, 6, 9), ``grf`` (T, 2, 7), ``modality_mask`` bool (4,) [video, landmarks, imu, grf],
     ``label`` long, ``frame_label`` long (T,), ``angles`` (T, 23) deg, ``root`` (T, 6) pelvis pose
     (deg, m; datasets from format 1.1 on), ``moments`` (T, 10) N m,
-    ``phase`` long (T,), ``fault`` long, ``anthro`` (2,) [kg, m].
+    ``phase`` long (T,), ``fault`` long, ``anthro`` (3,) [kg, m, female 1 / male 0 / not stated 0.5].
     Arrays are memory-mapped (``np.load(mmap_mode='r')``), so opening a split costs nothing."""
 
     def __init__(self, root: str | Path = DEFAULT_ROOT, split: str = "train", mmap: bool = True):

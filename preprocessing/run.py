@@ -26,7 +26,7 @@ from .split import SPLITS, class_weights, sampling_weights, subject_split
 
 FIELDS = ("video", "landmarks", "imu", "grf", "modality_mask", "label", "frame_label", "angles", "root",
           "moments", "phase", "fault", "anthro")
-FORMAT_VERSION = "1.1"  # 1.1: + root (pelvis pose)
+FORMAT_VERSION = "1.1"  # 1.1: + root (pelvis pose), anthro + sex
 
 
 def fault_vocabulary(manifest_faults) -> tuple[str, ...]:
@@ -285,7 +285,7 @@ def _field_shape(fld: str, p: PreprocessParams) -> tuple:
     L, Tv = p.window.length, p.window.video_frames
     return {"video": (Tv, 3, p.video.height, p.video.width), "landmarks": (L, 33, 4), "imu": (L, 6, 9),
             "grf": (L, 2, 7), "modality_mask": (4,), "label": (), "frame_label": (L,), "angles": (L, 23),
-            "root": (L, 6), "moments": (L, 10), "phase": (L,), "fault": (), "anthro": (2,)}[fld]
+            "root": (L, 6), "moments": (L, 10), "phase": (L,), "fault": (), "anthro": (3,)}[fld]
 
 
 def _field_dtype(fld: str):
@@ -310,7 +310,7 @@ def _dataset_info(p: PreprocessParams, faults) -> dict:
         "units": {"landmarks": "root-relative / trunk length, then z-scored (scalers.json); 4th = visibility",
                   "imu": "m/s^2, rad/s, degrees, then z-scored", "grf": "BW, m, N m, then z-scored",
                   "angles": "degrees", "root": "pelvis tilt/list/rotation deg, tx/ty/tz m (ground frame, as GRF COP)",
-                  "moments": "N m", "anthro": "[mass kg, height m]",
+                  "moments": "N m", "anthro": "[mass kg, height m, female: 1 / male: 0 / not stated: 0.5]",
                   "video": "uint8 on disk, the Dataset returns float32 z-scored per RGB channel"},
         "fields": {f: {"shape_per_window": list(_field_shape(f, p)), "dtype": np.dtype(_field_dtype(f)).name}
                    for f in FIELDS},

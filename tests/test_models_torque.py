@@ -19,11 +19,11 @@ MASS, HEIGHT = 75.0, 1.80
 KNEE_R = MOMENTS.index("knee_angle_r_moment")
 
 
-def _window(action: str, seed: int, duration: float = 2.0) -> dict[str, torch.Tensor]:
+def _window(action: str, seed: int, duration: float = 2.0, sex: str = "male") -> dict[str, torch.Tensor]:
     """One simulated clip sampled at 50 Hz as a batch of 1 (physical units) + the expected
     moments from newton_euler_leg_moments on the exact state and the true pelvis pose."""
-    spec = ClipSpec(f"{action}_{seed}", "athlete0000", "male", HEIGHT, MASS, action, "none", "pro", duration, seed)
-    body = build_body("male", HEIGHT, MASS)
+    spec = ClipSpec(f"{action}_{seed}", "athlete0000", sex, HEIGHT, MASS, action, "none", "pro", duration, seed)
+    body = build_body(sex, HEIGHT, MASS)
     sim = simulate(body, spec, PRO, SynthConfig(width=64, height=64))
     idx = np.arange(0, len(sim["t"]), int(round(sim["fs"] / 50.0)))
     q = torch.as_tensor(sim["q"][idx])
@@ -90,6 +90,23 @@ def test_physics_path_with_true_root_matches_on_jump(cmj):
     for name in MOMENTS:
         assert m["pearson"][name] > 0.98, (name, m["pearson"][name])
     assert m["rmse"]["knee_angle_r_moment"] < 5.0
+
+
+def test_physics_path_uses_the_sex_in_anthro():
+    """A female athlete: with anthro's third column = 1 the female de Leva table reproduces the
+    moments; with the male table (column 0, or no column) the joint centres move and it does not."""
+    win = _window("squat", 23, sex="female")
+    model = build_model("torque_ne").eval()
+    exp = win["moments"][0].numpy()
+    rmse = {}
+    for female in (1.0, 0.0):
+        b = dict(win, anthro=torch.tensor([[MASS, HEIGHT, female]]))
+        with torch.no_grad():
+            rmse[female] = torque_metrics(model(b)["moments"][0].numpy(), exp)["rmse"]["knee_angle_r_moment"]
+    with torch.no_grad():
+        two_col = torque_metrics(model(win)["moments"][0].numpy(), exp)["rmse"]["knee_angle_r_moment"]
+    assert rmse[1.0] < 3.0, rmse
+    assert rmse[0.0] > 2 * rmse[1.0] and two_col == pytest.approx(rmse[0.0]), (rmse, two_col)
 
 
 def test_gradients_reach_the_lstm(squat):

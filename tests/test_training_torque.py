@@ -81,5 +81,5 @@ def test_tracked_torque_run_logs_per_joint_metrics_and_a_moment_model(data, tmp_
     pf = mlflow.pyfunc.load_model(f"models:/{tracker.model_id}")
     width = pf.metadata.signature.inputs.to_dict()[0]["tensor-spec"]["shape"][1]
     T = np.load(data / "val" / "angles.npy").shape[1]
-    assert width == T * (23 + 6 + 14) + 2  # angles, root, grf, anthro
+    assert width == T * (23 + 6 + 14) + 3  # angles, root, grf, anthro [kg, m, female]
     assert np.asarray(pf.predict(np.zeros((2, width), np.float32))).shape == (2, T * len(MOMENTS))
