@@ -74,6 +74,16 @@ def test_tiny_pipeline_runs_and_second_repro_is_a_noop(repo):
     assert "Running stage" not in out
     metrics = _run(["dvc", "metrics", "show"], repo).stdout
     assert "n_clips" in metrics
+    # train@<arch>: every architecture has weights, a report listed by `dvc metrics show`, a summary row
+    archs = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]["train"]["foreach"]
+    summary = (repo / "reports/summary.md").read_text()
+    for arch in archs:
+        rep = json.loads((repo / f"reports/train/{arch}.json").read_text())
+        assert rep["model"] == arch and rep["seconds"] > 0
+        assert any((repo / "artifacts/train" / arch).glob("model.*")), arch
+        assert f"reports/train/{arch}.json" in metrics, arch
+        assert arch in summary, arch
+    assert "knee_angle_r_moment" in summary
 
 
 def test_out_of_range_param_names_the_key(tmp_path):
