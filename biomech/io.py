@@ -44,9 +44,11 @@ def write_mot(path: str | Path, time: np.ndarray, columns: list[str], data: np.n
         + "\t".join(["time", *columns]) + "\n"
     )
     body = np.column_stack([time, data])
+    # the text np.savetxt(fmt="%.6f", delimiter="\t") writes, formatted in one go
+    row = "\t".join(["%.6f"] * body.shape[1]) + "\n"
     with open(path, "w") as fh:
         fh.write(header)
-        np.savetxt(fh, body, fmt="%.6f", delimiter="\t")
+        fh.write((row * body.shape[0]) % tuple(body.ravel().tolist()))
     return path
 
 

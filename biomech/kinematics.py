@@ -6,7 +6,12 @@ pelvis orientation, trunk and arm coordinates, and each foot's pose (planted fee
 `solve_motion` finds the pelvis translation and the six leg coordinates per side
 (hip flexion/adduction/rotation, knee flexion/adduction, ankle) so that the feet reach their
 poses exactly (analytic inverse kinematics) and the whole-body CoM follows the plan
-(fixed-point iteration on the pelvis position).
+(Broyden iteration on the pelvis position, per frame).
+
+The solve is numpy and works on both legs at once; the legs' own forward kinematics (from the
+solved coordinates) gives their CoM, so an iteration costs one leg IK and no whole-body
+forward kinematics (`MotionSolver` prepares the upper body once; plan builders reuse it for
+trial CoM paths).
 """
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from biomech.body import Body, forward_kinematics, q_index, whole_body_com
+from biomech.body import Body, forward_kinematics, q_index
 from biomech.conventions import COORDINATES
 
 
@@ -108,54 +113,59 @@ def pivot_from_ankle(body: Body, ankle: np.ndarray, yaw, pitch, where: str) -> n
 
 
 # --------------------------------------------------------------------------------------
-# analytic leg IK (numpy, both legs at once: leading axis = side r, l)
+# analytic leg IK (numpy, both legs at once). Vectors are stored component first, (3, 2, T)
+# (x/y/z, side r/l, frame), so that every operation works on contiguous (2, T) planes.
 # --------------------------------------------------------------------------------------
 SIDES = ("r", "l")
 _LEG_SEGMENTS = ("thigh", "shank", "foot")
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.einsum("...i,...i->...", a, b)
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
-    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
-    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], -1)
+    return np.stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
 
 
 def _unit(a: np.ndarray) -> np.ndarray:
-    return a / np.sqrt(_dot(a, a))[..., None]
+    return a * (1.0 / np.sqrt(_dot(a, a)))
 
 
-def _apply(cols: tuple[np.ndarray, np.ndarray, np.ndarray], v) -> np.ndarray:
-    """R @ v for R given by its columns (each (..., 3)) and a constant (..., 3) vector v."""
-    v = np.asarray(v, dtype=float)
-    return cols[0] * v[..., 0:1] + cols[1] * v[..., 1:2] + cols[2] * v[..., 2:3]
+def _apply(cols: tuple[np.ndarray, np.ndarray, np.ndarray], v: np.ndarray) -> np.ndarray:
+    """R @ v for R given by its columns (each (3, ...)) and a constant vector v (3, ...)."""
+    return cols[0] * v[0] + cols[1] * v[1] + cols[2] * v[2]
+
+
+def _soa(a: np.ndarray) -> np.ndarray:
+    """(..., 3) -> (3, ...) contiguous."""
+    return np.ascontiguousarray(np.moveaxis(np.asarray(a, dtype=float), -1, 0))
 
 
 class _Legs:
-    """Per-body constants of the two legs (arrays with a leading side axis: r, l)."""
+    """Per-body constants of the two legs: lengths (2, 1), joint offsets and segment CoMs
+    (3, 2, 1), masses (2, 1)."""
 
     def __init__(self, body: Body):
-        seg = body.segments
+        seg, off = body.segments, body.joint_offsets
+        side = lambda f: np.array([f(s) for s in SIDES])[:, None]  # noqa: E731
+        vec = lambda f: _soa(np.stack([f(s) for s in SIDES])[:, None, :])  # noqa: E731
         self.m = np.array([1.0, -1.0])[:, None]
-        self.Lt = np.array([seg[f"thigh_{s}"].length for s in SIDES])[:, None]
-        self.Ls = np.array([seg[f"shank_{s}"].length for s in SIDES])[:, None]
-        off = body.joint_offsets
-        self.hip_off = np.stack([off[f"thigh_{s}"] for s in SIDES])[:, None, :]
-        self.knee_off = np.stack([off[f"shank_{s}"] for s in SIDES])[:, None, :]
-        self.ankle_off = np.stack([off[f"foot_{s}"] for s in SIDES])[:, None, :]
-        self.mass = {g: np.array([seg[f"{g}_{s}"].mass for s in SIDES])[:, None, None] for g in _LEG_SEGMENTS}
-        self.com = {g: np.stack([seg[f"{g}_{s}"].com for s in SIDES])[:, None, :] for g in _LEG_SEGMENTS}
+        self.Lt = side(lambda s: seg[f"thigh_{s}"].length)
+        self.Ls = side(lambda s: seg[f"shank_{s}"].length)
+        self.hip_off = vec(lambda s: off[f"thigh_{s}"])
+        self.knee_off = vec(lambda s: off[f"shank_{s}"])
+        self.ankle_off = vec(lambda s: off[f"foot_{s}"])
+        self.mass = {g: side(lambda s, g=g: seg[f"{g}_{s}"].mass) for g in _LEG_SEGMENTS}
+        self.com = {g: vec(lambda s, g=g: seg[f"{g}_{s}"].com) for g in _LEG_SEGMENTS}
         self.leg_mass = float(sum(seg[f"{g}_{s}"].mass for g in _LEG_SEGMENTS for s in SIDES))
 
 
 def legs_ik(legs: _Legs, Rp: tuple[np.ndarray, np.ndarray, np.ndarray], p: np.ndarray, ankle: np.ndarray,
             foot_dir: np.ndarray, swivel: np.ndarray) -> dict[str, np.ndarray]:
-    """Leg coordinates putting each ankle centre at `ankle` (2,T,3) with the foot's long axis
-    along `foot_dir` (2,T,3) as closely as a hinge knee and hinge ankle allow; pelvis rotation
-    given by its columns `Rp` (each (T,3)), pelvis origin `p` (T,3).
+    """Leg coordinates putting each ankle centre at `ankle` (3,2,T) with the foot's long axis
+    along `foot_dir` (3,2,T) as closely as a hinge knee and hinge ankle allow; pelvis rotation
+    given by its columns `Rp` (each (3,1,T)), pelvis origin `p` (3,1,T) (component first).
 
     The knee is a hinge in the plane through hip, ankle and the foot's long axis (knee in front),
     rotated about the hip-ankle line by `swivel` (2,T) (rad, + = knee moves medially: dynamic
@@ -165,7 +175,7 @@ def legs_ik(legs: _Legs, Rp: tuple[np.ndarray, np.ndarray, np.ndarray], p: np.nd
 
     Returns the coordinates (hip_flexion, hip_adduction, hip_rotation, knee_angle,
     ankle_angle: (2,T) each), the reach shortfall (2,T) m, and the legs' forward kinematics from
-    those coordinates: ankle centres (2,T,3) and the legs' mass-weighted CoM sum (T,3) kg m.
+    those coordinates: ankle centres (3,2,T) and the legs' mass-weighted CoM sum (3,T) kg m.
     """
     m, Lt, Ls = legs.m, legs.Lt, legs.Ls
     hip = p + _apply(Rp, legs.hip_off)
@@ -178,28 +188,27 @@ def legs_ik(legs: _Legs, Rp: tuple[np.ndarray, np.ndarray, np.ndarray], p: np.nd
     soft = 0.004
     d = l_max - soft * np.logaddexp(0.0, (l_max - dist) / soft)
     shortfall = np.clip(dist - d, 0.0, None)
-    u = ha / dist[..., None]  # unit ankle -> hip
+    u = ha * (1.0 / dist)  # unit ankle -> hip
     # plane normal (points to the athlete's right, like the segments' Z axes); where the foot
     # points along the leg (toe pointed hard in flight) blend in the pelvis' forward axis
-    f_perp = foot_dir - _dot(foot_dir, u)[..., None] * u
-    px_perp = Rp[0] - _dot(Rp[0], u)[..., None] * u
-    w = np.clip(0.5 - np.sqrt(_dot(f_perp, f_perp)), 0.0, None)[..., None]
+    f_perp = foot_dir - _dot(foot_dir, u) * u
+    px_perp = Rp[0] - _dot(Rp[0], u) * u
+    w = np.clip(0.5 - np.sqrt(_dot(f_perp, f_perp)), 0.0, None)
     n = _unit(_cross(f_perp + w * px_perp, u))
     # swivel: rotate the plane normal about u (Rodrigues); medial knee = toward the midline
-    ang = (-m * swivel)[..., None]
+    ang = -m * swivel
     n = n * np.cos(ang) + _cross(u, n) * np.sin(ang)
     fwd = _cross(u, n)  # in-plane, perpendicular to u, anterior
     # two-link IK in the plane: knee at distance Ls from the ankle along u rotated forward
     cos_a = np.clip((Ls * Ls + d * d - Lt * Lt) / (2 * Ls * d), -1.0, 1.0)
     sin_a = np.sqrt(1 - cos_a * cos_a)
-    knee = ankle + Ls[..., None] * (cos_a[..., None] * u + sin_a[..., None] * fwd)
-    y_s = (knee - ankle) / Ls[..., None]
-    y_t = _unit(hip - knee)
+    y_s = cos_a * u + sin_a * fwd  # shank axis (knee - ankle) / Ls
+    y_t = _unit(hip - (ankle + Ls * y_s))
     x_t, x_s = _cross(y_t, n), _cross(y_s, n)
     # knee flexion: rotation from thigh to shank about -Z
     knee_angle = -np.arctan2(_dot(y_t, x_s), _dot(x_t, x_s))
     # ankle: foot X = projection of foot_dir on the shank's sagittal plane
-    fx = _unit(foot_dir - _dot(foot_dir, n)[..., None] * n)
+    fx = _unit(foot_dir - _dot(foot_dir, n) * n)
     ankle_angle = np.arctan2(_dot(y_s, fx), _dot(x_s, fx))
     # hip: R_pelvis^T R_thigh = Rz(a) Rx(m b) Ry(m c)
     pz = Rp[2]
@@ -210,9 +219,9 @@ def legs_ik(legs: _Legs, Rp: tuple[np.ndarray, np.ndarray, np.ndarray], p: np.nd
     th, sh, ft = (x_t, y_t, n), (x_s, y_s, n), (fx, _cross(n, fx), n)
     knee_c = hip + _apply(th, legs.knee_off)
     ankle_c = knee_c + _apply(sh, legs.ankle_off)
-    mc = legs.mass
-    com = (mc["thigh"] * (hip + _apply(th, legs.com["thigh"])) + mc["shank"] * (knee_c + _apply(sh, legs.com["shank"]))
-           + mc["foot"] * (ankle_c + _apply(ft, legs.com["foot"]))).sum(0)
+    mc, cc = legs.mass, legs.com
+    com = (mc["thigh"] * (hip + _apply(th, cc["thigh"])) + mc["shank"] * (knee_c + _apply(sh, cc["shank"]))
+           + mc["foot"] * (ankle_c + _apply(ft, cc["foot"]))).sum(1)
     return {"hip_flexion": a, "hip_adduction": m * b, "hip_rotation": m * c, "knee_angle": knee_angle,
             "ankle_angle": ankle_angle, "shortfall": shortfall, "ankle": ankle_c, "leg_com_sum": com}
 
@@ -236,26 +245,28 @@ class MotionSolver:
         # one forward kinematics with the pelvis at the origin and straight legs
         pose = forward_kinematics(body, q)
         Rp = pose.R["pelvis"].numpy()
-        self.Rp = (Rp[..., :, 0], Rp[..., :, 1], Rp[..., :, 2])
-        upper = [n for n in body.segments if not n.startswith(tuple(f"{g}_" for g in _LEG_SEGMENTS))]
-        self.upper_com_sum = sum(body.segments[n].mass * pose.point(n, body.segments[n].com) for n in upper).numpy()
-        self.com_straight = whole_body_com(body, pose).numpy()
+        self.Rp = tuple(_soa(Rp[..., :, k])[:, None, :] for k in range(3))  # columns, (3,1,T)
+        msum = lambda names: sum(body.segments[n].mass * pose.point(n, body.segments[n].com) for n in names)  # noqa: E731
+        leg = [f"{g}_{s}" for g in _LEG_SEGMENTS for s in SIDES]
+        self.upper_com_sum = msum([n for n in body.segments if n not in leg]).numpy()
+        self.com_straight = (self.upper_com_sum + msum(leg).numpy()) / body.total_mass
         self.legs = _Legs(body)
         self.upper_mass = body.total_mass - self.legs.leg_mass
-        self.ankle = np.stack([plan.feet[s].pos for s in SIDES]).astype(float)
-        self.foot_dir = _foot_frame(np.stack([plan.feet[s].yaw for s in SIDES]),
-                                    np.stack([plan.feet[s].pitch for s in SIDES]), np.array([1.0, 0.0, 0.0]))
+        self.ankle_aos = np.stack([plan.feet[s].pos for s in SIDES]).astype(float)  # (2,T,3)
+        self.ankle = _soa(self.ankle_aos)
+        self.foot_dir = _soa(_foot_frame(np.stack([plan.feet[s].yaw for s in SIDES]),
+                                         np.stack([plan.feet[s].pitch for s in SIDES]), np.array([1.0, 0.0, 0.0])))
         self.swivel = np.stack([plan.feet[s].swivel for s in SIDES]).astype(float)
 
     def _legs(self, p: np.ndarray) -> dict[str, np.ndarray]:
-        return legs_ik(self.legs, self.Rp, p, self.ankle, self.foot_dir, self.swivel)
+        return legs_ik(self.legs, self.Rp, _soa(p)[:, None, :], self.ankle, self.foot_dir, self.swivel)
 
     def hip_centres(self, p: np.ndarray) -> np.ndarray:
         """Hip joint centres (2,T,3) (r, l) for the pelvis origin path p (T,3)."""
-        return p + _apply(self.Rp, self.legs.hip_off)
+        return np.moveaxis(_soa(p)[:, None, :] + _apply(self.Rp, self.legs.hip_off), 0, -1)
 
     def com_of(self, p: np.ndarray, legs: dict[str, np.ndarray]) -> np.ndarray:
-        return (self.upper_com_sum + self.upper_mass * p + legs["leg_com_sum"]) / self.body.total_mass
+        return (self.upper_com_sum + self.upper_mass * p + legs["leg_com_sum"].T) / self.body.total_mass
 
     def solve(self, com_target: np.ndarray | None = None, iters: int = 6, tol: float = 1e-7,
               p0: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
@@ -293,7 +304,7 @@ class MotionSolver:
             for name in ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle", "ankle_angle"):
                 q[:, q_index(f"{name}_{s}")] = legs[name][k]
             q[:, q_index(f"knee_adduction_{s}")] = 0.0
-        foot_err = np.sqrt(((legs["ankle"] - self.ankle) ** 2).sum(-1))
+        foot_err = np.sqrt(_dot(legs["ankle"] - self.ankle, legs["ankle"] - self.ankle))
         info = {
             "com_error_max_m": float(np.sqrt((err ** 2).sum(-1)).max()),
             "foot_error_max_m": float(foot_err.max()),

@@ -129,29 +129,29 @@ class InverseDynamics:
         foot body's origin): the external load each plate applies to that foot.
         """
         T = q.shape[0]
-        out = np.empty((T, len(COORDINATES)))
-        qt = np.empty(len(COORDINATES))
-        mob = osim.Vector(len(COORDINATES), 0.0)
+        n = len(COORDINATES)
+        out = np.empty((T, n))
+        # state vectors in OpenSim's q order, one row per frame (rows stay alive: no copies)
+        Q, U, A = (np.empty((T, n)) for _ in range(3))
+        Q[:, self._perm], U[:, self._perm], A[:, self._perm] = q, qd, qdd
+        mob = osim.Vector(n, 0.0)
+        # per foot: body index and the wrench (moment, force) per frame as plain floats
+        feet = [(int(self._foot_index[side]), np.concatenate([M, F], axis=1).tolist())
+                for side, (F, M) in foot_wrench.items()]
+        Vec3, SpatialVec, from_mat = osim.Vec3, osim.SpatialVec, osim.Vector.createFromMat
         for t in range(T):
-            qt[self._perm] = q[t]
-            self.state.setQ(osim.Vector.createFromMat(qt.copy()))
-            qt[self._perm] = qd[t]
-            self.state.setU(osim.Vector.createFromMat(qt.copy()))
-            # (the solver realizes what it needs; position is realized below for gravity)
-            qt[self._perm] = qdd[t]
-            udot = osim.Vector.createFromMat(qt.copy())
+            self.state.setQ(from_mat(Q[t]))
+            self.state.setU(from_mat(U[t]))
+            udot = from_mat(A[t])
             # Applied loads as OpenSim's ID tool sees them: the model's gravity body forces
             # plus each foot's ground reaction wrench (spatial vectors at the body origin).
             self.model.realizePosition(self.state)
             forces = self.model.getGravityBodyForces(self.state)
-            for side, (F, M) in foot_wrench.items():
-                i = int(self._foot_index[side])
+            for i, W in feet:
                 g = forces.get(i)
                 gm, gf = g.get(0), g.get(1)
-                forces.set(i, osim.SpatialVec(
-                    osim.Vec3(gm.get(0) + M[t, 0], gm.get(1) + M[t, 1], gm.get(2) + M[t, 2]),
-                    osim.Vec3(gf.get(0) + F[t, 0], gf.get(1) + F[t, 1], gf.get(2) + F[t, 2])))
-            tau = self.solver.solve(self.state, udot, mob, forces)
-            tau_np = np.array([tau.get(i) for i in range(tau.size())])
-            out[t] = tau_np[self._perm]
-        return out
+                w = W[t]
+                forces.set(i, SpatialVec(Vec3(gm.get(0) + w[0], gm.get(1) + w[1], gm.get(2) + w[2]),
+                                         Vec3(gf.get(0) + w[3], gf.get(1) + w[4], gf.get(2) + w[5])))
+            out[t] = self.solver.solve(self.state, udot, mob, forces).to_numpy()
+        return out[:, self._perm]

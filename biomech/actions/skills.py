@@ -132,7 +132,7 @@ def _com_ceiling(ctx: ActionContext, com_xz: np.ndarray, pelvis_rot: np.ndarray,
 
 
 def _ext_safe(ctx: ActionContext) -> float:
-    """Largest hip-ankle distance (fraction of leg length) that leg_ik's soft reach limit
+    """Largest hip-ankle distance (fraction of leg length) that legs_ik's soft reach limit
     (0.999 L, 10 mm softplus) meets with under ~4 mm foot error."""
     L = ctx.body.segments["thigh_r"].length + ctx.body.segments["shank_r"].length
     return 0.999 - 0.009 / L
@@ -529,7 +529,7 @@ def jumping_jack(ctx: ActionContext) -> MotionPlan:
 # ------------------------------------------------------------------------------------------
 # shared: support points, knee-bend reach
 # ------------------------------------------------------------------------------------------
-_EXT_CAP = 0.994  # leg_ik reaches hip-ankle distances up to ~0.995 (thigh + shank) within ~1 mm
+_EXT_CAP = 0.994  # legs_ik reaches hip-ankle distances up to ~0.995 (thigh + shank) within ~1 mm
 
 
 def _ext_of_knee(ctx: ActionContext, knee_deg: float) -> float:

@@ -18,7 +18,7 @@ is about to lift to the one that just landed.
 * lateral_shuffle: NOT implemented yet (planned here: athletic stance, side steps along Z with
   `load_shares` in double support; faults knee_valgus, trunk_lean).
 
-Known limitation: the IK's soft reach limit (kinematics.leg_ik) keeps the stance knee above
+Known limitation: the IK's soft reach limit (kinematics.legs_ik) keeps the stance knee above
 ~25-30 deg at the CoM heights walking needs, so stance knees are more flexed than in real gait.
 """
 from __future__ import annotations
