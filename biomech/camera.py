@@ -219,14 +219,19 @@ def look_at_rotation(center: np.ndarray, target: np.ndarray, up: Sequence[float]
     ``center`` looking at ``target`` with no roll."""
     f = np.asarray(target, float) - np.asarray(center, float)
     f /= np.linalg.norm(f)
-    right = np.cross(f, np.asarray(up, float))
+    right = _cross3(f, np.asarray(up, float))
     n = np.linalg.norm(right)
     if n < 1e-8:  # looking straight up/down: pick any right vector
-        right = np.cross(f, np.array([1.0, 0.0, 0.0]))
+        right = _cross3(f, np.array([1.0, 0.0, 0.0]))
         n = np.linalg.norm(right)
     right /= n
-    down = np.cross(f, right)
+    down = _cross3(f, right)
     return np.stack([right, down, f])
+
+
+def _cross3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.cross of two 3-vectors (same arithmetic, without its axis handling overhead)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
 
 
 def _bbox_corners(target: np.ndarray, bbox_extent: np.ndarray) -> np.ndarray:

@@ -369,12 +369,14 @@ def render_video(
         hi_thick = np.maximum(np.round(0.7 * r_px).astype(np.int64), 1)
         # highlight offset toward the upper-left light (in pixels)
         hoff = np.round(-0.35 * r_px * _SCALE).astype(np.int64)
+        # capsules to draw: in front of the camera, endpoints within cv2's coordinate range
+        huge = 1 << 20
+        drawable = valid & (np.abs(q0) <= huge).all(-1) & (np.abs(q1) <= huge).all(-1)
         # plain Python containers are much faster than numpy scalars in the draw loop
         q0l, q1l = q0.tolist(), q1.tolist()
         thickl, hithl, hoffl = thick.tolist(), hi_thick.tolist(), hoff.tolist()
         bcl, hcl = base_cols.tolist(), hi_cols.tolist()
-        orderl, validl = order.tolist(), valid.tolist()
-        huge = 1 << 20
+        orderl, validl = order.tolist(), drawable.tolist()
 
     # shadow: ellipse on the floor under the body centre
     shadow_polys = None
@@ -434,8 +436,6 @@ def render_video(
                 if not v_t[k]:
                     continue
                 a, b = a_t[k], b_t[k]
-                if abs(a[0]) > huge or abs(a[1]) > huge or abs(b[0]) > huge or abs(b[1]) > huge:
-                    continue
                 cv2.line(img, a, b, bc_t[k], th_t[k], cv2.LINE_AA, _SHIFT)
                 o = ho_t[k]
                 cv2.line(img, (a[0] + o, a[1] + o), (b[0] + o, b[1] + o), hc_t[k], hth_t[k], cv2.LINE_AA, _SHIFT)

@@ -21,7 +21,7 @@ from biomech import render
 from biomech.actions import build_plan
 from biomech.actions.common import ActionContext
 from biomech.body import (
-    Body, build_body, capsule_specs, forward_kinematics, landmark_owner_capsules, landmarks_world,
+    Body, Pose, build_body, capsule_specs, forward_kinematics, landmark_owner_capsules, landmarks_world,
 )
 from biomech.conventions import (
     ACTIONS, COORDINATES, GRAVITY, GRF_COLUMNS, IMU_CHANNELS, IMU_SENSORS, JOINT_ANGLES,
@@ -230,18 +230,18 @@ def _write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, root: Path,
     t_frames = frame_idx / preset.video_fps
     iv = np.clip(np.round((t_frames + MARGIN_S) * fs).astype(int), 0, len(t_sim) - 1)
     pose = sim["pose"]
+    ivt = torch.as_tensor(iv)
+    pose_v = Pose({k: v[ivt] for k, v in pose.R.items()}, {k: v[ivt] for k, v in pose.p.items()})  # video frames
     specs = capsule_specs(body)
     caps = []
     for name, seg, p0, p1, r in specs:
-        P0 = pose.point(seg, p0).numpy()[iv]
-        P1 = pose.point(seg, p1).numpy()[iv]
-        caps.append(cam.Capsule(name, P0, P1, float(r)))
+        caps.append(cam.Capsule(name, pose_v.point(seg, p0).numpy(), pose_v.point(seg, p1).numpy(), float(r)))
     pts = np.concatenate([np.stack([c.p0, c.p1], 1) for c in caps], axis=1)
     camera = cam.tracking_camera(pts, cfg.width, cfg.height, rng_v)
     frames, rinfo = render.render_video(caps, camera, preset.video_fps, len(frame_idx), rng_v,
                                         return_info=True)
     render.write_mp4(clip_dir / "video.mp4", frames, preset.video_fps)
-    lm = landmarks_world(body, pose).numpy()[iv]
+    lm = landmarks_world(body, pose_v).numpy()
     uv, depth = camera.project(lm)
     hip_depth = depth[:, [23, 24]].mean(1)
     img = cam.mediapipe_normalized(uv, depth, hip_depth, cfg.width, cfg.height, fx=camera.fx)
