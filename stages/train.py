@@ -73,8 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     report = Path(p.report_dir) / f"{arch}.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=1) + "\n")
-    print(f"train: {arch} val macro-F1 {metrics['val_macro_f1']:.3f} test macro-F1 {metrics['test_macro_f1']:.3f} "
-          f"in {metrics['seconds']} s", file=sys.stderr)
+    if metrics["kind"] == "torque":
+        result = (f"val RMSE {metrics['val_rmse_nm_per_kg']:.3f} N m/kg, test RMSE {metrics['test_rmse_nm_per_kg']:.3f} "
+                  f"N m/kg (knee r/l {metrics['test_rmse'].get('knee_angle_r_moment', float('nan')):.1f}/"
+                  f"{metrics['test_rmse'].get('knee_angle_l_moment', float('nan')):.1f} N m)")
+    else:
+        result = f"val macro-F1 {metrics['val_macro_f1']:.3f} test macro-F1 {metrics['test_macro_f1']:.3f}"
+    print(f"train: {arch} {result} in {metrics['seconds']} s", file=sys.stderr)
     return 0
 
 

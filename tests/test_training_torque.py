@@ -83,3 +83,19 @@ def test_tracked_torque_run_logs_per_joint_metrics_and_a_moment_model(data, tmp_
     T = np.load(data / "val" / "angles.npy").shape[1]
     assert width == T * (23 + 6 + 14) + 3  # angles, root, grf, anthro [kg, m, female]
     assert np.asarray(pf.predict(np.zeros((2, width), np.float32))).shape == (2, T * len(MOMENTS))
+
+
+def test_stage_main_trains_a_torque_estimator(data, tmp_path, monkeypatch, capsys):
+    import yaml
+
+    from stages import train as stage
+
+    params = {"profile": "tiny", "train": {"dataset": data.name, "data_dir": str(data.parent), "epochs": 1,
+                                           "batch_size": 8, "tracking": {"enabled": False},
+                                           "archs": {"torque_direct": {"hidden": 8}}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    assert stage.main(["torque_direct"]) == 0
+    rep = json.loads((tmp_path / "reports/train/torque_direct.json").read_text())
+    assert rep["kind"] == "torque" and set(rep["test_rmse"]) == set(MOMENTS)
+    assert "test RMSE" in capsys.readouterr().err
