@@ -129,8 +129,10 @@ def kinematics_from_state(body: Body, st: BodyState) -> SegmentKinematics:
 
 
 def _inertia_world(body: Body, pose: Pose, n: str) -> torch.Tensor:
-    Ib = torch.diag(torch.as_tensor(body.segments[n].inertia, dtype=pose.R[n].dtype))
-    return pose.R[n] @ Ib @ pose.R[n].transpose(-1, -2)
+    # R diag(I) R^T as (R * I) @ R^T: a (T,3,3) @ (3,3) product takes torch's slow broadcast path
+    # (~1000x slower for T = 64 in float64)
+    R = pose.R[n]
+    return (R * torch.as_tensor(body.segments[n].inertia, dtype=R.dtype)) @ R.transpose(-1, -2)
 
 
 def _euler_term(body: Body, pose: Pose, kin: SegmentKinematics, n: str) -> torch.Tensor:
