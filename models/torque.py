@@ -12,8 +12,11 @@ order. Both models take *physical* units (not z-scored windows).
   temporal derivatives (qd, qdd) of the generalized coordinates obtained by finite differences of
   the (lightly smoothed) angle sequence; the corrected (q, qd, qdd) go through THE Newton-Euler
   implementation of the generator (biomech.dynamics.body_state -> kinematics_from_state ->
-  newton_euler_leg_moments), differentiably. The residual head is zero-initialised, so an
-  untrained model returns the plain physics answer.
+  newton_euler_leg_moments), differentiably. With ``moment_residual`` (default) a second
+  zero-initialised head adds a learned correction to the physics moments (N m / kg, times the
+  mass): it absorbs what the kinematic residuals cannot (force-plate filtering at impacts, the
+  body model's approximations). Both heads are zero-initialised, so an untrained model returns
+  the plain physics answer.
 * ``torque_direct``: the ablation baseline, a BiLSTM from (angles, grf, anthro) straight to
   moments (predicted in N m / kg, times the mass).
 
@@ -194,7 +197,8 @@ class TorqueNE(nn.Module):
     kind = "torque"
 
     def __init__(self, hidden: int = 64, layers: int = 1, fs: float = 50.0, smooth_sigma: float = 0.0,
-                 qd_scale: float = 1.0, qdd_scale: float = 20.0, dropout: float = 0.0):
+                 qd_scale: float = 1.0, qdd_scale: float = 20.0, dropout: float = 0.0,
+                 moment_residual: bool = True):
         super().__init__()
         self.fs, self.smooth_sigma = float(fs), float(smooth_sigma)
         self.qd_scale, self.qdd_scale = float(qd_scale), float(qdd_scale)
@@ -204,6 +208,10 @@ class TorqueNE(nn.Module):
         self.head = nn.Linear(2 * hidden, 2 * N_Q)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
+        self.moment_head = nn.Linear(2 * hidden, len(MOMENTS)) if moment_residual else None
+        if self.moment_head is not None:
+            nn.init.zeros_(self.moment_head.weight)
+            nn.init.zeros_(self.moment_head.bias)
         self._bodies: dict[tuple[float, float], Body] = {}
 
     def _body(self, mass: float, height: float, female: float) -> Body:
@@ -234,8 +242,11 @@ class TorqueNE(nn.Module):
         res = self.head(h).to(torch.float64)  # (B,T,58)
         qd = qd + self.qd_scale * res[..., :N_Q]
         qdd = qdd + self.qdd_scale * res[..., N_Q:]
-        out = [physics_moments(bodies[b], q[b], qd[b], qdd[b], grf_n[b]) for b in range(len(bodies))]
-        return {"moments": torch.stack(out).float(),
+        out = torch.stack([physics_moments(bodies[b], q[b], qd[b], qdd[b], grf_n[b])
+                           for b in range(len(bodies))]).float()
+        if self.moment_head is not None:
+            out = out + self.moment_head(h) * batch["anthro"][:, 0].float().view(-1, 1, 1)
+        return {"moments": out,
                 "qd_residual": res[..., :N_Q] * self.qd_scale, "qdd_residual": res[..., N_Q:] * self.qdd_scale}
 
 
@@ -258,8 +269,9 @@ class TorqueDirect(nn.Module):
 
 @register_model("torque_ne", kind="torque")
 def build_torque_ne(*, hidden: int = 64, layers: int = 1, fs: float = 50.0, smooth_sigma: float = 0.0,
-                    qd_scale: float = 1.0, qdd_scale: float = 20.0, dropout: float = 0.0) -> TorqueNE:
-    return TorqueNE(hidden, layers, fs, smooth_sigma, qd_scale, qdd_scale, dropout)
+                    qd_scale: float = 1.0, qdd_scale: float = 20.0, dropout: float = 0.0,
+                    moment_residual: bool = True) -> TorqueNE:
+    return TorqueNE(hidden, layers, fs, smooth_sigma, qd_scale, qdd_scale, dropout, moment_residual)
 
 
 @register_model("torque_direct", kind="torque")
