@@ -5,7 +5,7 @@
 
 Reads params.yaml section `train` (active profile applied): the common settings
 (training.loop.TrainParams) plus `train.archs.<arch>` (model cfg overrides, checked against the
-builder's signature). Writes artifacts/train/<arch>/ (model.pt or model.joblib, checkpoint.pt,
+builder's signature; its `train` key overrides common settings for this model only). Writes artifacts/train/<arch>/ (model.pt or model.joblib, checkpoint.pt,
 metrics.json) and reports/train/<arch>.json (metrics for `dvc metrics show`); MLflow tracking
 per `train.tracking`. Under torchrun only rank 0 writes files, logs and tracks.
 """
@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from stages.params import ParamsError, section, validate
+from stages.params import ParamsError, deep_merge, section, validate
 
 
 def load_params(arch: str):
@@ -30,11 +30,14 @@ def load_params(arch: str):
     if arch not in available_models():
         raise ParamsError(f"unknown architecture {arch!r}; available: {available_models()}")
     cfg = dict(archs.get(arch) or {})
+    overrides = cfg.pop("train", None) or {}  # per-model training settings (lr, epochs, ...)
+    if not isinstance(overrides, dict):
+        raise ParamsError(f"params.yaml key 'train.archs.{arch}.train' must be a mapping of train settings")
     unknown = sorted(set(cfg) - set(model_signature(arch)))
     if unknown:
         raise ParamsError("\n".join(f"params.yaml key 'train.archs.{arch}.{k}' is not a known parameter "
-                                    f"(allowed: {sorted(model_signature(arch))})" for k in unknown))
-    return profile, validate(TrainParams, raw, "train"), cfg
+                                    f"(allowed: {sorted(model_signature(arch))} and 'train')" for k in unknown))
+    return profile, validate(TrainParams, deep_merge(raw, overrides), "train"), cfg
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -92,10 +92,11 @@ def test_stage_main_trains_a_torque_estimator(data, tmp_path, monkeypatch, capsy
 
     params = {"profile": "tiny", "train": {"dataset": data.name, "data_dir": str(data.parent), "epochs": 1,
                                            "batch_size": 8, "tracking": {"enabled": False},
-                                           "archs": {"torque_direct": {"hidden": 8}}}}
+                                           "archs": {"torque_direct": {"hidden": 8, "train": {"epochs": 2}}}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(tmp_path)
     assert stage.main(["torque_direct"]) == 0
     rep = json.loads((tmp_path / "reports/train/torque_direct.json").read_text())
     assert rep["kind"] == "torque" and set(rep["test_rmse"]) == set(MOMENTS)
+    assert rep["epochs"] == 2  # the per-model override of train.epochs (1)
     assert "test RMSE" in capsys.readouterr().err
