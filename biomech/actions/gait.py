@@ -1,24 +1,19 @@
-"""Gait-like actions: walk, run, sprint start, long-jump take-off, lateral shuffle.
+"""Running actions: run and sprint start.
 
-All five are designed on an extended time grid (the clip plus a margin on both sides) so the
-motion is already under way when the clip starts and still under way when it ends.
+Both are designed on an extended time grid (the clip plus a margin on both sides) so the
+motion is already under way when the clip starts and still under way when it ends; the feet
+are planted stances joined by C2 swings (`biomech.actions.feet`, shared with the walk).
 
-* walk: analytic, C-infinity CoM (vertical oscillation lowest in double support, sway toward the
-  stance foot, brake-then-propel surge); heel strike -> foot flat -> heel off -> toe off.
-* run / sprint_start / the long-jump approach: a step engine that designs the CoM
-  *acceleration* of every stance (vertical -g + P sin(pi tau) + Q sin(2 pi tau), horizontal
-  -B sin(2 pi tau) + A sin(pi tau)) and integrates it; flight phases are exactly ballistic
-  and the GRF is continuous (zero at touchdown and take-off).
-* lateral_shuffle: athletic stance, side steps along Z (lead foot out, trail foot follows).
+* run / sprint_start: a step engine that designs the CoM *acceleration* of every stance
+  (horizontal -B sin(2 pi tau) + A sin(pi tau)), integrates it, and joins quintic stances by
+  exactly ballistic flights (vertical), so the GRF is continuous (zero at touchdown and
+  take-off); stance feet are placed within the legs' reach.
 
-Faults: walk (trunk_lean, asymmetric_gait), run (overstriding, trunk_lean), sprint_start
-(upright_posture), long_jump_takeoff (knee_valgus, asymmetric_landing), lateral_shuffle
-(knee_valgus, trunk_lean).
+Faults: run (overstriding, trunk_lean), sprint_start (upright_posture).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -28,174 +23,11 @@ from biomech.actions.common import DEG, ActionContext
 from biomech.conventions import GRAVITY
 from biomech.body import forward_kinematics, q_index, whole_body_com
 from biomech.conventions import COORDINATES
-from biomech.kinematics import SIDES, FootTrack, MotionPlan, MotionSolver, UPPER_COORDS, ankle_from_pivot
-from biomech.trajectory import (
-    Knot, ballistic_knot, bump, integrate_acceleration, interp_knots, piecewise_quintic, ramp, smoothstep,
-)
+from biomech.actions.feet import Grid, Stance, clip_track, foot_track, make_grid, stance_eval
+from biomech.kinematics import SIDES, FootTrack, MotionPlan, MotionSolver, UPPER_COORDS
+from biomech.trajectory import Knot, ballistic_knot, integrate_acceleration, piecewise_quintic, ramp
 
 G = GRAVITY
-
-
-# --------------------------------------------------------------------------------------
-# extended grid and foot tracks
-# --------------------------------------------------------------------------------------
-@dataclass
-class _Grid:
-    t: np.ndarray  # extended time (s), clip time 0 at index i0
-    i0: int
-    n: int
-    fs: float
-
-    def clip(self, a):
-        return a[self.i0:self.i0 + self.n]
-
-    def at(self, a, tt):
-        """Linear interpolation of a (T,) or (T,k) array at time tt."""
-        a = np.asarray(a)
-        if a.ndim == 1:
-            return float(np.interp(tt, self.t, a))
-        return np.array([np.interp(tt, self.t, a[:, j]) for j in range(a.shape[1])])
-
-
-def _grid(ctx: ActionContext, pre: float, post: float) -> _Grid:
-    n0, n1 = int(round(pre * ctx.fs)), int(round(post * ctx.fs))
-    t = np.arange(-n0, ctx.n + n1) / ctx.fs
-    return _Grid(t, n0, ctx.n, ctx.fs)
-
-
-@lru_cache(maxsize=64)
-def _ease_out_coefficients(k: float) -> tuple[float, float, float]:
-    return tuple(float(v) for v in np.linalg.solve([[1, 1, 1], [3, 4, 5], [6, 12, 20]], [1.0, k, 0.0]))
-
-
-def _ease_out(x: np.ndarray, k: float) -> np.ndarray:
-    """0 -> 1 on [0,1], C2 start (zero slope, curvature), slope k and zero curvature at 1."""
-    a, b, c = _ease_out_coefficients(float(k))
-    x = np.clip(x, 0.0, 1.0)
-    return x ** 3 * (a + b * x + c * x * x)
-
-
-@dataclass
-class _Stance:
-    on: float
-    off: float
-    ankle_flat: np.ndarray  # (3,) ankle centre of the flat foot (defines heel/toe floor points)
-    yaw: float
-    mode: str = "toe"  # "toe": forefoot contact, toe pivot; "heel": heel strike -> flat -> toe
-    p_td: float = 0.0  # pitch at touchdown (rad; + toe up)
-    p_mid: float = 0.0
-    p_to: float = 35 * DEG  # heel-rise pitch at toe-off (positive number)
-    f1: float = 0.15  # heel mode: foot flat at f1; toe mode: mid pitch at f1
-    f2: float = 0.55  # heel mode: heel off at f2
-    swivel: float = 0.0
-    clear: float = 0.08  # clearance of the following swing
-    peak: float = 0.5  # where in the following swing the clearance peaks
-    via_rel: float | None = None  # ankle X relative to the CoM at the clearance peak
-    k_to: float = 0.0  # toe mode: heel still rising at toe-off (slope of the last pitch ramp)
-    via_speed: float = 1.3  # forward speed there, relative to the mean swing speed
-    late_drop: float = 0.35  # foot height d2 before the next touchdown, fraction of the clearance
-
-
-def _floor_points(body, st: _Stance):
-    d = np.array([np.cos(st.yaw), 0.0, -np.sin(st.yaw)])
-    base = np.array([st.ankle_flat[0], 0.0, st.ankle_flat[2]])
-    heel = base - body.heel_back * body.foot_length * d
-    toe = base + (1 - body.heel_back) * body.foot_length * d
-    return heel, toe
-
-
-def _stance_eval(body, st: _Stance, tt: np.ndarray):
-    tau = np.clip((tt - st.on) / (st.off - st.on), 0.0, 1.0)
-    heel, toe = _floor_points(body, st)
-    yaw = np.full(tt.shape, st.yaw)
-    if st.mode == "heel":
-        pitch = st.p_td * (1 - smoothstep(tau / st.f1)) - st.p_to * smoothstep((tau - st.f2) / (1 - st.f2))
-        ph = ankle_from_pivot(body, np.tile(heel, (len(tt), 1)), yaw, pitch, "heel")
-        pt = ankle_from_pivot(body, np.tile(toe, (len(tt), 1)), yaw, pitch, "toe")
-        pos = np.where((tau < st.f2)[:, None], ph, pt)
-    else:
-        pitch = (st.p_td + (st.p_mid - st.p_td) * smoothstep(tau / st.f1)
-                 + (-st.p_to - st.p_mid) * _ease_out((tau - st.f1) / (1 - st.f1), st.k_to))
-        pos = ankle_from_pivot(body, np.tile(toe, (len(tt), 1)), yaw, pitch, "toe")
-    return pos, pitch
-
-
-def _foot_track(body, g: _Grid, stances: list[_Stance], com: np.ndarray | None = None) -> FootTrack:
-    """Planted stances joined by C2 swings with a clearance bump.
-
-    Swings are quintic from the lift-off pose to the touchdown pose (zero velocity and
-    acceleration at both ends); with a stance's `via_rel` and the extended-grid `com`, the
-    horizontal swing passes `via_rel` behind the CoM at the clearance peak (heel recovery).
-    """
-    t = g.t
-    T = len(t)
-    pos = np.zeros((T, 3))
-    pitch = np.zeros(T)
-    yaw = np.zeros(T)
-    swivel = np.zeros(T)
-    contact = np.zeros(T, dtype=bool)
-    stances = sorted(stances, key=lambda s: s.on)
-    ends = []
-    for st in stances:
-        m = (t >= st.on) & (t <= st.off)
-        p, a = _stance_eval(body, st, t[m])
-        pos[m], pitch[m], yaw[m] = p, a, st.yaw
-        contact[m] = True
-        tau = (t[m] - st.on) / (st.off - st.on)
-        swivel[m] = st.swivel * np.sin(np.pi * tau) ** 2
-        p0, a0 = _stance_eval(body, st, np.array([st.on, st.off]))
-        ends.append((p0, a0))
-    # before the first / after the last stance: hold
-    first, last = stances[0], stances[-1]
-    m = t < first.on
-    pos[m], pitch[m], yaw[m] = ends[0][0][0], ends[0][1][0], first.yaw
-    m = t > last.off
-    pos[m], pitch[m], yaw[m] = ends[-1][0][1], ends[-1][1][1], last.yaw
-    for k in range(len(stances) - 1):
-        s0, s1 = stances[k], stances[k + 1]
-        m = (t > s0.off) & (t < s1.on)
-        if not m.any():
-            continue
-        s = (t[m] - s0.off) / (s1.on - s0.off)
-        q0, q1 = ends[k][0][1], ends[k + 1][0][0]
-        a0, a1 = ends[k][1][1], ends[k + 1][1][0]
-        sy = smoothstep(s)
-        pos[m] = q0 + (q1 - q0) * sy[:, None]
-        if s0.via_rel is not None and com is not None:  # heel recovery: the foot passes under the hip
-            # lift-off state (the heel is still rising at toe-off): C2 continuation of the stance
-            h = 1e-3
-            pe, ae = _stance_eval(body, s0, np.array([s0.off - 2 * h, s0.off - h, s0.off]))
-            vel = (3 * pe[2] - 4 * pe[1] + pe[0]) / (2 * h)
-            acc = (pe[2] - 2 * pe[1] + pe[0]) / h ** 2
-            pv = (3 * ae[2] - 4 * ae[1] + ae[0]) / (2 * h)
-            pa = (ae[2] - 2 * ae[1] + ae[0]) / h ** 2
-            tm = s0.off + s0.peak * (s1.on - s0.off)
-            xm = g.at(com[:, 0], tm) + s0.via_rel
-            # late swing: the foot is still moving forward at the CoM's speed shortly before
-            # touchdown and stops on the floor (no long reach ahead of the body)
-            d2 = min(0.06, 0.3 * (s1.on - tm))
-            w2 = g.at(np.gradient(com[:, 0], 1 / g.fs), s1.on - d2)
-            x2 = q1[0] - 0.5 * w2 * d2
-            vm = s0.via_speed * (x2 - q0[0]) / (s1.on - d2 - s0.off)
-            pos[m, 0] = piecewise_quintic(t[m], [Knot(s0.off, q0[0], vel[0], acc[0]), Knot(tm, xm, vm, 0.0),
-                                                 Knot(s1.on - d2, x2, w2, 0.0), Knot(s1.on, q1[0])])
-            ym = max(q0[1], q1[1]) + s0.clear
-            # the foot is still above the floor while it reaches ahead of its touchdown point
-            # (the leg stays within reach), then lands with zero velocity
-            h2 = s0.late_drop * (ym - q1[1])
-            pos[m, 1] = piecewise_quintic(t[m], [Knot(s0.off, q0[1], vel[1], acc[1]), Knot(tm, ym),
-                                                 Knot(s1.on - d2, q1[1] + h2, -1.6 * h2 / d2, 0.0),
-                                                 Knot(s1.on, q1[1])])
-            tp = s0.off + 0.3 * (s1.on - s0.off)
-            pitch[m] = piecewise_quintic(t[m], [Knot(s0.off, a0, pv, pa), Knot(tp, a0 - 5 * DEG), Knot(s1.on, a1)])
-        yaw[m] = s0.yaw + (s1.yaw - s0.yaw) * sy
-    return FootTrack(pos=pos, yaw=yaw, pitch=pitch, swivel=swivel, contact=contact)
-
-
-def _clip_track(g: _Grid, f: FootTrack) -> FootTrack:
-    return FootTrack(pos=g.clip(f.pos).copy(), yaw=g.clip(f.yaw).copy(), pitch=g.clip(f.pitch).copy(),
-                     swivel=g.clip(f.swivel).copy(), contact=g.clip(f.contact).copy(),
-                     load=None if f.load is None else g.clip(f.load).copy())
 
 
 # --------------------------------------------------------------------------------------
@@ -254,7 +86,7 @@ def _vertical_knots(steps: list[_Step], y_td0: float, vy_td0: float) -> list[Kno
     return knots
 
 
-def _gait_com(g: _Grid, steps: list[_Step], v0: float, yknots: list[Knot]) -> np.ndarray:
+def _gait_com(g: Grid, steps: list[_Step], v0: float, yknots: list[Knot]) -> np.ndarray:
     """CoM (extended grid): integrated horizontal accelerations, vertical quintic knots."""
     acc = _horizontal_acc(g.t, steps)
     i0 = int(np.searchsorted(g.t, steps[0].on))
@@ -301,14 +133,14 @@ def _leg_offsets(ctx: ActionContext, tilt: float, lumbar: float, **kw) -> tuple[
     return _leg_offsets_many(ctx, [tilt], [lumbar], **kw)[0]
 
 
-def _reach_geometry(ctx: ActionContext, st: _Stance, com: np.ndarray, g: _Grid, hip_off,
+def _reach_geometry(ctx: ActionContext, st: Stance, com: np.ndarray, g: Grid, hip_off,
                     d_td: float, d_to: float) -> tuple:
     """What `_reach_interval` needs that does not depend on the CoM raise dy (computed once)."""
     b = ctx.body
     Lts = b.segments["thigh_r"].length + b.segments["shank_r"].length
     hipw = abs(b.joint_offsets["thigh_r"][2])
     dz = max(hipw - abs(st.ankle_flat[2]), 0.0)
-    pos, _ = _stance_eval(b, st, np.array([st.on, st.off]))
+    pos, _ = stance_eval(b, st, np.array([st.on, st.off]))
     ends = []
     for k, (tt, dd) in enumerate(((st.on, d_td), (st.off, d_to))):
         hx = g.at(com[:, 0], tt) - hip_off[k][0]
@@ -327,7 +159,7 @@ def _interval_at(geom: tuple, dy: float) -> tuple[float, float]:
     return lo, hi
 
 
-def _reach_interval(ctx: ActionContext, st: _Stance, com: np.ndarray, g: _Grid, hip_off,
+def _reach_interval(ctx: ActionContext, st: Stance, com: np.ndarray, g: Grid, hip_off,
                     d_td: float, d_to: float, dy: float = 0.0) -> tuple[float, float]:
     """Range of stance positions (shift of `st.ankle_flat` along X) that keeps the leg within
     d_td / d_to x (thigh + shank) of the hip at touchdown / take-off; CoM raised by dy."""
@@ -384,7 +216,7 @@ def _run_upper(ctx, ph, *, arm_amp, arm_mean, elbow, elbow_amp, trunk_flex, pelv
     return up
 
 
-def _shift_x(g: _Grid, com: np.ndarray, feet: dict[str, FootTrack]) -> None:
+def _shift_x(g: Grid, com: np.ndarray, feet: dict[str, FootTrack]) -> None:
     """Translate the whole motion along X so that the CoM starts the clip at x = 0."""
     dx = g.at(com[:, 0], 0.0)
     com[:, 0] -= dx
@@ -395,16 +227,16 @@ def _shift_x(g: _Grid, com: np.ndarray, feet: dict[str, FootTrack]) -> None:
 def _finish(ctx, g, action, com, pelvis_rot, upper, feet, style, events) -> MotionPlan:
     clip = lambda a: g.clip(a).copy()  # noqa: E731
     return MotionPlan(action, ctx.fs, clip(com), clip(pelvis_rot), {k: clip(v) for k, v in upper.items()},
-                      {s: _clip_track(g, f) for s, f in feet.items()}, fault=ctx.fault, style=style,
+                      {s: clip_track(g, f) for s, f in feet.items()}, fault=ctx.fault, style=style,
                       events=events)
 
 
-def _toe_stance(ctx, s: _Step, half_w, yaw_out, *, p_td, p_to, clear, peak, via_rel) -> _Stance:
+def _toe_stance(ctx, s: _Step, half_w, yaw_out, *, p_td, p_to, clear, peak, via_rel) -> Stance:
     """Mid/forefoot contact: toe pivot, the heel drops after touchdown and rises through late
     stance (toe-off with the heel high and still rising)."""
     b = ctx.body
     sgn = 1.0 if s.side == "r" else -1.0
-    return _Stance(s.on, s.off, np.array([0.0, b.ankle_height, sgn * half_w]), -sgn * yaw_out, mode="toe",
+    return Stance(s.on, s.off, np.array([0.0, b.ankle_height, sgn * half_w]), -sgn * yaw_out, mode="toe",
                    p_td=-p_td, p_mid=-0.7 * p_td, p_to=p_to, f1=0.3, k_to=1.5, clear=clear, peak=peak,
                    via_rel=via_rel)
 
@@ -438,7 +270,7 @@ def run(ctx: ActionContext) -> MotionPlan:
     f_low = ctx.u(1.42, 1.52) * (tc + tf) / tc
     lean = ctx.u(4, 10) * DEG
     trunk = ctx.u(20, 30) * DEG if ctx.fault == "trunk_lean" else ctx.u(0, 8) * DEG
-    g = _grid(ctx, 1.2, 1.2)
+    g = make_grid(ctx, 1.2, 1.2)
     first = "r" if ctx.rng.random() < 0.5 else "l"
     steps, t0, k = [], g.t[0] - 0.6 * step_t, 0
     while t0 < g.t[-1]:
@@ -456,7 +288,7 @@ def run(ctx: ActionContext) -> MotionPlan:
     for s in steps:
         st = _toe_stance(ctx, s, half_w, yaw_out, p_td=p_td, p_to=p_to, clear=clear, peak=peak, via_rel=via_rel)
         if over:  # heel strike, toe up
-            st.mode, st.p_td, st.f1, st.f2 = "heel", ctx.u(15, 22) * DEG, 0.25, 0.5
+            st.mode, st.p_td, st.f1, st.f2, st.k_to = "heel", ctx.u(15, 22) * DEG, 0.25, 0.5, 0.0
         sts.append(st)
     hip_off = _leg_offsets(ctx, -lean, -trunk)
     d_td, d_to = (REACH_MAX - 0.012, 0.955) if over else (0.95, 0.955)
@@ -468,7 +300,7 @@ def run(ctx: ActionContext) -> MotionPlan:
     _place(ctx, sts, com, g, hip_off, d_td, d_to, 1.0 if over else 0.5)
     stances = {"r": [st for st in sts if st.on in {s.on for s in steps if s.side == "r"}],
                "l": [st for st in sts if st.on in {s.on for s in steps if s.side == "l"}]}
-    feet = {sd: _foot_track(b, g, stances[sd], com) for sd in ("r", "l")}
+    feet = {sd: foot_track(b, g, stances[sd], com) for sd in ("r", "l")}
     _shift_x(g, com, feet)
     ph = _arm_phase(feet["r"], feet["l"], v * (tc + tf))
     prot = ctx.u(5, 10) * DEG
@@ -517,7 +349,7 @@ def _slope_limit(levels, delta: float) -> list[float]:
     return list(lv)
 
 
-def _reach_excess(solver: MotionSolver, com: np.ndarray, steps: list[_Step], g: _Grid, d_max: float,
+def _reach_excess(solver: MotionSolver, com: np.ndarray, steps: list[_Step], g: Grid, d_max: float,
                   p0: np.ndarray | None = None) -> tuple[list[float], np.ndarray]:
     """Per stance, the CoM level change (<= 0) that brings the probe-solved hip (CoM path `com`
     on the solver's feet, pelvis and upper body) within d_max x (thigh + shank) of the ankle at
@@ -572,7 +404,7 @@ def sprint_start(ctx: ActionContext) -> MotionPlan:
     C = ctx.u(0.8, 1.6)
     dip = ctx.u(0.012, 0.018) * b.height
     first = "r" if ctx.rng.random() < 0.5 else "l"
-    g = _grid(ctx, 1.0, 1.0)
+    g = make_grid(ctx, 1.0, 1.0)
 
     def timing(v):
         tc = float(np.clip(0.195 - 0.025 * (v / hs ** 0.5 - 3.0), 0.11, 0.21)) * hs ** 0.5
@@ -637,7 +469,7 @@ def sprint_start(ctx: ActionContext) -> MotionPlan:
     for st, ho in zip(sts, hip_offs):
         _place(ctx, [st], com, g, ho, d_td, d_to, frac)
     stances = {sd: [st for st, s in zip(sts, steps) if s.side == sd] for sd in ("r", "l")}
-    feet = {sd: _foot_track(b, g, stances[sd], com) for sd in ("r", "l")}
+    feet = {sd: foot_track(b, g, stances[sd], com) for sd in ("r", "l")}
     vx = np.gradient(com[:, 0], 1 / g.fs)
     stride = _smooth(vx, g.fs, 0.1) * (steps[0].tc + steps[0].tf)
     x = (feet["r"].pos[:, 0] - feet["l"].pos[:, 0]) / np.maximum(stride, 0.3)

@@ -1,36 +1,37 @@
-"""Walking and lateral shuffling: double-support gaits designed foot-first on an extended grid.
+"""Walking: a double-support gait designed foot-first on an extended grid.
 
-Both actions are designed on a time grid that extends the clip on both sides, so the motion is
+The walk is designed on a time grid that extends the clip on both sides, so the motion is
 already under way when the clip starts. Feet are planted stances (heel / toe pivots computed
-with `ankle_from_pivot`, so a planted foot never slides) joined by C2 swings that leave and
-reach the floor at rest. The CoM is an analytic C-infinity function of a smooth step phase
-(`_phase`: a C2 monotone curve through the heel strikes), so the ground reaction force is
-continuous. Its height is then set by `_fit_height`, which moves the whole CoM path by a
-constant (accelerations, hence the GRF, unchanged) until the longest stance leg reaches a
-target fraction of its length. In double support `FootTrack.load` (read by the generator to
-split the vertical load between the plates) hands the vertical load smoothly (smoothstep, C2) from the foot that
-is about to lift to the one that just landed.
+with `ankle_from_pivot`, so a planted foot never slides) joined by C2 swings
+(`biomech.actions.feet`, shared with run and sprint start). The horizontal CoM is an analytic
+C-infinity function of a smooth step phase (`_phase`: a C2 monotone curve through the heel
+strikes). Its height follows the legs' reach (`_fit_ceiling`): per frame the highest CoM with
+every loaded leg at 0.99-0.995 x (thigh + shank) (easing to 0.95, knee ~35 deg, as the
+trailing leg unloads in double support) and the swinging leg at most 0.997 (extended in
+terminal swing), made smooth with bounded vertical acceleration (GRF 1 +- 0.38 BW): the
+inverted pendulum, highest at mid-stance. In double support `FootTrack.load` (read by the
+generator to split the vertical load between the plates) hands the vertical load smoothly
+(smoothstep, C2) from the foot that is about to lift to the one that just landed.
 
-* walk: heel strike -> foot flat -> heel off -> toe off; inverted-pendulum CoM (vertical
-  oscillation lowest in double support, fastest there, sway toward the stance foot), arm swing
-  opposite to the legs, small pelvis rotation / list. Faults: trunk_lean (forward trunk
-  flexion 15-25 deg), asymmetric_gait (one side: shorter step, longer stance).
-* lateral_shuffle: NOT implemented yet (planned here: athletic stance, side steps along Z with
-  `load_shares` in double support; faults knee_valgus, trunk_lean).
+heel strike (toe up) -> foot flat -> heel off shortly before the other heel strike -> most of
+the heel rise in double support -> toe off; arm swing opposite to the legs, small pelvis
+rotation / list. Faults: trunk_lean (forward trunk flexion 15-25 deg), asymmetric_gait (one
+side: shorter step, longer stance).
 
-Known limitation: the IK's soft reach limit (kinematics.legs_ik) keeps the stance knee above
-~25-30 deg at the CoM heights walking needs, so stance knees are more flexed than in real gait.
+Stance knee flexion (12 seeds, 1.55-1.95 m): ~23 deg at heel strike, ~23-33 deg mean over
+single support (real gait ~5-20 deg; the soft reach limit of `kinematics.legs_ik` and the
+bounded GRF keep it a few degrees above), ~45 deg at toe-off.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
 from biomech.actions import register_action
 from biomech.actions.common import DEG, ActionContext, standing_com_height
-from biomech.kinematics import SIDES, UPPER_COORDS, FootTrack, MotionPlan, MotionSolver, ankle_from_pivot
-from biomech.trajectory import Knot, bump, piecewise_quintic, ramp, smoothstep
+from biomech.actions.feet import Grid, Stance, clip_track, foot_track, make_grid
+from biomech.conventions import GRAVITY
+from biomech.kinematics import SIDES, UPPER_COORDS, MotionPlan, MotionSolver
+from biomech.trajectory import Knot, piecewise_quintic, smoothstep
 
 __all__ = ["walk", "load_shares"]
 
@@ -38,21 +39,6 @@ __all__ = ["walk", "load_shares"]
 # --------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------
-@dataclass
-class _Grid:
-    t: np.ndarray  # extended time (s); clip time 0 at index i0
-    i0: int
-    n: int
-
-    def clip(self, a: np.ndarray) -> np.ndarray:
-        return np.array(a[self.i0:self.i0 + self.n], copy=True)
-
-
-def _grid(ctx: ActionContext, pre: float, post: float) -> _Grid:
-    n0, n1 = int(round(pre * ctx.fs)), int(round(post * ctx.fs))
-    return _Grid(np.arange(-n0, ctx.n + n1) / ctx.fs, n0, ctx.n)
-
-
 def _phase(t: np.ndarray, events: np.ndarray) -> np.ndarray:
     """Smooth (C2) monotone phase through `events` (phase k at events[k]).
 
@@ -66,118 +52,8 @@ def _phase(t: np.ndarray, events: np.ndarray) -> np.ndarray:
     return piecewise_quintic(t, [Knot(a, float(k), r) for k, (a, r) in enumerate(zip(ev, rate))])
 
 
-def _sole(body, where: str) -> np.ndarray:
-    lf, ah, hb = body.foot_length, body.ankle_height, body.heel_back
-    return {"heel": np.array([-hb * lf, -ah]), "toe": np.array([(1 - hb) * lf, -ah]),
-            "mid": np.array([(0.5 - hb) * lf, -ah])}[where]
-
-
-def _sole_y(body, where: str, pitch: np.ndarray) -> np.ndarray:
-    """Height of a sole point above the ankle centre for foot pitch `pitch` (rad)."""
-    x, y = _sole(body, where)
-    return x * np.sin(pitch) + y * np.cos(pitch)
-
-
 def _fwd(yaw: float) -> np.ndarray:
     return np.array([np.cos(yaw), 0.0, -np.sin(yaw)])
-
-
-@dataclass
-class _Stance:
-    on: float
-    off: float
-    ankle: np.ndarray  # (3,) ankle centre of the flat foot
-    yaw: float
-    p_td: float = 0.0  # pitch at touchdown (+ toe up; heel pivot)
-    p_to: float = 0.0  # heel-rise pitch at lift-off (>= 0; toe pivot)
-    f1: float = 0.15  # foot flat from this stance fraction
-    f2: float = 0.6  # heel rises from this stance fraction
-    clear: float = 0.05  # sole clearance of the following swing, m
-    lift: float = 0.0  # extra early-swing ankle lift (knee flexion after toe-off), m
-    lift_peak: float = 0.3
-    swivel: float = 0.0
-
-
-def _stance_eval(body, st: _Stance, tt: np.ndarray):
-    tau = np.clip((tt - st.on) / (st.off - st.on), 0.0, 1.0)
-    pitch = st.p_td * (1 - smoothstep(tau / st.f1)) - st.p_to * smoothstep((tau - st.f2) / (1 - st.f2))
-    d = _fwd(st.yaw)
-    base = np.array([st.ankle[0], 0.0, st.ankle[2]])
-    heel = base - body.heel_back * body.foot_length * d
-    toe = base + (1 - body.heel_back) * body.foot_length * d
-    yaw = np.full(tt.shape, st.yaw)
-    ph = ankle_from_pivot(body, np.tile(heel, (len(tt), 1)), yaw, pitch, "heel")
-    pt = ankle_from_pivot(body, np.tile(toe, (len(tt), 1)), yaw, pitch, "toe")
-    return np.where((tau < st.f2)[:, None], ph, pt), pitch
-
-
-def _bump_at(s: np.ndarray, peak: float) -> np.ndarray:
-    """C2 bump 0 -> 1 -> 0 on s in [0, 1] with its maximum at `peak` (s^a (1-s)^c, a, c >= 3)."""
-    s = np.clip(s, 0.0, 1.0)
-    a = max(3.0, 3.0 * peak / (1 - peak))
-    c = max(3.0, 3.0 * (1 - peak) / peak)
-    pk = a / (a + c)
-    return s ** a * (1 - s) ** c / (pk ** a * (1 - pk) ** c)
-
-
-def _pivot_of(pitch: float) -> str:
-    return "toe" if pitch < -1e-9 else ("heel" if pitch > 1e-9 else "mid")
-
-
-# fast-in, fast-out horizontal swing profile: C2, zero end slopes, peak slope 1.5 (minimum
-# jerk would peak at 1.875, faster than a real swing foot)
-_SWING_KNOTS = [Knot(0.0, 0.0), Knot(0.55, 0.5, 1.6), Knot(1.0, 1.0)]
-
-
-def _swing_profile(s: np.ndarray) -> np.ndarray:
-    return piecewise_quintic(np.clip(s, 0.0, 1.0), _SWING_KNOTS)
-
-
-def _foot_track(body, g: _Grid, stances: list[_Stance]) -> FootTrack:
-    """Planted stances joined by swings that leave / reach the floor at rest (C2 joins).
-
-    In swing the horizontal ankle path follows `_swing_profile`, the pitch a smoothstep and the
-    height keeps the lift-off pivot (toe) then the touchdown pivot (heel) `clear` * bump above
-    the floor, blended smoothly, so the sole clears the floor without a velocity jump."""
-    t = g.t
-    T = len(t)
-    pos, pitch, yaw = np.zeros((T, 3)), np.zeros(T), np.zeros(T)
-    swivel, contact = np.zeros(T), np.zeros(T, dtype=bool)
-    stances = sorted(stances, key=lambda s: s.on)
-    ends = []
-    for st in stances:
-        m = (t >= st.on) & (t <= st.off)
-        pos[m], pitch[m] = _stance_eval(body, st, t[m])
-        yaw[m] = st.yaw
-        contact[m] = True
-        ends.append(_stance_eval(body, st, np.array([st.on, st.off])))
-    first, last = stances[0], stances[-1]
-    m = t < first.on
-    pos[m], pitch[m], yaw[m] = ends[0][0][0], ends[0][1][0], first.yaw
-    m = t > last.off
-    pos[m], pitch[m], yaw[m] = ends[-1][0][1], ends[-1][1][1], last.yaw
-    for k in range(len(stances) - 1):
-        s0, s1 = stances[k], stances[k + 1]
-        m = (t > s0.off) & (t < s1.on)
-        if not m.any():
-            continue
-        s = (t[m] - s0.off) / (s1.on - s0.off)
-        q0, q1 = ends[k][0][1], ends[k + 1][0][0]
-        a0, a1 = ends[k][1][1], ends[k + 1][1][0]
-        w = smoothstep(s)
-        g_h = _swing_profile(s)
-        pos[m, 0] = q0[0] + (q1[0] - q0[0]) * g_h
-        pos[m, 2] = q0[2] + (q1[2] - q0[2]) * g_h
-        pa = a0 + (a1 - a0) * w
-        pitch[m] = pa
-        low = s0.clear * bump(s, 0.0, 1.0) + s0.lift * _bump_at(s, s0.lift_peak)
-        pos[m, 1] = low - ((1 - w) * _sole_y(body, _pivot_of(a0), pa) + w * _sole_y(body, _pivot_of(a1), pa))
-        yaw[m] = s0.yaw + (s1.yaw - s0.yaw) * w
-    # swivel: a C2 bump over each stance (dynamic valgus while loaded)
-    for st in stances:
-        if st.swivel:
-            swivel += st.swivel * bump(t, st.on, st.off)
-    return FootTrack(pos=pos, yaw=yaw, pitch=pitch, swivel=swivel, contact=contact)
 
 
 def load_shares(t: np.ndarray, contact: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -237,14 +113,24 @@ class _Reach:
         return (n / self.L[:, None]).T, (d[..., 1] / n / self.L[:, None]).T
 
 
+def _reach_limits(plan: MotionPlan, target: float, swing_max: float, pre_swing: float = 0.95) -> np.ndarray:
+    """Largest hip-ankle distance / (thigh + shank) per frame and leg (T, 2): `target` for a
+    loaded stance leg, easing to `pre_swing` (knee ~35 deg) as the trailing leg unloads in
+    double support (pre-swing: the knee flexes before toe-off), `swing_max` in swing."""
+    c = np.stack([plan.feet[s].contact for s in ("r", "l")], 1)
+    load = np.stack([plan.feet[s].load for s in ("r", "l")], 1)
+    unloading = c & (np.gradient(load, axis=0) < 0)
+    stance = np.where(unloading, target - (target - pre_swing) * (1 - load), target)
+    return np.where(c, stance, swing_max)
+
+
 def _fit_height(reach: _Reach, target: float, swing_max: float = 0.982, iters: int = 4) -> float:
     """Shift the CoM path vertically (a constant: the GRF is unchanged) until the longest
     stance leg reaches `target` x (thigh + shank) (swing legs at most `swing_max`).
     Returns the shift (m)."""
     plan = reach.plan
     shift = 0.0
-    c = np.stack([plan.feet[s].contact for s in ("r", "l")], 1)
-    lim = np.where(c, target, swing_max)
+    lim = _reach_limits(plan, target, swing_max)
     for _ in range(iters):
         r, dr = reach.geometry()
         # linearised: r + dr * dy; largest dy with r + dr dy <= lim everywhere, and = somewhere
@@ -260,44 +146,53 @@ def _fit_height(reach: _Reach, target: float, swing_max: float = 0.982, iters: i
     return shift
 
 
-def _fit_ceiling(reach: _Reach, target: float, sigma_s: float, iters: int = 3) -> None:
-    """Vertical CoM path under the stance legs' reach: in every frame the highest CoM at which
-    each planted leg is at `target` x (thigh + shank) (the lower of the two in double support),
-    turned into a smooth lower envelope (Gaussian, `sigma_s`). The result is the inverted
-    pendulum: an arc over each single support, a smooth valley in double support."""
-    from scipy.ndimage import gaussian_filter1d
+def _fit_ceiling(reach: _Reach, target: float, swing_max: float, sigma_s: float, iters: int = 3,
+                 a_max: float = 0.38 * GRAVITY) -> None:
+    """Vertical CoM path under the legs' reach: in every frame the highest CoM at which each
+    planted leg is at `target` x (thigh + shank) and a swinging leg (terminal swing: the knee
+    extends before heel strike) at most `swing_max`, made smooth: Gaussian (`sigma_s`), then
+    smooth local dips (Gaussian-spread) wherever it still pokes above that ceiling; both wider
+    (x1.2, x1.45, ...) where the vertical acceleration would exceed `a_max` (GRF 1 +- 0.38 BW). The
+    result is the inverted pendulum: an arc over each single support, a smooth valley in
+    double support, touching the legs' reach instead of sagging under a global offset."""
+    from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
     plan = reach.plan
-    c = np.stack([plan.feet[s].contact for s in ("r", "l")], 1)
+    lim = _reach_limits(plan, target, swing_max)
     sig = sigma_s * plan.fs
     for _ in range(iters):
         r, dr = reach.geometry()
         with np.errstate(divide="ignore", invalid="ignore"):
-            allow = np.where(c & (dr > 1e-3), (target - r) / dr, np.inf)
+            allow = np.where(dr > 1e-3, (lim - r) / dr, np.inf)
         ceil = plan.com[:, 1] + allow.min(1)
         ceil = np.where(np.isfinite(ceil), ceil, np.nan)
         ceil = np.interp(np.arange(len(ceil)), np.flatnonzero(~np.isnan(ceil)), ceil[~np.isnan(ceil)])
-        y = ceil.copy()
-        for _ in range(4):
-            y = gaussian_filter1d(np.minimum(y, ceil), sig, mode="nearest")
-        y -= max(0.0, float((y - ceil).max()))
+        for widen in (1.0, 1.2, 1.45, 1.75, 2.1, 2.5, 3.0):  # wider where needed: vertical GRF within 1 +- a_max / g
+            s_ = widen * sig
+            y = gaussian_filter1d(ceil, s_, mode="nearest")
+            for _ in range(12):
+                over = np.maximum(y - ceil, 0.0)
+                if over.max() < 1e-5:
+                    break
+                y = y - gaussian_filter1d(maximum_filter1d(over, int(2 * s_) | 1, mode="nearest"), s_, mode="nearest")
+            y -= max(0.0, float((y - ceil).max()))
+            if np.abs(np.diff(y, 2)).max() * plan.fs ** 2 <= a_max:
+                break
         plan.com[:, 1] = y
 
 
-def _finish(ctx, g: _Grid, action: str, com, pelvis, upper, feet, style, events, target,
+def _finish(ctx, g: Grid, action: str, com, pelvis, upper, feet, style, events, target,
             sigma_s: float = 0.0, swing_limit: float = 0.985) -> MotionPlan:
-    tracks = {}
-    for s, f in feet.items():
-        tracks[s] = FootTrack(pos=g.clip(f.pos), yaw=g.clip(f.yaw), pitch=g.clip(f.pitch),
-                              swivel=g.clip(f.swivel), contact=g.clip(f.contact))
+    clip = lambda a: g.clip(a).copy()  # noqa: E731
+    tracks = {s: clip_track(g, f) for s, f in feet.items()}
     load = load_shares(g.t, {s: f.contact for s, f in feet.items()})
     for s in tracks:
-        tracks[s].load = g.clip(load[s])
-    plan = MotionPlan(action, ctx.fs, g.clip(com), g.clip(pelvis), {k: g.clip(v) for k, v in upper.items()},
+        tracks[s].load = clip(load[s])
+    plan = MotionPlan(action, ctx.fs, clip(com), clip(pelvis), {k: clip(v) for k, v in upper.items()},
                       tracks, fault=ctx.fault, style=style, events=events)
     reach = _Reach(ctx, plan)
     if sigma_s:
-        _fit_ceiling(reach, target, sigma_s)
+        _fit_ceiling(reach, target, swing_limit, sigma_s)
     plan.style["height_shift_m"] = _fit_height(reach, target, swing_max=swing_limit)
     return plan
 
@@ -323,7 +218,7 @@ def walk(ctx: ActionContext) -> MotionPlan:
     first = "r" if ctx.rng.random() < 0.5 else "l"
     bad = "r" if ctx.rng.random() < 0.5 else "l"
     asym = ctx.u(0.14, 0.22) if ctx.fault == "asymmetric_gait" else ctx.u(0.0, 0.02)
-    g = _grid(ctx, 1.6, 1.2)
+    g = make_grid(ctx, 1.6, 1.2)
     # heel strikes alternate sides; step k ends with heel strike k of side_k
     side = lambda k: first if k % 2 == 0 else ("l" if first == "r" else "r")  # noqa: E731
     hs_t, sides = [], []
@@ -352,15 +247,18 @@ def walk(ctx: ActionContext) -> MotionPlan:
     sgn0 = 1.0 if first == "r" else -1.0
     lat = sgn0 * np.sin(np.pi * (phi - u0))  # +1 in mid right stance, 0 in double support
     com[:, 2] = A_z * lat
-    # --- feet
+    # --- feet: heel strike (toe up) -> foot flat -> heel off shortly before the other foot's heel
+    # strike, most of the heel rise in double support (pre-swing), toe-off with the heel still
+    # rising; swing (biomech.actions.feet): the ankle peaks early in the swing (knee flexion),
+    # passes behind the CoM, and in terminal swing still moves at ~2x the CoM's speed, so the
+    # leg extends but never reaches far ahead of the body before heel strike
     half_w = ctx.u(0.045, 0.07) * hs
     toe_out = ctx.u(3, 12) * DEG
     p_td = ctx.u(14, 22) * DEG
     p_to = ctx.u(38, 46) * DEG
-    clear = ctx.u(0.03, 0.045) * hs
-    lift = ctx.u(0.07, 0.1) * hs
-    stance_mean = Ts * (1 + 2 * ds)
+    clear = ctx.u(0.04, 0.07) * hs  # ankle rise above the toe-off ankle height early in the swing
     lead = ctx.u(0.36, 0.42) * v * Ts  # heel ahead of the CoM at heel strike
+    via = -ctx.u(0.15, 0.25) * ctx.leg_length  # ankle behind the CoM at the swing's peak
     stances = {"r": [], "l": []}
     for k in range(len(hs_t) - 2):
         s = sides[k]
@@ -373,9 +271,13 @@ def walk(ctx: ActionContext) -> MotionPlan:
         heel_x = np.interp(on, g.t, com[:, 0]) + lead
         ankle = np.array([heel_x, 0.0, sg * half_w]) + b.heel_back * b.foot_length * _fwd(yaw)
         ankle[1] = b.ankle_height
-        stances[s].append(_Stance(on, off, ankle, yaw, p_td=p_td, p_to=p_to, f1=ctx.u(0.13, 0.17),
-                                  f2=ctx.u(0.4, 0.48), clear=clear, lift=lift, lift_peak=0.25))
-    feet = {s: _foot_track(b, g, stances[s]) for s in ("r", "l")}
+        heel_off = hs_t[k + 1] - ctx.u(0.15, 0.25) * Ts
+        # a longer stance (asymmetric gait) keeps the heel rising at the same rate: higher at toe-off
+        p_to_k = p_to * (1 + (off - hs_t[k + 1] - dsT) / (off - heel_off))
+        stances[s].append(Stance(on, off, ankle, yaw, mode="heel", p_td=p_td, p_to=p_to_k, f1=ctx.u(0.13, 0.17),
+                                 f2=(heel_off - on) / (off - on), k_to=1.5, clear=clear, peak=0.3, via_rel=via,
+                                 via_speed=1.0, late_drop=0.15, late_speed=2.0))
+    feet = {s: foot_track(b, g, stances[s], com) for s in ("r", "l")}
     # --- pelvis, trunk, arms: c_r = +1 when the right foot is forward (right heel strike)
     c_r = sgn0 * np.cos(np.pi * phi)
     c_arm = sgn0 * np.cos(np.pi * (phi - 0.08))  # arms lag the legs slightly
@@ -408,5 +310,8 @@ def walk(ctx: ActionContext) -> MotionPlan:
     style = {"speed_mps": v, "cadence_steps_s": cad, "double_support_frac": ds, "asymmetry": asym,
              "affected_side": bad if ctx.fault == "asymmetric_gait" else None,
              "com_oscillation_m": A_y, "sway_m": A_z, "half_width_m": half_w}
-    target = ctx.u(0.975, 0.98)
-    return _finish(ctx, g, "walk", com, pelvis, upper, feet, style, ev, target, sigma_s=ctx.u(0.06, 0.08))
+    # stance legs up to 0.99-0.995 x (thigh + shank) (knee ~10-16 deg; the IK's soft reach limit
+    # costs ~1 mm there), the swinging leg up to 0.997 (fully extended in terminal swing)
+    target = ctx.u(0.99, 0.995)
+    return _finish(ctx, g, "walk", com, pelvis, upper, feet, style, ev, target, sigma_s=ctx.u(0.08, 0.1),
+                   swing_limit=0.997)
