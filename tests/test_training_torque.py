@@ -100,3 +100,14 @@ def test_stage_main_trains_a_torque_estimator(data, tmp_path, monkeypatch, capsy
     assert rep["kind"] == "torque" and set(rep["test_rmse"]) == set(MOMENTS)
     assert rep["epochs"] == 2  # the per-model override of train.epochs (1)
     assert "test RMSE" in capsys.readouterr().err
+
+
+def test_per_epoch_validation_subset_is_fixed_and_final_metrics_use_every_window(data, tmp_path):
+    from training.tasks import ClassificationTask
+
+    task = ClassificationTask(data, num_classes=4, batch_size=4, seed=1, loss_cfg={})
+    a = [b["label"].tolist() for b in task.loader("val", max_windows=5)]
+    b = [b["label"].tolist() for b in task.loader("val", max_windows=5)]
+    assert a == b and sum(len(x) for x in a) == 5
+    m = train("tcn", {}, {**CFG, "epochs": 1, "val_windows_per_epoch": 5}, data, tmp_path, progress=False)
+    assert m["n_val"] == 12 and m["n_test"] == 12

@@ -82,6 +82,9 @@ class TrainParams(_Strict):
     grad_clip: float | None = Field(default=1.0, gt=0)
     threads: int | None = Field(default=None, ge=1, le=256)
     max_batches_per_epoch: int | None = Field(default=None, ge=1)  # smoke runs only
+    # per-epoch validation (early stopping) on a fixed seeded subset of this many windows (CPU
+    # budget; null = all); the final val / test metrics always use the whole splits
+    val_windows_per_epoch: int | None = Field(default=None, ge=1)
     loss: dict[str, Any] = Field(default_factory=dict)             # models.losses.compute_losses cfg
     augment: AugmentParams = Field(default_factory=AugmentParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
@@ -370,6 +373,7 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
                                       find_unused_parameters=True)  # absent modalities skip their encoder
         init_digest = weights_digest(model.state_dict())
     val_loader = task.loader("val")
+    epoch_val_loader = task.loader("val", max_windows=p.val_windows_per_epoch)
     stopped_early = False
     epoch = state["epoch"]
     while epoch < p.epochs:
@@ -405,7 +409,7 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
         _sync_buffers(model, d)
         lr = opt.param_groups[0]["lr"]
         sched.step()
-        val = _broadcast(task.evaluate(model, val_loader, d.device) if d.main else None, d)  # one decision everywhere
+        val = _broadcast(task.evaluate(model, epoch_val_loader, d.device) if d.main else None, d)  # one decision
         row = {"epoch": epoch, "train_loss": total / max(n_batches, 1), **task.epoch_row(val), "lr": lr}
         state["history"].append(row)
         score = val["score"] if not math.isnan(val["score"]) else -row["train_loss"]

@@ -31,6 +31,13 @@ def to_device(batch: dict[str, torch.Tensor], device: torch.device | None) -> di
     return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
+def _subset(ds, batch_size: int, max_windows: int, seed: int) -> DataLoader:
+    """A fixed seeded random subset of at most ``max_windows`` windows, in index order."""
+    n = len(ds)
+    keep = np.sort(np.random.default_rng(seed).permutation(n)[:max_windows]) if n > max_windows else np.arange(n)
+    return DataLoader(Subset(ds, keep.tolist()), batch_size=batch_size, shuffle=False)
+
+
 class ClassificationTask:
     kind = "torch"
     augment = True                   # the loop applies augment_batch to training batches
@@ -45,10 +52,11 @@ class ClassificationTask:
 
         return make_loader("train", self.batch_size, balanced=True, root=self.data_dir, seed=self.seed + epoch)
 
-    def loader(self, split: str) -> DataLoader:
+    def loader(self, split: str, max_windows: int | None = None) -> DataLoader:
         from preprocessing.dataset import make_loader
 
-        return make_loader(split, self.batch_size, balanced=False, root=self.data_dir, seed=self.seed)
+        dl = make_loader(split, self.batch_size, balanced=False, root=self.data_dir, seed=self.seed)
+        return _subset(dl.dataset, self.batch_size, max_windows, self.seed) if max_windows else dl
 
     def prepare(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return batch
@@ -111,7 +119,9 @@ class TorqueTask:
         g = torch.Generator().manual_seed(self.seed + epoch)
         return DataLoader(self._ds["train"], batch_size=self.batch_size, shuffle=True, generator=g)
 
-    def loader(self, split: str) -> DataLoader:
+    def loader(self, split: str, max_windows: int | None = None) -> DataLoader:
+        if max_windows:
+            return _subset(self._ds[split], self.batch_size, max_windows, self.seed)
         return DataLoader(self._ds[split], batch_size=self.batch_size, shuffle=False)
 
     def prepare(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
