@@ -217,3 +217,26 @@ def test_recursive_kinematics_match_numerical_derivatives(sims):
         assert np.abs(st.vel[seg].numpy()[inner] - v_num[inner]).max() < 0.03 * vmax + 0.02, seg
         scale = np.abs(a_num[inner]).max()
         assert np.abs(st.acc[seg].numpy()[inner] - a_num[inner]).max() < 0.05 * scale + 0.2, seg
+
+
+@pytest.mark.parametrize("action", ["walk", "run", "tennis_serve", "lateral_shuffle"])
+def test_motion_solver_agrees_with_forward_kinematics(action):
+    """solve_motion works on the legs' own kinematics (numpy, no whole-body FK per
+    iteration): the coordinates it returns, put through body.forward_kinematics, must give the
+    CoM and feet it reports."""
+    from biomech.actions import build_plan
+    from biomech.actions.common import ActionContext
+    from biomech.body import forward_kinematics, q_index, whole_body_com
+    from biomech.kinematics import solve_motion
+
+    body = build_body("female", 1.62, 58.0)
+    plan = build_plan(action, ActionContext(body, np.random.default_rng(5), 200.0, 3.0))
+    q, info = solve_motion(body, plan)
+    pose = forward_kinematics(body, torch.as_tensor(q))
+    com_err = np.linalg.norm(whole_body_com(body, pose).numpy() - plan.com, axis=1).max()
+    foot_err = max(np.linalg.norm(pose.p[f"foot_{s}"].numpy() - plan.feet[s].pos, axis=1).max()
+                   for s in ("r", "l"))
+    assert com_err < 1e-5 and abs(com_err - info["com_error_max_m"]) < 1e-9
+    assert abs(foot_err - info["foot_error_max_m"]) < 1e-9
+    assert info["foot_error_max_m"] < 5e-3
+    assert np.all(q[:, q_index("knee_adduction_r")] == 0) and np.all(q[:, q_index("knee_adduction_l")] == 0)
