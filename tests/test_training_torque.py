@@ -111,3 +111,13 @@ def test_per_epoch_validation_subset_is_fixed_and_final_metrics_use_every_window
     assert a == b and sum(len(x) for x in a) == 5
     m = train("tcn", {}, {**CFG, "epochs": 1, "val_windows_per_epoch": 5}, data, tmp_path, progress=False)
     assert m["n_val"] == 12 and m["n_test"] == 12
+
+
+def test_physics_only_reference_cli(data, capsys):
+    from evaluation.torque_physics import main
+
+    assert main([str(data), "test"]) == 0
+    out = capsys.readouterr().out
+    assert "Newton-Euler only, test split, 8 windows" in out and "| knee_angle_r_moment |" in out
+    assert main([str(data), "bogus"]) == 2
+    assert main([str(data.parent / "missing")]) == 1
