@@ -50,6 +50,20 @@ def data_hash(data_dir: str | Path) -> str:
     return h.hexdigest()
 
 
+def pinned(*packages: str) -> list[str]:
+    """``name==version`` of installed packages: the logged model's requirements, given explicitly
+    (MLflow's inference imports the model in a subprocess: ~10 s per training stage)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for pkg in packages:
+        try:
+            out.append(f"{pkg}=={version(pkg).split('+')[0]}")
+        except PackageNotFoundError:
+            continue
+    return out
+
+
 def _flatten(d: Mapping[str, Any], prefix: str, sep: str = ".", as_str: bool = True) -> dict[str, Any]:
     """Nested mapping -> {"<prefix><sep><k>[<sep><k2>...]": value} (values as str for params)."""
     out = {}
@@ -150,7 +164,8 @@ class MlflowTracker:
                     trusted = ["sklearn.calibration._CalibratedClassifier",
                                "sklearn.calibration._SigmoidCalibration"]
                     info = mlflow.sklearn.log_model(model.pipeline, name="model", signature=sig,
-                                                    input_example=feats, skops_trusted_types=trusted)
+                                                    input_example=feats, skops_trusted_types=trusted,
+                                                    pip_requirements=pinned("scikit-learn", "numpy", "skops"))
                 else:
                     if getattr(model, "kind", "torch") == "torque":
                         keys = [k for k in TORQUE_INPUTS if k in example]
@@ -165,7 +180,8 @@ class MlflowTracker:
                     xa = x.numpy().astype(np.float32)
                     sig = infer_signature(xa, y.numpy())
                     info = mlflow.pytorch.log_model(wrapped, name="model", signature=sig, input_example=xa[:1],
-                                                    serialization_format="pickle", export_model=False)
+                                                    serialization_format="pickle", export_model=False,
+                                                    pip_requirements=pinned("torch", "torchvision", "numpy"))
                 self.model_id = getattr(info, "model_id", None)
             mlflow.end_run("FINISHED")
         except BaseException:
