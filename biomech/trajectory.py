@@ -23,14 +23,8 @@ class Knot:
     a: float = 0.0
 
 
-def quintic_segment(t: np.ndarray, k0: Knot, k1: Knot) -> np.ndarray:
-    """Evaluate the quintic Hermite curve between knots k0 and k1 at times t."""
-    h = k1.t - k0.t
-    if h <= 0:
-        raise ValueError(f"knot times must increase (got {k0.t} then {k1.t})")
-    s = (t - k0.t) / h
-    p0, v0, a0 = k0.p, k0.v * h, k0.a * h * h
-    p1, v1, a1 = k1.p, k1.v * h, k1.a * h * h
+def _quintic_basis(s: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Quintic Hermite basis at normalised time s: weights of p0, v0, a0, p1, v1, a1."""
     s2, s3 = s * s, s * s * s
     s4, s5 = s3 * s, s3 * s2
     h00 = 1 - 10 * s3 + 15 * s4 - 6 * s5
@@ -39,6 +33,18 @@ def quintic_segment(t: np.ndarray, k0: Knot, k1: Knot) -> np.ndarray:
     h01 = 10 * s3 - 15 * s4 + 6 * s5
     h11 = -4 * s3 + 7 * s4 - 3 * s5
     h21 = 0.5 * s3 - s4 + 0.5 * s5
+    return h00, h10, h20, h01, h11, h21
+
+
+def quintic_segment(t: np.ndarray, k0: Knot, k1: Knot) -> np.ndarray:
+    """Evaluate the quintic Hermite curve between knots k0 and k1 at times t."""
+    h = k1.t - k0.t
+    if h <= 0:
+        raise ValueError(f"knot times must increase (got {k0.t} then {k1.t})")
+    s = (t - k0.t) / h
+    p0, v0, a0 = k0.p, k0.v * h, k0.a * h * h
+    p1, v1, a1 = k1.p, k1.v * h, k1.a * h * h
+    h00, h10, h20, h01, h11, h21 = _quintic_basis(s)
     return h00 * p0 + h10 * v0 + h20 * a0 + h01 * p1 + h11 * v1 + h21 * a1
 
 
@@ -58,14 +64,7 @@ def piecewise_quintic(t: np.ndarray, knots: list[Knot]) -> np.ndarray:
     i = np.clip(np.searchsorted(kt, t, side="right") - 1, 0, len(knots) - 2)
     h = kt[i + 1] - kt[i]
     s = np.clip((t - kt[i]) / h, 0.0, 1.0)  # clipped: constant extrapolation of the end knots
-    s2, s3 = s * s, s * s * s
-    s4, s5 = s3 * s, s3 * s2
-    h00 = 1 - 10 * s3 + 15 * s4 - 6 * s5
-    h10 = s - 6 * s3 + 8 * s4 - 3 * s5
-    h20 = 0.5 * s2 - 1.5 * s3 + 1.5 * s4 - 0.5 * s5
-    h01 = 10 * s3 - 15 * s4 + 6 * s5
-    h11 = -4 * s3 + 7 * s4 - 3 * s5
-    h21 = 0.5 * s3 - s4 + 0.5 * s5
+    h00, h10, h20, h01, h11, h21 = _quintic_basis(s)
     k0, k1 = P[i], P[i + 1]
     return (h00 * k0[..., 0] + h10 * k0[..., 1] * h + h20 * k0[..., 2] * h * h
             + h01 * k1[..., 0] + h11 * k1[..., 1] * h + h21 * k1[..., 2] * h * h)
