@@ -156,3 +156,22 @@ def test_mlflow_server_run_metrics_params_model(data, tmp_path):
             server.kill()
             server.wait(timeout=10)
         log.close()
+
+
+def test_dataset_hash_follows_the_data_not_the_index(data, tmp_path):
+    import shutil
+
+    import numpy as np
+
+    from training.tracking import dataset_hash
+
+    copy = tmp_path / "copy"
+    shutil.copytree(data, copy)
+    h = dataset_hash(copy)
+    assert h == dataset_hash(data) and len(h) == 32  # content, not location
+    imu = np.load(copy / "train" / "imu.npy")
+    imu[0, 0, 0, 0] += 1.0
+    np.save(copy / "train" / "imu.npy", imu)  # same split, same index.json: only one value differs
+    assert dataset_hash(copy) != h
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        dataset_hash(tmp_path / "nowhere")
