@@ -158,6 +158,47 @@ def test_mlflow_server_run_metrics_params_model(data, tmp_path):
         log.close()
 
 
+# ---- issue 12 item 8: the bugs, each with a test that failed before its fix ----------------------
+def test_split_class_weights_reach_the_loss(data):
+    """balance="loss" (the default): class_weights.json is the loss's class weight vector; the
+    total loss on a batch equals compute_losses with those weights and differs from unweighted."""
+    from models import build_model
+    from models.losses import compute_losses
+    from training.tasks import make_task
+
+    cw = [0.1, 0.2, 0.3, 0.4]
+    saved = json.loads((data / "class_weights.json").read_text())
+    (data / "class_weights.json").write_text(json.dumps({**saved, "class_weights": cw}))
+    try:
+        task = make_task("torch", data, 4, 8, 0, {"kl_weight": 0.0})
+        torch.manual_seed(0)
+        model = build_model("tcn", {"num_classes": 4}).eval()
+        batch = next(iter(task.loader("val")))
+        out = model(batch)
+        got = task.losses(out, batch)["total"]
+        want = compute_losses(out, batch, {"kl_weight": 0.0, "class_weights": cw})["total"]
+        plain = compute_losses(out, batch, {"kl_weight": 0.0})["total"]
+        assert torch.allclose(got, want) and not torch.allclose(got, plain)
+        # "sampler" balances by sampling instead and leaves the loss unweighted
+        assert torch.allclose(make_task("torch", data, 4, 8, 0, {"kl_weight": 0.0}, "sampler").losses(out, batch)["total"],
+                              plain)
+    finally:
+        (data / "class_weights.json").write_text(json.dumps(saved))
+
+
+def test_missing_class_weights_file_is_named(data, tmp_path):
+    import shutil
+
+    from training.tasks import make_task
+
+    copy = tmp_path / "copy"
+    shutil.copytree(data, copy)
+    (copy / "class_weights.json").unlink()
+    with pytest.raises(ValueError, match="class_weights.json not found"):
+        make_task("torch", copy, 4, 8, 0, {})
+    make_task("torch", copy, 4, 8, 0, {}, "none")  # no weights needed
+
+
 def test_dataset_hash_follows_the_data_not_the_index(data, tmp_path):
     import shutil
 

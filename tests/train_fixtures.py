@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from models.testing import make_batch
+from preprocessing.split import class_weights
 
 CLASSES = ["a", "b", "c", "d"]
 FIELDS = ("video", "landmarks", "imu", "grf", "modality_mask", "label", "frame_label", "angles", "root",
@@ -41,6 +42,10 @@ def write_tiny_dataset(root: Path, n=(32, 12, 12), T=32, Tv=4, HW=32, seed=0) ->
             fields[f] = {"shape": list(a.shape), "dtype": str(a.dtype)}
         (d / "index.json").write_text(json.dumps({"split": split, "n_windows": size, "fields": fields,
                                                   "windows": [{"clip_id": f"clip{i:05d}"} for i in range(size)]}))
+        if split == "train":
+            counts, cw = class_weights(arrays["label"], K)
+            (root / "class_weights.json").write_text(json.dumps({"classes": CLASSES, "counts_train_windows":
+                                                                 counts.tolist(), "class_weights": cw.tolist()}))
     (root / "dataset.json").write_text(json.dumps({"classes": CLASSES}))
     (root / "split.json").write_text(json.dumps({"seed": seed, "windows": dict(zip(("train", "val", "test"), n))}))
     (root / "scalers.json").write_text(json.dumps({}))

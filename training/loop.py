@@ -1,7 +1,7 @@
 """The training loop shared by every architecture of the zoo.
 
-torch models: AdamW + cosine annealing (per epoch, to ``min_lr``), class-balanced sampling
-(``make_loader(balanced=True)``), batch augmentation, early stopping on validation macro-F1 (the
+torch models: AdamW + cosine annealing (per epoch, to ``min_lr``), class balance (``balance``: the
+split's class weights in the loss, or class-balanced sampling), batch augmentation, early stopping on validation macro-F1 (the
 torque estimators: windows with force plates, moment RMSE; see training.tasks),
 a checkpoint every epoch (``checkpoint.pt``: model, optimizer, scheduler, RNG state, epoch, best
 score; resumed from when present), the best weights in ``model.pt`` and ``metrics.json``.
@@ -16,7 +16,7 @@ A tracker (e.g. ``training.tracking.MlflowTracker``) is optional and sees three 
 
 Distributed (``torchrun --nproc_per_node N``, i.e. ``WORLD_SIZE`` > 1): one process group (nccl
 and one GPU per process when CUDA is available, else gloo on CPU), the model in
-``DistributedDataParallel``; every rank draws the same seeded (class-balanced) sampler order and
+``DistributedDataParallel``; every rank draws the same seeded sampler order and
 trains on its own disjoint, equally long slice of it (``shard_indices``), so an epoch is still
 len(train) draws and ``batch_size`` is per process. BatchNorm buffers are averaged over the ranks
 after each epoch; rank 0 evaluates and broadcasts the validation metrics (one early-stopping
@@ -33,7 +33,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import numpy as np
 import torch
@@ -85,6 +85,10 @@ class TrainParams(_Strict):
     # per-epoch validation (early stopping) on a fixed seeded subset of this many windows (CPU
     # budget; null = all); the final val / test metrics always use the whole splits
     val_windows_per_epoch: int | None = Field(default=None, ge=1)
+    # class balance of the recognizers, one mechanism: "loss" = the split's class_weights.json in
+    # the classification losses (unless loss.class_weights is given), "sampler" = class-balanced
+    # sampling of train windows, "none" = neither
+    balance: Literal["loss", "sampler", "none"] = "loss"
     loss: dict[str, Any] = Field(default_factory=dict)             # models.losses.compute_losses cfg
     augment: AugmentParams = Field(default_factory=AugmentParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
@@ -340,7 +344,7 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
 
     from .tasks import make_task, to_device
 
-    task = make_task(kind, data_dir, K, p.batch_size, p.seed, p.loss)
+    task = make_task(kind, data_dir, K, p.batch_size, p.seed, p.loss, p.balance)
     model = build_model(model_name, cfg).to(d.device)  # before the optimizer: its state follows the params
     n_params = int(sum(t.numel() for t in model.parameters()))
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)

@@ -1,7 +1,9 @@
 """What the training loop optimises and scores, per model kind.
 
-* :class:`ClassificationTask` (kind ``"torch"``): class-balanced train batches, the zoo's losses
-  (``models.losses.compute_losses``), score = validation macro-F1; reports accuracy and macro-F1.
+* :class:`ClassificationTask` (kind ``"torch"``): the zoo's losses (``models.losses.compute_losses``),
+  class balance by one mechanism (``balance``): ``"loss"`` passes the split's ``class_weights.json``
+  (w_c proportional to 1/n_c) to the classification losses, ``"sampler"`` draws class-balanced train
+  batches instead, ``"none"`` neither; score = validation macro-F1; reports accuracy and macro-F1.
 * :class:`TorqueTask` (kind ``"torque"``): the joint-moment estimators of ``models.torque``. Only
   windows with force plates (``modality_mask[:, 3]``) carry the boundary condition they need, so
   the splits are restricted to those; the GRF goes back to physical units (force / body weight,
@@ -14,6 +16,7 @@ and tracking.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -22,7 +25,9 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 from torch.utils.data import DataLoader, Subset
 
-__all__ = ["ClassificationTask", "TorqueTask", "make_task", "to_device"]
+__all__ = ["ClassificationTask", "TorqueTask", "make_task", "to_device", "split_class_weights", "BALANCE"]
+
+BALANCE = ("loss", "sampler", "none")  # how the classification task balances the classes
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device | None) -> dict[str, torch.Tensor]:
@@ -38,19 +43,40 @@ def _subset(ds, batch_size: int, max_windows: int, seed: int) -> DataLoader:
     return DataLoader(Subset(ds, keep.tolist()), batch_size=batch_size, shuffle=False)
 
 
+def split_class_weights(data_dir: str | Path, num_classes: int) -> list[float]:
+    """The train split's class weights (``class_weights.json``: w_c proportional to 1/n_c, sum 1,
+    0 for classes absent from train); a missing file or a wrong length raises naming the file."""
+    path = Path(data_dir) / "class_weights.json"
+    if not path.is_file():
+        raise ValueError(f"{path} not found: the processed dataset has no class weights (re-run the preprocess "
+                         "stage, or set train.balance to 'sampler' or 'none')")
+    w = json.loads(path.read_text()).get("class_weights")
+    if not isinstance(w, list) or len(w) != num_classes:
+        raise ValueError(f"{path}: 'class_weights' should be a list of {num_classes} floats (one per class of "
+                         f"dataset.json), got {w!r}")
+    return [float(v) for v in w]
+
+
 class ClassificationTask:
     kind = "torch"
     augment = True                   # the loop applies augment_batch to training batches
     score_name, score_key = "val_macro_f1", "macro_f1"
 
-    def __init__(self, data_dir: Path, num_classes: int, batch_size: int, seed: int, loss_cfg: Mapping[str, Any]):
+    def __init__(self, data_dir: Path, num_classes: int, batch_size: int, seed: int, loss_cfg: Mapping[str, Any],
+                 balance: str = "loss"):
+        if balance not in BALANCE:
+            raise ValueError(f"balance = {balance!r}: expected one of {BALANCE}")
         self.data_dir, self.K, self.batch_size, self.seed = Path(data_dir), num_classes, batch_size, seed
+        self.balance = balance
         self.loss_cfg = dict(loss_cfg)
+        if balance == "loss" and self.loss_cfg.get("class_weights") is None:
+            self.loss_cfg["class_weights"] = split_class_weights(self.data_dir, num_classes)
 
     def train_loader(self, epoch: int) -> DataLoader:
         from preprocessing.dataset import make_loader
 
-        return make_loader("train", self.batch_size, balanced=True, root=self.data_dir, seed=self.seed + epoch)
+        return make_loader("train", self.batch_size, balanced=self.balance == "sampler", root=self.data_dir,
+                           seed=self.seed + epoch)
 
     def loader(self, split: str, max_windows: int | None = None) -> DataLoader:
         from preprocessing.dataset import make_loader
@@ -182,9 +208,9 @@ class TorqueTask:
 
 
 def make_task(kind: str, data_dir: Path, num_classes: int, batch_size: int, seed: int,
-              loss_cfg: Mapping[str, Any]):
+              loss_cfg: Mapping[str, Any], balance: str = "loss"):
     if kind == "torch":
-        return ClassificationTask(data_dir, num_classes, batch_size, seed, loss_cfg)
+        return ClassificationTask(data_dir, num_classes, batch_size, seed, loss_cfg, balance)
     if kind == "torque":
         return TorqueTask(data_dir, batch_size, seed)
     raise ValueError(f"no training task for model kind {kind!r}")
