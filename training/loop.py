@@ -350,7 +350,7 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=p.epochs, eta_min=p.min_lr)
     ckpt_path, best_path = out_dir / "checkpoint.pt", out_dir / "model.pt"
-    state = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "since_best": 0, "history": []}
+    state = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "since_best": 0, "history": []}
     resumed_from = 0
     if ckpt_path.is_file():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
