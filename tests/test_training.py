@@ -216,3 +216,21 @@ def test_dataset_hash_follows_the_data_not_the_index(data, tmp_path):
     assert dataset_hash(copy) != h
     with pytest.raises(FileNotFoundError, match="nowhere"):
         dataset_hash(tmp_path / "nowhere")
+
+
+# ---- issue 12 item 3: an equal sample budget -------------------------------------------------
+def test_sample_budget_sets_the_windows_every_model_sees(data, tmp_path):
+    """sample_budget replaces max_batches_per_epoch by ceil(budget / (epochs * batch)) batches per
+    epoch, cycling the loader when an epoch holds fewer (train split: 32 windows = 4 batches)."""
+    from training.loop import TrainParams, batches_per_epoch
+
+    assert batches_per_epoch(TrainParams(epochs=2, batch_size=8, max_batches_per_epoch=1), 4) == 1
+    assert batches_per_epoch(TrainParams(epochs=2, batch_size=8, max_batches_per_epoch=1, sample_budget=40), 4) == 3
+    assert batches_per_epoch(TrainParams(epochs=2, batch_size=8, sample_budget=40), 4, world=2) == 2
+    small = train("basic_cnn", {}, {**CFG, "max_batches_per_epoch": 1, "sample_budget": 40}, data, tmp_path / "a",
+                  progress=False)
+    assert small["windows_seen"] == 2 * 3 * 8 and small["sample_budget"] == 40
+    big = train("basic_cnn", {}, {**CFG, "sample_budget": 100}, data, tmp_path / "b", progress=False)
+    assert big["windows_seen"] == 2 * 7 * 8  # 7 batches per epoch from a 4-batch loader
+    plain = train("basic_cnn", {}, {**CFG, "max_batches_per_epoch": 1}, data, tmp_path / "c", progress=False)
+    assert plain["windows_seen"] == 2 * 8 and plain["sample_budget"] is None

@@ -5,7 +5,7 @@ split's class weights in the loss, or class-balanced sampling), batch augmentati
 torque estimators: windows with force plates, moment RMSE; see training.tasks),
 a checkpoint every epoch (``checkpoint.pt``: model, optimizer, scheduler, RNG state, epoch, best
 score; resumed from when present), the best weights in ``model.pt`` and ``metrics.json``.
-sklearn models (``features_svm``): ``fit`` on the whole train split, ``model.joblib``.
+sklearn models (``features_svm``, ``minirocket``): ``fit`` on the whole train split, ``model.joblib``.
 
 Determinism: ``torch.manual_seed(seed)``, ``use_deterministic_algorithms(True, warn_only=True)``,
 the loader's sampler and the augmentation are seeded per epoch (``seed + epoch``) and the global
@@ -44,7 +44,7 @@ from tqdm import tqdm
 from biomech.conventions import MODALITIES
 
 __all__ = ["TrainParams", "AugmentParams", "TrackingParams", "train", "augment_batch", "is_main", "shard_indices",
-           "weights_digest"]
+           "weights_digest", "batches_per_epoch"]
 
 
 class _Strict(BaseModel):
@@ -82,6 +82,10 @@ class TrainParams(_Strict):
     grad_clip: float | None = Field(default=1.0, gt=0)
     threads: int | None = Field(default=None, ge=1, le=256)
     max_batches_per_epoch: int | None = Field(default=None, ge=1)  # smoke runs only
+    # equal sample budget: train windows seen over the run (all epochs, all ranks); replaces
+    # max_batches_per_epoch by ceil(budget / (epochs * batch_size * ranks)) batches per epoch,
+    # cycling the train loader when an epoch needs more batches than it holds; null = off
+    sample_budget: int | None = Field(default=None, ge=1)
     # per-epoch validation (early stopping) on a fixed seeded subset of this many windows (CPU
     # budget; null = all); the final val / test metrics always use the whole splits
     val_windows_per_epoch: int | None = Field(default=None, ge=1)
@@ -267,6 +271,28 @@ def shard_indices(order: list[int], rank: int, world: int) -> list[int]:
     return padded[rank::world]
 
 
+def batches_per_epoch(p: TrainParams, loader_batches: int, world: int = 1) -> int:
+    """Train batches per epoch: from ``sample_budget`` when set (every model then sees the same
+    number of windows), else the loader's length capped by ``max_batches_per_epoch``."""
+    if p.sample_budget is not None:
+        return math.ceil(p.sample_budget / (p.epochs * p.batch_size * world))
+    return loader_batches if p.max_batches_per_epoch is None else min(loader_batches, p.max_batches_per_epoch)
+
+
+def _take(loader, n: int):
+    """``n`` batches of ``loader``, starting it again (a new seeded draw) when it runs out."""
+    done = 0
+    while done < n:
+        before = done
+        for batch in loader:
+            if done >= n:
+                return
+            done += 1
+            yield batch
+        if done == before:  # an empty loader
+            return
+
+
 class _IndexSampler(torch.utils.data.Sampler):
     def __init__(self, indices: list[int]):
         self.indices = indices
@@ -389,12 +415,11 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
         g = torch.Generator().manual_seed(p.seed * 1000 + epoch + (d.rank << 32))  # own augmentation per rank
         model.train()
         total, n_batches = 0.0, 0
-        n_max = len(loader) if p.max_batches_per_epoch is None else min(len(loader), p.max_batches_per_epoch)
+        n_max = batches_per_epoch(p, len(loader), d.world)
         bar = tqdm(total=n_max, desc=f"{model_name} epoch {epoch}/{p.epochs}", unit="batch",
                    disable=not progress, file=sys.stderr, leave=False)
-        for i, batch in enumerate(loader):
-            if i >= n_max:
-                break
+        for batch in _take(loader, n_max):
+            state["windows_seen"] = state.get("windows_seen", 0) + int(batch["label"].shape[0]) * d.world
             if task.augment:
                 batch = augment_batch(batch, p.augment, g)
             batch = to_device(task.prepare(batch), d.device)
@@ -459,7 +484,8 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
         "model": model_name, "kind": kind, **task.summary(val, test),
         "epochs": state["epoch"], "best_epoch": state["best_epoch"], "stopped_early": stopped_early,
         "resumed_from_epoch": resumed_from, "seconds": round(time.perf_counter() - t0, 2),
-        "params": n_params, "history": state["history"],
+        "params": n_params, "windows_seen": state.get("windows_seen", 0), "sample_budget": p.sample_budget,
+        "history": state["history"],
     }
     if ddp is not None:
         metrics["ddp"] = ddp
@@ -488,7 +514,8 @@ def _train_sklearn(model_name, cfg, p: TrainParams, data_dir: Path, out_dir: Pat
         "model": model_name, "kind": "sklearn", "val_accuracy": out["val"][0], "val_macro_f1": out["val"][1],
         "test_accuracy": out["test"][0], "test_macro_f1": out["test"][1], "n_val": out["val"][2],
         "n_test": out["test"][2], "epochs": 1, "best_epoch": 1, "stopped_early": False, "resumed_from_epoch": 0,
-        "seconds": round(time.perf_counter() - t0, 2), "params": int(model.n_components_), "history": [],
+        "seconds": round(time.perf_counter() - t0, 2), "params": int(model.n_params),
+        "windows_seen": int(len(tr["label"])), "sample_budget": None, "history": [],
     }
     _write_json(out_dir / "metrics.json", metrics)
     if tracker is not None:

@@ -9,7 +9,8 @@ md5 of the processed dataset's content, ``model_name``).
 log_epoch: the epoch's metrics (step = epoch). finish: final metrics, metrics.json as an artifact,
 and the model: torch models through ``mlflow.pytorch.log_model`` wrapped in ``FlatInputModel``
 (the pytorch pyfunc flavour takes one ndarray, our models take a batch dict), with a signature
-and an input example; ``features_svm`` through ``mlflow.sklearn.log_model``.
+and an input example; the sklearn-kind models (``features_svm``, ``minirocket``) through
+``mlflow.sklearn.log_model`` of their ``pipeline`` on their ``features``.
 """
 from __future__ import annotations
 
@@ -164,12 +165,8 @@ class MlflowTracker:
                     ex = {k: np.asarray(v) for k, v in example.items()}
                     feats = model.features(ex)
                     sig = infer_signature(feats, model.predict(ex))
-                    # the calibrated SVC uses sklearn-internal classes that skops does not trust by
-                    # default; they are sklearn's own, so they are listed explicitly
-                    trusted = ["sklearn.calibration._CalibratedClassifier",
-                               "sklearn.calibration._SigmoidCalibration"]
-                    info = mlflow.sklearn.log_model(model.pipeline, name="model", signature=sig,
-                                                    input_example=feats, skops_trusted_types=trusted,
+                    info = mlflow.sklearn.log_model(model.pipeline, name="model", signature=sig, input_example=feats,
+                                                    skops_trusted_types=list(getattr(model, "trusted_types", [])),
                                                     pip_requirements=pinned("scikit-learn", "numpy", "skops"))
                 else:
                     if getattr(model, "kind", "torch") == "torque":
