@@ -137,6 +137,12 @@ def _classes(data_dir: Path) -> list[str]:
     return list(info["classes"])
 
 
+def _faults(data_dir: Path) -> list[str]:
+    """The dataset's technique-fault vocabulary (index 0 = "none"); [] when it has none."""
+    info = json.loads((data_dir / "dataset.json").read_text())
+    return list(info.get("faults") or [])
+
+
 def _numpy_split(data_dir: Path, split: str) -> dict[str, np.ndarray]:
     d = data_dir / split
     return {f: np.load(d / f"{f}.npy") for f in ("landmarks", "imu", "grf", "modality_mask", "label")}
@@ -334,6 +340,9 @@ def train(model_name: str, model_cfg: Mapping[str, Any] | None, train_cfg: Train
         cfg.setdefault("num_classes", K)
     if "seed" in model_signature(model_name):
         cfg.setdefault("seed", p.seed)
+    if "num_faults" in model_signature(model_name):  # every torch recognizer can carry the fault head
+        faults = _faults(data_dir)
+        cfg.setdefault("num_faults", len(faults) if len(faults) >= 2 else 0)
     if p.threads:
         torch.set_num_threads(p.threads)
     torch.manual_seed(p.seed)
@@ -370,7 +379,7 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
 
     from .tasks import make_task, to_device
 
-    task = make_task(kind, data_dir, K, p.batch_size, p.seed, p.loss, p.balance)
+    task = make_task(kind, data_dir, K, p.batch_size, p.seed, p.loss, p.balance, int(cfg.get("num_faults", 0)))
     model = build_model(model_name, cfg).to(d.device)  # before the optimizer: its state follows the params
     n_params = int(sum(t.numel() for t in model.parameters()))
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
