@@ -14,6 +14,10 @@ probabilities (the evaluate stage fits a temperature on val for every model). ``
 gives the MiniRocket + indicator features and ``pipeline`` the scaler + ridge, which is what the
 MLflow sklearn flavour logs (as for ``features_svm``). Built through the registry:
 ``build_model("minirocket", cfg)``.
+
+Technique faults (``faults=True``, when the training data has a ``fault`` field): a second
+scaler + ridge on the same features predicts the window's clip fault (``predict_fault``; index 0
+= "none"), so MiniRocket's fault macro-F1 sits beside the torch recognizers' fault heads.
 """
 from __future__ import annotations
 
@@ -60,7 +64,7 @@ class MiniRocketRidge:
 
     def __init__(self, *, modalities: tuple[str, ...] = ("imu", "landmarks"), num_kernels: int = 10000,
                  max_dilations_per_kernel: int = 32, alphas: tuple[float, ...] = tuple(np.logspace(-3, 3, 10)),
-                 seed: int = 0, n_jobs: int = 1):
+                 seed: int = 0, n_jobs: int = 1, faults: bool = True):
         bad = [m for m in modalities if m not in TIME_SERIES]
         if bad or not modalities or len(set(modalities)) != len(modalities):
             raise ValueError(f"minirocket: bad modalities {list(modalities)}; allowed: {list(TIME_SERIES)}")
@@ -71,7 +75,12 @@ class MiniRocketRidge:
         self.modalities = tuple(modalities)
         self.rocket = MiniRocketMultivariate(num_kernels=num_kernels, max_dilations_per_kernel=max_dilations_per_kernel,
                                              random_state=seed, n_jobs=n_jobs)
-        self.pipeline = Pipeline([("scale", StandardScaler()), ("ridge", RidgeClassifierCV(alphas=np.asarray(alphas)))])
+        self.alphas, self.faults = np.asarray(alphas, dtype=np.float64), faults
+        self.pipeline = self._ridge()
+        self.fault_pipeline: Pipeline | None = None
+
+    def _ridge(self) -> Pipeline:
+        return Pipeline([("scale", StandardScaler()), ("ridge", RidgeClassifierCV(alphas=self.alphas))])
 
     def features(self, data: Mapping[str, Any]) -> np.ndarray:
         x, present = panel(data, self.modalities)
@@ -82,8 +91,17 @@ class MiniRocketRidge:
         y = _np(data["label"] if y is None else y)
         x, _ = panel(data, self.modalities)
         self.rocket.fit(x)
-        self.pipeline.fit(self.features(data), y)
+        feats = self.features(data)
+        self.pipeline.fit(feats, y)
+        if self.faults and "fault" in data and len(np.unique(_np(data["fault"]))) >= 2:
+            self.fault_pipeline = self._ridge().fit(feats, _np(data["fault"]))
         return self
+
+    def predict_fault(self, data: Mapping[str, Any]) -> np.ndarray:
+        """The window's technique fault (index into the dataset's ``faults``, 0 = "none")."""
+        if self.fault_pipeline is None:
+            raise ValueError("minirocket: no fault classifier (trained without >= 2 fault labels or faults=False)")
+        return self.fault_pipeline.predict(self.features(data))
 
     def decision_function(self, data: Mapping[str, Any]) -> np.ndarray:
         d = self.pipeline.decision_function(self.features(data))
@@ -125,6 +143,6 @@ class MiniRocketRidge:
 @register_model("minirocket", kind="sklearn")
 def minirocket(*, modalities: tuple[str, ...] = ("imu", "landmarks"), num_kernels: int = 10000,
                max_dilations_per_kernel: int = 32, alphas: tuple[float, ...] = tuple(np.logspace(-3, 3, 10)),
-               seed: int = 0, n_jobs: int = 1) -> MiniRocketRidge:
+               seed: int = 0, n_jobs: int = 1, faults: bool = True) -> MiniRocketRidge:
     """MiniRocket (sktime MiniRocketMultivariate) + StandardScaler + RidgeClassifierCV."""
     return MiniRocketRidge(**{k: v for k, v in locals().items()})

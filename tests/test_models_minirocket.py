@@ -66,3 +66,24 @@ def test_trained_by_the_train_loop_like_features_svm(tmp_path):
     test = {f: np.load(data / "test" / f"{f}.npy") for f in ("imu", "landmarks", "modality_mask", "label")}
     assert m["test_accuracy"] == pytest.approx(float((saved.predict(test) == test["label"]).mean()))
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["params"] == m["params"] > 0
+
+
+def test_fault_classifier_on_the_same_features(tmp_path):
+    """A second ridge predicts the clip fault; the loop reports its macro-F1 like the torch heads'."""
+    data, y = _toy()
+    data["fault"] = (np.arange(48) // 3) % 2
+    data["imu"][data["fault"] == 1] *= 3.0  # the fault: a larger amplitude, whatever the class
+    m = build_model("minirocket", SMALL).fit(data)
+    test, _ = _toy(seed=1)
+    test["fault"] = (np.arange(48) // 3) % 2
+    test["imu"][test["fault"] == 1] *= 3.0
+    assert (m.predict_fault(test) == test["fault"]).mean() >= 0.9
+    no = build_model("minirocket", {**SMALL, "faults": False}).fit(data)
+    with pytest.raises(ValueError, match="no fault classifier"):
+        no.predict_fault(test)
+    tiny = write_tiny_dataset(tmp_path / "tiny")
+    r = train("minirocket", SMALL, {"seed": 0, "tracking": {"enabled": False}}, tiny, tmp_path / "out", progress=False)
+    saved = MiniRocketRidge.load(tmp_path / "out" / "model.joblib")
+    t = {f: np.load(tiny / "test" / f"{f}.npy") for f in ("imu", "landmarks", "modality_mask", "label", "fault")}
+    assert r["test_fault_accuracy"] == pytest.approx(float((saved.predict_fault(t) == t["fault"]).mean()))
+    assert set(r["test_fault_macro_f1_per_action"]) <= {"a", "b", "c", "d"}

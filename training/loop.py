@@ -145,7 +145,8 @@ def _faults(data_dir: Path) -> list[str]:
 
 def _numpy_split(data_dir: Path, split: str) -> dict[str, np.ndarray]:
     d = data_dir / split
-    return {f: np.load(d / f"{f}.npy") for f in ("landmarks", "imu", "grf", "modality_mask", "label")}
+    fields = ("landmarks", "imu", "grf", "modality_mask", "label", "fault")
+    return {f: np.load(d / f"{f}.npy") for f in fields if (d / f"{f}.npy").is_file()}
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -505,10 +506,13 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
 
 
 def _train_sklearn(model_name, cfg, p: TrainParams, data_dir: Path, out_dir: Path, tracker, t0, build_model) -> dict:
+    from .tasks import fault_scores
+
     model = build_model(model_name, cfg)
+    classes = _classes(data_dir)
     tr = _numpy_split(data_dir, "train")
     model.fit(tr)
-    out = {}
+    out, faults = {}, {}
     for split in ("val", "test"):
         d = _numpy_split(data_dir, split)
         if len(d["label"]) == 0:
@@ -516,14 +520,17 @@ def _train_sklearn(model_name, cfg, p: TrainParams, data_dir: Path, out_dir: Pat
             continue
         y, pr = d["label"], model.predict(d)
         out[split] = (float(accuracy_score(y, pr)),
-                      float(f1_score(y, pr, labels=list(range(len(_classes(data_dir)))), average="macro",
-                                     zero_division=0)), int(len(y)))
+                      float(f1_score(y, pr, labels=list(range(len(classes))), average="macro", zero_division=0)),
+                      int(len(y)))
+        if getattr(model, "fault_pipeline", None) is not None and "fault" in d:
+            for key, v in fault_scores(d["fault"], model.predict_fault(d), y, classes).items():
+                faults[f"{split}_{key}"] = v
     model.save(out_dir / "model.joblib")
     metrics = {
         "model": model_name, "kind": "sklearn", "val_accuracy": out["val"][0], "val_macro_f1": out["val"][1],
         "test_accuracy": out["test"][0], "test_macro_f1": out["test"][1], "n_val": out["val"][2],
-        "n_test": out["test"][2], "epochs": 1, "best_epoch": 1, "stopped_early": False, "resumed_from_epoch": 0,
-        "seconds": round(time.perf_counter() - t0, 2), "params": int(model.n_params),
+        "n_test": out["test"][2], **faults, "epochs": 1, "best_epoch": 1, "stopped_early": False,
+        "resumed_from_epoch": 0, "seconds": round(time.perf_counter() - t0, 2), "params": int(model.n_params),
         "windows_seen": int(len(tr["label"])), "sample_budget": None, "history": [],
     }
     _write_json(out_dir / "metrics.json", metrics)
