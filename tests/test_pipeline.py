@@ -33,7 +33,8 @@ def _bare_env():
 
 
 def _run(args, cwd, check=True, env=None):
-    p = subprocess.run(args, cwd=cwd, env=env or _env(), capture_output=True, text=True, timeout=900)
+    # generous: the whole tiny pipeline (10 models) on a shared 2-core machine
+    p = subprocess.run(args, cwd=cwd, env=env or _env(), capture_output=True, text=True, timeout=2400)
     if check and p.returncode != 0:
         raise AssertionError(f"{args} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
     return p
