@@ -14,7 +14,8 @@ tensors.
 Anthropometry (de Leva 1996, adjustments of Zatsiorsky-Seluyanov's parameters):
 mass fractions, segment lengths (relative to the reference subjects' stature, 1.741 m male,
 1.735 m female), centre-of-mass positions along the segment and radii of gyration
-(sagittal -> about Z, transverse -> about X, longitudinal -> about Y).
+(sagittal -> about Z; transverse -> about X and longitudinal -> about Y, except the foot,
+which lies along X: longitudinal -> about X, transverse -> about Y).
 The trunk is split into the lower trunk (our pelvis) and the middle+upper trunk (our trunk).
 """
 from __future__ import annotations
@@ -194,7 +195,10 @@ def build_body(sex: str, height: float, mass: float) -> Body:
             com = np.array([0.0, cf * length, 0.0])  # these segments extend upwards
         else:
             com = np.array([0.0, -cf * length, 0.0])
-        inertia = m * (length * np.array([rt, rl, rs])) ** 2
+        # principal axes (X, Y, Z): the foot lies along X (longitudinal about X, transverse about
+        # the vertical Y); every other segment lies along Y (transverse about X, longitudinal about Y)
+        radii = (rl, rt, rs) if key == "foot" else (rt, rl, rs)
+        inertia = m * (length * np.array(radii)) ** 2
         radius = float(np.sqrt(m / (_BODY_DENSITY * np.pi * length)))
         if key == "head":
             radius = float((3 * m / (4 * np.pi * _BODY_DENSITY)) ** (1 / 3))

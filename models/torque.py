@@ -28,8 +28,9 @@ Approximations of the physics path (see :func:`root_anchored_q`):
     in-place stances (squat, standing); wrong in heel-up/toe-off and in flight (where the GRF is
     zero, so only the leg segments' inertial terms are affected). The LSTM residuals on the
     pelvis qd/qdd can learn part of the difference.
-  * the body is de Leva's table of the sample's sex (``anthro[:, 2]`` >= 0.5: female; the male
-    table when it is not given) scaled to its height and mass (clamped to build_body's range).
+  * the body is de Leva's table of the sample's sex (``anthro[:, 2]`` = 1: female; the male
+    table for 0, for 0.5 "not stated" and when it is not given) scaled to its height and mass
+    (clamped to build_body's range).
     The wrong table moves the joint centres by centimetres: on quasi-static squats the knee
     moment error was ~3 N m with the right table and ~11 N m with the other one.
   * qd, qdd are 4th-order central differences at the window rate ``fs`` (default 50 Hz).
@@ -60,9 +61,9 @@ _PELVIS = {n: q_index(n) for n in ("pelvis_tilt", "pelvis_tx", "pelvis_ty", "pel
 # physics path
 # --------------------------------------------------------------------------------------
 def body_for(mass: float, height: float, female: float = 0.0) -> Body:
-    """de Leva's table of the sex (female >= 0.5) scaled to (height, mass), clamped to build_body's
-    supported range."""
-    sex = "female" if female >= 0.5 else "male"
+    """de Leva's table of the sex scaled to (height, mass), clamped to build_body's supported range.
+    ``female``: 1 female table; 0 (male) or 0.5 (not stated) the male table."""
+    sex = "female" if female > 0.5 else "male"
     return build_body(sex, float(np.clip(height, 1.2, 2.3)), float(np.clip(mass, 30.0, 160.0)))
 
 
@@ -215,7 +216,7 @@ class TorqueNE(nn.Module):
         self._bodies: dict[tuple[float, float], Body] = {}
 
     def _body(self, mass: float, height: float, female: float) -> Body:
-        key = (round(mass, 4), round(height, 4), female >= 0.5)
+        key = (round(mass, 4), round(height, 4), female > 0.5)
         if key not in self._bodies:
             self._bodies[key] = body_for(mass, height, female)
         return self._bodies[key]
