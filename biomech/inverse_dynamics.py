@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy import ndimage
-from scipy.interpolate import CubicSpline
+from scipy.interpolate import CubicSpline, make_interp_spline
 
 from biomech.body import Body
 from biomech.conventions import MOMENT_COORDINATES
@@ -79,9 +79,14 @@ def _rate(t: np.ndarray, what: str) -> float:
     return 1.0 / float(np.median(dt))
 
 
-def spline_derivatives(t: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """q, qd, qdd (T, n) at the sample times t from a not-a-knot cubic spline through q."""
-    sp = CubicSpline(t, q, axis=0, bc_type="not-a-knot")
+def spline_derivatives(t: np.ndarray, q: np.ndarray, degree: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """q, qd, qdd (T, n) at the sample times t from an interpolating spline through q: quintic by
+    default (as OpenSim's tools differentiate coordinates: an interpolating GCV spline of degree 5),
+    cubic (not-a-knot) with degree=3."""
+    if degree == 3:
+        sp = CubicSpline(t, q, axis=0, bc_type="not-a-knot")
+    else:
+        sp = make_interp_spline(t, q, k=degree, axis=0)
     return sp(t), sp(t, 1), sp(t, 2)
 
 

@@ -150,6 +150,17 @@ def read_grf_mot(path: str | Path) -> tuple[np.ndarray, dict[str, dict[str, np.n
     return t, plates
 
 
+def write_grf_mot(path: str | Path, time: np.ndarray, plates: dict[str, dict[str, np.ndarray]]) -> Path:
+    """A GRF .mot in OpenSim's naming: per plate prefix ('', '1_', ...) force (N,3) N, point (N,3) m,
+    torque (N,3) N m columns ``<prefix>ground_force_v*``, ``_p*``, ``<prefix>ground_torque_*``."""
+    cols, data = [], []
+    for pre, p in plates.items():
+        for names, key in ((GRF_FORCE, "force"), (GRF_POINT, "point"), (GRF_TORQUE, "torque")):
+            cols += [pre + n for n in names]
+            data.append(np.asarray(p[key], dtype=float))
+    return write_mot(path, time, cols, np.concatenate(data, 1), in_degrees=False, name=Path(path).stem)
+
+
 def read_json(path: str | Path) -> dict:
     """Read a JSON file of the raw layout (e.g. meta.json); RawDataError names the path."""
     path = Path(path)
