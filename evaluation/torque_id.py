@@ -38,7 +38,7 @@ REPORTED = ("knee_angle_r", "knee_angle_l", "hip_flexion_r", "hip_flexion_l", "a
             "hip_adduction_r", "hip_adduction_l", "knee_adduction_r", "knee_adduction_l")
 IMPACT_S = 0.05
 
-__all__ = ["clip_inputs", "clip_moments", "score", "evaluate_dataset"]
+__all__ = ["clip_inputs", "clip_moments", "score", "evaluate_dataset", "grf_estimate_clip", "evaluate_grf_estimate"]
 
 
 def coordinates_from_mot(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -167,6 +167,66 @@ def evaluate_dataset(dataset_dir: str | Path, cutoff_hz: float | None = 12.0, of
     return result
 
 
+def grf_estimate_clip(inputs: dict, align_s: float = 0.02) -> dict:
+    """One clip with its plates hidden: GRF / COP from the kinematics (biomech.grf_estimate) against
+    the plates, and the moments from it against the plate-based moments and the targets."""
+    from biomech.grf_estimate import estimate_grf
+
+    body, t, q = inputs["body"], inputs["t"], inputs["q"]
+    ref = inverse_dynamics(body, t, q, inputs["plates"], None, align_s=align_s)
+    est, contacts = estimate_grf(body, t, q)
+    est_res = inverse_dynamics(body, t, q, {s: Plate(t, g["force"], g["cop"], g["free_moment"]) for s, g in est.items()},
+                               None)
+    ok = ref.covered
+    bw = body.total_mass * 9.80665
+    out = {"fy_err_bw": [], "cop_err_m": [], "moment_vs_plate": est_res.moments[ok] - ref.moments[ok],
+           "moment_vs_target": est_res.moments[ok] - inputs["target"][ok]}
+    for s in ("r", "l"):
+        fy_p, fy_e = ref.grf[s]["force"][ok, 1], est[s]["force"][ok, 1]
+        out["fy_err_bw"].append((fy_e - fy_p) / bw)
+        both = (fy_p > 0) & (fy_e > 20.0)
+        out["cop_err_m"].append(np.linalg.norm((est[s]["cop"][ok] - ref.grf[s]["cop"][ok])[both][:, [0, 2]], axis=1))
+    return out
+
+
+def evaluate_grf_estimate(dataset_dir: str | Path, offsets_file: Path | None = None, progress: bool = True) -> dict:
+    """GRF estimation error on the pro clips with their plates hidden, per action and pooled."""
+    from tqdm import tqdm
+
+    dataset_dir = Path(dataset_dir)
+    offsets = _offsets(dataset_dir, offsets_file, False)
+    clips = sorted({(r["athlete_id"], r["clip_id"]) for r in read_manifest(dataset_dir) if r["file"] == "grf.npz"})
+    acc = defaultdict(lambda: defaultdict(list))
+    for aid, cid in tqdm(clips, desc="grf_estimate", disable=not progress):
+        inp = clip_inputs(dataset_dir / aid / cid, offsets[cid])
+        r = grf_estimate_clip(inp)
+        for key in (inp["action"], "all"):
+            for k, v in r.items():
+                acc[key][k].append(np.concatenate(v) if isinstance(v, list) else v)
+    out = {}
+    for key, a in sorted(acc.items()):
+        fy, cop = np.concatenate(a["fy_err_bw"]), np.concatenate(a["cop_err_m"])
+        mp, mt = np.concatenate(a["moment_vs_plate"]), np.concatenate(a["moment_vs_target"])
+        rm = lambda e, c: float(np.sqrt(np.mean(e[:, MOMENT_COORDINATES.index(c)] ** 2)))  # noqa: E731
+        out[key] = {"n_clips": len(a["fy_err_bw"]), "vertical_force_rmse_pct_bw": 100 * float(np.sqrt(np.mean(fy ** 2))),
+                    "cop_error_mm_median": 1e3 * float(np.median(cop)) if len(cop) else float("nan"),
+                    "cop_error_mm_p95": 1e3 * float(np.percentile(cop, 95)) if len(cop) else float("nan"),
+                    "moment_rmse_vs_plate_nm": {c: rm(mp, c) for c in REPORTED},
+                    "moment_rmse_vs_target_nm": {c: rm(mt, c) for c in REPORTED}}
+    return out
+
+
+def _print_grf(res: dict) -> None:
+    print("GRF estimated from kinematics (plates hidden); moments RMSE against the plate-based result")
+    print("| action | clips | Fy RMSE %BW | COP median / p95 mm | knee r / l N m | hip flex r / l | ankle r / l |")
+    print("|---|---|---|---|---|---|---|")
+    for a, m in res.items():
+        v = m["moment_rmse_vs_plate_nm"]
+        print(f"| {a} | {m['n_clips']} | {m['vertical_force_rmse_pct_bw']:.1f} | {m['cop_error_mm_median']:.0f} / "
+              f"{m['cop_error_mm_p95']:.0f} | {v['knee_angle_r']:.1f} / {v['knee_angle_l']:.1f} | "
+              f"{v['hip_flexion_r']:.1f} / {v['hip_flexion_l']:.1f} | {v['ankle_angle_r']:.1f} / {v['ankle_angle_l']:.1f} |")
+
+
 def _print(res: dict) -> None:
     e = res["plate_clock_error_ms"]
     print(f"inverse dynamics at the capture rate, {res['n_clips']} pro clips, cut-off {res['cutoff_hz']} Hz, "
@@ -197,14 +257,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--true-offsets", action="store_true", help="use the generator's clock offsets (privileged)")
     ap.add_argument("--align", type=float, default=0.02,
                     help="refine the plate clock within +-ALIGN s against the kinematics' required force; 0: off")
+    ap.add_argument("--estimated-grf", action="store_true",
+                    help="hide the plates: GRF / COP from the kinematics, scored against the plates")
     ap.add_argument("--out", type=Path, default=None, help="write the figures as JSON")
     args = ap.parse_args(argv)
     try:
-        res = evaluate_dataset(args.dataset, args.cutoff or None, args.offsets, args.true_offsets, args.align)
+        if args.estimated_grf:
+            res = evaluate_grf_estimate(args.dataset, args.offsets)
+        else:
+            res = evaluate_dataset(args.dataset, args.cutoff or None, args.offsets, args.true_offsets, args.align)
     except (RawDataError, ValueError) as exc:
         print(f"torque_id: {exc}", file=sys.stderr)
         return 1
-    _print(res)
+    (_print_grf if args.estimated_grf else _print)(res)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(res, indent=1))
