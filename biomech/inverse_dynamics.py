@@ -146,7 +146,18 @@ def plate_clock_shift(t: np.ndarray, f_required: np.ndarray, plates: list[tuple[
                       search_s: float = 0.02, step_s: float = 0.00025, edge_s: float = 0.03) -> float:
     """Shift (s) to add to the plates' times so that their summed vertical force best matches the
     force the kinematics require (least squares over a +-search_s grid of step_s, then a parabola
-    through the best three), on the loaded samples farther than edge_s from a contact's ends. plates: (uniform grid, filtered wrench (M, 6)) of each plate."""
+    through the best three), on the loaded samples farther than edge_s from a contact's ends; a
+    search wider than 25 ms runs a 1 ms grid first, then the fine grid within +-20 ms of it.
+    plates: (uniform grid, filtered wrench (M, 6)) of each plate."""
+    if search_s > 0.025:  # coarse over the whole range, then fine around the coarse answer
+        coarse = _grid_shift(t, f_required, plates, search_s, 0.001, edge_s)
+        moved = [(g + coarse, W) for g, W in plates]
+        return coarse + plate_clock_shift(t, f_required, moved, 0.02, step_s, edge_s)
+    return _grid_shift(t, f_required, plates, search_s, step_s, edge_s)
+
+
+def _grid_shift(t: np.ndarray, f_required: np.ndarray, plates: list, search_s: float, step_s: float,
+                edge_s: float) -> float:
     shifts = np.arange(-search_s, search_s + step_s / 2, step_s)
     lo = max(g[0] for g, _ in plates) + search_s
     hi = min(g[-1] for g, _ in plates) - search_s
