@@ -135,6 +135,9 @@ def recover_offsets(kp, imu, grf, mass: float, fps: float, meta: dict, sp) -> di
     if not sp.enabled or kp is None:
         why = "sync disabled" if not sp.enabled else "no landmarks"
         return {k: {**none, "error": why} for k, s in (("imu", imu), ("grf", grf)) if s is not None}
+    if sp.landmark_source == "ground" and "ground" not in kp:  # a setting that cannot work: stop, do not skip
+        raise ValueError("keypoints.npz has no 'ground' landmarks (privileged lab-frame markers of synthetic data); "
+                         "set preprocess.sync.landmark_source: image")
     try:
         ref_t, acc = landmark_accelerations(kp, fps, meta, sp.landmark_source, sp.lowpass_hz)
     except ValueError as exc:
