@@ -192,7 +192,8 @@ def grf_estimate_clip(inputs: dict, align_s: float = 0.02) -> dict:
     return out
 
 
-def evaluate_grf_estimate(dataset_dir: str | Path, offsets_file: Path | None = None, progress: bool = True) -> dict:
+def evaluate_grf_estimate(dataset_dir: str | Path, offsets_file: Path | None = None, align_s: float = 0.02,
+                          progress: bool = True) -> dict:
     """GRF estimation error on the pro clips with their plates hidden, per action and pooled."""
     from tqdm import tqdm
 
@@ -202,7 +203,7 @@ def evaluate_grf_estimate(dataset_dir: str | Path, offsets_file: Path | None = N
     acc = defaultdict(lambda: defaultdict(list))
     for aid, cid in tqdm(clips, desc="grf_estimate", disable=not progress):
         inp = clip_inputs(dataset_dir / aid / cid, offsets[cid])
-        r = grf_estimate_clip(inp)
+        r = grf_estimate_clip(inp, align_s)
         for key in (inp["action"], "all"):
             for k, v in r.items():
                 acc[key][k].append(np.concatenate(v) if isinstance(v, list) else v)
@@ -268,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.estimated_grf:
-            res = evaluate_grf_estimate(args.dataset, args.offsets)
+            res = evaluate_grf_estimate(args.dataset, args.offsets, args.align)
         else:
             res = evaluate_dataset(args.dataset, args.cutoff or None, args.offsets, args.true_offsets, args.align)
     except (RawDataError, ValueError) as exc:
