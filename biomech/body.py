@@ -223,6 +223,26 @@ def build_body(sex: str, height: float, mass: float) -> Body:
     )
 
 
+def perturb_body(body: Body, rng: np.random.Generator, length_frac: float = 0.05, mass_frac: float = 0.10) -> Body:
+    """A plausible other athlete of the same stature and mass: every segment's length (its joint
+    offsets, centre of mass and inertia with it) scaled by U(1 - length_frac, 1 + length_frac),
+    and the mass distribution changed by U(1 - mass_frac, 1 + mass_frac) per segment, renormalised
+    to the same total mass. Left and right segments get the same factors."""
+    base = sorted({_table_key(n) for n in SEGMENTS})
+    ls = {k: float(rng.uniform(1 - length_frac, 1 + length_frac)) for k in base}
+    ms = {k: float(rng.uniform(1 - mass_frac, 1 + mass_frac)) for k in base}
+    total = sum(body.segments[n].mass * ms[_table_key(n)] for n in SEGMENTS)
+    segs = {}
+    for n, sg in body.segments.items():
+        k = _table_key(n)
+        m = sg.mass * ms[k] * body.total_mass / total
+        segs[n] = Segment(n, m, sg.length * ls[k], sg.com * ls[k], sg.inertia * (m / sg.mass) * ls[k] ** 2, sg.radius)
+    parent = {j.child: j.parent for j in JOINTS}
+    offsets = {c: v * ls[_table_key(parent[c])] for c, v in body.joint_offsets.items()}
+    return Body(body.sex, body.height, body.mass, segs, offsets, body.foot_length * ls["foot"],
+                body.ankle_height, body.heel_back, dict(body.extras))
+
+
 # --------------------------------------------------------------------------------------
 # Rotations (torch, batched over leading dims)
 # --------------------------------------------------------------------------------------

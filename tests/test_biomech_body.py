@@ -34,3 +34,16 @@ def test_body_for_sex_indicator(female, sex):
     assert body.sex == sex
     ref = build_body(sex, 1.75, 70.0)
     assert body.segments["thigh_r"].length == pytest.approx(ref.segments["thigh_r"].length)
+
+
+def test_perturb_body_keeps_mass_and_symmetry():
+    from biomech.body import perturb_body
+
+    body = build_body("female", 1.70, 62.0)
+    other = perturb_body(body, np.random.default_rng(3), length_frac=0.05, mass_frac=0.10)
+    assert other.total_mass == pytest.approx(body.total_mass)
+    ratios = [other.segments[n].length / body.segments[n].length for n in body.segments]
+    assert all(0.95 <= r <= 1.05 for r in ratios) and np.std(ratios) > 0.005
+    assert other.segments["thigh_r"].length == other.segments["thigh_l"].length
+    # the knee sits at the end of the (rescaled) thigh
+    assert other.joint_offsets["shank_r"][1] == pytest.approx(-other.segments["thigh_r"].length)

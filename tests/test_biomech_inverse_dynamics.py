@@ -82,3 +82,15 @@ def test_no_plate_means_no_load(run_clip):
     res = inverse_dynamics(body, t, q, {"r": plates["r"]}, cutoff_hz=None)
     assert not res.grf["l"]["force"].any()
     assert np.abs(res.moment("knee_angle_r")).max() > 100
+
+
+def test_moment_uncertainty_from_body_models(run_clip):
+    from biomech.inverse_dynamics import moment_uncertainty
+
+    body, t, q, plates, _ = run_clip
+    nominal, sd = moment_uncertainty(body, t, q, plates, n=6, cutoff_hz=None)
+    np.testing.assert_allclose(nominal.moments, inverse_dynamics(body, t, q, plates, cutoff_hz=None).moments)
+    assert sd.shape == nominal.moments.shape
+    # the body model matters most where the limbs accelerate: hip more uncertain than ankle
+    hip, ankle = MOMENT_COORDINATES.index("hip_flexion_r"), MOMENT_COORDINATES.index("ankle_angle_r")
+    assert sd[:, hip].mean() > sd[:, ankle].mean() > 0
