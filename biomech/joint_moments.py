@@ -24,7 +24,7 @@ import torch
 from biomech.body import Body, build_body, forward_kinematics
 from biomech.coordinate_maps import detect_model, get_map, moments_from_project, to_project
 from biomech.dynamics import sole_polygon
-from biomech.inverse_dynamics import UNLOADED_N, IDResult, Plate, inverse_dynamics
+from biomech.inverse_dynamics import UNLOADED_N, IDResult, Plate, inverse_dynamics, moment_uncertainty
 from biomech.io import GRF_FORCE, RawDataError, read_coordinates_deg, read_grf_mot, write_mot
 
 __all__ = ["MomentResult", "read_external_loads", "assign_plates", "joint_moments", "joint_moments_from_files",
@@ -43,6 +43,7 @@ class MomentResult:
     mass_kg: float
     notes: list[str] = field(default_factory=list)
     id_result: IDResult | None = None
+    sd: dict[str, np.ndarray] | None = None  # '<coordinate>_moment' -> (T,) N m, body-model spread
 
 
 def read_external_loads(path: str | Path) -> dict[str, str]:
@@ -134,9 +135,11 @@ def _foot_plates(tg: np.ndarray, plates: dict[str, dict[str, np.ndarray]],
 def joint_moments(t: np.ndarray, coordinates: dict[str, np.ndarray], tg: np.ndarray,
                   plates: dict[str, dict[str, np.ndarray]], *, mass_kg: float, height_m: float,
                   sex: str = "male", model: str | None = None, assignment: dict[str, str] | None = None,
-                  cutoff_hz: float | None = 12.0, align_s: float = 0.0) -> MomentResult:
+                  cutoff_hz: float | None = 12.0, align_s: float = 0.0, uncertainty: int = 0) -> MomentResult:
     """Moments from coordinates {name: (T,) deg / m} at times t and plates {prefix: force, point,
-    torque (N,3)} at times tg (see module docstring)."""
+    torque (N,3)} at times tg (see module docstring). align_s > 0 refines the plates' clock within
+    +-align_s against the kinematics; uncertainty > 0 adds the standard deviation over that many
+    body models drawn around de Leva's (`moment_uncertainty`)."""
     knee = coordinates.get("knee_angle_r")
     model = model or detect_model(list(coordinates), knee)
     body = build_body(sex, height_m, mass_kg)
@@ -154,16 +157,25 @@ def joint_moments(t: np.ndarray, coordinates: dict[str, np.ndarray], tg: np.ndar
         owner = {pre: np.full(len(tg), assignment.get(pre, ""), dtype="<U1") for pre in plates}
         source = "ExternalLoads file"
         labels = {pre: assignment.get(pre, "unused") for pre in plates}
-    res = inverse_dynamics(body, t, q, _foot_plates(tg, plates, owner), cutoff_hz, align_s=align_s)
+    feet = _foot_plates(tg, plates, owner)
+    sd = None
+    if uncertainty > 0:
+        res, sd_arr = moment_uncertainty(body, t, q, feet, n=uncertainty, cutoff_hz=cutoff_hz, align_s=align_s)
+        sd = {k: np.abs(v) for k, v in moments_from_project(model, sd_arr).items()}
+    else:
+        res = inverse_dynamics(body, t, q, feet, cutoff_hz, align_s=align_s)
+    if align_s > 0:
+        notes.append(f"plate clock shifted by {1e3 * res.plate_shift_s:+.1f} ms to match the kinematics")
     if not res.covered.all():
         notes.append(f"{int((~res.covered).sum())} IK frames lie outside the GRF record (no load there)")
     return MomentResult(t, moments_from_project(model, res.moments), model, labels, source, cutoff_hz,
-                        1.0 / float(np.median(np.diff(t))), mass_kg, notes, res)
+                        1.0 / float(np.median(np.diff(t))), mass_kg, notes, res, sd)
 
 
 def joint_moments_from_files(ik: str | Path, grf: str | Path, *, mass_kg: float, height_m: float,
                              sex: str = "male", external_loads: str | Path | None = None,
-                             model: str | None = None, cutoff_hz: float | None = 12.0) -> MomentResult:
+                             model: str | None = None, cutoff_hz: float | None = 12.0, align_s: float = 0.0,
+                             uncertainty: int = 0) -> MomentResult:
     """:func:`joint_moments` on an IK .mot, a GRF .mot and (optionally) an ExternalLoads .xml."""
     if model is not None:
         get_map(model)
@@ -172,7 +184,8 @@ def joint_moments_from_files(ik: str | Path, grf: str | Path, *, mass_kg: float,
     assignment = read_external_loads(external_loads) if external_loads else None
     try:
         return joint_moments(t, coords, tg, plates, mass_kg=mass_kg, height_m=height_m, sex=sex, model=model,
-                             assignment=assignment, cutoff_hz=cutoff_hz)
+                             assignment=assignment, cutoff_hz=cutoff_hz, align_s=align_s,
+                             uncertainty=uncertainty)
     except ValueError as exc:
         raise RawDataError(f"{ik}: {exc}") from exc
 
@@ -180,15 +193,19 @@ def joint_moments_from_files(ik: str | Path, grf: str | Path, *, mass_kg: float,
 def write_moments(result: MomentResult, path: str | Path) -> Path:
     """.sto (OpenSim storage, N m) or, when the name ends in .json, {time, moments, units, ...}."""
     path = Path(path)
-    names = list(result.moments)
+    table = dict(result.moments)
+    if result.sd is not None:
+        table.update({f"{k}_sd": v for k, v in result.sd.items()})
+    names = list(table)
     if path.suffix.lower() == ".json":
         path.write_text(json.dumps({
             "time_s": result.time.round(6).tolist(), "units": "N m", "model_signs": result.model,
             "moments": {k: np.round(v, 4).tolist() for k, v in result.moments.items()},
+            **({"sd": {k: np.round(v, 4).tolist() for k, v in result.sd.items()}} if result.sd else {}),
             "plate_assignment": result.assignment, "assignment_source": result.assignment_source,
             "cutoff_hz": result.cutoff_hz, "notes": result.notes}, indent=1))
         return path
-    return write_mot(path, result.time, names, np.stack([result.moments[n] for n in names], 1), in_degrees=False,
+    return write_mot(path, result.time, names, np.stack([table[n] for n in names], 1), in_degrees=False,
                      name="inverse_dynamics")
 
 
@@ -199,8 +216,10 @@ def summary(result: MomentResult) -> str:
              f"plates -> feet ({result.assignment_source}): "
              + ", ".join(f"{p or '(no prefix)'} -> {s}" for p, s in result.assignment.items())]
     lines += [f"note: {n}" for n in result.notes]
-    lines.append(f"{'moment':28s} {'min':>9s} {'max':>9s} {'peak N m/kg':>12s}")
+    sd_head = f" {'mean sd':>8s}" if result.sd else ""
+    lines.append(f"{'moment':28s} {'min':>9s} {'max':>9s} {'peak N m/kg':>12s}" + sd_head)
     for k, v in result.moments.items():
         peak = v[np.argmax(np.abs(v))]
-        lines.append(f"{k:28s} {v.min():9.1f} {v.max():9.1f} {peak / result.mass_kg:12.2f}")
+        sd = f" {result.sd[k].mean():8.1f}" if result.sd else ""
+        lines.append(f"{k:28s} {v.min():9.1f} {v.max():9.1f} {peak / result.mass_kg:12.2f}" + sd)
     return "\n".join(lines)

@@ -2,7 +2,7 @@
 
     athlete-mm torque --ik IK.mot --grf GRF.mot [--external-loads LOADS.xml] --mass KG --height M
                       [--sex male|female] [--model gait2392|gait2354|rajagopal2016|athlete-mm]
-                      [--cutoff HZ] --out OUT.sto|OUT.json
+                      [--cutoff HZ] [--sync-plates S] [--uncertainty N] --out OUT.sto|OUT.json
 
 Without --external-loads every plate contact is assigned to the nearest foot (reported).
 Without --model the convention is guessed from the IK file (reported). The moments use OpenSim
@@ -26,6 +26,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="coordinate conventions of the IK file (default: detected)")
     p.add_argument("--cutoff", type=float, default=12.0,
                    help="zero-lag low-pass for kinematics and forces, Hz (default 12; 0: none)")
+    p.add_argument("--sync-plates", type=float, default=0.0, metavar="S",
+                   help="refine the plates' clock within +-S seconds against the kinematics (default 0: trust it)")
+    p.add_argument("--uncertainty", type=int, default=0, metavar="N",
+                   help="add <moment>_sd columns: spread over N body models around de Leva's (e.g. 16)")
     p.add_argument("--out", required=True, type=Path, help="output .sto (OpenSim storage) or .json")
 
 
@@ -38,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         res = joint_moments_from_files(args.ik, args.grf, mass_kg=args.mass, height_m=args.height, sex=args.sex,
                                        external_loads=args.external_loads, model=args.model,
-                                       cutoff_hz=args.cutoff or None)
+                                       cutoff_hz=args.cutoff or None, align_s=args.sync_plates,
+                                       uncertainty=args.uncertainty)
     except (RawDataError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -122,3 +122,17 @@ def test_cli_errors_name_the_file_and_column(trial, tmp_path, capsys):
     rc = main(["torque", "--ik", str(d / "ik.mot"), "--grf", str(d / "nope.mot"), "--mass", "75",
                "--height", "1.8", "--out", str(tmp_path / "o.sto")])
     assert rc == 2 and "nope.mot: file not found" in capsys.readouterr().err
+
+
+def test_uncertainty_columns_and_plate_sync(trial, capsys):
+    d, _, _ = trial
+    assert _cli(d, "ik.mot", "unc.sto", "--external-loads", str(d / "loads.xml"), "--uncertainty", "4",
+                "--sync-plates", "0.02") == 0
+    out = capsys.readouterr().out
+    assert "mean sd" in out and "plate clock shifted by" in out
+    tab = _table(d / "unc.sto")
+    assert tab["knee_angle_r_moment_sd"].mean() > 0.1  # body-model spread on a running trial
+    assert _cli(d, "ik.mot", "plain.sto", "--external-loads", str(d / "loads.xml")) == 0
+    ref = _table(d / "plain.sto")  # the clock was right: the synced result is the plain one
+    inner = slice(EDGE, -EDGE)
+    assert np.sqrt(np.mean((tab["knee_angle_r_moment"] - ref["knee_angle_r_moment"])[inner] ** 2)) < 0.5
