@@ -132,19 +132,21 @@ def _foot_plates(tg: np.ndarray, plates: dict[str, dict[str, np.ndarray]],
     return out
 
 
-def joint_moments(t: np.ndarray, coordinates: dict[str, np.ndarray], tg: np.ndarray,
-                  plates: dict[str, dict[str, np.ndarray]], *, mass_kg: float, height_m: float,
-                  sex: str = "male", model: str | None = None, assignment: dict[str, str] | None = None,
-                  cutoff_hz: float | None = 12.0, align_s: float = 0.0, uncertainty: int = 0) -> MomentResult:
-    """Moments from coordinates {name: (T,) deg / m} at times t and plates {prefix: force, point,
-    torque (N,3)} at times tg (see module docstring). align_s > 0 refines the plates' clock within
-    +-align_s against the kinematics; uncertainty > 0 adds the standard deviation over that many
-    body models drawn around de Leva's (`moment_uncertainty`)."""
-    knee = coordinates.get("knee_angle_r")
-    model = model or detect_model(list(coordinates), knee)
-    body = build_body(sex, height_m, mass_kg)
-    q, unused = to_project(model, coordinates, height_m)
-    notes = [f"ignored coordinates of {model}: {', '.join(unused)}"] if unused else []
+def _estimated_feet(body: Body, t: np.ndarray, q: np.ndarray, cutoff_hz: float | None) -> tuple[np.ndarray, dict]:
+    """No plate: the coordinates low-passed once, and each foot's load estimated from them."""
+    from biomech.grf_estimate import estimate_grf
+    from sigproc.filters import butter_lowpass
+
+    rate = 1.0 / float(np.median(np.diff(t)))
+    qf = butter_lowpass(q, rate, cutoff_hz) if cutoff_hz else q
+    grf, _ = estimate_grf(body, t, qf)
+    return qf, {s: Plate(t, g["force"], g["cop"], g["free_moment"]) for s, g in grf.items()}
+
+
+def _plate_feet(body: Body, t: np.ndarray, q: np.ndarray, tg: np.ndarray, plates: dict[str, dict[str, np.ndarray]],
+                assignment: dict[str, str] | None) -> tuple[dict[str, Plate | None], str, dict[str, str]]:
+    """Each foot's Plate from the GRF file's plates, assigned by the ExternalLoads table or automatically;
+    with the assignment's source and a label per plate, for the summary."""
     if assignment is None:
         owner = assign_plates(body, t, q, tg, plates)
         source = "automatic (COP nearest to the sole centre, per contact)"
@@ -157,7 +159,31 @@ def joint_moments(t: np.ndarray, coordinates: dict[str, np.ndarray], tg: np.ndar
         owner = {pre: np.full(len(tg), assignment.get(pre, ""), dtype="<U1") for pre in plates}
         source = "ExternalLoads file"
         labels = {pre: assignment.get(pre, "unused") for pre in plates}
-    feet = _foot_plates(tg, plates, owner)
+    return _foot_plates(tg, plates, owner), source, labels
+
+
+def joint_moments(t: np.ndarray, coordinates: dict[str, np.ndarray], tg: np.ndarray | None,
+                  plates: dict[str, dict[str, np.ndarray]] | None, *, mass_kg: float, height_m: float,
+                  sex: str = "male", model: str | None = None, assignment: dict[str, str] | None = None,
+                  cutoff_hz: float | None = 12.0, align_s: float = 0.0, uncertainty: int = 0) -> MomentResult:
+    """Moments from coordinates {name: (T,) deg / m} at times t and plates {prefix: force, point,
+    torque (N,3)} at times tg (see module docstring); plates=None estimates each foot's load from
+    the kinematics (`biomech.grf_estimate`). align_s > 0 refines the plates' clock within
+    +-align_s against the kinematics; uncertainty > 0 adds the standard deviation over that many
+    body models drawn around de Leva's (`moment_uncertainty`)."""
+    knee = coordinates.get("knee_angle_r")
+    model = model or detect_model(list(coordinates), knee)
+    body = build_body(sex, height_m, mass_kg)
+    q, unused = to_project(model, coordinates, height_m)
+    notes = [f"ignored coordinates of {model}: {', '.join(unused)}"] if unused else []
+    filter_hz = cutoff_hz
+    if plates is None:
+        q, feet = _estimated_feet(body, t, q, cutoff_hz)
+        cutoff_hz, align_s = None, 0.0  # filtered once above; nothing to synchronise
+        source, labels = "estimated from the kinematics (no GRF file)", {}
+        notes.append("no force plates: ground reaction estimated from the body model (README, joint moments)")
+    else:
+        feet, source, labels = _plate_feet(body, t, q, tg, plates, assignment)
     sd = None
     if uncertainty > 0:
         res, sd_arr = moment_uncertainty(body, t, q, feet, n=uncertainty, cutoff_hz=cutoff_hz, align_s=align_s)
@@ -168,11 +194,11 @@ def joint_moments(t: np.ndarray, coordinates: dict[str, np.ndarray], tg: np.ndar
         notes.append(f"plate clock shifted by {1e3 * res.plate_shift_s:+.1f} ms to match the kinematics")
     if not res.covered.all():
         notes.append(f"{int((~res.covered).sum())} IK frames lie outside the GRF record (no load there)")
-    return MomentResult(t, moments_from_project(model, res.moments), model, labels, source, cutoff_hz,
+    return MomentResult(t, moments_from_project(model, res.moments), model, labels, source, filter_hz,
                         1.0 / float(np.median(np.diff(t))), mass_kg, notes, res, sd)
 
 
-def joint_moments_from_files(ik: str | Path, grf: str | Path, *, mass_kg: float, height_m: float,
+def joint_moments_from_files(ik: str | Path, grf: str | Path | None, *, mass_kg: float, height_m: float,
                              sex: str = "male", external_loads: str | Path | None = None,
                              model: str | None = None, cutoff_hz: float | None = 12.0, align_s: float = 0.0,
                              uncertainty: int = 0) -> MomentResult:
@@ -180,8 +206,8 @@ def joint_moments_from_files(ik: str | Path, grf: str | Path, *, mass_kg: float,
     if model is not None:
         get_map(model)
     t, coords = read_coordinates_deg(ik)
-    tg, plates = read_grf_mot(grf)
-    assignment = read_external_loads(external_loads) if external_loads else None
+    tg, plates = read_grf_mot(grf) if grf is not None else (None, None)
+    assignment = read_external_loads(external_loads) if external_loads and grf is not None else None
     try:
         return joint_moments(t, coords, tg, plates, mass_kg=mass_kg, height_m=height_m, sex=sex, model=model,
                              assignment=assignment, cutoff_hz=cutoff_hz, align_s=align_s,
@@ -213,8 +239,9 @@ def summary(result: MomentResult) -> str:
     """A readable stdout summary: inputs, plate assignment, peaks per moment (N m and N m/kg)."""
     lines = [f"model conventions: {result.model}; {len(result.time)} frames at {result.rate_hz:.0f} Hz; "
              f"low-pass {result.cutoff_hz or 'none'} Hz (kinematics and forces)",
-             f"plates -> feet ({result.assignment_source}): "
-             + ", ".join(f"{p or '(no prefix)'} -> {s}" for p, s in result.assignment.items())]
+             f"plates -> feet ({result.assignment_source})"
+             + (": " + ", ".join(f"{p or '(no prefix)'} -> {s}" for p, s in result.assignment.items())
+                if result.assignment else "")]
     lines += [f"note: {n}" for n in result.notes]
     sd_head = f" {'mean sd':>8s}" if result.sd else ""
     lines.append(f"{'moment':28s} {'min':>9s} {'max':>9s} {'peak N m/kg':>12s}" + sd_head)

@@ -1,10 +1,11 @@
 """`athlete-mm torque`: hip / knee / ankle moments from an OpenSim IK .mot and a GRF .mot.
 
-    athlete-mm torque --ik IK.mot --grf GRF.mot [--external-loads LOADS.xml] --mass KG --height M
+    athlete-mm torque --ik IK.mot [--grf GRF.mot] [--external-loads LOADS.xml] --mass KG --height M
                       [--sex male|female] [--model gait2392|gait2354|rajagopal2016|athlete-mm]
                       [--cutoff HZ] [--sync-plates S] [--uncertainty N] --out OUT.sto|OUT.json
 
-Without --external-loads every plate contact is assigned to the nearest foot (reported).
+Without --external-loads every plate contact is assigned to the nearest foot (reported); without
+--grf the ground reaction is estimated from the kinematics (biomech.grf_estimate).
 Without --model the convention is guessed from the IK file (reported). The moments use OpenSim
 names and the input model's signs (biomech.joint_moments).
 """
@@ -18,7 +19,9 @@ from cli import CommandError
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ik", required=True, type=Path, help="OpenSim IK / coordinates .mot (>= 100 Hz)")
-    p.add_argument("--grf", required=True, type=Path, help="GRF .mot (ground_force_v*, _p*, ground_torque_*)")
+    p.add_argument("--grf", type=Path, default=None,
+                   help="GRF .mot (ground_force_v*, _p*, ground_torque_*); without it the load is estimated "
+                        "from the kinematics")
     p.add_argument("--external-loads", type=Path, default=None, help="OpenSim ExternalLoads .xml (plate -> foot)")
     p.add_argument("--mass", required=True, type=float, help="body mass, kg")
     p.add_argument("--height", required=True, type=float, help="stature, m")

@@ -136,3 +136,18 @@ def test_uncertainty_columns_and_plate_sync(trial, capsys):
     ref = _table(d / "plain.sto")  # the clock was right: the synced result is the plain one
     inner = slice(EDGE, -EDGE)
     assert np.sqrt(np.mean((tab["knee_angle_r_moment"] - ref["knee_angle_r_moment"])[inner] ** 2)) < 0.5
+
+
+def test_without_grf_the_load_is_estimated(trial, capsys):
+    d, _, _ = trial
+    assert main(["torque", "--ik", str(d / "ik.mot"), "--mass", str(MASS), "--height", str(HEIGHT), "--cutoff", "0",
+                 "--out", str(d / "nogrf.sto")]) == 0
+    assert "estimated from the kinematics" in capsys.readouterr().out
+    assert _cli(d, "ik.mot", "plates.sto", "--external-loads", str(d / "loads.xml")) == 0
+    est, ref = _table(d / "nogrf.sto"), _table(d / "plates.sto")
+    inner = slice(EDGE, -EDGE)
+    err = np.sqrt(np.mean((est["knee_angle_r_moment"] - ref["knee_angle_r_moment"])[inner] ** 2))
+    # a running trial without plates: within ~15 % of the knee's peak, far from a zero-load answer
+    peak = np.abs(ref["knee_angle_r_moment"]).max()
+    assert err < 0.15 * peak
+    assert np.sqrt(np.mean(ref["knee_angle_r_moment"][inner] ** 2)) > 2 * err
