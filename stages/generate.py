@@ -103,6 +103,12 @@ class LandmarkErrorParams(_Strict):
         return self
 
 
+class LeakCheckParams(_Strict):
+    """evaluation.nuisance_leak: fail above chance + max(min_margin, z_(1-alpha) binomial SD)."""
+    alpha: float = Field(default=0.01, gt=0, lt=0.5)
+    min_margin: float = Field(default=0.02, ge=0, le=0.5)
+
+
 class GenerateParams(_Strict):
     dataset: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
     seed: int = Field(ge=0)
@@ -122,6 +128,7 @@ class GenerateParams(_Strict):
     presets: dict[Literal["pro", "consumer"], PresetParams]
     view: ViewParams = ViewParams()
     landmark_error: LandmarkErrorParams = LandmarkErrorParams()
+    leak_check: LeakCheckParams = LeakCheckParams()
     allow_missing_actions: bool = False  # development switch: generate only registered actions
 
     @model_validator(mode="after")
@@ -175,9 +182,14 @@ def make_specs(p: GenerateParams, athletes: list[dict]):
     weights /= weights.sum()
     specs = []
     order = rng.permutation(len(actions))
+    # every athlete gets a first clip, in a random order: athletes are listed by alternating sex,
+    # so taking them in list order would tie the sex to the class of the first clips
+    first = rng.permutation(len(athletes))
     for i in range(p.n_clips):
+        # class, athlete, fault, preset and duration are drawn independently of each other
+        # (the fault is drawn among the class's own faults); evaluation.nuisance_leak checks it
         action = actions[order[i % len(actions)]]
-        ath = athletes[int(rng.integers(len(athletes)))] if i >= len(athletes) else athletes[i]
+        ath = athletes[int(rng.integers(len(athletes)))] if i >= len(athletes) else athletes[int(first[i])]
         faults = FAULTS[action]
         fault = str(rng.choice(faults)) if faults and rng.random() < p.fault_rate else "none"
         preset = presets[int(rng.choice(len(presets), p=weights))]
