@@ -10,22 +10,23 @@ Conventions
   principal point defaults to ``(width / 2, height / 2)``.
 * Arrays are time-first: ``(T, ...)``.
 
-Viewpoint choice (``look_at_camera``)
--------------------------------------
-A *static* camera per clip. It aims at a target (the generator should pass the clip's mean
-pelvis position) and its distance is chosen by bisection so that all 8 corners of the
-clip's motion bounding box project inside the image with a margin. For running classes
-the bounding box is elongated along +X, so the athlete becomes smaller in the frame
-(but never leaves it). Azimuth is measured in the horizontal XZ plane from +X towards +Z:
-0 deg = camera in front of the athlete, 90 deg = camera on the athlete's right side
-(pure sagittal view). The default base azimuth is 65 deg (front-right, mostly sagittal
-with a visible frontal plane), jittered by +-``yaw_deg_range``.
+Viewpoint of a generated clip (``tracking_camera``)
+---------------------------------------------------
+One distribution for every action class (``ViewDistribution``): azimuth uniform over the
+full circle, measured in the horizontal XZ plane from +X (the athlete's initial facing
+direction) towards +Z (0 = in front, 90 = on the athlete's right, 180 = behind); elevation,
+field of view and framing drawn uniformly; the distance follows from the athlete's standing
+height and the framing only, never from the motion. Clips whose body travels (walk, run,
+jumps forward, shuffles) get a *dolly* camera: same viewpoint, centre translating along X and
+Z with the low-passed body centroid (``Camera.track`` (T,3), rotation fixed), so the body
+stays in frame. ``look_at_camera`` (a static camera fitted to a motion bounding box by
+bisection) remains as a general tool; the generator does not use it.
 
-For whole clips use ``tracking_camera(points (T,N,3), ...)``: a static ``look_at_camera``
-for in-place classes, and for clips whose body travels > 1.5 m along X (running) a
-*dolly* camera: same random viewpoint, but its centre translates along X with a
-constant-velocity fit of the body's mean X (``Camera.track`` (T,3), rotation fixed), so a
-runner covering 10-15 m stays large in a 128 px frame instead of shrinking to ~20 px.
+Detector-like landmarks (``detector_landmarks``, ``LandmarkError``)
+-----------------------------------------------------------------
+MediaPipe-like error drawn in camera axes (depth worse than in-plane), larger for distal
+landmarks and hidden ones, correlated in time, with short left/right limb swaps and frames
+with no detection (NaN). Image and world landmarks are derived from the same noisy points.
 """
 
 from __future__ import annotations
