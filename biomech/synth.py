@@ -67,7 +67,9 @@ class SynthConfig:
     drop_fraction: tuple[float, float] = (0.01, 0.05)
     clock_drift_ppm: float = 100.0
     jitter_fraction: float = 0.05  # SD of sample-time jitter as a fraction of the period
-    landmark_noise: float = 0.004  # SD of image-normalised landmark noise (detector)
+    landmark_noise: float = 0.004  # SD of image-normalised x, y noise when landmark_error is off
+    landmark_error: cam.LandmarkError = field(default_factory=cam.LandmarkError)
+    view: cam.ViewDistribution = field(default_factory=cam.ViewDistribution)
     plate_noise_n: float = 1.5
     plate_drift_n: float = 5.0
     presets: dict = field(default_factory=dict)
@@ -139,7 +141,7 @@ def simulate(body: Body, spec: ClipSpec, preset: Preset, cfg: SynthConfig) -> di
         load = {s: np.asarray(plan.feet[s].load)[idx] for s in ("r", "l")}
     grf = split_ground_reaction(body, pose, F, N, contact, load, contact_rate_hz=fs)
     ne = newton_euler_leg_moments(body, pose, kin, qt, grf)
-    return {"t": t, "fs": fs, "q": q, "qd": qd, "qdd": qdd, "pose": pose, "kin": kin, "grf": grf,
+    return {"t": t, "fs": fs, "q": q, "qd": qd, "qdd": qdd, "spline": spline, "pose": pose, "kin": kin, "grf": grf,
             "ne": {k: v.numpy() for k, v in ne.items()}, "plan": plan, "state": state, "solve_info": info,
             "contact": contact, "F_total": F.numpy()}
 
@@ -157,21 +159,38 @@ def _inverse_dynamics(body: Body) -> InverseDynamics:
     return _ID_CACHE[key]
 
 
+def state_at(body: Body, sim: dict, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """q, qd, qdd (n, 29) from the motion's C2 spline and the per-foot ground reaction (linear
+    between simulation samples, as the plates sample it) at exact simulation times `times`:
+    ground truth at its own rate, not at the nearest simulation sample (100 Hz on a 250 Hz
+    simulation would alternate 0 / 2 ms of timing error)."""
+    sp = sim["spline"]
+    grf = {s: {k: torch.as_tensor(resample_at(sim["t"], g[k].numpy(), times)) for k in ("force", "cop", "free_moment")}
+           for s, g in sim["grf"].items()}
+    return sp(times), sp(times, 1), sp(times, 2), grf
+
+
 def opensim_moments(body: Body, sim: dict, times: np.ndarray, idm: InverseDynamics | None = None) -> np.ndarray:
     """OpenSim generalized forces (n, len(COORDINATES)) at simulation times `times`."""
-    fs, t = sim["fs"], sim["t"]
-    i = np.clip(np.round(times * fs).astype(int), 0, len(t) - 1)
+    q, qd, qdd, grf = state_at(body, sim, times)
+    pose = forward_kinematics(body, torch.as_tensor(q))
     idm = idm or _inverse_dynamics(body)
     wrench = {}
     for s in ("r", "l"):
-        g = sim["grf"][s]
-        F = g["force"].numpy()[i]
-        cop = g["cop"].numpy()[i]
-        origin = sim["pose"].p[f"foot_{s}"].numpy()[i]
-        M = np.cross(cop - origin, F)
-        M[:, 1] += g["free_moment"].numpy()[i]
+        F, cop = grf[s]["force"].numpy(), grf[s]["cop"].numpy()
+        M = np.cross(cop - pose.p[f"foot_{s}"].numpy(), F)
+        M[:, 1] += grf[s]["free_moment"].numpy()
         wrench[s] = (F, M)
-    return idm.solve(sim["q"][i], sim["qd"][i], sim["qdd"][i], wrench)
+    return idm.solve(q, qd, qdd, wrench)
+
+
+def newton_euler_moments(body: Body, sim: dict, times: np.ndarray) -> np.ndarray:
+    """Newton-Euler moments (n, 10) in MOMENT_COORDINATES order at simulation times `times`."""
+    q, qd, qdd, grf = state_at(body, sim, times)
+    qt = torch.as_tensor(q)
+    st = body_state(body, qt, torch.as_tensor(qd), torch.as_tensor(qdd))
+    ne = newton_euler_leg_moments(body, st.pose, kinematics_from_state(body, st), qt, grf)
+    return np.stack([ne[c].numpy() for c in MOMENT_COORDINATES], -1)
 
 
 def _conventions() -> dict:
@@ -237,35 +256,15 @@ def _write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, root: Path,
     for name, seg, p0, p1, r in specs:
         caps.append(cam.Capsule(name, pose_v.point(seg, p0).numpy(), pose_v.point(seg, p1).numpy(), float(r)))
     pts = np.concatenate([np.stack([c.p0, c.p1], 1) for c in caps], axis=1)
-    camera = cam.tracking_camera(pts, cfg.width, cfg.height, rng_v)
+    camera, viewpoint = cam.tracking_camera(pts, cfg.width, cfg.height, rng_v, body_height=body.height,
+                                            fps=preset.video_fps, view=cfg.view)
     frames, rinfo = render.render_video(caps, camera, preset.video_fps, len(frame_idx), rng_v,
                                         return_info=True)
     render.write_mp4(clip_dir / "video.mp4", frames, preset.video_fps)
     lm = landmarks_world(body, pose_v).numpy()
-    uv, depth = camera.project(lm)
-    hip_depth = depth[:, [23, 24]].mean(1)
-    img = cam.mediapipe_normalized(uv, depth, hip_depth, cfg.width, cfg.height, fx=camera.fx)
-    img[..., :2] += rng_v.normal(0, cfg.landmark_noise, img[..., :2].shape)
-    vis = cam.visibility(lm, landmark_owner_capsules(body), caps, camera, rng_v)
-    occl = render.points_in_occluders(uv, rinfo)
-    vis = np.where(occl, np.minimum(vis, 0.2), vis)
-    world_mp = cam.mediapipe_world(lm, camera.R)
-    write_npz(
-        clip_dir / "keypoints.npz",
-        {"landmarks": list(cam.MEDIAPIPE_LANDMARKS),
-         "time": "s, video clock, one row per delivered video frame",
-         "frame_index": "index of the frame in the nominal frame sequence (gaps = dropped frames)",
-         "image": "MediaPipe pose_landmarks: x, y normalised to [0,1] by image width/height, z depth "
-                  "relative to the hip midpoint on the x scale (negative = closer); with detector noise",
-         "world": "MediaPipe pose_world_landmarks: metres, origin at the hip midpoint, camera axes "
-                  "(x right, y down, z away from the camera)",
-         "ground": "metres, lab frame (X forward, Y up, Z right), noise-free ground truth",
-         "visibility": "0-1, low when self-occluded, occluded by an object or out of frame",
-         "fps": preset.video_fps},
-        time=t_frames.astype(np.float64), frame_index=frame_idx.astype(np.int32),
-        image=img.astype(np.float32), world=world_mp.astype(np.float32),
-        ground=lm.astype(np.float32), visibility=vis.astype(np.float32),
-    )
+    landmarks, landmark_truth = _detected_landmarks(lm, body, caps, camera, rinfo, frame_idx, preset, cfg,
+                                                    _rng(spec.seed, "landmarks"))
+    _write_keypoints(clip_dir / "keypoints.npz", t_frames, frame_idx, landmarks, preset, cfg)
 
     # ---------------- IMU ----------------
     rng_i = _rng(spec.seed, "imu")
@@ -332,8 +331,7 @@ def _write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, root: Path,
 
     # ---------------- ground truth ----------------
     t_gt = np.arange(int(np.floor(D * cfg.gt_rate_hz))) / cfg.gt_rate_hz
-    ig = np.clip(np.round((t_gt + MARGIN_S) * fs).astype(int), 0, len(t_sim) - 1)
-    q_gt = sim["q"][ig].copy()
+    q_gt = sim["spline"](t_gt + MARGIN_S)
     rot = [i for i, c in enumerate(COORDINATES) if c not in TRANSLATIONS]
     q_gt[:, rot] = np.degrees(q_gt[:, rot])
     write_mot(clip_dir / "angles.mot", t_gt, list(COORDINATES), q_gt, in_degrees=True,
@@ -342,7 +340,7 @@ def _write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, root: Path,
     names = [f"{c}_force" if c in TRANSLATIONS else f"{c}_moment" for c in COORDINATES]
     write_mot(clip_dir / "moments.sto", t_gt, names, tau, in_degrees=False,
               name=f"{spec.clip_id}_inverse_dynamics")
-    ne = np.stack([sim["ne"][c][ig] for c in MOMENT_COORDINATES], -1)
+    ne = newton_euler_moments(body, sim, t_gt + MARGIN_S)
     write_mot(clip_dir / "moments_ne.sto", t_gt, list(MOMENTS), ne, in_degrees=False,
               name=f"{spec.clip_id}_newton_euler")
     files += ["angles.mot", "moments.sto", "moments_ne.sto"]
@@ -357,7 +355,7 @@ def _write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, root: Path,
         "athlete": body.to_dict(),
         "rates_hz": {"video": preset.video_fps, "imu": preset.imu.rate_hz,
                      "grf": preset.grf_rate_hz, "ground_truth": cfg.gt_rate_hz, "simulation": fs},
-        "video": {"width": cfg.width, "height": cfg.height, "camera": camera.to_dict()},
+        "video": {"width": cfg.width, "height": cfg.height, "camera": {**viewpoint, **camera.to_dict()}},
         "modalities": {"video": True, "landmarks": True, "imu": True,
                        "grf": bool(preset.grf_rate_hz)},
         "files": {
@@ -379,6 +377,7 @@ def _write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, root: Path,
             "clock_offsets_s": offsets if preset.grf_rate_hz else {"imu": offsets["imu"]},
             "clock_drift_ppm": drift, "dropped_fraction": drops,
             "solver": sim["solve_info"],
+            "landmark_error": landmark_truth,
             "pelvis_residual_max": {"force_n": float(pelvis_res[:, 3:].max()),
                                     "moment_nm": float(pelvis_res[:, :3].max())},
         },
@@ -395,6 +394,64 @@ def _write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, root: Path,
                                       **{k: v for k, v in sim["solve_info"].items()}}}
 
 
+def _detected_landmarks(lm: np.ndarray, body: Body, caps: list, camera: cam.Camera, rinfo, frame_idx: np.ndarray,
+                        preset: Preset, cfg: SynthConfig, rng: np.random.Generator) -> tuple[dict, dict]:
+    """keypoints.npz arrays from the true landmarks ``lm`` (T,33,3, lab frame) and the error
+    model's record for ``synthetic_truth``: the detector-like ``image``/``world``/``visibility``
+    (``cfg.landmark_error``; off: noise-free world and i.i.d. image x, y noise) and the
+    noise-free ``world_true`` / ``ground``."""
+    err = cfg.landmark_error
+    uv, depth = camera.project(lm)
+    vis = cam.visibility(lm, landmark_owner_capsules(body), caps, camera, rng)
+    vis = np.where(render.points_in_occluders(uv, rinfo), np.minimum(vis, 0.2), vis)
+    world_true = cam.mediapipe_world(lm, camera.R)
+    truth = {"enabled": bool(err.enabled)}
+    if err.enabled:
+        noisy, vis, summary = cam.detector_landmarks(lm, vis, camera, frame_idx, preset.video_fps, err, rng)
+        uv_n, depth_n = camera.project(noisy)
+        image = cam.mediapipe_normalized(uv_n, depth_n, None, cfg.width, cfg.height, fx=camera.fx)
+        world = cam.mediapipe_world(noisy, camera.R)
+        ok = ~np.isnan(world[:, 0, 0])
+        rmse = float(np.sqrt(np.mean(np.sum((world[ok] - world_true[ok]) ** 2, -1)))) if ok.any() else float("nan")
+        truth.update({**asdict(err), **summary, "world_rmse_m": round(rmse, 5)})
+    else:
+        image = cam.mediapipe_normalized(uv, depth, None, cfg.width, cfg.height, fx=camera.fx)
+        image[..., :2] += rng.normal(0, cfg.landmark_noise, image[..., :2].shape)
+        world = world_true
+        truth["image_xy_noise_sd"] = cfg.landmark_noise
+    arrays = {"image": image, "world": world, "world_true": world_true, "ground": lm, "visibility": vis}
+    return arrays, _jsonable(truth)
+
+
+def _write_keypoints(path: Path, t_frames: np.ndarray, frame_idx: np.ndarray, lmk: dict, preset: Preset,
+                     cfg: SynthConfig) -> None:
+    detector = ("detector-like error (see meta.json synthetic_truth.landmark_error and the README)"
+                if cfg.landmark_error.enabled else "noise-free (landmark_error disabled)")
+    write_npz(
+        path,
+        {"landmarks": list(cam.MEDIAPIPE_LANDMARKS),
+         "time": "s, video clock, one row per delivered video frame",
+         "frame_index": "index of the frame in the nominal frame sequence (gaps = dropped frames)",
+         "image": "MediaPipe pose_landmarks: x, y normalised to [0,1] by image width/height, z depth "
+                  "relative to the hip midpoint on the x scale (negative = closer); detector output: "
+                  + ("same error as world" if cfg.landmark_error.enabled else "i.i.d. x, y noise")
+                  + "; NaN rows on frames with no person detected",
+         "world": "MediaPipe pose_world_landmarks: metres, origin at the (detected) hip midpoint, camera "
+                  "axes (x right, y down, z away from the camera); " + detector
+                  + "; NaN rows on frames with no person detected",
+         "world_true": "privileged: noise-free world (same frame and axes as world), for evaluation and "
+                       "for the privileged-input switch; a real detector does not give it",
+         "ground": "privileged: metres, lab frame (X forward, Y up, Z right), noise-free ground truth",
+         "visibility": "0-1, low when self-occluded, occluded by an object or out of frame; 0 on frames "
+                       "with no person detected; follows the landmark's label through left/right swaps",
+         "fps": preset.video_fps},
+        time=t_frames.astype(np.float64), frame_index=frame_idx.astype(np.int32),
+        image=lmk["image"].astype(np.float32), world=lmk["world"].astype(np.float32),
+        world_true=lmk["world_true"].astype(np.float32), ground=lmk["ground"].astype(np.float32),
+        visibility=lmk["visibility"].astype(np.float32),
+    )
+
+
 def _jsonable(x):
     if isinstance(x, dict):
         return {k: _jsonable(v) for k, v in x.items()}
@@ -402,6 +459,10 @@ def _jsonable(x):
         return round(float(x), 5)
     if isinstance(x, np.ndarray):
         return x.tolist()
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.integer, np.bool_)):
+        return x.item()
     return x
 
 

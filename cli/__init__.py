@@ -14,7 +14,9 @@ import importlib
 import sys
 
 # command name -> (module under cli/, one-line help). Add a command by adding one line.
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "torque": ("torque", "hip / knee / ankle moments from an OpenSim IK .mot and a GRF .mot"),
+}
 
 
 class CommandError(Exception):
