@@ -42,12 +42,23 @@ def _check(y: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def accuracy(y: np.ndarray, prob: np.ndarray) -> float:
-    return float(accuracy_score(y, np.asarray(prob).argmax(1)))
+    """Top-1 accuracy of scores ``prob`` (N, K) (numpy only: called 1000s of times by the bootstrap)."""
+    y = np.asarray(y)
+    return float(np.mean(np.asarray(prob).argmax(1) == y)) if len(y) else float("nan")
 
 
 def macro_f1(y: np.ndarray, prob: np.ndarray) -> float:
-    prob = np.asarray(prob)
-    return float(f1_score(y, prob.argmax(1), labels=list(range(prob.shape[1])), average="macro", zero_division=0))
+    """Macro-F1 over the K classes of ``prob`` (N, K), classes with neither a sample nor a
+    prediction scoring 0 as in ``sklearn.metrics.f1_score(labels=range(K), zero_division=0)``
+    (numpy only, from the confusion counts: the bootstrap calls it 1000s of times)."""
+    y, prob = np.asarray(y).astype(np.int64), np.asarray(prob)
+    K = prob.shape[1]
+    pred = prob.argmax(1)
+    tp = np.bincount(y[pred == y], minlength=K)[:K].astype(np.float64)
+    denom = np.bincount(y, minlength=K)[:K] + np.bincount(pred, minlength=K)[:K]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+    return float(f1.mean())
 
 
 def per_class_accuracy(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:

@@ -29,6 +29,10 @@ def test_scores_match_sklearn():
     assert s["macro_precision"] == pytest.approx(precision_score(y, p, average="macro"))
     assert s["macro_recall"] == pytest.approx(recall_score(y, p, average="macro"))
     assert s["auc_ovr"] == pytest.approx(roc_auc_score(y, prob, multi_class="ovr", average="macro"))
+    # the bootstrap's numpy versions agree with sklearn, also with a class never predicted or present
+    prob6 = np.concatenate([prob, np.zeros((300, 1))], 1)
+    assert M.macro_f1(y, prob6) == pytest.approx(f1_score(y, p, labels=list(range(6)), average="macro", zero_division=0))
+    assert M.accuracy(y, prob) == pytest.approx(np.mean(p == y))
 
 
 def test_auc_skips_absent_class():
