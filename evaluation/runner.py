@@ -116,22 +116,25 @@ def seed_significance(a: str, b: str, preds: dict, test: Split) -> dict:
     return {"a": a, "b": b, "n_pairs": len(pairs), "pairs": pairs}
 
 
-def rotation_check(trained: Trained, test: Split, data_dir: Path, info: dict, angles_deg: list[float]) -> dict:
+def rotation_check(trained: Trained, test: Split, data_dir: Path, info: dict, angles_deg: list[float],
+                   rotate=None) -> dict:
     """Window accuracy of ``trained`` on the test windows seen from a camera turned by each angle
-    about the vertical (``preprocessing.view.rotate_scaled_landmarks``)."""
+    about the vertical (``rotate`` = ``preprocessing.view.rotate_scaled_landmarks(landmarks,
+    angle_deg, scalers, present=, view_normalize=)``)."""
     if "landmarks" not in trained.modalities:
         return {"available": False, "reason": f"{trained.name} reads no landmarks"}
-    try:
-        from preprocessing.view import rotate_scaled_landmarks
-    except ImportError:  # HOOK: lands with the preprocessing helper's view normalisation
-        return {"available": False, "reason": "preprocessing.view.rotate_scaled_landmarks not available yet"}
+    if rotate is None:
+        try:
+            from preprocessing.view import rotate_scaled_landmarks as rotate
+        except ImportError:  # HOOK: lands with the preprocessing helper's view normalisation
+            return {"available": False, "reason": "preprocessing.view.rotate_scaled_landmarks not available yet"}
     scalers = json.loads((data_dir / "scalers.json").read_text())
     view_norm = bool(info.get("params", {}).get("landmarks", {}).get("view_normalize", False))
     rows = []
     for ang in angles_deg:
         def rot(b, ang=ang):
-            lm = rotate_scaled_landmarks(b["landmarks"].numpy(), ang, scalers, present=b["modality_mask"][:, 1].numpy(),
-                                         view_normalize=view_norm)
+            lm = rotate(b["landmarks"].numpy(), ang, scalers, present=b["modality_mask"][:, 1].numpy(),
+                        view_normalize=view_norm)
             return {**b, "landmarks": torch.from_numpy(lm)}
         o = predict(trained, test, len(info["classes"]), transform=rot)
         rows.append({"angle_deg": float(ang), "accuracy": M.accuracy(test.label, o["log_prob"])})

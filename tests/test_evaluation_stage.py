@@ -171,3 +171,24 @@ def test_markdown_zoo_from_mlflow_and_plots(evaluated):
     confusion = json.loads((Path(p.report_dir) / "plots" / "confusion.json").read_text())
     assert len(confusion) == 24 and set(confusion[0]) == {"actual", "predicted"}
     assert (Path(p.report_dir) / "plots" / "roc.json").is_file()
+
+
+def test_rotation_check_scores_each_angle(evaluated):
+    from evaluation.predict import load_split, load_trained
+    from evaluation.runner import rotation_check
+
+    p, s, root = evaluated
+    data = Path(p.data_dir) / p.dataset
+    info = json.loads((data / "dataset.json").read_text())
+    tcn = load_trained(Path(p.train_dir) / "tcn")
+    test = load_split(data, "test", needs_video=False)
+    seen = []
+
+    def fake_rotate(lm, angle, scalers, present=None, view_normalize=True):   # 180 deg wipes the landmarks
+        seen.append((angle, view_normalize))
+        return lm * 0 if angle == 180 else lm
+
+    r = rotation_check(tcn, test, data, info, [0, 180], rotate=fake_rotate)
+    assert [a["angle_deg"] for a in r["angles"]] == [0.0, 180.0] and seen[0] == (0, False)
+    assert r["angles"][0]["accuracy"] == pytest.approx(json.loads(Path(p.metrics_file).read_text())["win_acc"], abs=1e-4)
+    assert r["spread"] == pytest.approx(abs(r["angles"][0]["accuracy"] - r["angles"][1]["accuracy"]))
