@@ -88,6 +88,10 @@ def _fixture(root: Path) -> Path:
         idx["windows"] = {"clip_id": [f"{a}_c{int(k)}" for a, k in zip(ath, y)], "athlete_id": ath}
         (d / "index.json").write_text(json.dumps(idx))
         np.save(d / "fault.npy", (np.arange(len(y)) % 2).astype(np.int64))
+    from sigproc.normalize import fit_landmark_scaler
+
+    train_lm = np.load(data / "train" / "landmarks.npy")[..., :3]
+    (data / "scalers.json").write_text(json.dumps({"landmarks": fit_landmark_scaler(train_lm).to_dict()}))
     (data / "dataset.json").write_text(json.dumps({"classes": CLASSES, "faults": ["none", "lean"],
                                                    "moments": list(MOMENTS), "window_length": 32}))
     return data
@@ -137,6 +141,9 @@ def test_trained_fixture_evaluates_above_chance(evaluated):
         assert r["val"]["window"]["macro_f1"] == pytest.approx(r["train_metrics"]["val_macro_f1"])
     assert s["significance"]["roles"]["single_modality"] == "features_svm"
     assert s["significance"]["mcnemar"]["single_modality"]["n_pairs"] == 1
+    rot = s["rotation"]                    # preprocessing.view.rotate_scaled_landmarks, the real one
+    assert rot["available"] and [a["angle_deg"] for a in rot["angles"]] == [0.0, 90.0]
+    assert rot["angles"][0]["accuracy"] == pytest.approx(head["win_acc"], abs=1e-4)
 
 
 def test_champion_registered_with_bound_files(evaluated):
