@@ -16,6 +16,7 @@ same cached batches; a ``transform`` (e.g. a rotation of the landmarks) is appli
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -67,6 +68,8 @@ def load_trained(model_dir: str | Path) -> Trained:
     else:
         raise FileNotFoundError(f"{d}: neither model.pt nor model.joblib (train the model first)")
     seed = metrics.get("seed", cfg.get("seed"))
+    if seed is None and re.fullmatch(r"seed_\d+", d.name):      # artifacts/seeds/<model>/seed_<k>/
+        seed = int(d.name.split("_")[1])
     return Trained(name=name, kind=model_kind(name), model=model, cfg=cfg, path=d, metrics=metrics,
                    seed=None if seed is None else int(seed))
 

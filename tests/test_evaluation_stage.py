@@ -199,3 +199,33 @@ def test_rotation_check_scores_each_angle(evaluated):
     assert [a["angle_deg"] for a in r["angles"]] == [0.0, 180.0] and seen[0] == (0, False)
     assert r["angles"][0]["accuracy"] == pytest.approx(json.loads(Path(p.metrics_file).read_text())["win_acc"], abs=1e-4)
     assert r["spread"] == pytest.approx(abs(r["angles"][0]["accuracy"] - r["angles"][1]["accuracy"]))
+
+
+def test_stage_rejects_bad_params_naming_the_key(tmp_path, monkeypatch, capsys):
+    from stages import evaluate
+
+    (tmp_path / "params.yaml").write_text("profile: default\nevaluate:\n  bootstrap: {n_boot: 1}\n  colour: red\n")
+    monkeypatch.chdir(tmp_path)
+    assert evaluate.main([]) == 2
+    err = capsys.readouterr().err
+    assert "evaluate.bootstrap.n_boot" in err and "evaluate.colour" in err
+
+
+def test_stage_without_trained_models_says_so(tmp_path, monkeypatch, capsys):
+    from stages import evaluate
+
+    data = _fixture(tmp_path)
+    (tmp_path / "params.yaml").write_text(f"profile: default\nevaluate:\n  data_dir: {data.parent}\n"
+                                          f"  train_dir: {tmp_path / 'nothing'}\n  tracking: {{enabled: false}}\n")
+    monkeypatch.chdir(tmp_path)
+    assert evaluate.main([]) == 1
+    assert "no trained model" in capsys.readouterr().err
+
+
+def test_seed_directories_are_found_and_numbered(evaluated):
+    from evaluation.predict import find_trained, load_trained
+
+    p, s, root = evaluated
+    found = find_trained(p.train_dir, p.seeds_dir)
+    assert [d.name for d in found["tcn"]] == ["tcn", "seed_4"]
+    assert load_trained(found["tcn"][1]).seed == 4
