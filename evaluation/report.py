@@ -81,7 +81,8 @@ def _plots(rep: dict, test, classes: list[str], out: dict) -> dict[str, list[dic
     rel = {k: [{"confidence": b["confidence"], "accuracy": b["accuracy"], "n": b["n"]} for b in cal[k] if b["n"]]
            for k in ("reliability", "reliability_calibrated")}
     return {"confusion": confusion, "roc": roc, "reliability_raw": rel["reliability"],
-            "reliability_calibrated": rel["reliability_calibrated"]}
+            "reliability_calibrated": rel["reliability_calibrated"],
+            "reliability_ideal": [{"confidence": 0.0, "accuracy": 0.0}, {"confidence": 1.0, "accuracy": 1.0}]}
 
 
 def write_reports(p, info: dict, reports: dict, summary: dict, test, preds: dict) -> None:
