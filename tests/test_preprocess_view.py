@@ -129,11 +129,13 @@ def test_frames_without_detection_are_gap_filled_counted_and_too_few_stop_the_cl
 
 
 def test_privileged_sources_are_switches_with_clear_errors(raw, tmp_path):
-    with pytest.raises(ClipError, match="world_true"):  # today's generator writes no world_true
-        preprocess(_params(raw.parent, tmp_path, workers=1, evaluate_sync=False,
-                           landmarks={"source": "world_true"}), progress=False)
     raw2 = tmp_path / "raw" / "tiny"
     shutil.copytree(raw, raw2)
+    f = _rewrite_keypoints(raw2, "clip00001", lambda a: a.pop("world_true"))  # real data: no noise-free copy
+    with pytest.raises(ClipError, match="world_true") as exc:
+        preprocess(_params(raw2.parent, tmp_path, workers=1, evaluate_sync=False,
+                           landmarks={"source": "world_true"}), progress=False)
+    assert str(f.parent) in str(exc.value)
     f = _rewrite_keypoints(raw2, "clip00000", lambda a: a.pop("ground"))  # imported data: no lab markers
     with pytest.raises(ClipError) as exc:
         preprocess(_params(raw2.parent, tmp_path, workers=1, evaluate_sync=False,
