@@ -272,10 +272,10 @@ def test_fault_scores_overall_and_per_action():
 
 def test_recognizers_learn_the_fault_head(data, tmp_path):
     """The loop gives every torch recognizer dataset.json's faults; the fixture's fault signal
-    (an IMU offset on half the windows of each class) is learnt: test fault macro-F1 well above
-    the 0.5 of a constant or random guess."""
+    (an offset on one IMU sensor in half the windows of each class) is learnt: test fault
+    macro-F1 well above a constant (0.33) or random (0.5) guess (seeds 3, 4, 5 gave 0.83, 1.0, 1.0)."""
     m = train("tcn", {}, {**CFG, "epochs": 4}, data, tmp_path, progress=False)
     assert torch.load(tmp_path / "model.pt", weights_only=False)["model_cfg"]["num_faults"] == 2
     assert "val_fault_macro_f1" in m["history"][0]
-    assert m["test_fault_macro_f1"] >= 0.8, m["test_fault_macro_f1"]
+    assert m["test_fault_macro_f1"] >= 0.75, m["test_fault_macro_f1"]
     assert set(m["test_fault_macro_f1_per_action"]) == {"a", "b", "c", "d"}

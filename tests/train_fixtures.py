@@ -28,7 +28,7 @@ def write_tiny_dataset(root: Path, n=(32, 12, 12), T=32, Tv=4, HW=32, seed=0) ->
         b["imu"][:, :, 0, 0] += 2.0 * y[:, None].float()            # class signal on IMU ...
         b["landmarks"][:, :, 0, 1] += 0.5 * y[:, None].float()      # ... and on landmarks
         b["fault"] = (torch.arange(size) // K) % 2                  # every class with and without the fault
-        b["imu"][:, :, 1, 0] += 2.0 * b["fault"][:, None].float()  # a fault signal on another IMU channel
+        b["imu"][:, :, 1, :] += 2.0 * b["fault"][:, None, None].float()  # a fault signal on another IMU sensor
         b["modality_mask"][:, 3] = torch.arange(size) % 3 != 0     # some windows without force plates
         b["grf"] = b["grf"] * b["modality_mask"][:, 3].view(size, 1, 1, 1)
         d = root / split
