@@ -14,7 +14,9 @@ import importlib
 import sys
 
 # command name -> (module under cli/, one-line help). Add a command by adding one line.
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "ingest-video": ("ingest_video", "videos + labels CSV -> MediaPipe landmarks + OpenSim IK angles (raw layout)"),
+}
 
 
 class CommandError(Exception):
