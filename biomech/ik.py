@@ -57,6 +57,13 @@ _IDX = {n: i for i, n in enumerate(MEDIAPIPE_LANDMARKS)}
 ERROR_MARKERS: tuple[str, ...] = tuple(n for n, w in MARKER_WEIGHTS.items() if w >= 1.0)
 
 
+# Rotational coordinates are reported wrapped to (-180, 180] deg: a detector's flipped limb can
+# wind a knee through a full turn, which is the same pose. (Clamping coordinates to ranges
+# switches OpenSim's assembler to a bounded optimizer that stopped ~4 deg short in the weakly
+# observed pelvis-tilt / lumbar direction on noise-free data, so ranges are not clamped.)
+_ROTATIONAL = np.array([c not in TRANSLATIONS for c in COORDINATES])
+
+
 def mediapipe_world_to_ylab(world: np.ndarray) -> np.ndarray:
     """MediaPipe world landmarks (camera axes: x right, y down, z away) -> a Y-up right-handed
     frame (x right, y up, z towards the camera): a 180 deg turn about x."""
@@ -264,6 +271,7 @@ def solve_ik(body: Body, time: np.ndarray, points: np.ndarray, visibility: np.nd
         if used.any():
             err_rms[k] = float(np.sqrt(np.mean(e[used] ** 2)))
             err_max[k] = float(e[used].max())
+    q[:, _ROTATIONAL] = np.angle(np.exp(1j * q[:, _ROTATIONAL]))  # wrap to (-pi, pi]
     return IKResult(time, q, err_rms, err_max, in_use)
 
 
