@@ -130,8 +130,8 @@ def model_lengths(body: Body) -> dict[str, float]:
 
 # Distances between landmarks on one rigid segment (measurement pairs of the scaling). The
 # hip-to-shoulder distance ("torso") spans the lumbar joint, so it changes with the posture:
-# the torso is scaled by the median factor of the pairs below, and "torso" only feeds the
-# anthropometry check.
+# the torso keeps the table's proportions of the stated height, and "torso" only feeds the
+# anthropometry check (`ingest.quality`).
 SCALED: tuple[str, ...] = tuple(f"{seg}_{s}" for s in ("r", "l")
                                 for seg in ("thigh", "shank", "foot", "upper_arm", "forearm")) + (
     "hip_width", "shoulder_width")
@@ -153,17 +153,6 @@ def scale_body(body: Body, lengths: dict[str, float]) -> Body:
             new.segments[key].length = body.segments[key].length * k[key]
         o[f"thigh_{s}"] = o[f"thigh_{s}"] * np.array([1.0, 1.0, k["hip_width"]])
         o[f"upper_arm_{s}"] = o[f"upper_arm_{s}"] * np.array([1.0, 1.0, k["shoulder_width"]])
-    # The torso, head, hands and foot height follow the median factor of the measured pairs: the
-    # landmarks' overall scale (MediaPipe's world landmarks are metric only roughly).
-    g = float(np.median(list(k.values())))
-    o["trunk"], o["head"] = o["trunk"] * g, o["head"] * g
-    for s in ("r", "l"):
-        o[f"upper_arm_{s}"] = o[f"upper_arm_{s}"] * np.array([1.0, g, 1.0])
-        new.segments[f"hand_{s}"].length = body.segments[f"hand_{s}"].length * g
-    for seg in ("head", "trunk", "pelvis"):
-        new.segments[seg].length = body.segments[seg].length * g
-    new.ankle_height = body.ankle_height * g
-    k["overall"] = g
     new.foot_length = body.foot_length * 0.5 * (k["foot_r"] + k["foot_l"])
     new.extras = {**body.extras, "scale_factors": {n: round(v, 4) for n, v in k.items()}}
     return new
