@@ -31,10 +31,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from biomech.ik import calibrate_body, mediapipe_world_to_ylab, solve_ik, write_ik_mot
+from biomech.body import build_body
+from biomech.ik import (calibrate_body, measured_lengths, mediapipe_world_to_ylab, model_lengths, solve_ik,
+                        write_ik_mot)
 from biomech.io import write_manifest, write_mot, write_npz, sha256
 from ingest import IngestError
-from ingest.quality import check_marker_error, check_pose_fraction
+from ingest.quality import check_anthropometry, check_marker_error, check_pose_fraction
 from ingest.video import keypoints_header, landmarks_from_video
 
 REQUIRED = ("video", "action")
@@ -75,6 +77,9 @@ def read_labels(path: str | Path) -> list[dict]:
             except ValueError:
                 raise IngestError(f"{path}: line {i}: height_m / mass_kg must be numbers, got "
                                   f"{row['height_m']!r} / {row['mass_kg']!r}") from None
+            if not (1.2 <= row["height_m"] <= 2.3 and 30 <= row["mass_kg"] <= 160):
+                raise IngestError(f"{path}: line {i}: height_m = {row['height_m']:g}, mass_kg = "
+                                  f"{row['mass_kg']:g}: expected metres in 1.2-2.3 and kilograms in 30-160")
             if row["sex"] not in ("male", "female"):
                 raise IngestError(f"{path}: line {i}: sex = {row['sex']!r}, expected male or female")
             rows.append(row)
@@ -120,6 +125,9 @@ def ik_for_clip(video: Path, lm: dict, has_pose: np.ndarray, row: dict, clip_dir
     """Scale the person's model on the landmarks and solve OpenSim IK on the frames with a pose."""
     pts = mediapipe_world_to_ylab(lm["world"][has_pose])
     vis, t = lm["visibility"][has_pose], lm["time"][has_pose]
+    measured = measured_lengths(pts, vis, settings.min_visibility)
+    table = build_body(row["sex"], row["height_m"], row["mass_kg"])
+    ratio = check_anthropometry(video, measured, model_lengths(table), row["height_m"])
     body = calibrate_body(pts, vis, sex=row["sex"], height=row["height_m"], mass=row["mass_kg"],
                           min_visibility=settings.min_visibility)
     res = solve_ik(body, t, pts, vis, min_visibility=settings.min_visibility, progress=False)
@@ -130,6 +138,7 @@ def ik_for_clip(video: Path, lm: dict, has_pose: np.ndarray, row: dict, clip_dir
               in_degrees=False, name=f"{clip_dir.name}_ik_marker_errors")
     return {"source": "MediaPipe world landmarks -> OpenSim InverseKinematicsSolver (biomech.ik)",
             "frames": int(len(t)), "marker_error_rms_median_m": round(med, 5),
+            "leg_length_ratio_to_stated_height": round(ratio, 3),
             "scale_factors": body.extras.get("scale_factors", {}),
             "angles_file": "angles.mot: OpenSim names, degrees (pelvis_t* in m), frames with a pose only"}
 

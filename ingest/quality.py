@@ -35,3 +35,30 @@ def check_marker_error(path: str | Path, marker_error_rms: np.ndarray, max_rms_m
             "stated height / sex in the labels CSV, that one person is in view, and the landmarks "
             "(keypoints.npz); or raise ingest.max_marker_error_mm.")
     return med
+
+
+def check_anthropometry(path: str | Path, measured: dict[str, float], expected: dict[str, float],
+                        stated_height: float, tolerance: float = 0.35) -> float:
+    """Fail when the legs measured on the landmarks (hip-knee + knee-ankle, median over frames)
+    differ from the stated height's table value by more than `tolerance` (fraction).
+
+    `measured` / `expected`: `biomech.ik.measured_lengths` / `model_lengths` dicts (m).
+    """
+    legs = [measured[f"thigh_{s}"] + measured[f"shank_{s}"] for s in ("r", "l")]
+    legs = [v for v in legs if np.isfinite(v)]
+    if not legs:
+        raise QualityError(f"{path}: no frame shows a hip, knee and ankle of the same side with "
+                           "visibility >= ingest.min_visibility, so the person cannot be scaled. Film "
+                           "the whole body (legs included).")
+    leg = float(np.median(legs))
+    ref = 0.5 * sum(expected[f"thigh_{s}"] + expected[f"shank_{s}"] for s in ("r", "l"))
+    ratio = leg / ref
+    if abs(ratio - 1.0) > tolerance:
+        implied = stated_height * ratio
+        raise QualityError(
+            f"{path}: the legs measure {100 * leg:.0f} cm (hip to ankle) on the landmarks, but a person "
+            f"of the stated height {stated_height:.2f} m has {100 * ref:.0f} cm (ratio {ratio:.2f}, "
+            f"allowed {1 - tolerance:.2f}-{1 + tolerance:.2f}; the landmarks look like a "
+            f"{implied:.2f} m person). Check height_m in the labels CSV (metres, not cm) and that "
+            "one whole person is in view.")
+    return ratio

@@ -10,12 +10,12 @@ import torch
 
 from biomech.body import build_body, forward_kinematics, landmarks_world
 from biomech.conventions import COORDINATES
-from biomech.ik import (ERROR_MARKERS, calibrate_body, mediapipe_world_to_ylab, model_lengths,
+from biomech.ik import (ERROR_MARKERS, calibrate_body, measured_lengths, mediapipe_world_to_ylab, model_lengths,
                         scale_body, solve_ik, write_ik_mot)
 from biomech.io import read_json, read_mot, read_npz
 from biomech.opensim_model import add_mediapipe_markers, build_model, osim
 from ingest.ik_accuracy import flexion_rmse
-from ingest.quality import QualityError, check_marker_error
+from ingest.quality import QualityError, check_anthropometry, check_marker_error
 from tests.preprocess_fixtures import CFG, PRO
 
 
@@ -122,3 +122,18 @@ def test_marker_error_gate_names_the_file(clips):
                                            r"the limit ingest.max_marker_error_mm = 30 mm"):
         check_marker_error(clip / "keypoints.npz", res.marker_error_rms, 0.030)
     check_marker_error(clip / "keypoints.npz", res.marker_error_rms, 1.0)  # a loose limit passes
+
+
+def test_anthropometry_gate_names_the_file(clips):
+    clip = clips[0]
+    a = read_json(clip / "meta.json")["athlete"]
+    _, kp = read_npz(clip / "keypoints.npz")
+    table = model_lengths(build_body(a["sex"], a["height_m"], a["mass_kg"]))
+    assert check_anthropometry(clip, measured_lengths(kp["ground"]), table, a["height_m"]) == pytest.approx(1.0, abs=1e-3)
+    # landmarks of a person half the size (or a stated height in the wrong unit) fail the gate
+    with pytest.raises(QualityError, match=r"clip00000: the legs measure \d+ cm .* stated height 1.82 m .*"
+                                           r"ratio 0.50.* Check height_m"):
+        check_anthropometry(clip, measured_lengths(0.5 * kp["ground"]), table, a["height_m"])
+    hidden = np.zeros(kp["ground"].shape[:2])
+    with pytest.raises(QualityError, match="cannot be scaled"):
+        check_anthropometry(clip, measured_lengths(kp["ground"], hidden), table, a["height_m"])

@@ -178,6 +178,9 @@ def test_labels_csv_errors_name_file_and_field(tmp_path):
     p.write_text("video,action,height_m\na.mp4,walk,tall\n")
     with pytest.raises(IngestError, match="line 2: height_m"):
         read_labels(p)
+    p.write_text("video,action,height_m,mass_kg\na.mp4,walk,175,70\n")  # centimetres
+    with pytest.raises(IngestError, match=r"line 2: height_m = 175, mass_kg = 70: expected metres in 1.2-2.3"):
+        read_labels(p)
     with pytest.raises(QualityError):
         from ingest.quality import check_pose_fraction
         check_pose_fraction("x.mp4", 3, 10, 0.5)
