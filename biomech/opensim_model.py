@@ -176,4 +176,5 @@ def add_mediapipe_markers(model: "osim.Model", body: Body) -> list[str]:
     bodies = model.getBodySet()
     for name, (segment, offset) in zip(MEDIAPIPE_LANDMARKS, landmark_attachments(body)):
         model.addMarker(osim.Marker(name, bodies.get(segment), _vec3(offset)))
+    model.finalizeConnections()  # so that the model can be written with printToXML
     return list(MEDIAPIPE_LANDMARKS)
