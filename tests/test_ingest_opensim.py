@@ -108,3 +108,82 @@ def test_ingest_opensim_command(exported, tmp_path, capsys):
     assert main(["ingest-opensim", "--model", str(tmp_path / "nope.osim"), "--trc", str(root / "markers.trc"),
                  "--out", str(tmp_path / "o")]) == 2
     assert "nope.osim: OpenSim model file not found" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def lab_trial(tmp_path_factory):
+    """A generated countermovement jump recorded as a synchronised lab would: plates on the video
+    clock without noise or drift, markers + GRF exported as .trc + .mot."""
+    from biomech.synth import ClipSpec, SynthConfig, write_clip
+
+    root = tmp_path_factory.mktemp("labid")
+    cfg = SynthConfig(width=48, height=48, max_offset_s=0.0, clock_drift_ppm=0.0, jitter_fraction=0.0,
+                      drop_fraction=(0.0, 0.0), plate_noise_n=0.0, plate_drift_n=0.0)
+    spec = ClipSpec(clip_id="clip00000", athlete_id="athlete0000", sex="male", height=1.80, mass=76.0,
+                    action="countermovement_jump", fault="none", preset="pro", duration=2.4, seed=93)
+    write_clip(spec, PRO, cfg, root)
+    clip = root / spec.athlete_id / spec.clip_id
+    from ingest.opensim_lab import write_grf_mot
+
+    a = read_json(clip / "meta.json")["athlete"]
+    body = build_body(a["sex"], a["height_m"], a["mass_kg"])
+    model = build_model(body, name="athlete0000")
+    add_mediapipe_markers(model, body)
+    model.printToXML(str(root / "model.osim"))
+    _, kp = read_npz(clip / "keypoints.npz")
+    used = [n for n in MEDIAPIPE_LANDMARKS if MARKER_WEIGHTS.get(n, 0) > 0]
+    write_trc(root / "markers.trc", kp["time"], used, kp["ground"][:, [MEDIAPIPE_LANDMARKS.index(n) for n in used]])
+    write_ik_setup(root / "SETUP_IK.xml", {n: MARKER_WEIGHTS[n] for n in used})
+    _, g = read_npz(clip / "grf.npz")
+    write_grf_mot(root / "grf.mot", g["time"], g["force"], g["cop"], g["free_moment"])
+    return root, clip
+
+
+def test_lab_trial_reference_moments_match_the_generator(lab_trial, tmp_path):
+    from biomech.conventions import MOMENT_COORDINATES
+    from ingest.opensim_lab import import_trial
+
+    root, clip = lab_trial
+    res = import_trial(root / "model.osim", root / "markers.trc", root / "grf.mot", tmp_path,
+                       ik_setup=root / "SETUP_IK.xml")
+    assert res["plates"]["bodies"] == {"r_": "foot_r", "l_": "foot_l"}
+    t, cols, got, _ = read_mot(tmp_path / "moments.sto")
+    tt, tcols, truth, _ = read_mot(clip / "moments.sto")
+    inner = (t > t[0] + 0.1) & (t < t[-1] - 0.1)  # the ID tool's spline ends
+    for c in MOMENT_COORDINATES:
+        ref = np.interp(t[inner], tt, truth[:, tcols.index(f"{c}_moment")])
+        err = float(np.sqrt(np.mean((got[inner, cols.index(f"{c}_moment")] - ref) ** 2)))
+        peak = float(np.abs(truth[:, tcols.index(f"{c}_moment")]).max())
+        print(f"{c}_moment: RMSE {err:.2f} N m = {100 * err / peak:.1f} % of the peak {peak:.0f} N m")
+        assert err <= 0.03 * peak, c
+    t, cols, ang, _ = read_mot(tmp_path / "angles.mot")
+    tt, tcols, truth, _ = read_mot(clip / "angles.mot")
+    for c in ("hip_flexion_r", "knee_angle_l", "ankle_angle_r"):
+        ref = np.interp(t, tt, truth[:, tcols.index(c)])
+        assert np.sqrt(np.mean((ang[:, cols.index(c)] - ref) ** 2)) <= 2.0, c
+
+
+def test_plate_not_under_a_foot_is_named(lab_trial, tmp_path):
+    from ingest.opensim_lab import import_trial, write_grf_mot
+    from ingest.quality import QualityError
+
+    root, clip = lab_trial
+    _, g = read_npz(clip / "grf.npz")
+    cop = g["cop"].copy()
+    cop[:, 0, 0] += 1.0  # the right plate's COP 1 m ahead of the athlete (wrong plate origin)
+    write_grf_mot(tmp_path / "bad_grf.mot", g["time"], g["force"], cop, g["free_moment"])
+    with pytest.raises(QualityError, match=r"bad_grf.mot: force plate 'r_' is not under either foot: .*"
+                                           r"\(--external-loads\)"):
+        import_trial(root / "model.osim", root / "markers.trc", tmp_path / "bad_grf.mot", tmp_path / "o",
+                     ik_setup=root / "SETUP_IK.xml")
+
+
+def test_ingest_opensim_command_with_plates(lab_trial, tmp_path, capsys):
+    from cli import main
+
+    root, _ = lab_trial
+    assert main(["ingest-opensim", "--model", str(root / "model.osim"), "--trc", str(root / "markers.trc"),
+                 "--grf", str(root / "grf.mot"), "--ik-setup", str(root / "SETUP_IK.xml"),
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "'r_': 'foot_r'" in out and (tmp_path / "moments.sto").is_file()
