@@ -10,27 +10,28 @@ Conventions
   principal point defaults to ``(width / 2, height / 2)``.
 * Arrays are time-first: ``(T, ...)``.
 
-Viewpoint choice (``look_at_camera``)
--------------------------------------
-A *static* camera per clip. It aims at a target (the generator should pass the clip's mean
-pelvis position) and its distance is chosen by bisection so that all 8 corners of the
-clip's motion bounding box project inside the image with a margin. For running classes
-the bounding box is elongated along +X, so the athlete becomes smaller in the frame
-(but never leaves it). Azimuth is measured in the horizontal XZ plane from +X towards +Z:
-0 deg = camera in front of the athlete, 90 deg = camera on the athlete's right side
-(pure sagittal view). The default base azimuth is 65 deg (front-right, mostly sagittal
-with a visible frontal plane), jittered by +-``yaw_deg_range``.
+Viewpoint of a generated clip (``tracking_camera``)
+---------------------------------------------------
+One distribution for every action class (``ViewDistribution``): azimuth uniform over the
+full circle, measured in the horizontal XZ plane from +X (the athlete's initial facing
+direction) towards +Z (0 = in front, 90 = on the athlete's right, 180 = behind); elevation,
+field of view and framing drawn uniformly; the distance follows from the athlete's standing
+height and the framing only, never from the motion. Clips whose body travels (walk, run,
+jumps forward, shuffles) get a *dolly* camera: same viewpoint, centre translating along X and
+Z with the low-passed body centroid (``Camera.track`` (T,3), rotation fixed), so the body
+stays in frame. ``look_at_camera`` (a static camera fitted to a motion bounding box by
+bisection) remains as a general tool; the generator does not use it.
 
-For whole clips use ``tracking_camera(points (T,N,3), ...)``: a static ``look_at_camera``
-for in-place classes, and for clips whose body travels > 1.5 m along X (running) a
-*dolly* camera: same random viewpoint, but its centre translates along X with a
-constant-velocity fit of the body's mean X (``Camera.track`` (T,3), rotation fixed), so a
-runner covering 10-15 m stays large in a 128 px frame instead of shrinking to ~20 px.
+Detector-like landmarks (``detector_landmarks``, ``LandmarkError``)
+-----------------------------------------------------------------
+MediaPipe-like error drawn in camera axes (depth worse than in-plane), larger for distal
+landmarks and hidden ones, correlated in time, with short left/right limb swaps and frames
+with no detection (NaN). Image and world landmarks are derived from the same noisy points.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -332,50 +333,114 @@ def look_at_camera(
     return make(hi)
 
 
+@dataclass(frozen=True)
+class ViewDistribution:
+    """One distribution of clip viewpoints for every action class (``tracking_camera``).
+
+    azimuth_deg : camera azimuth, uniform in this range, measured in the horizontal XZ plane
+        from +X (the athlete's initial facing direction) towards +Z: 0 = in front, 90 = on the
+        athlete's right, 180 = behind. The default is the full circle.
+    elevation_deg : elevation of the camera above the aim point, uniform in this range.
+    hfov_deg : horizontal field of view (focal length), uniform in this range.
+    frame_height : vertical extent covered by the image at the aim point, in multiples of the
+        athlete's standing height, uniform in this range. It sets the distance from the
+        athlete's height and the field of view only, so it does not depend on the motion.
+    follow_threshold_m : a clip whose body centroid travels more than this horizontally gets
+        a dolly camera (same viewpoint, centre translating with the smoothed centroid).
+    follow_cutoff_hz : low-pass cut-off of the dolly's follow of the centroid.
+    """
+
+    azimuth_deg: tuple[float, float] = (0.0, 360.0)
+    elevation_deg: tuple[float, float] = (-5.0, 20.0)
+    hfov_deg: tuple[float, float] = (50.0, 60.0)
+    frame_height: tuple[float, float] = (1.4, 1.8)
+    follow_threshold_m: float = 1.0
+    follow_cutoff_hz: float = 1.0
+
+
+def viewpoint_camera(
+    target: np.ndarray,
+    width: int,
+    height: int,
+    azimuth_deg: float,
+    elevation_deg: float,
+    distance_m: float,
+    hfov_deg: float,
+) -> Camera:
+    """Static camera ``distance_m`` from ``target`` at the given azimuth / elevation (degrees,
+    conventions of ``ViewDistribution``), looking at ``target`` with no roll."""
+    az, el = np.deg2rad(azimuth_deg), np.deg2rad(elevation_deg)
+    direction = np.array([np.cos(el) * np.cos(az), np.sin(el), np.cos(el) * np.sin(az)])
+    c = np.asarray(target, dtype=np.float64).reshape(3) + distance_m * direction
+    R = look_at_rotation(c, target)
+    return Camera(K=intrinsics_from_fov(width, height, hfov_deg), R=R, t=-R @ c, width=width, height=height)
+
+
+def _follow_track(P: np.ndarray, fps: float, view: ViewDistribution) -> np.ndarray | None:
+    """Dolly track (T,3) (horizontal, zero mean) following the body centroid, or None."""
+    from sigproc.filters import butter_lowpass
+
+    centroid = P.mean(axis=1)[:, [0, 2]]  # (T,2) horizontal X, Z
+    travel = np.linalg.norm(centroid - centroid[0], axis=1).max()
+    T = P.shape[0]
+    if travel <= view.follow_threshold_m or T < 16:
+        return None
+    smooth = centroid
+    if view.follow_cutoff_hz < 0.5 * fps:
+        smooth = butter_lowpass(centroid, fps, view.follow_cutoff_hz, order=2)
+    track = np.zeros((T, 3))
+    track[:, [0, 2]] = smooth - smooth.mean(axis=0)
+    return track
+
+
 def tracking_camera(
     points_world: np.ndarray,
     width: int,
     height: int,
     rng: np.random.Generator,
     *,
-    pad: float = 0.15,
-    follow: bool | str = "auto",
-    follow_threshold_m: float = 1.5,
-    **look_at_kwargs: Any,
-) -> Camera:
+    body_height: float | None = None,
+    fps: float = 30.0,
+    view: ViewDistribution = ViewDistribution(),
+) -> tuple[Camera, dict[str, float]]:
     """Camera for a whole clip from the body points (T,N,3) (capsule endpoints or landmarks).
 
-    Static camera (``look_at_camera`` on the clip's mean point and motion box padded by
-    ``pad`` m, floor included) unless ``follow`` is True, or "auto" and the body's mean X
-    travels more than ``follow_threshold_m`` during the clip (running classes). Then the
-    camera becomes a *dolly* that translates along X with a straight-line (least-squares)
-    fit of the body's mean X over time (constant velocity; rotation fixed), so the athlete
-    stays large in the frame; the box is fitted in the camera-following frame. The rendered
-    background (``biomech.render``) moves consistently with the dolly.
+    The viewpoint (azimuth, elevation, field of view, framing) is drawn from ``view``, one
+    distribution for every class; the distance follows from the athlete's standing
+    ``body_height`` (default: the median over frames of the highest point) and the drawn
+    framing, never from the motion. The aim point is above the body centroid's mean
+    horizontal position, at the height that puts the floor near the bottom of the image.
+    A clip whose centroid travels more than ``view.follow_threshold_m`` horizontally (walk,
+    run, sprint, jumps forward, shuffles) gets a dolly camera: the same viewpoint, its centre
+    translating with the low-passed centroid (``Camera.track``, rotation fixed), so the
+    athlete stays in frame. Returns ``(camera, viewpoint)`` with plain numbers
+    ``azimuth_deg`` [0, 360), ``elevation_deg``, ``distance_m`` (centre to aim point),
+    ``hfov_deg``, ``frame_height`` for meta.json.
     """
     rng = np.random.default_rng(rng)
     P = np.asarray(points_world, dtype=np.float64)
     if P.ndim != 3 or P.shape[-1] != 3:
         raise ValueError(f"points_world must be (T,N,3), got {P.shape}")
-    T = P.shape[0]
-    mean_x = P[:, :, 0].mean(axis=1)
-    if follow == "auto":
-        follow = bool(np.ptp(mean_x) > follow_threshold_m)
-    track = None
-    if follow and T > 1:
-        tt = np.arange(T, dtype=np.float64)
-        slope, icpt = np.polyfit(tt, mean_x, 1)
-        fit = icpt + slope * tt
-        track = np.zeros((T, 3))
-        track[:, 0] = fit - fit.mean()
-        P = P - track[:, None, :]
-    flat = P.reshape(-1, 3)
-    box = np.stack([flat.min(0) - pad, flat.max(0) + pad])
-    box[0, 1] = min(box[0, 1], 0.0)  # keep the floor contact in view
-    target = flat.mean(0)
-    cam = look_at_camera(target, box, width, height, rng, **look_at_kwargs)
-    cam.track = track
-    return cam
+    if body_height is None:
+        body_height = float(np.median(P[..., 1].max(axis=1)))
+    if not body_height > 0:
+        raise ValueError(f"body_height must be > 0 m, got {body_height}")
+    azimuth = float(rng.uniform(*view.azimuth_deg)) % 360.0
+    elevation = float(rng.uniform(*view.elevation_deg))
+    hfov = float(rng.uniform(*view.hfov_deg))
+    framing = float(rng.uniform(*view.frame_height))
+    covered = framing * body_height  # metres of the vertical image extent at the aim point
+    vfov = 2.0 * np.arctan(np.tan(np.deg2rad(hfov) / 2.0) * height / width)
+    distance = 0.5 * covered / np.tan(vfov / 2.0)
+    track = _follow_track(P, fps, view)
+    flat = (P if track is None else P - track[:, None, :]).reshape(-1, 3)
+    target = np.array([flat[:, 0].mean(), 0.45 * covered, flat[:, 2].mean()])
+    camera = viewpoint_camera(target, width, height, azimuth, elevation, distance, hfov)
+    camera.track = track
+    viewpoint = {"azimuth_deg": round(azimuth, 3), "elevation_deg": round(elevation, 3),
+                 "distance_m": round(float(distance), 4), "hfov_deg": round(hfov, 3),
+                 "frame_height": round(framing, 4)}
+    return camera, viewpoint
 
 
 def mediapipe_normalized(
@@ -516,3 +581,139 @@ def visibility(
     if rng is not None:
         vis = vis + rng.normal(0.0, jitter, size=vis.shape)
     return np.clip(vis, 0.0, 1.0)
+
+
+# ----------------------------------------------------------------------------- detector error
+
+# Landmark groups by distance from the trunk; a detector's error grows along the chain.
+LANDMARK_GROUPS: dict[str, tuple[int, ...]] = {
+    "face": tuple(range(0, 11)),
+    "torso": (11, 12, 23, 24),
+    "elbow_knee": (13, 14, 25, 26),
+    "wrist_ankle": (15, 16, 27, 28),
+    "hand_foot": (17, 18, 19, 20, 21, 22, 29, 30, 31, 32),
+}
+# Limb landmarks a detector can swap between the left and the right side: (left, right) pairs.
+SWAP_LIMBS: dict[str, tuple[tuple[int, int], ...]] = {
+    "arms": ((13, 14), (15, 16), (17, 18), (19, 20), (21, 22)),
+    "legs": ((25, 26), (27, 28), (29, 30), (31, 32)),
+}
+
+
+@dataclass(frozen=True)
+class LandmarkError:
+    """MediaPipe-like error model of the detected landmarks (see ``detector_landmarks``).
+
+    sd_m : in-plane (camera x, y) error SD of a torso landmark, metres.
+    joint_factor : SD multiplier per ``LANDMARK_GROUPS`` group (distal joints larger).
+    depth_factor : camera-z (depth) SD / in-plane SD.
+    correlation_s : time constant of the first-order (AR(1)) temporal correlation, seconds.
+    occlusion_gain : SD multiplier ``1 + occlusion_gain * occluded``, ``occluded`` = 0 for a
+        visible landmark (visibility 0.95) and 1 at visibility 0.
+    swap_rate_hz, swap_frames : left/right swap events of one limb pair group (arms or legs)
+        per second of video, each lasting a uniform integer number of frames in the range.
+    miss_rate_hz, miss_frames : runs of frames with no person detected (NaN positions,
+        visibility 0), per second of video, each lasting a number of frames in the range.
+    """
+
+    enabled: bool = True
+    sd_m: float = 0.012
+    joint_factor: dict = field(default_factory=lambda: {
+        "face": 0.8, "torso": 1.0, "elbow_knee": 1.3, "wrist_ankle": 1.6, "hand_foot": 1.9})
+    depth_factor: float = 2.0
+    correlation_s: float = 0.1
+    occlusion_gain: float = 1.0
+    swap_rate_hz: float = 0.15
+    swap_frames: tuple[int, int] = (2, 6)
+    miss_rate_hz: float = 0.1
+    miss_frames: tuple[int, int] = (1, 4)
+
+    def landmark_sd(self) -> np.ndarray:
+        """In-plane SD (33,) per landmark, metres."""
+        sd = np.full(N_LANDMARKS, np.nan)
+        for group, idx in LANDMARK_GROUPS.items():
+            sd[list(idx)] = self.sd_m * float(self.joint_factor[group])
+        return sd
+
+
+def _events(n_frames: int, fps: float, rate_hz: float, frames: tuple[int, int],
+            rng: np.random.Generator) -> list[tuple[int, int]]:
+    """Poisson number of (start, stop) frame runs, rate per second, uniform lengths."""
+    n = int(rng.poisson(rate_hz * n_frames / fps))
+    starts = rng.integers(0, max(n_frames, 1), size=n)
+    lengths = rng.integers(frames[0], frames[1] + 1, size=n)
+    return [(int(s), int(min(s + k, n_frames))) for s, k in zip(starts, lengths)]
+
+
+def ar1_noise(n_frames: int, shape: tuple[int, ...], fps: float, correlation_s: float,
+              rng: np.random.Generator) -> np.ndarray:
+    """Unit-variance first-order autoregressive noise (n_frames, *shape), correlation
+    ``exp(-1 / (fps * correlation_s))`` between consecutive frames (stationary from frame 0)."""
+    from scipy.signal import lfilter
+
+    phi = float(np.exp(-1.0 / max(fps * correlation_s, 1e-9)))
+    w = rng.standard_normal((n_frames,) + tuple(shape))
+    if n_frames < 2 or phi == 0.0:
+        return w
+    rest = lfilter([np.sqrt(1.0 - phi * phi)], [1.0, -phi], w[1:], axis=0, zi=phi * w[:1])[0]
+    return np.concatenate([w[:1], rest], axis=0)
+
+
+def detector_landmarks(
+    landmarks_world: np.ndarray,
+    vis: np.ndarray,
+    camera: Camera,
+    frame_index: np.ndarray,
+    fps: float,
+    error: LandmarkError,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Detector-like landmarks from the true ones: (noisy world points (T,33,3) with NaN rows
+    where no person is detected, visibility (T,33), summary dict for ``synthetic_truth``).
+
+    The error is drawn in camera axes, so depth can be worse than in-plane, and added to the
+    lab-frame points; image and world landmarks are then both derived from the same noisy
+    points (``Camera.project`` / ``mediapipe_world``), as a detector's two outputs are.
+    Per landmark and axis: AR(1) noise in time (``correlation_s``) with SD
+    ``sd_m * joint_factor[group]`` (x ``depth_factor`` on camera z), inflated by
+    ``1 + occlusion_gain * (1 - vis / 0.95)`` where the landmark is hidden; short runs where
+    one limb group's left and right labels are swapped (positions and visibility); runs of
+    frames with no detection. ``frame_index`` are the delivered frames in the nominal
+    sequence (noise and events live on the nominal sequence, so dropped frames do not change
+    their time scale).
+    """
+    L = np.asarray(landmarks_world, dtype=np.float64)
+    vis = np.asarray(vis, dtype=np.float64)
+    T = L.shape[0]
+    frame_index = np.asarray(frame_index, dtype=np.int64)
+    n_nominal = int(frame_index.max()) + 1 if T else 0
+    sd = error.landmark_sd()[None, :, None] * np.array([1.0, 1.0, error.depth_factor])  # (1,33,3)
+    occluded = np.clip(1.0 - vis / VIS_VISIBLE, 0.0, 1.0)[..., None]  # (T,33,1)
+    unit = ar1_noise(n_nominal, (N_LANDMARKS, 3), fps, error.correlation_s, rng)[frame_index]
+    e_cam = unit * sd * (1.0 + error.occlusion_gain * occluded)
+    noisy = L + e_cam @ camera.R  # camera-axis error -> lab frame (rotation only)
+    vis_out = vis.copy()
+    # label swaps and missed detections, on the nominal frame sequence
+    pos = np.full(n_nominal, -1, dtype=np.int64)
+    pos[frame_index] = np.arange(T)
+    swaps = _events(n_nominal, fps, error.swap_rate_hz, error.swap_frames, rng)
+    swapped = np.zeros(T, dtype=bool)
+    for (a, b), limb in zip(swaps, rng.choice(sorted(SWAP_LIMBS), size=len(swaps))):
+        rows = pos[a:b][pos[a:b] >= 0]
+        pairs = np.array(SWAP_LIMBS[str(limb)])
+        left, right = pairs[:, 0], pairs[:, 1]
+        for arr in (noisy, vis_out):
+            lv, rv = arr[rows[:, None], left].copy(), arr[rows[:, None], right].copy()
+            arr[rows[:, None], left], arr[rows[:, None], right] = rv, lv
+        swapped[rows] = True
+    misses = _events(n_nominal, fps, error.miss_rate_hz, error.miss_frames, rng)
+    missed = np.zeros(T, dtype=bool)
+    for a, b in misses:
+        missed[pos[a:b][pos[a:b] >= 0]] = True
+    noisy[missed] = np.nan
+    vis_out[missed] = 0.0
+    summary = {
+        "swap_events": len(swaps), "swapped_frames": int(swapped.sum()),
+        "missed_frames": int(missed.sum()), "frames": int(T),
+    }
+    return noisy, vis_out, summary

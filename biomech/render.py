@@ -6,7 +6,7 @@
   floor (``y = 0``: tiles + court lines) and a vertical back wall 2-6 m behind the athlete
   (colour gradient + clutter: posters/rectangles, poles/lines, blobs), plus texture noise.
   Both live in a texture atlas sampled with ``cv2.remap``; a dolly camera
-  (``Camera.track``) shifts the sampling maps, so the background scrolls with correct
+  (``Camera.track``, along X and Z) shifts the sampling maps, so the background scrolls with correct
   perspective (fixed-point maps + integer atlas slicing: ~0.1 ms/frame at 128x128);
 * an optional contact shadow: a dark ellipse on the floor under the body's centre;
 * the body: each capsule as a thick cv2 line with round caps (width = projected diameter
@@ -96,13 +96,14 @@ def _side(name: str) -> str:
 def _background_model(camera: Camera, rng: np.random.Generator, target: np.ndarray, clutter: bool):
     """Static textured world (floor y=0 + a vertical back wall) seen by ``camera``.
 
-    Returns (atlas uint8 (Ha,Wa,3), map_x (H,W) f32, map_y (H,W) f32, shift_mul (H,W) f32,
-    ppm, shadow_rgb). The frame for dolly offset dx is
-    ``cv2.remap(atlas, map_x + shift_mul * dx * ppm, map_y)``: the textures live in world
-    coordinates (floor: (x, z); wall: (along, height)), so a dolly camera sees them move with
-    correct perspective. The wall is parallel to X (like the side of a track or a gym wall)
-    when the camera looks mostly sideways (|forward_z| >= 0.35, always the case for the
-    default azimuths), else perpendicular to X (then it does not move with an X dolly).
+    Returns (atlas uint8 (Ha,Wa,3), map_x (H,W) f32, map_y (H,W) f32, shifts, ppm, shadow_rgb)
+    with ``shifts = (mx_dx, mx_dz, my_dz)`` (H,W) f32 weights. The frame for a dolly offset
+    (dx, dz) is ``cv2.remap(atlas, map_x + (mx_dx * dx + mx_dz * dz) * ppm, map_y + my_dz *
+    dz * ppm)``: the textures live in world coordinates (floor: (x, z); wall: (along,
+    height)), so a dolly camera sees the floor move with correct perspective, and the wall
+    move along itself. The wall is parallel to X (like the side of a track or a gym wall)
+    when the camera looks mostly sideways (|forward_z| >= 0.35), else perpendicular to X;
+    a dolly towards or away from the wall is not rendered as a change of scale.
     """
     H, W = camera.height, camera.width
     u, v = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)
@@ -122,7 +123,9 @@ def _background_model(camera: Camera, rng: np.random.Generator, target: np.ndarr
     tt = np.where(floor, t_floor, t_wall)
     hit = C + rays * tt[..., None]
     track_x = camera.track[:, 0] if camera.track is not None else np.zeros(1)
+    track_z = camera.track[:, 2] if camera.track is not None else np.zeros(1)
     tmin, tmax = float(track_x.min()), float(track_x.max())
+    zmin, zmax = float(track_z.min()), float(track_z.max())
     scale = max(H, W) / 128.0
     ppm = 24.0 * scale
 
@@ -133,9 +136,10 @@ def _background_model(camera: Camera, rng: np.random.Generator, target: np.ndarr
         return float(np.min(a)) + lo_pad - 0.5, float(np.max(a)) + hi_pad + 0.5
 
     f_x = range_of(hit[..., 0][floor], tmin, tmax, (0.0, 1.0))
-    f_z = range_of(hit[..., 2][floor], 0.0, 0.0, (0.0, 1.0))
+    f_z = range_of(hit[..., 2][floor], zmin, zmax, (0.0, 1.0))
     dolly_on_wall = along_axis == 0
-    w_a = range_of(hit[..., along_axis][~floor], tmin if dolly_on_wall else 0.0, tmax if dolly_on_wall else 0.0, (0.0, 1.0))
+    w_lo, w_hi = (tmin, tmax) if dolly_on_wall else (zmin, zmax)
+    w_a = range_of(hit[..., along_axis][~floor], w_lo, w_hi, (0.0, 1.0))
     w_y = (0.0, max(range_of(hit[..., 1][~floor], 0.0, 0.0, (0.0, 3.0))[1], 0.5))
     # one shared atlas x origin when both regions are indexed by world X
     if dolly_on_wall:
@@ -202,12 +206,14 @@ def _background_model(camera: Camera, rng: np.random.Generator, target: np.ndarr
 
     map_x = np.where(floor, (hit[..., 0] - f_x[0]) * ppm, (hit[..., along_axis] - w_a[0]) * ppm)
     map_y = np.where(floor, Hw + (hit[..., 2] - f_z[0]) * ppm, (w_y[1] - hit[..., 1]) * ppm)
-    shift_mul = np.where(floor | dolly_on_wall, 1.0, 0.0)
+    mx_dx = np.where(floor | dolly_on_wall, 1.0, 0.0).astype(np.float32)
+    mx_dz = np.where(~floor & (along_axis == 2), 1.0, 0.0).astype(np.float32)
+    my_dz = np.where(floor, 1.0, 0.0).astype(np.float32)
     return (
         np.ascontiguousarray(atlas),
         (map_x - 0.5).astype(np.float32),
         (map_y - 0.5).astype(np.float32),
-        shift_mul.astype(np.float32),
+        (mx_dx, mx_dz, my_dz),
         ppm,
         floor_col2 * 0.45,
     )
@@ -326,25 +332,26 @@ def render_video(
         body_center = None
 
     target = body_center.mean(0) if body_center is not None else camera.center + 4.0 * camera.R[2]
-    atlas, map_x, map_y, shift_mul, ppm, shadow_col = _background_model(camera, rng, target, clutter)
-    track_x = None
-    if camera.track is not None and np.ptp(camera.track[:T, 0]) > 0:
-        track_x = camera.track[:T, 0]
-        bg = None
-        fast_pan = bool(np.all(shift_mul == 1.0))
-        if fast_pan:
-            # pure horizontal atlas shift: slice the atlas by the integer part and use
-            # fixed-point maps precomputed for 4 sub-pixel phases (1/4 atlas px accuracy)
-            off = (track_x - track_x.min()) * ppm
-            k_int = np.floor(off).astype(np.int64)
-            q_sub = np.round((off - k_int) * 4).astype(np.int64)
-            k_int += q_sub // 4
-            q_sub %= 4
-            base_x = map_x + np.float32(track_x.min() * ppm)
-            fixed_maps = [cv2.convertMaps(base_x + np.float32(q / 4.0), map_y, cv2.CV_16SC2) for q in range(4)]
-    else:
-        dx0 = float(camera.track[0, 0]) if camera.track is not None else 0.0
-        bg = cv2.remap(atlas, map_x + shift_mul * np.float32(dx0 * ppm), map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    atlas, map_x, map_y, (mx_dx, mx_dz, my_dz), ppm, shadow_col = _background_model(camera, rng, target, clutter)
+    track = camera.track[:T] if camera.track is not None else np.zeros((1, 3))
+    moving = bool(np.ptp(track[:, 0]) > 0 or np.ptp(track[:, 2]) > 0)
+    bg = None
+    fast_pan = moving and np.ptp(track[:, 2]) == 0 and bool(np.all(mx_dx == 1.0))
+    if fast_pan:
+        # pure horizontal atlas shift: slice the atlas by the integer part and use
+        # fixed-point maps precomputed for 4 sub-pixel phases (1/4 atlas px accuracy)
+        track_x = track[:, 0]
+        off = (track_x - track_x.min()) * ppm
+        k_int = np.floor(off).astype(np.int64)
+        q_sub = np.round((off - k_int) * 4).astype(np.int64)
+        k_int += q_sub // 4
+        q_sub %= 4
+        base_x = map_x + np.float32(track_x.min() * ppm)
+        fixed_maps = [cv2.convertMaps(base_x + np.float32(q / 4.0), map_y, cv2.CV_16SC2) for q in range(4)]
+    elif not moving:
+        dx0, dz0 = np.float32(track[0, 0] * ppm), np.float32(track[0, 2] * ppm)
+        bg = cv2.remap(atlas, map_x + (mx_dx * dx0 + mx_dz * dz0), map_y + my_dz * dz0, cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
 
     # colours
     default_cols = _default_colors(capsules, rng)
@@ -425,8 +432,9 @@ def render_video(
             m1, m2 = fixed_maps[q_sub[t]]
             cv2.remap(atlas[:, k_int[t] :], m1, m2, cv2.INTER_LINEAR, dst=img, borderMode=cv2.BORDER_REPLICATE)
         else:
-            mx = map_x + shift_mul * np.float32(track_x[t] * ppm)
-            cv2.remap(atlas, mx, map_y, cv2.INTER_LINEAR, dst=img, borderMode=cv2.BORDER_REPLICATE)
+            dx, dz = np.float32(track[t, 0] * ppm), np.float32(track[t, 2] * ppm)
+            cv2.remap(atlas, map_x + (mx_dx * dx + mx_dz * dz), map_y + my_dz * dz, cv2.INTER_LINEAR,
+                      dst=img, borderMode=cv2.BORDER_REPLICATE)
         if shadow_polys is not None and shadow_ok[t]:
             cv2.fillConvexPoly(img, shadow_polys[t], shadow_c, cv2.LINE_AA, _SHIFT)
         if K and draw_body:

@@ -67,7 +67,9 @@ class SynthConfig:
     drop_fraction: tuple[float, float] = (0.01, 0.05)
     clock_drift_ppm: float = 100.0
     jitter_fraction: float = 0.05  # SD of sample-time jitter as a fraction of the period
-    landmark_noise: float = 0.004  # SD of image-normalised landmark noise (detector)
+    landmark_noise: float = 0.004  # SD of image-normalised x, y noise when landmark_error is off
+    landmark_error: cam.LandmarkError = field(default_factory=cam.LandmarkError)
+    view: cam.ViewDistribution = field(default_factory=cam.ViewDistribution)
     plate_noise_n: float = 1.5
     plate_drift_n: float = 5.0
     presets: dict = field(default_factory=dict)
@@ -237,35 +239,15 @@ def _write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, root: Path,
     for name, seg, p0, p1, r in specs:
         caps.append(cam.Capsule(name, pose_v.point(seg, p0).numpy(), pose_v.point(seg, p1).numpy(), float(r)))
     pts = np.concatenate([np.stack([c.p0, c.p1], 1) for c in caps], axis=1)
-    camera = cam.tracking_camera(pts, cfg.width, cfg.height, rng_v)
+    camera, viewpoint = cam.tracking_camera(pts, cfg.width, cfg.height, rng_v, body_height=body.height,
+                                            fps=preset.video_fps, view=cfg.view)
     frames, rinfo = render.render_video(caps, camera, preset.video_fps, len(frame_idx), rng_v,
                                         return_info=True)
     render.write_mp4(clip_dir / "video.mp4", frames, preset.video_fps)
     lm = landmarks_world(body, pose_v).numpy()
-    uv, depth = camera.project(lm)
-    hip_depth = depth[:, [23, 24]].mean(1)
-    img = cam.mediapipe_normalized(uv, depth, hip_depth, cfg.width, cfg.height, fx=camera.fx)
-    img[..., :2] += rng_v.normal(0, cfg.landmark_noise, img[..., :2].shape)
-    vis = cam.visibility(lm, landmark_owner_capsules(body), caps, camera, rng_v)
-    occl = render.points_in_occluders(uv, rinfo)
-    vis = np.where(occl, np.minimum(vis, 0.2), vis)
-    world_mp = cam.mediapipe_world(lm, camera.R)
-    write_npz(
-        clip_dir / "keypoints.npz",
-        {"landmarks": list(cam.MEDIAPIPE_LANDMARKS),
-         "time": "s, video clock, one row per delivered video frame",
-         "frame_index": "index of the frame in the nominal frame sequence (gaps = dropped frames)",
-         "image": "MediaPipe pose_landmarks: x, y normalised to [0,1] by image width/height, z depth "
-                  "relative to the hip midpoint on the x scale (negative = closer); with detector noise",
-         "world": "MediaPipe pose_world_landmarks: metres, origin at the hip midpoint, camera axes "
-                  "(x right, y down, z away from the camera)",
-         "ground": "metres, lab frame (X forward, Y up, Z right), noise-free ground truth",
-         "visibility": "0-1, low when self-occluded, occluded by an object or out of frame",
-         "fps": preset.video_fps},
-        time=t_frames.astype(np.float64), frame_index=frame_idx.astype(np.int32),
-        image=img.astype(np.float32), world=world_mp.astype(np.float32),
-        ground=lm.astype(np.float32), visibility=vis.astype(np.float32),
-    )
+    landmarks, landmark_truth = _detected_landmarks(lm, body, caps, camera, rinfo, frame_idx, preset, cfg,
+                                                    _rng(spec.seed, "landmarks"))
+    _write_keypoints(clip_dir / "keypoints.npz", t_frames, frame_idx, landmarks, preset, cfg)
 
     # ---------------- IMU ----------------
     rng_i = _rng(spec.seed, "imu")
@@ -357,7 +339,7 @@ def _write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, root: Path,
         "athlete": body.to_dict(),
         "rates_hz": {"video": preset.video_fps, "imu": preset.imu.rate_hz,
                      "grf": preset.grf_rate_hz, "ground_truth": cfg.gt_rate_hz, "simulation": fs},
-        "video": {"width": cfg.width, "height": cfg.height, "camera": camera.to_dict()},
+        "video": {"width": cfg.width, "height": cfg.height, "camera": {**viewpoint, **camera.to_dict()}},
         "modalities": {"video": True, "landmarks": True, "imu": True,
                        "grf": bool(preset.grf_rate_hz)},
         "files": {
@@ -379,6 +361,7 @@ def _write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, root: Path,
             "clock_offsets_s": offsets if preset.grf_rate_hz else {"imu": offsets["imu"]},
             "clock_drift_ppm": drift, "dropped_fraction": drops,
             "solver": sim["solve_info"],
+            "landmark_error": landmark_truth,
             "pelvis_residual_max": {"force_n": float(pelvis_res[:, 3:].max()),
                                     "moment_nm": float(pelvis_res[:, :3].max())},
         },
@@ -395,6 +378,64 @@ def _write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, root: Path,
                                       **{k: v for k, v in sim["solve_info"].items()}}}
 
 
+def _detected_landmarks(lm: np.ndarray, body: Body, caps: list, camera: cam.Camera, rinfo, frame_idx: np.ndarray,
+                        preset: Preset, cfg: SynthConfig, rng: np.random.Generator) -> tuple[dict, dict]:
+    """keypoints.npz arrays from the true landmarks ``lm`` (T,33,3, lab frame) and the error
+    model's record for ``synthetic_truth``: the detector-like ``image``/``world``/``visibility``
+    (``cfg.landmark_error``; off: noise-free world and i.i.d. image x, y noise) and the
+    noise-free ``world_true`` / ``ground``."""
+    err = cfg.landmark_error
+    uv, depth = camera.project(lm)
+    vis = cam.visibility(lm, landmark_owner_capsules(body), caps, camera, rng)
+    vis = np.where(render.points_in_occluders(uv, rinfo), np.minimum(vis, 0.2), vis)
+    world_true = cam.mediapipe_world(lm, camera.R)
+    truth = {"enabled": bool(err.enabled)}
+    if err.enabled:
+        noisy, vis, summary = cam.detector_landmarks(lm, vis, camera, frame_idx, preset.video_fps, err, rng)
+        uv_n, depth_n = camera.project(noisy)
+        image = cam.mediapipe_normalized(uv_n, depth_n, None, cfg.width, cfg.height, fx=camera.fx)
+        world = cam.mediapipe_world(noisy, camera.R)
+        ok = ~np.isnan(world[:, 0, 0])
+        rmse = float(np.sqrt(np.mean(np.sum((world[ok] - world_true[ok]) ** 2, -1)))) if ok.any() else float("nan")
+        truth.update({**asdict(err), **summary, "world_rmse_m": round(rmse, 5)})
+    else:
+        image = cam.mediapipe_normalized(uv, depth, None, cfg.width, cfg.height, fx=camera.fx)
+        image[..., :2] += rng.normal(0, cfg.landmark_noise, image[..., :2].shape)
+        world = world_true
+        truth["image_xy_noise_sd"] = cfg.landmark_noise
+    arrays = {"image": image, "world": world, "world_true": world_true, "ground": lm, "visibility": vis}
+    return arrays, _jsonable(truth)
+
+
+def _write_keypoints(path: Path, t_frames: np.ndarray, frame_idx: np.ndarray, lmk: dict, preset: Preset,
+                     cfg: SynthConfig) -> None:
+    detector = ("detector-like error (see meta.json synthetic_truth.landmark_error and the README)"
+                if cfg.landmark_error.enabled else "noise-free (landmark_error disabled)")
+    write_npz(
+        path,
+        {"landmarks": list(cam.MEDIAPIPE_LANDMARKS),
+         "time": "s, video clock, one row per delivered video frame",
+         "frame_index": "index of the frame in the nominal frame sequence (gaps = dropped frames)",
+         "image": "MediaPipe pose_landmarks: x, y normalised to [0,1] by image width/height, z depth "
+                  "relative to the hip midpoint on the x scale (negative = closer); detector output: "
+                  + ("same error as world" if cfg.landmark_error.enabled else "i.i.d. x, y noise")
+                  + "; NaN rows on frames with no person detected",
+         "world": "MediaPipe pose_world_landmarks: metres, origin at the (detected) hip midpoint, camera "
+                  "axes (x right, y down, z away from the camera); " + detector
+                  + "; NaN rows on frames with no person detected",
+         "world_true": "privileged: noise-free world (same frame and axes as world), for evaluation and "
+                       "for the privileged-input switch; a real detector does not give it",
+         "ground": "privileged: metres, lab frame (X forward, Y up, Z right), noise-free ground truth",
+         "visibility": "0-1, low when self-occluded, occluded by an object or out of frame; 0 on frames "
+                       "with no person detected; follows the landmark's label through left/right swaps",
+         "fps": preset.video_fps},
+        time=t_frames.astype(np.float64), frame_index=frame_idx.astype(np.int32),
+        image=lmk["image"].astype(np.float32), world=lmk["world"].astype(np.float32),
+        world_true=lmk["world_true"].astype(np.float32), ground=lmk["ground"].astype(np.float32),
+        visibility=lmk["visibility"].astype(np.float32),
+    )
+
+
 def _jsonable(x):
     if isinstance(x, dict):
         return {k: _jsonable(v) for k, v in x.items()}
@@ -402,6 +443,10 @@ def _jsonable(x):
         return round(float(x), 5)
     if isinstance(x, np.ndarray):
         return x.tolist()
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.integer, np.bool_)):
+        return x.item()
     return x
 
 

@@ -4,6 +4,7 @@
     preprocessing.params.PreprocessParams     params.yaml section `preprocess` (pydantic, extra=forbid)
     preprocessing.clip.process_clip           one clip (sync, filters, resampling, windows)
     preprocessing.sync.recover_offsets        IMU / force-plate clock offsets vs the video clock
+    preprocessing.view.rotate_scaled_landmarks  stored windows seen from a camera turned about the vertical
     preprocessing.evaluate                    sync accuracy vs synthetic truth, gap-fill RMSE (report only)
     preprocessing.dataset.WindowDataset / make_loader   torch access in the batch contract
 
@@ -21,8 +22,19 @@ On-disk format (``data/processed/<dataset>/``)::
                           frame_label i64 (N,T); angles f32 (N,T,23) deg; moments f32 (N,T,10) N m;
                           phase i64 (N,T); fault i64 (N,); anthro f32 (N,3) [kg, m, female]
         sample_weights.npy  f64 (N,) inverse-frequency sampling weights (train class weights)
-        index.json        n_windows, shapes/dtypes per field, and per window: clip_id,
-                          athlete_id, start (timeline sample) and t_start_s (video clock)
+        index.json        n_windows, shapes/dtypes per field, and "windows": lists with one entry
+                          per window: clip_id, athlete_id, start (timeline sample), t_start_s
+                          (video clock); evaluation metadata, never a model input: action, fault
+                          (names), preset (meta.json), camera_azimuth_deg (meta.json
+                          video.camera.azimuth_deg, null if not stated), view_heading_deg (the
+                          rotation normalize_view applied, null if undefined or switched off)
+
+Landmarks: ``landmarks.source`` (``world``: detector-like, default; ``world_true``: privileged),
+frames without a detection gap-filled, root-relative / trunk length, then per window rotated
+about the vertical (-y of the camera axes) so the mean hip line points along -x
+(``sigproc.normalize.normalize_view``, the function the service applies to live landmarks),
+then z-scored (x and z share one scale). dataset.json records the landmark and sync sources
+and the view normalisation.
 
 Absent modalities (consumer clips have no plates; imported sets may lack video) are zeros with
 ``modality_mask`` False. Time series are z-scored on present windows only.

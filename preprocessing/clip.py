@@ -17,12 +17,16 @@ Pipeline of :func:`process_clip` (every filter switchable in ``PreprocessParams.
 5. Force plates: gap filling, zero-drift correction from unloaded samples (|Fy| < 20 N),
    Butterworth low-pass, timeline; force / body weight, centre of pressure (nearest sample,
    0 when unloaded), free moment -> (T, 2, 7).
-6. Landmarks: gap filling at the video rate, exponential smoothing (alpha 0.6), timeline,
-   root-relative / trunk-length normalisation + visibility -> (T, 33, 4).
+6. Landmarks (``landmarks.source``: ``world``, the detector's MediaPipe world landmarks, or the
+   privileged noise-free ``world_true``): frames without a detection (NaN rows) gap-filled at the
+   video rate (counted; too few detected frames stop the clip), exponential smoothing (alpha
+   0.6), timeline, root-relative / trunk-length normalisation + visibility -> (T, 33, 4).
 7. Targets: joint angles (23) and moments (10) Savitzky-Golay smoothed and resampled; energy
    phases (preparation/core/recovery) from the normalised landmarks.
-8. Windows of ``window.length`` samples every ``window.stride``; ``window.video_frames`` frames
-   per window (nearest delivered frame, resized with cv2 INTER_AREA, uint8).
+8. Windows of ``window.length`` samples every ``window.stride``; landmark windows view-normalised
+   (``sigproc.normalize.normalize_view``: rotated about the vertical so the window's mean hip line
+   has one heading); ``window.video_frames`` frames per window (nearest delivered frame, resized
+   with cv2 INTER_AREA, uint8).
 """
 from __future__ import annotations
 
@@ -39,7 +43,7 @@ from biomech.render import VideoReadError, read_mp4
 from sigproc import attitude as att
 from sigproc.filters import butter_lowpass, exp_smooth, iqr_outliers, kalman_rts_smooth, savgol, zero_drift_correct
 from sigproc.gaps import resample_uniform, uniform_grid
-from sigproc.normalize import normalize_skeleton
+from sigproc.normalize import normalize_skeleton, normalize_view
 from sigproc.phases import segment_phases
 
 from .params import PreprocessParams
@@ -63,6 +67,12 @@ class ClipJob:
     @property
     def clip_dir(self) -> Path:
         return Path(self.dataset_dir) / self.athlete_id / self.clip_id
+
+
+def camera_azimuth(meta: dict) -> float:
+    """meta.json ``video.camera.azimuth_deg`` (evaluation metadata only), NaN when not stated."""
+    az = ((meta.get("video") or {}).get("camera") or {}).get("azimuth_deg")
+    return float(az) if az is not None else float("nan")
 
 
 def load_meta(path: Path) -> dict:
@@ -154,6 +164,53 @@ def _windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
     if x.shape[0] < need:
         x = np.concatenate([x, np.repeat(x[-1:], need - x.shape[0], 0)])
     return np.stack([x[s:s + length] for s in starts])
+
+
+def detected_frames(kp: dict) -> np.ndarray:
+    """(T,) bool: video frames with a pose detection (finite ``world`` and ``image`` landmarks;
+    a detector that found no person leaves NaN rows, see the keypoints.npz contract)."""
+    ok = np.isfinite(kp["world"]).all(axis=(1, 2))
+    if "image" in kp:
+        ok &= np.isfinite(kp["image"]).all(axis=(1, 2))
+    return ok
+
+
+def landmarks_on_timeline(kp: dict, tl: np.ndarray, fps: float, p: PreprocessParams, rng, gap: dict, path: Path):
+    """Landmarks of ``p.landmarks.source`` on the timeline ``tl``: frames without a detection
+    gap-filled (``filters.gap_fill``), exponential smoothing, root-relative / trunk-length
+    normalisation (clip level). Returns (coords (T, 33, 3), visibility (T, 33), qc dict) and adds
+    the re-insertion test terms to ``gap``. Raises ClipError (naming ``path``) when the source is
+    absent or too few frames have a detection (``landmarks.min_detected_fraction``)."""
+    f = p.filters
+    src_name = p.landmarks.source
+    if src_name not in kp:
+        raise ClipError(f"{path}: no {src_name!r} landmarks (preprocess.landmarks.source: {src_name}; "
+                        "'world_true' is privileged, noise-free synthetic data only: use 'world', the detector's)")
+    src = kp[src_name].astype(float)
+    if src.shape[1:] != (N_LANDMARKS, 3):
+        raise RawDataError(f"{path}: {src_name} has shape {src.shape}, expected (T, 33, 3)")
+    t = kp["time"].astype(float)
+    det = detected_frames(kp)
+    n_det = int(det.sum())
+    if n_det < max(4, p.landmarks.min_detected_fraction * len(t)):
+        raise ClipError(f"{path}: only {n_det} of {len(t)} video frames have a pose detection "
+                        f"({n_det / max(len(t), 1):.0%}); preprocess.landmarks.min_detected_fraction is "
+                        f"{p.landmarks.min_detected_fraction:g}")
+    if src_name != "world":  # privileged coordinates exist in every frame; the detector's gaps still apply
+        src[~det] = np.nan
+    world = kp["world"].astype(float)
+    gap["landmarks"] = gapfill_terms(t[det], world[det], fps, f.gap_fill.rmse_drop_fraction, rng, f.gap_fill.method)
+    grid, Cu, filled = _uniform(t, src.reshape(len(t), -1), fps, f.gap_fill.method)  # NaN rows are gaps
+    if f.exp_smoothing.enabled:
+        Cu = exp_smooth(Cu, f.exp_smoothing.alpha)
+    Ct, _ = resample_uniform(grid, Cu, tl, kind="cubic", nominal_hz=fps)
+    coords, _ = normalize_skeleton(Ct.reshape(len(tl), N_LANDMARKS, 3), root=p.landmarks.root,
+                                   ref=tuple(p.landmarks.ref))
+    v = np.where(det[:, None], np.nan_to_num(kp["visibility"].astype(float), nan=0.0), 0.0)
+    vis = np.clip(np.stack([np.interp(tl, t, v[:, j]) for j in range(N_LANDMARKS)], 1), 0, 1)
+    qc = {"landmarks_missing_frames": len(t) - n_det, "landmarks_detected_fraction": n_det / len(t),
+          "landmarks_filled_fraction": float(filled.mean())}
+    return coords, vis, qc
 
 
 def process_clip(job: ClipJob, p: PreprocessParams) -> dict:
@@ -326,19 +383,8 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
     lm_tl = np.zeros((T, N_LANDMARKS, 4), np.float32)
     coords = None
     if kp is not None:
-        t = kp["time"].astype(float)
-        src = kp[p.landmarks.source].astype(float)
-        if src.shape[1:] != (N_LANDMARKS, 3):
-            raise RawDataError(f"{d / 'keypoints.npz'}: {p.landmarks.source} has shape {src.shape}, expected (T, 33, 3)")
-        gap["landmarks"] = gapfill_terms(t, kp["world"].astype(float), fps, f.gap_fill.rmse_drop_fraction, rng,
-                                         f.gap_fill.method)
-        grid, Cu, _ = _uniform(t, src.reshape(len(t), -1), fps, f.gap_fill.method)
-        if f.exp_smoothing.enabled:
-            Cu = exp_smooth(Cu, f.exp_smoothing.alpha)
-        Ct, _ = resample_uniform(grid, Cu, tl, kind="cubic", nominal_hz=fps)
-        coords, _ = normalize_skeleton(Ct.reshape(T, N_LANDMARKS, 3), root=p.landmarks.root,
-                                       ref=tuple(p.landmarks.ref))
-        vis = np.clip(np.stack([np.interp(tl, t, kp["visibility"][:, j]) for j in range(N_LANDMARKS)], 1), 0, 1)
+        coords, vis, lm_qc = landmarks_on_timeline(kp, tl, fps, p, rng, gap, d / "keypoints.npz")
+        qc.update(lm_qc)
         lm_tl = np.concatenate([coords, vis[..., None]], 2).astype(np.float32)
     timing["landmarks_s"] = time.perf_counter() - t1
 
@@ -396,9 +442,14 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
                 video[i, j] = cache[k]
     label = ACTIONS.index(action)
     mask = np.array([frames is not None, kp is not None, imu is not None, grf is not None])
+    lm_w = _windows(lm_tl, starts, L)
+    heading = np.full(nw, np.nan)
+    if coords is not None and p.landmarks.view_normalize:
+        xyz, heading = normalize_view(lm_w[..., :3])
+        lm_w[..., :3] = xyz
     arrays = {
         "video": video,
-        "landmarks": _windows(lm_tl, starts, L),
+        "landmarks": lm_w,
         "imu": _windows(imu_tl, starts, L),
         "grf": _windows(grf_tl, starts, L),
         "modality_mask": np.repeat(mask[None], nw, 0),
@@ -416,6 +467,7 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
     return {
         "clip_id": job.clip_id, "athlete_id": job.athlete_id, "split": job.split, "action": action,
         "fault": fault, "preset": meta.get("preset"), "fps": fps, "n_timeline": T,
+        "camera_azimuth_deg": camera_azimuth(meta), "view_heading_deg": heading,
         "t0_s": float(tl[0]), "starts": starts.astype(np.int32), "arrays": arrays,
         "modalities": dict(zip(MODALITIES, map(bool, mask))), "sync": sync, "gapfill": gap, "qc": qc,
         "targets": targets, "timing": timing,

@@ -45,7 +45,9 @@ class SplitParams(_Strict):
 
 class SyncParams(_Strict):
     enabled: bool = True
-    landmark_source: Literal["auto", "ground", "image"] = "auto"  # auto: ground if present, else image
+    # image: the detector's image landmarks (the real case: no lab markers); ground: the noise-free
+    # lab-frame landmarks of synthetic data (privileged)
+    landmark_source: Literal["image", "ground"] = "image"
     use_shanks: bool = True       # shank IMUs vs shank landmarks as extra xcorr channels
     grf_use_com: bool = True      # landmark centre of mass (else hip midpoint) vs total Fy
     max_lag_s: float = Field(default=0.15, gt=0, le=1.0)
@@ -120,7 +122,11 @@ class AttitudeParams(_Strict):
 
 
 class LandmarkParams(_Strict):
-    source: Literal["world", "ground", "image"] = "world"   # coordinates stored in the windows
+    # world: detector-like MediaPipe world landmarks (what a pose detector gives); world_true: the
+    # noise-free ones of synthetic data (privileged, for comparison only)
+    source: Literal["world", "world_true"] = "world"
+    min_detected_fraction: float = Field(default=0.5, ge=0, le=1)  # frames with a detection, per clip
+    view_normalize: bool = True                             # hip line to one heading per window
     root: list[int] = [23, 24]                              # hip midpoint
     ref: list[list[int]] = [[11, 12], [23, 24]]             # trunk length = unit
 

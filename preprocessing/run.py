@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from biomech.conventions import ACTIONS, MODALITIES
 from biomech.io import RawDataError, read_manifest
-from sigproc.normalize import ChannelScaler
+from sigproc.normalize import ChannelScaler, fit_landmark_scaler
 
 from .clip import ClipError, ClipJob, process_clip
 from .evaluate import gapfill_rmse, sync_accuracy
@@ -26,7 +26,7 @@ from .split import SPLITS, class_weights, sampling_weights, subject_split
 
 FIELDS = ("video", "landmarks", "imu", "grf", "modality_mask", "label", "frame_label", "angles", "root",
           "moments", "phase", "fault", "anthro")
-FORMAT_VERSION = "1.1"  # 1.1: + root (pelvis pose), anthro + sex
+FORMAT_VERSION = "1.2"  # 1.1: + root (pelvis pose), anthro + sex; 1.2: view-normalised landmarks, window metadata
 
 
 def fault_vocabulary(manifest_faults) -> tuple[str, ...]:
@@ -61,10 +61,22 @@ def _run(job: ClipJob):
 
 
 # ---- main side -----------------------------------------------------------------------------
+def _json_float(v, ndigits: int = 3):
+    """A float for index.json: rounded, None (JSON null) when NaN / unknown."""
+    return None if v is None or not np.isfinite(v) else round(float(v), ndigits)
+
+
 def _scaler_fit(x: np.ndarray, present: np.ndarray, channels: int) -> ChannelScaler | None:
     if not present.any():
         return None
     return ChannelScaler("zscore").fit(x[present].reshape(-1, channels))
+
+
+def _landmark_scaler_fit(x: np.ndarray, present: np.ndarray) -> ChannelScaler | None:
+    """x, z share centre 0 and one scale (rotations about the vertical commute with the scaling)."""
+    if not present.any():
+        return None
+    return fit_landmark_scaler(x[present].reshape(-1, 3))
 
 
 def _apply(sc: ChannelScaler | None, x: np.ndarray, present: np.ndarray, shape_c, chunk: int = 256):
@@ -190,6 +202,12 @@ def preprocess(p: PreprocessParams, progress: bool = True, report_json: Path | N
             "athlete_id": [r["athlete_id"] for r in rs for _ in r["starts"]],
             "start": [int(s) for r in rs for s in r["starts"]],
             "t_start_s": [round(r["t0_s"] + int(s) / p.timeline_hz, 4) for r in rs for s in r["starts"]],
+            # evaluation metadata (never a model input); null where unknown
+            "action": [r["action"] for r in rs for _ in r["starts"]],
+            "fault": [r["fault"] for r in rs for _ in r["starts"]],
+            "preset": [r["preset"] for r in rs for _ in r["starts"]],
+            "camera_azimuth_deg": [_json_float(r["camera_azimuth_deg"]) for r in rs for _ in r["starts"]],
+            "view_heading_deg": [_json_float(h) for r in rs for h in r["view_heading_deg"]],
         }
 
     # ---- plot material (physical units, before scaling) ----
@@ -199,7 +217,7 @@ def preprocess(p: PreprocessParams, progress: bool = True, report_json: Path | N
     tr = data["train"]
     m = {k: tr["modality_mask"][:, i] for i, k in enumerate(MODALITIES)}
     scalers = {
-        "landmarks": _scaler_fit(tr["landmarks"][..., :3], m["landmarks"], 3),
+        "landmarks": _landmark_scaler_fit(tr["landmarks"][..., :3], m["landmarks"]),
         "imu": _scaler_fit(tr["imu"], m["imu"], tr["imu"].shape[2] * tr["imu"].shape[3]),
         "grf": _scaler_fit(tr["grf"], m["grf"], tr["grf"].shape[2] * tr["grf"].shape[3]),
     }
@@ -239,7 +257,8 @@ def preprocess(p: PreprocessParams, progress: bool = True, report_json: Path | N
     (out / "split.json").write_text(json.dumps(split_info, indent=1) + "\n")
     (out / "scalers.json").write_text(json.dumps({
         "fitted_on": "train",
-        "landmarks": {"channels": "x, y, z pooled over the 33 landmarks (visibility is not scaled)",
+        "landmarks": {"channels": "x, y, z pooled over the 33 landmarks (visibility is not scaled); x and z share "
+                                  "centre 0 and one scale, so rotations about the vertical (y) commute with it",
                       **(scalers["landmarks"].to_dict() if scalers["landmarks"] else {"fitted": False})},
         "imu": {"channels": "sensor-major (6 sensors x [acc xyz, gyro xyz, euler xyz])",
                 **(scalers["imu"].to_dict() if scalers["imu"] else {"fitted": False})},
@@ -307,7 +326,14 @@ def _dataset_info(p: PreprocessParams, faults) -> dict:
         "grf_plates": ["r", "l"], "grf_channels": ["fx_bw", "fy_bw", "fz_bw", "cop_x", "cop_y", "cop_z", "free_moment"],
         "angles": list(JOINT_ANGLES), "root": list(ROOT_COORDINATES), "moments": list(MOMENTS),
         "landmark_source": p.landmarks.source,
-        "units": {"landmarks": "root-relative / trunk length, then z-scored (scalers.json); 4th = visibility",
+        "landmark_source_privileged": p.landmarks.source != "world",
+        "sync_landmark_source": p.sync.landmark_source,
+        "sync_landmark_source_privileged": p.sync.landmark_source != "image",
+        "view_normalization": ({"function": "sigproc.normalize.normalize_view", "vertical": "-y of the camera axes",
+                                "hip_line": "left hip (23) -> right hip (24), window mean, along -x (facing -z)"}
+                               if p.landmarks.view_normalize else None),
+        "units": {"landmarks": "camera axes (x right, y down, z away), root-relative / trunk length, rotated about "
+                               "y per window (view_normalization), then z-scored (scalers.json); 4th = visibility",
                   "imu": "m/s^2, rad/s, degrees, then z-scored", "grf": "BW, m, N m, then z-scored",
                   "angles": "degrees", "root": "pelvis tilt/list/rotation deg, tx/ty/tz m (ground frame, as GRF COP)",
                   "moments": "N m", "anthro": "[mass kg, height m, female: 1 / male: 0 / not stated: 0.5]",
@@ -336,6 +362,15 @@ def _pick_plot_windows(data, index) -> dict:
     return out
 
 
+def _missing_frames(ordered) -> dict:
+    """Video frames without a pose detection (gap-filled): totals and the count per clip (clips with any)."""
+    rs = [r for r in ordered if "landmarks_missing_frames" in r["qc"]]
+    per = {r["clip_id"]: int(r["qc"]["landmarks_missing_frames"]) for r in rs if r["qc"]["landmarks_missing_frames"]}
+    return {"total": int(sum(per.values())), "clips_with_missing": len(per),
+            "min_detected_fraction": round(min((r["qc"]["landmarks_detected_fraction"] for r in rs), default=1.0), 4),
+            "per_clip": per}
+
+
 def _report(p, dataset_dir, ordered, skipped, data, split_info, t_start, t_clips, t_write, workers) -> dict:
     timing_keys = ordered[0]["timing"].keys()
     per_clip = {k: round(float(np.mean([r["timing"][k] for r in ordered])), 4) for k in timing_keys}
@@ -352,6 +387,7 @@ def _report(p, dataset_dir, ordered, skipped, data, split_info, t_start, t_clips
         "sync_failures": [{"clip_id": r["clip_id"], "stream": k, "error": s["error"]}
                           for r in ordered for k, s in r["sync"].items() if "error" in s],
         "gapfill_rmse": gapfill_rmse(ordered),
+        "landmarks_missing_frames": _missing_frames(ordered),
         "qc": {k: round(float(np.mean([r["qc"][k] for r in ordered if k in r["qc"]])), 5)
                for k in sorted({k for r in ordered for k in r["qc"]})},
         "timing": {"clips_s": round(t_clips, 2), "write_s": round(t_write, 2), "workers": workers,

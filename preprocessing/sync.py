@@ -20,9 +20,10 @@ Both sides are gap-filled onto uniform grids and low-passed to the same band (``
 is rejected (kept as xcorr). Convention (sigproc.sync / generator): a stream sample stamped t
 was measured at video time t + offset.
 
-Landmark source: ``ground`` (lab frame, Y up, what the generator provides) or, for imported
-MediaPipe data without it, ``image`` (hip midpoint in pixels, y flipped, scaled to metres by the
-ratio of the trunk length in ``world`` to that in pixels; a static camera is assumed).
+Landmark source (``sync.landmark_source``): ``image`` (default, the real case: a detector's image
+landmarks in pixels, y flipped, scaled to metres by the ratio of the trunk length in ``world`` to
+that in pixels; a static camera is assumed; frames without a detection are gaps) or ``ground``
+(the generator's noise-free lab-frame landmarks, Y up: privileged, no real dataset has them).
 MediaPipe ``world`` landmarks cannot be used: their origin *is* the hip midpoint.
 """
 from __future__ import annotations
@@ -34,7 +35,7 @@ from sigproc.filters import butter_lowpass
 from sigproc.gaps import resample_uniform, uniform_grid
 from sigproc.sync import estimate_offset_xcorr, refine_offset_dtw
 
-__all__ = ["COM_WEIGHTS", "landmark_accelerations", "recover_offsets"]
+__all__ = ["COM_WEIGHTS", "image_landmarks_metric", "landmark_accelerations", "recover_offsets"]
 
 
 def _com_weights() -> np.ndarray:
@@ -58,27 +59,36 @@ def _lowpass(x, fs, fc):
     return butter_lowpass(x, fs, min(fc, 0.4 * fs), order=4)
 
 
+def image_landmarks_metric(kp: dict, meta: dict) -> np.ndarray:
+    """(T, 33, 3) image landmarks in an upright camera-plane frame: pixels with y flipped (up),
+    z = 0, scaled to metres by the ratio of the median trunk length in ``world`` to that in
+    pixels (a static camera is assumed). Frames without a detection stay NaN (gaps)."""
+    W = float(meta.get("video", {}).get("width", 1))
+    H = float(meta.get("video", {}).get("height", 1))
+    px = kp["image"].astype(float)[..., :2] * [W, H]
+    trunk_px = np.linalg.norm(px[:, [11, 12]].mean(1) - px[:, [23, 24]].mean(1), axis=1)
+    w = kp["world"].astype(float)
+    trunk_m = np.linalg.norm(w[:, [11, 12]].mean(1) - w[:, [23, 24]].mean(1), axis=1)
+    if not (np.isfinite(trunk_px).any() and np.isfinite(trunk_m).any()):
+        raise ValueError("no frame with a pose detection: image landmarks are NaN in every frame")
+    scale = float(np.nanmedian(trunk_m) / max(np.nanmedian(trunk_px), 1e-9))
+    return np.concatenate([px[..., :1], -px[..., 1:2], np.zeros_like(px[..., :1])], -1) * scale
+
+
 def landmark_accelerations(kp: dict, fps: float, meta: dict, source: str, lowpass_hz: float):
     """(uniform video-rate grid, accelerations (T, 4, 3) in a Y-up frame, m/s^2) of: the hip
     midpoint (pelvis IMU), the left / right shank points 45 % of the way from knee to ankle
     (shank IMUs), and the whole-body centre of mass (:data:`COM_WEIGHTS`, force plates)."""
     t = kp["time"].astype(float)
-    if source == "auto":
-        source = "ground" if "ground" in kp else "image"
     if source == "ground":
         if "ground" not in kp:
-            raise ValueError("keypoints.npz has no 'ground' landmarks (use sync.landmark_source: image)")
+            raise ValueError("keypoints.npz has no 'ground' landmarks (privileged lab-frame markers of synthetic "
+                             "data; use preprocess.sync.landmark_source: image)")
         L = kp["ground"].astype(float)
+    elif source == "image":
+        L = image_landmarks_metric(kp, meta)
     else:
-        W = float(meta.get("video", {}).get("width", 1))
-        H = float(meta.get("video", {}).get("height", 1))
-        img = kp["image"].astype(float)
-        px = img[..., :2] * [W, H]
-        trunk_px = np.linalg.norm(px[:, [11, 12]].mean(1) - px[:, [23, 24]].mean(1), axis=1)
-        w = kp["world"].astype(float)
-        trunk_m = np.linalg.norm(w[:, [11, 12]].mean(1) - w[:, [23, 24]].mean(1), axis=1)
-        scale = float(np.median(trunk_m) / max(np.median(trunk_px), 1e-9))
-        L = np.concatenate([px[..., :1], -px[..., 1:2], np.zeros_like(px[..., :1])], -1) * scale
+        raise ValueError(f"sync.landmark_source={source!r}: expected 'image' or 'ground'")
     P = np.stack([L[:, [23, 24]].mean(1), 0.55 * L[:, 25] + 0.45 * L[:, 27], 0.55 * L[:, 26] + 0.45 * L[:, 28],
                   np.einsum("j,tjc->tc", COM_WEIGHTS, L)], 1).reshape(len(t), 12)
     grid = uniform_grid(t[0], t[-1], fps)
@@ -125,6 +135,9 @@ def recover_offsets(kp, imu, grf, mass: float, fps: float, meta: dict, sp) -> di
     if not sp.enabled or kp is None:
         why = "sync disabled" if not sp.enabled else "no landmarks"
         return {k: {**none, "error": why} for k, s in (("imu", imu), ("grf", grf)) if s is not None}
+    if sp.landmark_source == "ground" and "ground" not in kp:  # a setting that cannot work: stop, do not skip
+        raise ValueError("keypoints.npz has no 'ground' landmarks (privileged lab-frame markers of synthetic data); "
+                         "set preprocess.sync.landmark_source: image")
     try:
         ref_t, acc = landmark_accelerations(kp, fps, meta, sp.landmark_source, sp.lowpass_hz)
     except ValueError as exc:

@@ -1,18 +1,26 @@
-"""Skeleton normalisation and per-channel feature scaling.
+"""Skeleton normalisation (position, size, viewpoint) and per-channel feature scaling.
 
 MediaPipe Pose (33 landmarks) indices used by default: 11 left_shoulder, 12 right_shoulder,
 23 left_hip, 24 right_hip.
+
+Viewpoint: MediaPipe world landmarks are in camera axes (x right, y down, z away from the
+camera). :func:`normalize_view` takes the camera's -y as up (the camera elevation is small) and
+rotates each window about that vertical so that its mean hip line (left hip -> right hip) points
+along -x: every window then looks as if the athlete faced the camera (forward = -z), whatever
+the camera azimuth. Only the heading is removed; trunk lean and the vertical stay as seen (as
+PYSKL's ``PreNormalize3D`` aligns the hip line, but without its per-sequence spine alignment).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence, Union
 
 import numpy as np
 
 from ._checks import as_float_array
 
-__all__ = ["normalize_skeleton", "ChannelScaler"]
+__all__ = ["normalize_skeleton", "normalize_view", "rotate_about_vertical", "fit_landmark_scaler", "ChannelScaler"]
 
 Index = Union[int, Sequence[int]]
 
@@ -76,6 +84,84 @@ def normalize_skeleton(
         raise ValueError(f"reference length {scale:g} is below eps={eps:g}; check ref={ref!r}")
     out = (lm - origin[:, None, :]) / scale
     return (out[0] if single else out), scale
+
+
+def rotate_about_vertical(landmarks, angle_deg) -> np.ndarray:
+    """Rotate (..., T, J, 3) camera-axes coordinates about the vertical (y) axis by ``angle_deg``
+    (a scalar, or an array of shape ``landmarks.shape[:-3]``: one angle per window).
+
+    ``x' = cos a x + sin a z``, ``z' = -sin a x + cos a z``, ``y`` unchanged: a proper rotation
+    (no mirroring). Seen from above with y down, positive angles turn +x towards -z."""
+    lm = as_float_array(landmarks, "landmarks", min_ndim=2)
+    if lm.shape[-1] != 3:
+        raise ValueError(f"landmarks must have 3 coordinates on the last axis, got shape {lm.shape}")
+    a = np.radians(np.asarray(angle_deg, dtype=float))[..., None, None]
+    c, s = np.cos(a), np.sin(a)
+    x, y, z = lm[..., 0], lm[..., 1], lm[..., 2]
+    return np.stack(np.broadcast_arrays(c * x + s * z, y, -s * x + c * z), -1)
+
+
+def normalize_view(landmarks, left_hip: int = 23, right_hip: int = 24, eps: float = 1e-6):
+    """Remove the camera azimuth: rotate each window about the vertical so that its mean hip line
+    (``left_hip`` -> ``right_hip``, projected on the horizontal x-z plane) points along -x.
+
+    Parameters
+    ----------
+    landmarks : array_like, shape (..., T, J, 3)
+        Windows of camera-axes coordinates (x right, y down, z away from the camera: MediaPipe
+        world landmarks, or those after :func:`normalize_skeleton`); one heading per window
+        (the leading axes). NaN frames are ignored when the hip line is averaged.
+    left_hip, right_hip : int
+        Landmark indices of the hip line.
+    eps : float
+        A window whose mean horizontal hip line is shorter than ``eps`` (or NaN in every frame,
+        e.g. an absent modality stored as zeros) has no heading: it is returned unrotated and its
+        heading is NaN.
+
+    Returns
+    -------
+    normalized : numpy.ndarray, same shape as ``landmarks``
+        Rotated windows (y and trunk lean unchanged; left and right are not swapped).
+    heading_deg : numpy.ndarray, shape ``landmarks.shape[:-3]``
+        The rotation applied (degrees, :func:`rotate_about_vertical` convention), NaN where
+        undefined.
+    """
+    lm = as_float_array(landmarks, "landmarks", min_ndim=3)
+    if lm.shape[-1] != 3:
+        raise ValueError(f"landmarks must have shape (..., T, J, 3), got {lm.shape}")
+    J = lm.shape[-2]
+    for name, j in (("left_hip", left_hip), ("right_hip", right_hip)):
+        if not -J <= j < J:
+            raise ValueError(f"{name}={j} is out of range for {J} landmarks")
+    hip = lm[..., right_hip, :] - lm[..., left_hip, :]          # (..., T, 3)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)           # all-NaN windows: handled below
+        hx = np.nanmean(hip[..., 0], axis=-1)
+        hz = np.nanmean(hip[..., 2], axis=-1)
+    defined = np.isfinite(hx) & np.isfinite(hz) & (np.hypot(hx, hz) > eps)
+    # rotate_about_vertical by a turns a horizontal vector at angle phi = atan2(z, x) to phi - a:
+    # a = phi_hip - 180 deg puts the hip line on -x
+    angle = np.degrees(np.arctan2(np.where(defined, hz, 0.0), np.where(defined, hx, -1.0))) - 180.0
+    angle = (angle + 180.0) % 360.0 - 180.0
+    out = rotate_about_vertical(lm, np.where(defined, angle, 0.0))
+    return out, np.where(defined, angle, np.nan)
+
+
+def fit_landmark_scaler(coords) -> "ChannelScaler":
+    """Z-score scaler of (..., 3) view-normalised landmark coordinates that commutes with
+    rotations about the vertical: x and z share centre 0 and one scale (the RMS of the horizontal
+    coordinates), y gets its own mean and std. A rotation about the vertical (augmentation,
+    :func:`rotate_about_vertical`) is then the same rotation of the scaled values. NaNs ignored."""
+    a = as_float_array(coords, "coords")
+    if a.shape[-1] != 3:
+        raise ValueError(f"coords must have 3 channels (x, y, z) on the last axis, got shape {a.shape}")
+    sc = ChannelScaler("zscore").fit(a)
+    flat = a.reshape(-1, 3)
+    horizontal = float(np.sqrt(np.nanmean(flat[:, [0, 2]] ** 2)))
+    h = horizontal if horizontal > sc.eps else 1.0
+    sc.center_ = np.array([0.0, sc.center_[1], 0.0])
+    sc.scale_ = np.array([h, sc.scale_[1], h])
+    return sc
 
 
 class ChannelScaler:

@@ -47,6 +47,68 @@ class VideoParams(_Strict):
     height: int = Field(ge=32, le=1080)
 
 
+def _range(lo: float, hi: float):
+    """Validator of a [min, max] pair inside [lo, hi]."""
+    def check(v: tuple) -> tuple:
+        if not (lo <= v[0] <= v[1] <= hi):
+            raise ValueError(f"{list(v)} must satisfy {lo} <= min <= max <= {hi}")
+        return v
+    return check
+
+
+class ViewParams(_Strict):
+    """Camera viewpoint distribution, the same for every class (biomech.camera.ViewDistribution)."""
+    azimuth_deg: tuple[float, float] = (0.0, 360.0)
+    elevation_deg: tuple[float, float] = (-5.0, 20.0)
+    hfov_deg: tuple[float, float] = (50.0, 60.0)
+    frame_height: tuple[float, float] = (1.4, 1.8)
+    follow_threshold_m: float = Field(default=1.0, ge=0.0, le=100.0)
+    follow_cutoff_hz: float = Field(default=1.0, gt=0.0, le=10.0)
+
+    @model_validator(mode="after")
+    def _ranges(self):
+        _range(0.0, 360.0)(self.azimuth_deg)
+        _range(-45.0, 60.0)(self.elevation_deg)
+        _range(20.0, 120.0)(self.hfov_deg)
+        _range(1.0, 5.0)(self.frame_height)
+        return self
+
+
+class JointFactorParams(_Strict):
+    face: float = Field(default=0.8, gt=0, le=10)
+    torso: float = Field(default=1.0, gt=0, le=10)
+    elbow_knee: float = Field(default=1.3, gt=0, le=10)
+    wrist_ankle: float = Field(default=1.6, gt=0, le=10)
+    hand_foot: float = Field(default=1.9, gt=0, le=10)
+
+
+class LandmarkErrorParams(_Strict):
+    """Detector-like landmark error (biomech.camera.LandmarkError); README 'How realistic the
+    landmarks are' gives the published figures behind the defaults."""
+    enabled: bool = True
+    sd_m: float = Field(default=0.012, ge=0, le=0.5)
+    joint_factor: JointFactorParams = JointFactorParams()
+    depth_factor: float = Field(default=2.0, ge=0, le=20)
+    correlation_s: float = Field(default=0.1, ge=0, le=5)
+    occlusion_gain: float = Field(default=1.0, ge=0, le=20)
+    swap_rate_hz: float = Field(default=0.15, ge=0, le=10)
+    swap_frames: tuple[int, int] = (2, 6)
+    miss_rate_hz: float = Field(default=0.1, ge=0, le=10)
+    miss_frames: tuple[int, int] = (1, 4)
+
+    @model_validator(mode="after")
+    def _ranges(self):
+        _range(1, 1000)(self.swap_frames)
+        _range(1, 1000)(self.miss_frames)
+        return self
+
+
+class LeakCheckParams(_Strict):
+    """evaluation.nuisance_leak: fail above chance + max(min_margin, z_(1-alpha) binomial SD)."""
+    alpha: float = Field(default=0.01, gt=0, lt=0.5)
+    min_margin: float = Field(default=0.02, ge=0, le=0.5)
+
+
 class GenerateParams(_Strict):
     dataset: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
     seed: int = Field(ge=0)
@@ -64,6 +126,9 @@ class GenerateParams(_Strict):
     max_clock_offset_s: float = Field(ge=0, le=0.1)
     drop_fraction: tuple[float, float]
     presets: dict[Literal["pro", "consumer"], PresetParams]
+    view: ViewParams = ViewParams()
+    landmark_error: LandmarkErrorParams = LandmarkErrorParams()
+    leak_check: LeakCheckParams = LeakCheckParams()
     allow_missing_actions: bool = False  # development switch: generate only registered actions
 
     @model_validator(mode="after")
@@ -117,9 +182,14 @@ def make_specs(p: GenerateParams, athletes: list[dict]):
     weights /= weights.sum()
     specs = []
     order = rng.permutation(len(actions))
+    # every athlete gets a first clip, in a random order: athletes are listed by alternating sex,
+    # so taking them in list order would tie the sex to the class of the first clips
+    first = rng.permutation(len(athletes))
     for i in range(p.n_clips):
+        # class, athlete, fault, preset and duration are drawn independently of each other
+        # (the fault is drawn among the class's own faults); evaluation.nuisance_leak checks it
         action = actions[order[i % len(actions)]]
-        ath = athletes[int(rng.integers(len(athletes)))] if i >= len(athletes) else athletes[i]
+        ath = athletes[int(rng.integers(len(athletes)))] if i >= len(athletes) else athletes[int(first[i])]
         faults = FAULTS[action]
         fault = str(rng.choice(faults)) if faults and rng.random() < p.fault_rate else "none"
         preset = presets[int(rng.choice(len(presets), p=weights))]
@@ -167,6 +237,7 @@ def generate(p: GenerateParams, out_root: Path = Path("data/raw"), progress: boo
     from biomech.body import build_body
     from biomech.io import write_manifest
     from biomech.opensim_model import write_osim
+    from biomech.camera import LandmarkError, ViewDistribution
     from biomech.synth import SynthConfig
 
     t0 = time.perf_counter()
@@ -186,7 +257,9 @@ def generate(p: GenerateParams, out_root: Path = Path("data/raw"), progress: boo
     cfg = SynthConfig(gt_rate_hz=p.gt_rate_hz, design_rate_hz=p.design_rate_hz,
                       sim_rate_hz=p.sim_rate_hz, kinematics_cutoff_hz=p.kinematics_cutoff_hz,
                       width=p.video.width, height=p.video.height,
-                      max_offset_s=p.max_clock_offset_s, drop_fraction=tuple(p.drop_fraction))
+                      max_offset_s=p.max_clock_offset_s, drop_fraction=tuple(p.drop_fraction),
+                      view=ViewDistribution(**p.view.model_dump()),
+                      landmark_error=LandmarkError(**p.landmark_error.model_dump()))
     rows, summaries = [], []
     workers = min(p.workers, len(specs))
     bar = tqdm(total=len(specs), desc="generate", unit="clip", disable=not progress, file=sys.stderr)

@@ -4,7 +4,7 @@ Reads the `preprocess` section of params.yaml (active profile applied), processe
 data/raw/<dataset>/ in parallel worker processes (preprocessing.run) and writes
 data/processed/<dataset>/ (format: see preprocessing/__init__.py), one PNG per class under
 reports/preprocess/, and reports/preprocess.json (counts, windows per split, sync accuracy,
-gap-filling RMSE, timing, peak memory) for `dvc metrics show`.
+gap-filling RMSE, frames without a pose detection, timing, peak memory) for `dvc metrics show`.
 
     python -m stages.preprocess            # what `dvc repro preprocess` runs
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from biomech.camera import LandmarkError
 from biomech.conventions import GRAVITY
 from biomech.io import write_manifest
 from biomech.sensors import ImuSpec
@@ -13,7 +14,8 @@ from preprocessing.run import preprocess
 
 PRO = Preset("pro", 60.0, ImuSpec(200.0, 0.05, 0.005, 0.003, 0.0005, 32 * GRAVITY, 35.0), 1000.0)
 CONSUMER = Preset("consumer", 30.0, ImuSpec(100.0, 0.12, 0.01, 0.003, 0.0005, 8 * GRAVITY, 17.0), None)
-CFG = SynthConfig(width=48, height=48)
+# no generator-side missed frames: the view tests inject their own and count them exactly
+CFG = SynthConfig(width=48, height=48, landmark_error=LandmarkError(miss_rate_hz=0.0))
 CLIPS = [  # athlete, action, preset, seed
     ("athlete0000", "countermovement_jump", "pro", 1), ("athlete0000", "squat", "consumer", 2),
     ("athlete0001", "squat", "pro", 3), ("athlete0001", "run", "pro", 4),

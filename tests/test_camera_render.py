@@ -387,8 +387,9 @@ def _points(caps):
 def test_tracking_camera_follows_runner(tmp_path):
     T = 90
     caps = make_stick_figure(T=T, speed=4.0, x0=-3.0)  # travels 12 m
-    cam = tracking_camera(_points(caps), 128, 128, np.random.default_rng(0))
+    cam, view = tracking_camera(_points(caps), 128, 128, np.random.default_rng(0))
     assert cam.track is not None and cam.track.shape == (T, 3)
+    assert set(view) >= {"azimuth_deg", "elevation_deg", "distance_m"}
     assert np.ptp(cam.track[:, 0]) > 8.0
     # athlete inside the image in every frame and not tiny
     for c in caps:
@@ -404,7 +405,7 @@ def test_tracking_camera_follows_runner(tmp_path):
     cam2 = Camera.from_dict(json.loads(json.dumps(cam.to_dict())))
     np.testing.assert_allclose(cam2.project(caps[1].p0)[0], cam.project(caps[1].p0)[0])
     # static clip -> static camera
-    assert tracking_camera(_points(make_stick_figure(T=T)), 128, 128, np.random.default_rng(0)).track is None
+    assert tracking_camera(_points(make_stick_figure(T=T)), 128, 128, np.random.default_rng(0))[0].track is None
     # a tracking camera needs time-first points
     with pytest.raises(ValueError):
         cam.project(np.zeros(3))
@@ -416,3 +417,144 @@ def test_tracking_camera_follows_runner(tmp_path):
     L = np.repeat(caps[2].p0[:, None, :], 33, axis=1)  # head centre, owned by the head
     v = visibility(L, np.full(33, 2), caps, cam)
     assert v.shape == (T, 33) and np.all(v[:, 0] > 0.9)
+
+
+def _shuffler(T=90, fps=30.0, speed=0.9):
+    """The stick figure translating along +Z (sideways, like a lateral shuffle)."""
+    caps = make_stick_figure(T=T, fps=fps)
+    dz = np.zeros((T, 3))
+    dz[:, 2] = speed * np.arange(T) / fps
+    return [Capsule(c.name, c.p0 + dz, c.p1 + dz, c.radius) for c in caps]
+
+
+def test_sideways_traveller_gets_a_z_dolly_and_stays_in_frame():
+    caps = _shuffler()  # 2.7 m along Z
+    for seed in range(12):
+        cam, view = tracking_camera(_points(caps), 96, 96, np.random.default_rng(seed))
+        assert cam.track is not None and np.ptp(cam.track[:, 2]) > 2.0
+        for c in caps:
+            uv, d = cam.project(c.p0)
+            assert np.all(d > 0) and cam.in_frame(uv, d).all(), (seed, view, c.name)
+    frames = render_video(caps, cam, 30.0, 90, np.random.default_rng(0), occluders=False, draw_body=False)
+    # the background scrolls with the Z dolly (not a frozen frame)
+    assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 3.0
+
+
+MOTIONS = {  # stand-ins of the generator's motion types: in place, forward travel, sideways travel
+    "in_place": lambda: make_stick_figure(T=90),
+    "runner": lambda: make_stick_figure(T=90, speed=4.0, x0=-3.0),
+    "shuffler": _shuffler,
+}
+
+
+@pytest.mark.parametrize("motion", sorted(MOTIONS))
+def test_viewpoint_distribution_is_the_same_for_every_motion(motion):
+    """Azimuth covers all 12 bins of 30 deg, and (seed for seed) azimuth, elevation and distance
+    do not depend on the motion: they come from the athlete's height and the draw only."""
+    pts = _points(MOTIONS[motion]())
+    ref = _points(MOTIONS["in_place"]())
+    az, dist = [], []
+    for seed in range(240):
+        _, v = tracking_camera(pts, 96, 96, np.random.default_rng(seed), body_height=1.8)
+        _, v_ref = tracking_camera(ref, 96, 96, np.random.default_rng(seed), body_height=1.8)
+        for k in ("azimuth_deg", "elevation_deg", "distance_m"):
+            assert v[k] == v_ref[k], (seed, k)
+        az.append(v["azimuth_deg"])
+        dist.append(v["distance_m"])
+    counts = np.histogram(az, bins=12, range=(0, 360))[0]
+    assert counts.min() >= 8, counts  # 20 expected per bin; P(a bin < 8) ~ 1e-3
+    assert 0.0 <= min(az) and max(az) < 360.0
+    assert np.ptp(dist) > 0.5  # the framing is drawn, not fixed
+
+
+def test_distance_scales_with_athlete_height_only():
+    pts = _points(make_stick_figure(T=60))
+    _, short = tracking_camera(pts, 96, 96, np.random.default_rng(4), body_height=1.5)
+    _, tall = tracking_camera(pts, 96, 96, np.random.default_rng(4), body_height=2.0)
+    assert tall["distance_m"] == pytest.approx(short["distance_m"] * 2.0 / 1.5, rel=1e-3)
+
+
+# ----------------------------------------------------------------------------- detector error
+
+
+def _standing_landmarks(T: int) -> np.ndarray:
+    """33 static landmarks spread over a standing body (only the error is studied)."""
+    rng = np.random.default_rng(0)
+    L = np.zeros((T, 33, 3))
+    L[:] = np.stack([rng.uniform(-0.2, 0.2, 33), rng.uniform(0.1, 1.7, 33), rng.uniform(-0.3, 0.3, 33)], -1)
+    return L
+
+
+def _err(**kw):
+    from biomech.camera import LandmarkError
+
+    base = dict(swap_rate_hz=0.0, miss_rate_hz=0.0)
+    base.update(kw)
+    return LandmarkError(**base)
+
+
+def _detect(err, T=6000, vis_value=0.95, seed=1, fps=30.0):
+    from biomech.camera import detector_landmarks
+
+    cam = side_camera()
+    L = _standing_landmarks(T)
+    vis = np.full((T, 33), vis_value)
+    noisy, v, info = detector_landmarks(L, vis, cam, np.arange(T), fps, err, np.random.default_rng(seed))
+    return cam, L, noisy, v, info
+
+
+def test_detector_error_size_depth_and_distal_joints():
+    from biomech.camera import LANDMARK_GROUPS
+
+    err = _err()
+    cam, L, noisy, _, _ = _detect(err)
+    e_cam = (noisy - L) @ cam.R.T  # error in camera axes
+    sd = e_cam.reshape(-1, 33, 3).std(0)  # (33,3)
+    inplane = sd[:, :2].mean(1)
+    # depth error larger than in-plane, by the configured factor
+    np.testing.assert_allclose(sd[:, 2] / inplane, err.depth_factor, rtol=0.15)
+    # distal landmarks noisier than the torso, by the configured factor
+    torso = inplane[list(LANDMARK_GROUPS["torso"])].mean()
+    tips = inplane[list(LANDMARK_GROUPS["hand_foot"])].mean()
+    assert torso == pytest.approx(err.sd_m, rel=0.15)
+    assert tips / torso == pytest.approx(err.joint_factor["hand_foot"], rel=0.15)
+    # MediaPipe-world RMSE (hip-centred, camera axes) in the published range (README: ~56 mm)
+    w, wt = mediapipe_world(noisy, cam.R), mediapipe_world(L, cam.R)
+    rmse = np.sqrt(np.mean(np.sum((w - wt) ** 2, -1)))
+    assert 0.035 < rmse < 0.075, rmse
+
+
+def test_detector_error_is_correlated_in_time_and_inflated_when_occluded():
+    err = _err()
+    fps = 30.0
+    cam, L, noisy, _, _ = _detect(err, fps=fps)
+    e = (noisy - L)[:, 0, 0]
+    r1 = np.corrcoef(e[:-1], e[1:])[0, 1]
+    assert r1 == pytest.approx(np.exp(-1.0 / (fps * err.correlation_s)), abs=0.05)
+    _, L2, hidden, _, _ = _detect(err, vis_value=0.0)
+    ratio = (hidden - L2).std() / (noisy - L).std()
+    assert ratio == pytest.approx(1.0 + err.occlusion_gain, rel=0.1)
+
+
+def test_left_right_swaps_and_missed_frames_at_the_configured_rate():
+    from biomech.camera import SWAP_LIMBS
+
+    fps, T = 30.0, 60000  # 2000 s of video
+    err = _err(sd_m=0.0, swap_rate_hz=0.2, miss_rate_hz=0.1)
+    _, L, noisy, vis, info = _detect(err, T=T, fps=fps)
+    expected = 0.2 * T / fps  # 400 events
+    assert abs(info["swap_events"] - expected) < 4 * np.sqrt(expected), info
+    missed = np.isnan(noisy[:, 0, 0])
+    assert np.isnan(noisy[missed]).all() and (vis[missed] == 0).all()
+    assert missed.sum() == info["missed_frames"]
+    mean_len = np.mean(err.miss_frames)  # runs of 1-4 frames, some overlap
+    assert 0.6 < missed.sum() / (0.1 * T / fps * mean_len) < 1.05
+    # a swapped frame carries the right limb at the left label (and vice versa), nothing else moves
+    ok = ~missed
+    moved = np.abs(noisy[ok] - L[ok]).max(-1) > 0  # (n,33)
+    left_knee, right_knee = SWAP_LIMBS["legs"][0]
+    legs = moved[:, left_knee]
+    np.testing.assert_allclose(noisy[ok][legs][:, left_knee], L[ok][legs][:, right_knee])
+    swapped_frac = moved.any(-1).mean()
+    assert 0.5 * info["swapped_frames"] / T < swapped_frac <= info["swapped_frames"] / T + 1e-9
+    assert not moved[:, :11].any()  # the face is never swapped

@@ -240,3 +240,50 @@ def test_motion_solver_agrees_with_forward_kinematics(action):
     assert abs(foot_err - info["foot_error_max_m"]) < 1e-9
     assert info["foot_error_max_m"] < 5e-3
     assert np.all(q[:, q_index("knee_adduction_r")] == 0) and np.all(q[:, q_index("knee_adduction_l")] == 0)
+
+
+def test_keypoints_contract_detector_like_and_privileged_fields(clips):
+    """keypoints.npz: detector-like image/world with NaN rows on missed frames (the same rows,
+    visibility 0), noise-free world_true / ground; meta.json records the viewpoint numbers."""
+    from biomech.camera import mediapipe_world
+
+    for action, (_, d) in clips.items():
+        header, kp = read_npz(d / "keypoints.npz")
+        for k in ("time", "frame_index", "image", "world", "world_true", "ground", "visibility"):
+            assert k in kp and k in header, (action, k)
+        T = len(kp["time"])
+        assert kp["image"].shape == kp["world"].shape == kp["world_true"].shape == (T, 33, 3)
+        assert kp["visibility"].shape == (T, 33)
+        miss_w = np.isnan(kp["world"]).any(axis=(1, 2))
+        assert np.array_equal(miss_w, np.isnan(kp["image"]).any(axis=(1, 2)))
+        assert np.array_equal(miss_w, np.isnan(kp["world"]).all(axis=(1, 2)))  # whole rows
+        assert (kp["visibility"][miss_w] == 0).all() and not np.isnan(kp["world_true"]).any()
+        meta = json.loads((d / "meta.json").read_text())
+        camera = meta["video"]["camera"]
+        assert 0 <= camera["azimuth_deg"] < 360 and -5 <= camera["elevation_deg"] <= 20
+        assert camera["distance_m"] > 1.0
+        # world_true is the noise-free MediaPipe world of the lab-frame landmarks
+        np.testing.assert_allclose(kp["world_true"], mediapipe_world(kp["ground"].astype(float),
+                                                                     np.array(camera["R"])), atol=1e-5)
+        truth = meta["synthetic_truth"]["landmark_error"]
+        assert truth["enabled"] and truth["missed_frames"] == int(miss_w.sum())
+        err = kp["world"][~miss_w] - kp["world_true"][~miss_w]
+        rmse = float(np.sqrt(np.mean(np.sum(err ** 2, -1))))
+        assert rmse == pytest.approx(truth["world_rmse_m"], abs=1e-4)
+        assert 0.03 < rmse < 0.12, (action, rmse)
+        # depth (camera z) error larger than in-plane
+        sd = err.reshape(-1, 3).std(0)
+        assert sd[2] > 1.4 * sd[:2].mean(), (action, sd)
+
+
+def test_landmark_error_switch_off_gives_noise_free_world(tmp_path):
+    from dataclasses import replace
+
+    from biomech.camera import LandmarkError
+
+    cfg = replace(CFG, landmark_error=LandmarkError(enabled=False))
+    spec = _spec("squat", 31, duration=2.5)
+    write_clip(spec, PRO, cfg, tmp_path)
+    _, kp = read_npz(tmp_path / spec.athlete_id / spec.clip_id / "keypoints.npz")
+    np.testing.assert_array_equal(kp["world"], kp["world_true"])
+    assert not np.isnan(kp["image"]).any()

@@ -53,7 +53,9 @@ class _Strict(BaseModel):
 
 class AugmentParams(_Strict):
     enabled: bool = True
-    rotation_deg: float = Field(default=15.0, ge=0, le=180)       # landmarks, about the vertical (Y) axis
+    # landmarks, U(-rot, rot) about the vertical (y) of the view-normalised frame; the windows are
+    # already view-normalised (preprocessing), so a small range covers the residual heading spread
+    rotation_deg: float = Field(default=20.0, ge=0, le=180)
     scale: tuple[float, float] = (0.9, 1.1)                        # landmarks xyz
     imu_noise: float = Field(default=0.02, ge=0, le=1)            # std, in z-score units
     grf_noise: float = Field(default=0.02, ge=0, le=1)
@@ -92,9 +94,14 @@ class TrainParams(_Strict):
 
 # ---- augmentation ----------------------------------------------------------------------------
 def augment_batch(batch: dict[str, torch.Tensor], a: AugmentParams, g: torch.Generator) -> dict[str, torch.Tensor]:
-    """Landmark rotation about the vertical (Y up) by U(-rot, rot) and scale U(lo, hi) per sample,
+    """Landmark rotation about the vertical by U(-rot, rot) and scale U(lo, hi) per sample,
     Gaussian noise on IMU / GRF, random modality dropout (mask False and tensor zeroed; a sample
-    keeps at least one of its present modalities). Returns a new dict; ``g`` drives every draw."""
+    keeps at least one of its present modalities). Returns a new dict; ``g`` drives every draw.
+
+    The vertical is the y axis of the stored landmarks (camera axes, y down, view-normalised by
+    ``sigproc.normalize.normalize_view``); the rotation is ``sigproc.normalize.rotate_about_vertical``'s.
+    The landmark scaler gives x and z centre 0 and one scale (``fit_landmark_scaler``), so rotating
+    the z-scored values is the same rotation of the physical coordinates."""
     if not a.enabled:
         return batch
     b = dict(batch)
