@@ -14,7 +14,8 @@ tensors.
 Anthropometry (de Leva 1996, adjustments of Zatsiorsky-Seluyanov's parameters):
 mass fractions, segment lengths (relative to the reference subjects' stature, 1.741 m male,
 1.735 m female), centre-of-mass positions along the segment and radii of gyration
-(sagittal -> about Z, transverse -> about X, longitudinal -> about Y).
+(sagittal -> about Z; transverse -> about X and longitudinal -> about Y, except the foot,
+which lies along X: longitudinal -> about X, transverse -> about Y).
 The trunk is split into the lower trunk (our pelvis) and the middle+upper trunk (our trunk).
 """
 from __future__ import annotations
@@ -194,7 +195,10 @@ def build_body(sex: str, height: float, mass: float) -> Body:
             com = np.array([0.0, cf * length, 0.0])  # these segments extend upwards
         else:
             com = np.array([0.0, -cf * length, 0.0])
-        inertia = m * (length * np.array([rt, rl, rs])) ** 2
+        # principal axes (X, Y, Z): the foot lies along X (longitudinal about X, transverse about
+        # the vertical Y); every other segment lies along Y (transverse about X, longitudinal about Y)
+        radii = (rl, rt, rs) if key == "foot" else (rt, rl, rs)
+        inertia = m * (length * np.array(radii)) ** 2
         radius = float(np.sqrt(m / (_BODY_DENSITY * np.pi * length)))
         if key == "head":
             radius = float((3 * m / (4 * np.pi * _BODY_DENSITY)) ** (1 / 3))
@@ -217,6 +221,26 @@ def build_body(sex: str, height: float, mass: float) -> Body:
         sex=sex, height=height, mass=mass, segments=segs, joint_offsets=offsets,
         foot_length=L["foot_r"], ankle_height=_ANKLE_HEIGHT * height, heel_back=_HEEL_BACK,
     )
+
+
+def perturb_body(body: Body, rng: np.random.Generator, length_frac: float = 0.05, mass_frac: float = 0.10) -> Body:
+    """A plausible other athlete of the same stature and mass: every segment's length (its joint
+    offsets, centre of mass and inertia with it) scaled by U(1 - length_frac, 1 + length_frac),
+    and the mass distribution changed by U(1 - mass_frac, 1 + mass_frac) per segment, renormalised
+    to the same total mass. Left and right segments get the same factors."""
+    base = sorted({_table_key(n) for n in SEGMENTS})
+    ls = {k: float(rng.uniform(1 - length_frac, 1 + length_frac)) for k in base}
+    ms = {k: float(rng.uniform(1 - mass_frac, 1 + mass_frac)) for k in base}
+    total = sum(body.segments[n].mass * ms[_table_key(n)] for n in SEGMENTS)
+    segs = {}
+    for n, sg in body.segments.items():
+        k = _table_key(n)
+        m = sg.mass * ms[k] * body.total_mass / total
+        segs[n] = Segment(n, m, sg.length * ls[k], sg.com * ls[k], sg.inertia * (m / sg.mass) * ls[k] ** 2, sg.radius)
+    parent = {j.child: j.parent for j in JOINTS}
+    offsets = {c: v * ls[_table_key(parent[c])] for c, v in body.joint_offsets.items()}
+    return Body(body.sex, body.height, body.mass, segs, offsets, body.foot_length * ls["foot"],
+                body.ankle_height, body.heel_back, dict(body.extras))
 
 
 # --------------------------------------------------------------------------------------

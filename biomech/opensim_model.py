@@ -86,6 +86,49 @@ def write_osim(body: Body, path: str | Path, name: str = "athlete") -> Path:
     return path
 
 
+def write_external_loads(path: str | Path, grf_file: str | Path, plates: dict[str, str]) -> Path:
+    """An OpenSim ExternalLoads .xml: one ExternalForce per plate prefix ('' / '1_' ...) applied to
+    `foot_<side>` of the project's model, force and point in ground, data from `grf_file`."""
+    loads = osim.ExternalLoads()
+    loads.setDataFileName(str(grf_file))
+    for prefix, side in plates.items():
+        ef = osim.ExternalForce()
+        ef.setName(f"plate{prefix or '0_'}{side}".rstrip("_"))
+        ef.set_applied_to_body(f"foot_{side}")
+        ef.set_force_expressed_in_body("ground")
+        ef.set_point_expressed_in_body("ground")
+        ef.set_force_identifier(f"{prefix}ground_force_v")
+        ef.set_point_identifier(f"{prefix}ground_force_p")
+        ef.set_torque_identifier(f"{prefix}ground_torque_")
+        loads.cloneAndAppend(ef)
+    loads.printToXML(str(path))
+    return Path(path)
+
+
+def run_inverse_dynamics_tool(model_file: str | Path, coordinates_file: str | Path, external_loads: str | Path,
+                              out_dir: str | Path, t0: float, t1: float, cutoff_hz: float = -1.0) -> Path:
+    """OpenSim's own InverseDynamicsTool on files (cutoff -1: coordinates not filtered); returns the
+    generalized-forces .sto it writes."""
+    out_dir = Path(out_dir)
+    tool = osim.InverseDynamicsTool()
+    tool.setName("athlete_id")
+    tool.setModelFileName(str(Path(model_file).resolve()))
+    tool.setCoordinatesFileName(str(Path(coordinates_file).resolve()))
+    tool.setExternalLoadsFileName(str(Path(external_loads).resolve()))
+    tool.setLowpassCutoffFrequency(cutoff_hz)
+    tool.setStartTime(t0)
+    tool.setEndTime(t1)
+    tool.setResultsDir(str(out_dir.resolve()))
+    tool.setOutputGenForceFileName("inverse_dynamics.sto")
+    excluded = osim.ArrayStr()
+    excluded.append("Muscles")
+    tool.setExcludedForces(excluded)
+    setup = out_dir / "id_setup.xml"
+    tool.printToXML(str(setup))
+    osim.InverseDynamicsTool(str(setup)).run()  # a tool built from its setup file loads its own model
+    return out_dir / "inverse_dynamics.sto"
+
+
 class InverseDynamics:
     """Reusable OpenSim inverse-dynamics solver for one athlete's model."""
 

@@ -141,7 +141,7 @@ def simulate(body: Body, spec: ClipSpec, preset: Preset, cfg: SynthConfig) -> di
         load = {s: np.asarray(plan.feet[s].load)[idx] for s in ("r", "l")}
     grf = split_ground_reaction(body, pose, F, N, contact, load, contact_rate_hz=fs)
     ne = newton_euler_leg_moments(body, pose, kin, qt, grf)
-    return {"t": t, "fs": fs, "q": q, "qd": qd, "qdd": qdd, "pose": pose, "kin": kin, "grf": grf,
+    return {"t": t, "fs": fs, "q": q, "qd": qd, "qdd": qdd, "spline": spline, "pose": pose, "kin": kin, "grf": grf,
             "ne": {k: v.numpy() for k, v in ne.items()}, "plan": plan, "state": state, "solve_info": info,
             "contact": contact, "F_total": F.numpy()}
 
@@ -159,21 +159,38 @@ def _inverse_dynamics(body: Body) -> InverseDynamics:
     return _ID_CACHE[key]
 
 
+def state_at(body: Body, sim: dict, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """q, qd, qdd (n, 29) from the motion's C2 spline and the per-foot ground reaction (linear
+    between simulation samples, as the plates sample it) at exact simulation times `times`:
+    ground truth at its own rate, not at the nearest simulation sample (100 Hz on a 250 Hz
+    simulation would alternate 0 / 2 ms of timing error)."""
+    sp = sim["spline"]
+    grf = {s: {k: torch.as_tensor(resample_at(sim["t"], g[k].numpy(), times)) for k in ("force", "cop", "free_moment")}
+           for s, g in sim["grf"].items()}
+    return sp(times), sp(times, 1), sp(times, 2), grf
+
+
 def opensim_moments(body: Body, sim: dict, times: np.ndarray, idm: InverseDynamics | None = None) -> np.ndarray:
     """OpenSim generalized forces (n, len(COORDINATES)) at simulation times `times`."""
-    fs, t = sim["fs"], sim["t"]
-    i = np.clip(np.round(times * fs).astype(int), 0, len(t) - 1)
+    q, qd, qdd, grf = state_at(body, sim, times)
+    pose = forward_kinematics(body, torch.as_tensor(q))
     idm = idm or _inverse_dynamics(body)
     wrench = {}
     for s in ("r", "l"):
-        g = sim["grf"][s]
-        F = g["force"].numpy()[i]
-        cop = g["cop"].numpy()[i]
-        origin = sim["pose"].p[f"foot_{s}"].numpy()[i]
-        M = np.cross(cop - origin, F)
-        M[:, 1] += g["free_moment"].numpy()[i]
+        F, cop = grf[s]["force"].numpy(), grf[s]["cop"].numpy()
+        M = np.cross(cop - pose.p[f"foot_{s}"].numpy(), F)
+        M[:, 1] += grf[s]["free_moment"].numpy()
         wrench[s] = (F, M)
-    return idm.solve(sim["q"][i], sim["qd"][i], sim["qdd"][i], wrench)
+    return idm.solve(q, qd, qdd, wrench)
+
+
+def newton_euler_moments(body: Body, sim: dict, times: np.ndarray) -> np.ndarray:
+    """Newton-Euler moments (n, 10) in MOMENT_COORDINATES order at simulation times `times`."""
+    q, qd, qdd, grf = state_at(body, sim, times)
+    qt = torch.as_tensor(q)
+    st = body_state(body, qt, torch.as_tensor(qd), torch.as_tensor(qdd))
+    ne = newton_euler_leg_moments(body, st.pose, kinematics_from_state(body, st), qt, grf)
+    return np.stack([ne[c].numpy() for c in MOMENT_COORDINATES], -1)
 
 
 def _conventions() -> dict:
@@ -314,8 +331,7 @@ def _write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, root: Path,
 
     # ---------------- ground truth ----------------
     t_gt = np.arange(int(np.floor(D * cfg.gt_rate_hz))) / cfg.gt_rate_hz
-    ig = np.clip(np.round((t_gt + MARGIN_S) * fs).astype(int), 0, len(t_sim) - 1)
-    q_gt = sim["q"][ig].copy()
+    q_gt = sim["spline"](t_gt + MARGIN_S)
     rot = [i for i, c in enumerate(COORDINATES) if c not in TRANSLATIONS]
     q_gt[:, rot] = np.degrees(q_gt[:, rot])
     write_mot(clip_dir / "angles.mot", t_gt, list(COORDINATES), q_gt, in_degrees=True,
@@ -324,7 +340,7 @@ def _write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, root: Path,
     names = [f"{c}_force" if c in TRANSLATIONS else f"{c}_moment" for c in COORDINATES]
     write_mot(clip_dir / "moments.sto", t_gt, names, tau, in_degrees=False,
               name=f"{spec.clip_id}_inverse_dynamics")
-    ne = np.stack([sim["ne"][c][ig] for c in MOMENT_COORDINATES], -1)
+    ne = newton_euler_moments(body, sim, t_gt + MARGIN_S)
     write_mot(clip_dir / "moments_ne.sto", t_gt, list(MOMENTS), ne, in_degrees=False,
               name=f"{spec.clip_id}_newton_euler")
     files += ["angles.mot", "moments.sto", "moments_ne.sto"]

@@ -28,8 +28,9 @@ Approximations of the physics path (see :func:`root_anchored_q`):
     in-place stances (squat, standing); wrong in heel-up/toe-off and in flight (where the GRF is
     zero, so only the leg segments' inertial terms are affected). The LSTM residuals on the
     pelvis qd/qdd can learn part of the difference.
-  * the body is de Leva's table of the sample's sex (``anthro[:, 2]`` >= 0.5: female; the male
-    table when it is not given) scaled to its height and mass (clamped to build_body's range).
+  * the body is de Leva's table of the sample's sex (``anthro[:, 2]`` = 1: female; the male
+    table for 0, for 0.5 "not stated" and when it is not given) scaled to its height and mass
+    (clamped to build_body's range).
     The wrong table moves the joint centres by centimetres: on quasi-static squats the knee
     moment error was ~3 N m with the right table and ~11 N m with the other one.
   * qd, qdd are 4th-order central differences at the window rate ``fs`` (default 50 Hz).
@@ -44,11 +45,12 @@ from torch import Tensor, nn
 
 from biomech.body import Body, build_body, forward_kinematics, q_index
 from biomech.conventions import COORDINATES, GRAVITY, JOINT_ANGLES, MOMENT_COORDINATES, MOMENTS
-from biomech.dynamics import _diff, body_state, kinematics_from_state, newton_euler_leg_moments, sole_polygon
+from biomech.dynamics import _diff, sole_polygon
+from biomech.inverse_dynamics import physics_moments as _physics
 
 from .registry import register_model
 
-__all__ = ["TorqueNE", "TorqueDirect", "moment_loss", "torque_metrics", "icc_3_1", "root_anchored_q",
+__all__ = ["TorqueNE", "TorqueDirect", "moment_loss", "torque_metrics", "icc_3_1", "icc_2_1", "root_anchored_q",
            "physics_moments"]
 
 N_Q = len(COORDINATES)
@@ -60,9 +62,9 @@ _PELVIS = {n: q_index(n) for n in ("pelvis_tilt", "pelvis_tx", "pelvis_ty", "pel
 # physics path
 # --------------------------------------------------------------------------------------
 def body_for(mass: float, height: float, female: float = 0.0) -> Body:
-    """de Leva's table of the sex (female >= 0.5) scaled to (height, mass), clamped to build_body's
-    supported range."""
-    sex = "female" if female >= 0.5 else "male"
+    """de Leva's table of the sex scaled to (height, mass), clamped to build_body's supported range.
+    ``female``: 1 female table; 0 (male) or 0.5 (not stated) the male table."""
+    sex = "female" if female > 0.5 else "male"
     return build_body(sex, float(np.clip(height, 1.2, 2.3)), float(np.clip(mass, 30.0, 160.0)))
 
 
@@ -158,11 +160,9 @@ def grf_dict(grf_n: Tensor) -> dict[str, dict[str, Tensor]]:
 
 
 def physics_moments(body: Body, q: Tensor, qd: Tensor, qdd: Tensor, grf_n: Tensor) -> Tensor:
-    """(T,10) moments in MOMENTS order from exact recursive kinematics + Newton-Euler."""
-    st = body_state(body, q, qd, qdd)
-    kin = kinematics_from_state(body, st)
-    m = newton_euler_leg_moments(body, st.pose, kin, q, grf_dict(grf_n.to(q.dtype)))
-    return torch.stack([m[c] for c in MOMENT_COORDINATES], -1)
+    """(T,10) moments in MOMENTS order from a window's (q, qd, qdd) and plates (T,2,7) in newtons:
+    biomech.inverse_dynamics.physics_moments (exact recursive kinematics + Newton-Euler)."""
+    return _physics(body, q, qd, qdd, grf_dict(grf_n.to(q.dtype)))
 
 
 def _grf_newtons(grf: Tensor, mass: Tensor) -> Tensor:
@@ -215,7 +215,7 @@ class TorqueNE(nn.Module):
         self._bodies: dict[tuple[float, float], Body] = {}
 
     def _body(self, mass: float, height: float, female: float) -> Body:
-        key = (round(mass, 4), round(height, 4), female >= 0.5)
+        key = (round(mass, 4), round(height, 4), female > 0.5)
         if key not in self._bodies:
             self._bodies[key] = body_for(mass, height, female)
         return self._bodies[key]
@@ -301,6 +301,22 @@ def icc_3_1(y: np.ndarray) -> float:
     ms_r = ss_r / (n - 1)
     ms_e = ss_e / ((n - 1) * (k - 1))
     den = ms_r + (k - 1) * ms_e
+    return float((ms_r - ms_e) / den) if den > 0 else float("nan")
+
+
+def icc_2_1(y: np.ndarray) -> float:
+    """ICC(2,1), two-way random, absolute agreement, single measures (Shrout & Fleiss 1979) of
+    y (n subjects, k raters): (MS_R - MS_E) / (MS_R + (k - 1) MS_E + k (MS_C - MS_E) / n).
+    Unlike ICC(3,1) it drops when one rater is offset from the other."""
+    y = np.asarray(y, dtype=np.float64)
+    n, k = y.shape
+    gm = y.mean()
+    ss_r = k * ((y.mean(1) - gm) ** 2).sum()
+    ss_c = n * ((y.mean(0) - gm) ** 2).sum()
+    ss_e = ((y - gm) ** 2).sum() - ss_r - ss_c
+    ms_r, ms_c = ss_r / (n - 1), ss_c / (k - 1)
+    ms_e = ss_e / ((n - 1) * (k - 1))
+    den = ms_r + (k - 1) * ms_e + k * (ms_c - ms_e) / n
     return float((ms_r - ms_e) / den) if den > 0 else float("nan")
 
 

@@ -182,3 +182,15 @@ def test_torque_metrics_known_inputs():
     m = torque_metrics(-target, torch.as_tensor(target))
     assert all(v == pytest.approx(-1.0) for v in m["pearson"].values())
     assert set(m["rmse"]) == set(MOMENTS)
+
+
+def test_icc_2_1_hand_computed_and_offset_sensitive():
+    """Shrout & Fleiss ICC(2,1) on a 3x2 table worked by hand: MS_R 19/6, MS_C 8/3, MS_E 1/6 ->
+    3 / 5; a constant offset between raters leaves ICC(3,1) at 1 but lowers ICC(2,1)."""
+    from models.torque import icc_2_1
+
+    assert icc_2_1(np.array([[1, 2], [2, 3], [3, 5]])) == pytest.approx(0.6)
+    x = np.linspace(0, 10, 50)
+    y = np.stack([x, x + 3.0], 1)
+    assert icc_3_1(y) == pytest.approx(1.0)
+    assert icc_2_1(y) < 0.8
