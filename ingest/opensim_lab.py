@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from biomech.conventions import COORDINATES, TRANSLATIONS
-from biomech.io import read_mot, write_mot
-from biomech.opensim_model import osim
+from biomech.io import read_grf_mot, read_mot, write_mot
+from biomech.opensim_model import osim, run_inverse_dynamics_tool
 from ingest import IngestError
 
 # model family -> {coordinate: sign that turns the model's value into the project's}
@@ -204,34 +204,14 @@ def import_ik(model_path: str | Path, trc_path: str | Path, out_dir: str | Path,
 # --------------------------------------------------------------------------------------
 # Force plates -> OpenSim inverse dynamics -> reference moments
 # --------------------------------------------------------------------------------------
-PLATE_SUFFIX = "ground_force_vx"
 MIN_LOAD_N = 20.0  # below this a plate is unloaded (as in preprocessing)
 MAX_PLATE_FOOT_DISTANCE_M = 0.30
 
 
-def write_grf_mot(path: str | Path, time: np.ndarray, force: np.ndarray, cop: np.ndarray,
-                  free_moment: np.ndarray, prefixes: tuple[str, ...] = ("r_", "l_")) -> Path:
-    """Plates (N, P, 3) force N, COP m, (N, P) free moment about +Y N m -> an OpenSim GRF .mot."""
-    cols, data = [], []
-    for k, pre in enumerate(prefixes):
-        for q, arr in (("force_v", force[:, k]), ("force_p", cop[:, k])):
-            cols += [f"{pre}ground_{q}{a}" for a in "xyz"]
-            data.append(arr)
-        cols += [f"{pre}ground_torque_{a}" for a in "xyz"]
-        data.append(np.column_stack([np.zeros(len(time)), free_moment[:, k], np.zeros(len(time))]))
-    return write_mot(path, time, cols, np.column_stack(data), in_degrees=False, name="ground_reaction_forces")
-
-
-def plate_prefixes(columns: list[str], path: Path) -> list[str]:
-    pre = [c[: -len(PLATE_SUFFIX)] for c in columns if c.endswith(PLATE_SUFFIX)]
-    if not pre:
-        raise IngestError(f"{path}: no '*{PLATE_SUFFIX}' column; expected OpenSim GRF columns such as "
-                          f"r_ground_force_vx .. r_ground_force_pz, r_ground_torque_x .. _z")
-    return pre
-
-
 def write_external_loads(path: str | Path, grf_mot: Path, assignment: dict[str, str]) -> Path:
-    """ExternalLoads .xml applying each plate (column prefix -> body) of `grf_mot`, ground frame."""
+    """ExternalLoads .xml applying each plate (column prefix -> any body of a lab model, e.g.
+    calcn_r) of `grf_mot`, ground frame. (`biomech.opensim_model.write_external_loads` is the
+    same for the project's own model, whose feet are always foot_r / foot_l.)"""
     loads = osim.ExternalLoads()
     loads.setDataFileName(str(grf_mot))
     for pre, body in assignment.items():
@@ -262,11 +242,11 @@ def assign_plates(model_path: Path, ik_mot: Path, grf_mot: Path) -> tuple[dict[s
     feet = [b for b in feet if b.startswith(("calcn", "foot"))]
     t_ik, cols, q, hdr = read_mot(ik_mot)
     in_deg = hdr.get("inDegrees", "yes").lower() == "yes"
-    t_g, gcols, g, _ = read_mot(grf_mot)
+    t_g, plates = read_grf_mot(grf_mot)
     cs = model.getCoordinateSet()
     out, dist = {}, {}
-    for pre in plate_prefixes(gcols, grf_mot):
-        fy = g[:, gcols.index(f"{pre}ground_force_vy")]
+    for pre, plate in plates.items():
+        fy = plate["force"][:, 1]
         loaded = np.flatnonzero(fy > MIN_LOAD_N)
         if not len(loaded):
             continue
@@ -281,7 +261,7 @@ def assign_plates(model_path: Path, ik_mot: Path, grf_mot: Path) -> tuple[dict[s
                     rotational = coord.getMotionType() == 1  # Rotational
                     coord.setValue(state, float(np.deg2rad(v) if (in_deg and rotational) else v), False)
             model.realizePosition(state)
-            cop = np.array([g[i, gcols.index(f"{pre}ground_force_p{a}")] for a in "xyz"])
+            cop = plate["point"][i]
             for b in feet:
                 p = model.getBodySet().get(b).getPositionInGround(state).to_numpy()
                 d[b].append(float(np.hypot(*(cop - p)[[0, 2]])))
@@ -297,26 +277,6 @@ def assign_plates(model_path: Path, ik_mot: Path, grf_mot: Path) -> tuple[dict[s
     return out, dist
 
 
-def run_id(model_path: Path, ik_mot: Path, external_loads: Path, out_sto: Path, lowpass_hz: float) -> None:
-    model = _load_model(model_path)  # kept referenced while the tool runs (it does not own it)
-    model.initSystem()
-    tool = osim.InverseDynamicsTool()
-    tool.setModel(model)
-    tool.setCoordinatesFileName(str(ik_mot))
-    tool.setExternalLoadsFileName(str(external_loads))
-    tool.setLowpassCutoffFrequency(float(lowpass_hz))
-    t, _, _, _ = read_mot(ik_mot)
-    tool.setStartTime(float(t[0]))
-    tool.setEndTime(float(t[-1]))
-    tool.setResultsDir(str(out_sto.parent))
-    tool.setOutputGenForceFileName(out_sto.name)
-    excluded = osim.ArrayStr()
-    excluded.append("Muscles")
-    tool.setExcludedForces(excluded)
-    if not tool.run():
-        raise IngestError(f"{ik_mot}: OpenSim inverse dynamics failed on {model_path}")
-
-
 def import_trial(model_path: str | Path, trc_path: str | Path, grf_mot: str | Path, out_dir: str | Path,
                  external_loads: str | Path | None = None, ik_setup: str | Path | None = None,
                  lowpass_hz: float = 15.0) -> dict:
@@ -324,6 +284,7 @@ def import_trial(model_path: str | Path, trc_path: str | Path, grf_mot: str | Pa
     model_path, trc_path, grf_mot, out_dir = map(Path, (model_path, trc_path, grf_mot, out_dir))
     if not grf_mot.is_file():
         raise IngestError(f"{grf_mot}: GRF file not found")
+    read_grf_mot(grf_mot)  # a file without plate columns stops here, naming it
     res = import_ik(model_path, trc_path, out_dir, ik_setup)
     family = res["family"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -337,8 +298,10 @@ def import_trial(model_path: str | Path, trc_path: str | Path, grf_mot: str | Pa
                              "bodies": assignment, "mean_distance_m": {k: round(v, 3) for k, v in dist.items()}}
         else:
             res["plates"] = {"assigned": f"from {external_loads}"}
-        run_id(model_path, ik_mot, Path(external_loads), tmp / "id.sto", lowpass_hz)
-        t, cols, tau, _ = read_mot(tmp / "id.sto")
+        t_ik, _, _, _ = read_mot(ik_mot)
+        sto = run_inverse_dynamics_tool(model_path, ik_mot, external_loads, tmp, float(t_ik[0]),
+                                        float(t_ik[-1]), cutoff_hz=lowpass_hz)
+        t, cols, tau, _ = read_mot(sto)
     signs = CONVENTIONS[family]
     names = [f"{c}_force" if c in TRANSLATIONS else f"{c}_moment" for c in COORDINATES]
     out = np.full((len(t), len(COORDINATES)), np.nan)

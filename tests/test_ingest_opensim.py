@@ -110,6 +110,16 @@ def test_ingest_opensim_command(exported, tmp_path, capsys):
     assert "nope.osim: OpenSim model file not found" in capsys.readouterr().err
 
 
+def _write_plates(path, time, force, cop, free):
+    """grf.npz arrays (one plate per foot) -> an OpenSim GRF .mot (prefixes r_ / l_)."""
+    from biomech.io import write_grf_mot
+
+    zeros = np.zeros(len(time))
+    return write_grf_mot(path, time, {pre: {"force": force[:, k], "point": cop[:, k],
+                                            "torque": np.column_stack([zeros, free[:, k], zeros])}
+                                      for k, pre in enumerate(("r_", "l_"))})
+
+
 @pytest.fixture(scope="module")
 def lab_trial(tmp_path_factory):
     """A generated countermovement jump recorded as a synchronised lab would: plates on the video
@@ -123,8 +133,6 @@ def lab_trial(tmp_path_factory):
                     action="countermovement_jump", fault="none", preset="pro", duration=2.4, seed=93)
     write_clip(spec, PRO, cfg, root)
     clip = root / spec.athlete_id / spec.clip_id
-    from ingest.opensim_lab import write_grf_mot
-
     a = read_json(clip / "meta.json")["athlete"]
     body = build_body(a["sex"], a["height_m"], a["mass_kg"])
     model = build_model(body, name="athlete0000")
@@ -135,7 +143,7 @@ def lab_trial(tmp_path_factory):
     write_trc(root / "markers.trc", kp["time"], used, kp["ground"][:, [MEDIAPIPE_LANDMARKS.index(n) for n in used]])
     write_ik_setup(root / "SETUP_IK.xml", {n: MARKER_WEIGHTS[n] for n in used})
     _, g = read_npz(clip / "grf.npz")
-    write_grf_mot(root / "grf.mot", g["time"], g["force"], g["cop"], g["free_moment"])
+    _write_plates(root / "grf.mot", g["time"], g["force"], g["cop"], g["free_moment"])
     return root, clip
 
 
@@ -164,14 +172,14 @@ def test_lab_trial_reference_moments_match_the_generator(lab_trial, tmp_path):
 
 
 def test_plate_not_under_a_foot_is_named(lab_trial, tmp_path):
-    from ingest.opensim_lab import import_trial, write_grf_mot
+    from ingest.opensim_lab import import_trial
     from ingest.quality import QualityError
 
     root, clip = lab_trial
     _, g = read_npz(clip / "grf.npz")
     cop = g["cop"].copy()
     cop[:, 0, 0] += 1.0  # the right plate's COP 1 m ahead of the athlete (wrong plate origin)
-    write_grf_mot(tmp_path / "bad_grf.mot", g["time"], g["force"], cop, g["free_moment"])
+    _write_plates(tmp_path / "bad_grf.mot", g["time"], g["force"], cop, g["free_moment"])
     with pytest.raises(QualityError, match=r"bad_grf.mot: force plate 'r_' is not under either foot: .*"
                                            r"\(--external-loads\)"):
         import_trial(root / "model.osim", root / "markers.trc", tmp_path / "bad_grf.mot", tmp_path / "o",
