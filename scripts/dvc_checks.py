@@ -11,8 +11,9 @@ each lie under one of the stage's ``deps``. Prints one line per missing file and
 
 lock: ``dvc status`` against the committed dvc.lock, keeping only what says the lock is stale:
 a changed command, a modified / new / deleted code dependency, a changed params.yaml key.
-Dependencies that are another stage's output (data/raw, data/processed, reports/train/*.json) and
-missing outputs are ignored, so it passes on a clean clone without data and fails (exit 1, one
+Dependencies that are another stage's output (data/raw, data/processed, reports/train/*.json),
+missing outputs and pipelines that have no dvc.lock at all (pipelines/videos: never run, it needs
+the user's videos) are ignored, so it passes on a clean clone without data and fails (exit 1, one
 line per stage and path) when code, params or commands changed without `dvc repro` (or `dvc
 commit`) refreshing dvc.lock. A few seconds: DVC hashes only the code directories (and whatever
 data is present, once; it caches the hashes).
@@ -93,8 +94,9 @@ def stages(root: Path = ROOT) -> list[dict]:
         for st in repo.index.stages:
             deps = [d for d in st.deps if not isinstance(d, ParamsDependency)]
             params = [k for d in st.deps if isinstance(d, ParamsDependency) for k in d.params]
+            lock = Path(st.dvcfile.path).with_name("dvc.lock")
             out.append({"name": st.addressing, "cmd": st.cmd, "deps": [d.def_path for d in deps],
-                        "params": params, "outs": [o.def_path for o in st.outs]})
+                        "params": params, "outs": [o.def_path for o in st.outs], "locked": lock.is_file()})
     return out
 
 
@@ -119,10 +121,13 @@ def stale_lock(root: Path = ROOT) -> list[str]:
 
     all_stages = stages(root)
     produced = [o for st in all_stages for o in st["outs"]]
+    never_run = {st["name"] for st in all_stages if not st["locked"]}  # a dvc.yaml without any dvc.lock
     with Repo(str(root)) as repo:
         status = repo.status()
     problems = []
     for name, entries in sorted(status.items()):
+        if name in never_run:
+            continue
         for entry in entries:
             if isinstance(entry, str):  # "changed command", "always changed"
                 problems.append(f"{name}: {entry}")
