@@ -74,6 +74,7 @@ class TrainParams(_Strict):
     data_dir: str = "data/processed"
     out_dir: str = "artifacts/train"
     report_dir: str = "reports/train"
+    seeds_dir: str = "artifacts/seeds"     # seed replicas (stages.train <name> --seed K)
     seed: int = Field(default=0, ge=0)
     epochs: int = Field(default=30, ge=1, le=10000)
     batch_size: int = Field(default=32, ge=1, le=4096)
@@ -498,7 +499,7 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
     val = task.evaluate(model, val_loader)
     test = task.evaluate(model, task.loader("test"))
     metrics = {
-        "model": model_name, "kind": kind, **task.summary(val, test),
+        "model": model_name, "kind": kind, "seed": p.seed, **task.summary(val, test),
         "epochs": state["epoch"], "best_epoch": state["best_epoch"], "stopped_early": stopped_early,
         "resumed_from_epoch": resumed_from, "seconds": round(time.perf_counter() - t0, 2),
         "params": n_params, "windows_seen": state.get("windows_seen", 0), "sample_budget": p.sample_budget,
@@ -534,7 +535,7 @@ def _train_sklearn(model_name, cfg, p: TrainParams, data_dir: Path, out_dir: Pat
                 faults[f"{split}_{key}"] = v
     model.save(out_dir / "model.joblib")
     metrics = {
-        "model": model_name, "kind": "sklearn", "val_accuracy": out["val"][0], "val_macro_f1": out["val"][1],
+        "model": model_name, "kind": "sklearn", "seed": p.seed, "val_accuracy": out["val"][0], "val_macro_f1": out["val"][1],
         "test_accuracy": out["test"][0], "test_macro_f1": out["test"][1], "n_val": out["val"][2],
         "n_test": out["test"][2], **faults, "epochs": 1, "best_epoch": 1, "stopped_early": False,
         "resumed_from_epoch": 0, "seconds": round(time.perf_counter() - t0, 2), "params": int(model.n_params),
