@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     if not replica:
         report = Path(p.report_dir) / f"{name}.json"
         report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=1) + "\n")
+        summary = {**{k: v for k, v in metrics.items() if k != "history"}, "model": name, "arch": arch}
+        report.write_text(json.dumps(summary, indent=1) + "\n")
     if metrics["kind"] == "torque":
         result = (f"val RMSE {metrics['val_rmse_nm_per_kg']:.3f} N m/kg, test RMSE {metrics['test_rmse_nm_per_kg']:.3f} "
                   f"N m/kg (knee r/l {metrics['test_rmse'].get('knee_angle_r_moment', float('nan')):.1f}/"
