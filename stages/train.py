@@ -48,6 +48,18 @@ def load_params(name: str):
     return profile, validate(TrainParams, deep_merge(raw, overrides), "train"), arch, cfg
 
 
+# the figures `dvc metrics show` / `dvc exp show` list per model; everything else stays in
+# artifacts/train/<name>/metrics.json (and the evaluate stage's reports)
+HEADLINE_KEYS = ("val_accuracy", "val_macro_f1", "test_accuracy", "test_macro_f1", "test_fault_macro_f1",
+                 "val_rmse_nm_per_kg", "test_rmse_nm_per_kg", "seed", "epochs", "windows_seen", "params", "seconds")
+
+
+def headline(metrics: dict, name: str, arch: str) -> dict:
+    """The stage report: zoo name, architecture, kind and the HEADLINE_KEYS the model has."""
+    return {"model": name, "arch": arch, "kind": metrics.get("kind"),
+            **{k: metrics[k] for k in HEADLINE_KEYS if k in metrics}}
+
+
 def parse_args(argv: list[str]) -> tuple[str, int] | None:
     """``<name> [--seed K]`` -> (name, K); K = 0 is the pipeline's own training. None if malformed."""
     if len(argv) == 1:
@@ -98,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     if not replica:
         report = Path(p.report_dir) / f"{name}.json"
         report.parent.mkdir(parents=True, exist_ok=True)
-        summary = {**{k: v for k, v in metrics.items() if k != "history"}, "model": name, "arch": arch}
-        report.write_text(json.dumps(summary, indent=1) + "\n")
+        report.write_text(json.dumps(headline(metrics, name, arch), indent=1) + "\n")
     if metrics["kind"] == "torque":
         result = (f"val RMSE {metrics['val_rmse_nm_per_kg']:.3f} N m/kg, test RMSE {metrics['test_rmse_nm_per_kg']:.3f} "
                   f"N m/kg (knee r/l {metrics['test_rmse'].get('knee_angle_r_moment', float('nan')):.1f}/"
