@@ -23,11 +23,13 @@ def _checks():
     return mod
 
 
-def _train_stage_params(item: str) -> set[str]:
-    """What train@<item> must list: profile, every common train key, its own arch key, and the
-    same for each profile's overrides."""
+def _train_stage_params(item: str, seed_replica: bool = False) -> set[str]:
+    """What train@<item> (or train_seed@<item>-<k>) must list: profile, every common train key, its
+    own arch key, and the same for each profile's overrides. Only a seed replica reads seeds_dir;
+    only the pipeline's own training writes out_dir / report_dir."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    keys = {"profile", f"train.archs.{item}"} | {f"train.{k}" for k in params["train"] if k != "archs"}
+    own = {"out_dir", "report_dir"} if seed_replica else {"seeds_dir"}
+    keys = {"profile", f"train.archs.{item}"} | {f"train.{k}" for k in params["train"] if k not in {"archs", *own}}
     for prof, over in params["profiles"].items():
         t = over.get("train") or {}
         keys |= {f"profiles.{prof}.train.{k}" for k in t if k != "archs"} | {f"profiles.{prof}.train.archs.{item}"}
@@ -45,6 +47,15 @@ def test_each_train_stage_depends_on_its_own_arch_keys_only():
         listed = {p.replace("${item}", item) for p in dvc["do"]["params"]}
         assert listed == _train_stage_params(item), item
         assert not any(k.endswith(f".archs.{other}") for k in listed for other in archs if other != item)
+
+
+def test_each_seed_replica_stage_depends_on_its_own_arch_keys_only():
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["train_seed"]
+    archs = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["train"]["foreach"]
+    assert set(stage["matrix"]["name"]) <= set(archs)
+    for item in stage["matrix"]["name"]:
+        listed = {p.replace("${item.name}", item) for p in stage["params"]}
+        assert listed == _train_stage_params(item, seed_replica=True), item
 
 
 def test_every_stage_lists_the_code_it_imports():
