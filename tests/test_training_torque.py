@@ -96,8 +96,10 @@ def test_stage_main_trains_a_torque_estimator(data, tmp_path, monkeypatch, capsy
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(tmp_path)
     assert stage.main(["torque_direct"]) == 0
-    rep = json.loads((tmp_path / "reports/train/torque_direct.json").read_text())
-    assert rep["kind"] == "torque" and set(rep["test_rmse"]) == set(MOMENTS)
+    rep = json.loads((tmp_path / "reports/train/torque_direct.json").read_text())  # headline figures
+    full = json.loads((tmp_path / "artifacts/train/torque_direct/metrics.json").read_text())
+    assert rep["kind"] == "torque" and set(full["test_rmse"]) == set(MOMENTS)
+    assert rep["test_rmse_nm_per_kg"] == full["test_rmse_nm_per_kg"] and "test_rmse" not in rep
     assert rep["epochs"] == 2  # the per-model override of train.epochs (1)
     assert "test RMSE" in capsys.readouterr().err
 
