@@ -17,7 +17,7 @@ import math
 from typing import Literal, Optional, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from biomech.conventions import IMU_SENSORS
 
@@ -92,6 +92,15 @@ class Athlete(BaseModel):
 
 class LandmarksIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    _cache: tuple | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _check_arrays(self):  # shape / NaN / length errors are 400s naming the field, before any work
+        self._cache = self._arrays()
+        return self
+
+    def arrays(self) -> tuple:
+        return self._cache if self._cache is not None else self._arrays()
     rate_hz: float = Field(ge=10, le=1000, description="video frame rate")
     world: ArrayIn = Field(description="(T, 33, 3 or 4) MediaPipe world landmarks, m, camera axes "
                                        "(+ visibility); rows of NaN (null not allowed) = no person in that frame")
@@ -101,7 +110,7 @@ class LandmarksIn(BaseModel):
     image_size: Optional[tuple[int, int]] = Field(None, description="(width, height) px of the video")
     time: Optional[ArrayIn] = Field(None, description="(T,) frame times, s (default: i / rate_hz)")
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
         w = _finite(as_array(self.world, "landmarks.world", (N_LANDMARKS, None)), "landmarks.world", True)
         if w.shape[2] not in (3, 4):
             raise ValueError(f"landmarks.world: shape {list(w.shape)}, expected (T, 33, 3) or (T, 33, 4)")
@@ -123,6 +132,15 @@ class LandmarksIn(BaseModel):
 
 class ImuIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    _cache: tuple | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _check_arrays(self):  # shape / NaN / length errors are 400s naming the field, before any work
+        self._cache = self._arrays()
+        return self
+
+    def arrays(self) -> tuple:
+        return self._cache if self._cache is not None else self._arrays()
     rate_hz: float = Field(ge=20, le=5000)
     acc: ArrayIn = Field(description=f"(N, {len(IMU_SENSORS)}, 3) specific force, m/s^2, sensor frame")
     gyro: ArrayIn = Field(description=f"(N, {len(IMU_SENSORS)}, 3) angular velocity, rad/s")
@@ -131,7 +149,7 @@ class ImuIn(BaseModel):
     time: Optional[ArrayIn] = Field(None, description="(N,) its own clock's sample times, s (dropped samples "
                                                       "leave gaps); default t0_s + i / rate_hz")
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
         S = len(IMU_SENSORS)
         acc = _finite(as_array(self.acc, "imu.acc", (S, 3)), "imu.acc")
         gyro = _finite(as_array(self.gyro, "imu.gyro", (S, 3)), "imu.gyro")
@@ -142,6 +160,15 @@ class ImuIn(BaseModel):
 
 class GrfIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    _cache: tuple | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _check_arrays(self):  # shape / NaN / length errors are 400s naming the field, before any work
+        self._cache = self._arrays()
+        return self
+
+    def arrays(self) -> tuple:
+        return self._cache if self._cache is not None else self._arrays()
     rate_hz: float = Field(ge=50, le=10000)
     force: ArrayIn = Field(description="(N, 2, 3) force per plate [right, left], N, ground frame")
     cop: ArrayIn = Field(description="(N, 2, 3) centre of pressure, m")
@@ -149,7 +176,7 @@ class GrfIn(BaseModel):
     t0_s: float = Field(0.0, ge=-60, le=60)
     time: Optional[ArrayIn] = Field(None, description="(N,) sample times, s; default t0_s + i / rate_hz")
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         f = _finite(as_array(self.force, "grf.force", (2, 3)), "grf.force")
         c = _finite(as_array(self.cop, "grf.cop", (2, 3)), "grf.cop")
         m = (np.zeros(f.shape[:2]) if self.free_moment is None
@@ -234,6 +261,7 @@ class TorqueResponse(BaseModel):
     grf_estimated: bool
     cutoff_hz: Optional[float]
     notes: list[str]
+    sto: Optional[str] = Field(None, description="the moments as an OpenSim .sto file (torque_files output=sto)")
     units: dict = Field(default_factory=lambda: {"moments": "N m, OpenSim <coordinate>_moment, input model's signs",
                                                  "sd": "N m, spread over body models (de Leva +- segment error)",
                                                  "time": "s (the IK file's)"})
