@@ -28,6 +28,7 @@ import numpy as np
 __all__ = ["BundleError", "Bundle", "build_bundle", "load_bundle", "file_sha256"]
 
 FORMAT = "athlete-mm-bundle/1"
+BUNDLE_MODEL = "athlete-mm-bundle"   # its name in the BentoML model store
 
 
 class BundleError(RuntimeError):

@@ -29,9 +29,9 @@ from bentoml.exceptions import BadInput
 from fastapi import FastAPI
 
 from serving.auth import ApiKeyMiddleware, load_api_key
+from serving.bundle import BUNDLE_MODEL
 from serving.schemas import RecognizeRequest, RecognizeResponse, TorqueRequest, TorqueResponse
 
-BUNDLE_MODEL = "athlete-mm-bundle"
 info_app = FastAPI(title="athlete-mm info")
 
 
