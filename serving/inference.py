@@ -170,7 +170,8 @@ def torque(req: TorqueRequest) -> TorqueResponse:
         if not np.isfinite(v).all():
             raise InputError(f"coordinates.{k}: non-finite values")
     T = lengths.pop()
-    t = np.arange(T) / req.rate_hz
+    t = timestamps(req.time, "time", T)
+    t = np.arange(T) / req.rate_hz if t is None else t
     plates, tg = None, None
     if req.plates:
         if req.grf_rate_hz is None:
@@ -188,11 +189,16 @@ def torque(req: TorqueRequest) -> TorqueResponse:
                 if not np.isfinite(a).all():
                     raise InputError(f"plates.{pre}.{k}: non-finite values")
             plates[pre] = arr
-        tg = np.arange(len(next(iter(plates.values()))["force"])) / req.grf_rate_hz
+        n = len(next(iter(plates.values()))["force"])
+        if any(len(p["force"]) != n for p in plates.values()):
+            raise InputError("plates: plates of different lengths (one time axis, grf_time, for all)")
+        tg = timestamps(req.grf_time, "grf_time", n)
+        tg = np.arange(n) / req.grf_rate_hz if tg is None else tg
     try:
         r = joint_moments(t, coords, tg, plates, mass_kg=req.athlete.mass_kg, height_m=req.athlete.height_m,
                           sex=req.athlete.sex or "male", model=req.model, assignment=req.external_loads,
-                          cutoff_hz=req.cutoff_hz or None, uncertainty=req.uncertainty)
+                          cutoff_hz=req.cutoff_hz or None, align_s=req.sync_plates_s,
+                          uncertainty=req.uncertainty)
     except (ValueError, KeyError, RawDataError) as exc:
         raise InputError(f"coordinates / plates: {exc}") from None
     return moment_response(r)

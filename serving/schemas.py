@@ -240,7 +240,10 @@ class TorqueRequest(BaseModel):
     athlete: Athlete
     rate_hz: float = Field(ge=100, le=2000, description="IK rate (>= 100 Hz, as the inverse dynamics requires)")
     coordinates: dict[str, ArrayIn] = Field(description="{OpenSim coordinate: (T,) values}")
+    time: Optional[ArrayIn] = Field(None, description="(T,) s; default i / rate_hz")
     grf_rate_hz: Optional[float] = Field(None, ge=50, le=10000)
+    grf_time: Optional[ArrayIn] = Field(None, description="(N,) plate sample times, s, on the IK clock "
+                                                          "(dropped samples leave gaps); default i / grf_rate_hz")
     plates: Optional[dict[str, dict[str, ArrayIn]]] = Field(
         None, description="{prefix: {force (N,3) N, point (N,3) m, torque (N,3) N m}} in ground; omit: estimated")
     external_loads: Optional[dict[str, Literal["r", "l"]]] = Field(None, description="{plate prefix: foot}; "
@@ -249,6 +252,7 @@ class TorqueRequest(BaseModel):
                                                    "athlete-mm (detected when omitted)")
     cutoff_hz: float = Field(12.0, ge=0, le=50, description="Butterworth low-pass of kinematics and plates; 0 = none")
     uncertainty: int = Field(8, ge=0, le=64, description="body models drawn for the per-moment sd (0 = none)")
+    sync_plates_s: float = Field(0.0, ge=0, le=0.5, description="refine the plates' clock within +- this, s")
 
 
 class TorqueResponse(BaseModel):

@@ -90,7 +90,7 @@ class AthleteMM:
     @bentoml.api
     def torque_files(self, ik: Path, mass_kg: float, height_m: float, grf: Path = None,
                      external_loads: Path = None, sex: str = "male", cutoff_hz: float = 12.0,
-                     uncertainty: int = 8, output: str = "json") -> TorqueResponse:
+                     uncertainty: int = 8, sync_plates_s: float = 0.0, output: str = "json") -> TorqueResponse:
         """OpenSim files in (IK .mot, GRF .mot, optional ExternalLoads .xml; without it plates are
         assigned to feet automatically): moments as JSON; ``output=sto`` adds the OpenSim .sto text."""
         from biomech.io import RawDataError
@@ -99,12 +99,14 @@ class AthleteMM:
 
         if not (20 < mass_kg < 300) or not (0.8 < height_m < 2.6):
             raise BadInput(f"mass_kg={mass_kg}, height_m={height_m}: expected 20-300 kg and 0.8-2.6 m")
-        if sex not in ("male", "female") or output not in ("json", "sto") or not (0 <= uncertainty <= 64):
-            raise BadInput(f"sex={sex!r} (male|female), output={output!r} (json|sto), uncertainty={uncertainty} (0-64)")
+        if sex not in ("male", "female") or output not in ("json", "sto") or not (0 <= uncertainty <= 64) \
+                or not (0 <= sync_plates_s <= 0.5) or not (0 <= cutoff_hz <= 50):
+            raise BadInput(f"sex={sex!r} (male|female), output={output!r} (json|sto), uncertainty={uncertainty} "
+                           f"(0-64), sync_plates_s={sync_plates_s} (0-0.5), cutoff_hz={cutoff_hz} (0-50)")
         try:
             r = joint_moments_from_files(ik, grf, mass_kg=mass_kg, height_m=height_m, sex=sex,
                                          external_loads=external_loads, cutoff_hz=cutoff_hz or None,
-                                         uncertainty=uncertainty)
+                                         align_s=sync_plates_s, uncertainty=uncertainty)
         except (RawDataError, ValueError, KeyError) as exc:
             raise BadInput(_strip_tmp(str(exc))) from None
         resp = moment_response(r)
