@@ -198,3 +198,26 @@ class InverseDynamics:
                                          Vec3(gf.get(0) + w[3], gf.get(1) + w[4], gf.get(2) + w[5])))
             out[t] = self.solver.solve(self.state, udot, mob, forces).to_numpy()
         return out[:, self._perm]
+
+
+# --------------------------------------------------------------------------------------
+# MediaPipe-33 marker set (for inverse kinematics from video landmarks, `biomech.ik`)
+# --------------------------------------------------------------------------------------
+def add_mediapipe_markers(model: "osim.Model", body: Body) -> list[str]:
+    """Add one OpenSim marker per MediaPipe Pose landmark to `model`; returns their names.
+
+    Markers are named as MediaPipe names the landmarks (`biomech.camera.MEDIAPIPE_LANDMARKS`)
+    and sit on the body's anatomical points (`biomech.body.landmark_attachments`): shoulder,
+    hip, knee, ankle, elbow and wrist landmarks at the joint centres (as in Pose2Sim's
+    BlazePose marker set, whose knee and ankle markers sit at the distal ends of femur and
+    tibia), heel and foot index on the sole, face points on the head, fingers on the hand.
+    Call before `initSystem()`.
+    """
+    from biomech.body import landmark_attachments
+    from biomech.camera import MEDIAPIPE_LANDMARKS
+
+    bodies = model.getBodySet()
+    for name, (segment, offset) in zip(MEDIAPIPE_LANDMARKS, landmark_attachments(body)):
+        model.addMarker(osim.Marker(name, bodies.get(segment), _vec3(offset)))
+    model.finalizeConnections()  # so that the model can be written with printToXML
+    return list(MEDIAPIPE_LANDMARKS)

@@ -15,6 +15,8 @@ import sys
 
 # command name -> (module under cli/, one-line help). Add a command by adding one line.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "ingest-video": ("ingest_video", "videos + labels CSV -> MediaPipe landmarks + OpenSim IK angles (raw layout)"),
+    "ingest-opensim": ("ingest_opensim", "OpenSim lab model + .trc markers -> IK angles in the project's convention"),
     "torque": ("torque", "hip / knee / ankle moments from an OpenSim IK .mot and a GRF .mot"),
 }
 

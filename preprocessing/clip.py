@@ -44,7 +44,7 @@ from sigproc import attitude as att
 from sigproc.filters import butter_lowpass, exp_smooth, iqr_outliers, kalman_rts_smooth, savgol, zero_drift_correct
 from sigproc.gaps import resample_uniform, uniform_grid
 from sigproc.normalize import normalize_skeleton, normalize_view
-from sigproc.phases import segment_phases
+from sigproc.phases import CORE, segment_phases
 
 from .params import PreprocessParams
 from .sync import recover_offsets
@@ -157,6 +157,22 @@ def cop_from_moments(force: np.ndarray, moments: np.ndarray, loaded: np.ndarray)
     fy = np.where(loaded, force[..., 1], 1.0)
     cop = np.stack([moments[..., 1] / fy, np.zeros_like(fy), -moments[..., 0] / fy], -1)
     return np.where(loaded[..., None], cop, 0.0)
+
+
+def active_window_starts(phase: np.ndarray, starts: np.ndarray, length: int,
+                         min_core_fraction: float) -> tuple[np.ndarray, int]:
+    """The window starts whose windows have at least ``min_core_fraction`` of their frames in the
+    core phase (``sigproc.phases.CORE``), and how many were dropped. A person standing still before
+    or after the action gives no clue which action it is (a standing long jump and a countermovement
+    jump start from the same quiet stance), so such idle windows are not labelled with the action.
+    At least the most active window of a clip is kept."""
+    if min_core_fraction <= 0:
+        return starts, 0
+    frac = np.array([np.mean(phase[s:s + length] == CORE) for s in starts])
+    keep = frac >= min_core_fraction
+    if not keep.any():
+        keep[int(np.argmax(frac))] = True
+    return starts[keep], int((~keep).sum())
 
 
 def _windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
@@ -423,6 +439,8 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
     t1 = time.perf_counter()
     L, stride, Tv = p.window.length, p.window.stride, p.window.video_frames
     starts = np.arange(0, T - L + 1, stride) if T >= L else np.array([0])
+    starts, n_idle = active_window_starts(phase, starts, L, p.window.min_core_fraction)
+    qc["idle_windows_dropped"] = n_idle
     nw = len(starts)
     H, W = p.video.height, p.video.width
     video = np.zeros((nw, Tv, 3, H, W), np.uint8)

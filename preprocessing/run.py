@@ -388,6 +388,7 @@ def _report(p, dataset_dir, ordered, skipped, data, split_info, t_start, t_clips
                           for r in ordered for k, s in r["sync"].items() if "error" in s],
         "gapfill_rmse": gapfill_rmse(ordered),
         "landmarks_missing_frames": _missing_frames(ordered),
+        "idle_windows_dropped": int(sum(r["qc"].get("idle_windows_dropped", 0) for r in ordered)),
         "qc": {k: round(float(np.mean([r["qc"][k] for r in ordered if k in r["qc"]])), 5)
                for k in sorted({k for r in ordered for k in r["qc"]})},
         "timing": {"clips_s": round(t_clips, 2), "write_s": round(t_write, 2), "workers": workers,
