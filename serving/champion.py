@@ -6,8 +6,9 @@ Order of sources for the recognizer:
 
 1. ``<artifacts>/champion.json`` written by the evaluate stage. Fields read (either at the top
    level or under ``"recognizer"``): ``model`` or ``name`` (an architecture under
-   ``<artifacts>/train/``), optional ``temperature`` (calibration; 1 when absent),
-   ``run_id`` / ``mlflow_run_id``, ``metrics``.
+   ``<artifacts>/train/``), ``temperature`` (calibration; read at the top of the entry or in its
+   ``metrics``; 1 when absent), ``run_id`` / ``mlflow_run_id``, ``metrics``, ``registry``. An entry
+   whose name is null (no eligible model) falls through to rule 2.
 2. Otherwise the best validation macro-F1 (``metrics.json: val_macro_f1``) among
    ``<artifacts>/train/*/`` recognizers that fuse >= 2 modalities and read no video pixels
    (their ``model.pt`` cfg ``modalities``, or the builder's default). Temperature 1.
@@ -69,7 +70,7 @@ def _from_entry(artifacts: Path, entry: dict, src: Path) -> Champion:
     metrics = entry.get("metrics") or (_read_json(d / "metrics.json") if (d / "metrics.json").is_file() else {})
     c = Champion(name, d, metrics, f"{src.name}", run_id=entry.get("run_id") or entry.get("mlflow_run_id"),
                  extra={k: v for k, v in entry.items() if k not in ("metrics",)})
-    t = entry.get("temperature")
+    t = entry.get("temperature", (entry.get("metrics") or {}).get("temperature"))
     if t is not None:
         if not (isinstance(t, (int, float)) and math.isfinite(t) and t > 0):
             raise ChampionError(f"{src}: temperature={t!r}, expected a positive number")
@@ -90,7 +91,9 @@ def resolve_champion(artifacts: str | Path = "artifacts") -> Champion:
     cj = artifacts / "champion.json"
     if cj.is_file():
         data = _read_json(cj)
-        return _from_entry(artifacts, data.get("recognizer", data), cj)
+        entry = data.get("recognizer", data)
+        if entry.get("model") or entry.get("name"):
+            return _from_entry(artifacts, entry, cj)
     best = None
     for d, metrics in _candidates(artifacts, "torch"):
         mods = model_modalities(d)
@@ -109,8 +112,9 @@ def resolve_torque(artifacts: str | Path = "artifacts") -> Champion | None:
     """The learned joint-moment estimator to report (None when none is trained)."""
     artifacts = Path(artifacts)
     cj = artifacts / "champion.json"
-    if cj.is_file() and isinstance(_read_json(cj).get("torque"), dict):
-        return _from_entry(artifacts, _read_json(cj)["torque"], cj)
+    entry = _read_json(cj).get("torque") if cj.is_file() else None
+    if isinstance(entry, dict) and (entry.get("model") or entry.get("name")):
+        return _from_entry(artifacts, entry, cj)
     best = None
     for d, metrics in _candidates(artifacts, "torque"):
         r = metrics.get("val_rmse_nm_per_kg")

@@ -61,7 +61,9 @@ class AthleteMM:
         self.bundle = load_bundle(_bundle_path(self.bundle_ref))
 
     # ---------------- recognition ----------------
-    @bentoml.api(batchable=True, max_batch_size=64, max_latency_ms=20)
+    # max_latency_ms bounds queueing + the batch: the preprocess path costs ~40-70 ms a window here
+    # (README "Serving"), so a full batch of 32 needs seconds; requests beyond it get 503
+    @bentoml.api(batchable=True, max_batch_size=32, max_latency_ms=10_000)
     def recognize_batch(self, requests: list[RecognizeRequest]) -> list[RecognizeResponse]:
         """Many recordings, one model call (requests of concurrent clients are batched together)."""
         from serving.inference import InputError, recognize_many

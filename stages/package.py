@@ -59,16 +59,20 @@ def _headline(metrics: dict, keys: tuple[str, ...]) -> dict[str, str]:
     return {k: f"{metrics[k]:.4f}" for k in keys if isinstance(metrics.get(k), (int, float))}
 
 
+# headline metrics copied into the labels: metrics.json's (fallback) or champion.json's names
+RECOGNIZER_METRICS = ("val_macro_f1", "test_macro_f1", "test_accuracy", "val_window_macro_f1",
+                      "test_window_macro_f1", "test_window_accuracy", "ece_calibrated")
+TORQUE_METRICS = ("test_rmse_nm_per_kg", "test_mean_rmse", "test_mean_rmse_nm", "test_mean_icc_2_1")
+
+
 def labels_for(champion, torque, git: str | None, data: str, bundle_sha: str) -> dict[str, str]:
     lab = {"git_sha": git or "unknown", "data_hash": data, "bundle_sha256": bundle_sha,
            "recognizer": champion.name, "recognizer_source": champion.source.split(" (")[0][:60],
            "recognizer_run_id": champion.run_id or "none", "temperature": f"{champion.temperature:g}"}
-    lab.update({f"recognizer_{k}": v for k, v in _headline(champion.metrics, ("val_macro_f1", "test_macro_f1",
-                                                                               "test_accuracy")).items()})
+    lab.update({f"recognizer_{k}": v for k, v in _headline(champion.metrics, RECOGNIZER_METRICS).items()})
     if torque is not None:
         lab.update({"torque": torque.name, "torque_run_id": torque.run_id or "none"})
-        lab.update({f"torque_{k}": v for k, v in _headline(torque.metrics, ("test_rmse_nm_per_kg",
-                                                                            "test_mean_rmse")).items()})
+        lab.update({f"torque_{k}": v for k, v in _headline(torque.metrics, TORQUE_METRICS).items()})
     return lab
 
 
@@ -116,8 +120,7 @@ def package(p: PackageParams) -> dict:
             "bento_path": str(bento.path)}
     (out / "bento.json").write_text(json.dumps(info, indent=1))
     report = {"bento": str(bento.tag), "recognizer": champion.name, "torque": torque.name if torque else None,
-              **{k: float(v) for k, v in labels.items() if k.endswith(("macro_f1", "accuracy", "rmse_nm_per_kg",
-                                                                       "mean_rmse"))}}
+              **{k: float(v) for k, v in labels.items() if k.partition("_")[2] in RECOGNIZER_METRICS + TORQUE_METRICS}}
     Path(p.report).parent.mkdir(parents=True, exist_ok=True)
     Path(p.report).write_text(json.dumps(report, indent=1))
     print(f"package: built {bento.tag} ({champion.name}, {champion.source}; torque "
