@@ -113,7 +113,10 @@ def recording_windows(rec: Recording, bundle) -> Windows:
 
     p = bundle.preprocess
     sync = p.sync.model_copy(update={"enabled": p.sync.enabled and rec.synchronise and rec.image is not None})
-    p = p.model_copy(update={"sync": sync})
+    update = {"sync": sync}
+    if hasattr(p.window, "min_core_fraction"):  # every window of a live recording is classified (idle
+        update["window"] = p.window.model_copy(update={"min_core_fraction": 0.0})  # ones too; phases mark them)
+    p = p.model_copy(update=update)
     with tempfile.TemporaryDirectory(prefix="athlete-mm-req-") as tmp:
         rows = _write_clip(Path(tmp), rec)
         out = process_clip(ClipJob(tmp, "a", "c", tuple(rows), "request"), p)
