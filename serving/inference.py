@@ -157,6 +157,15 @@ def recognize_many(bundle, reqs: list[RecognizeRequest]) -> list[RecognizeRespon
 
 def torque(req: TorqueRequest) -> TorqueResponse:
     """biomech.joint_moments on JSON arrays (the same call `athlete-mm torque` makes on files)."""
+    try:
+        return _torque(req)
+    except InputError:
+        raise
+    except ValueError as exc:  # as_array / timestamps name the field
+        raise InputError(str(exc)) from None
+
+
+def _torque(req: TorqueRequest) -> TorqueResponse:
     from biomech.io import RawDataError
     from biomech.joint_moments import joint_moments
 

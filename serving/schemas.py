@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import math
-from typing import Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
@@ -25,10 +25,43 @@ MAX_SAMPLES = 200_000          # per stream; configurable by the service (serve.
 N_LANDMARKS = 33
 
 
-class EncodedArray(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _bounds30(node) -> None:
+    """JSON Schema 2020 numeric exclusive bounds -> OpenAPI 3.0's (``minimum`` + ``exclusiveMinimum: true``)."""
+    if isinstance(node, dict):
+        for k, base in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+            if isinstance(node.get(k), (int, float)) and not isinstance(node.get(k), bool):
+                node[base], node[k] = node[k], True
+        for v in node.values():
+            _bounds30(v)
+    elif isinstance(node, list):
+        for v in node:
+            _bounds30(v)
+
+
+def _openapi30(schema: dict, cls=None) -> None:
+    """OpenAPI 3.0 (BentoML's docs.json) has no ``type: null`` and boolean exclusive bounds: an optional
+    field's ``anyOf [..., null]`` becomes its other branch with ``nullable: true``, so schema-driven
+    clients and fuzzers (schemathesis) read the schema."""
+    for prop in schema.get("properties", {}).values():
+        alts = prop.get("anyOf")
+        if alts and {"type": "null"} in alts:
+            rest = [a for a in alts if a != {"type": "null"}]
+            prop.pop("anyOf")
+            if len(rest) == 1 and "$ref" not in rest[0]:
+                prop.update(rest[0])
+            else:
+                prop["anyOf"] = rest
+            prop["nullable"] = True
+    _bounds30(schema)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_openapi30)
+
+
+class EncodedArray(_Model):
     b64: str = Field(description="base64 of the little-endian float32 bytes, C order")
-    shape: list[int] = Field(min_length=1, max_length=4)
+    shape: list[Annotated[int, Field(strict=True, ge=1, le=MAX_SAMPLES)]] = Field(min_length=1, max_length=4)
 
 
 ArrayIn = Union[EncodedArray, list]
@@ -83,15 +116,13 @@ def _finite(arr: np.ndarray, name: str, allow_nan_rows: bool = False) -> np.ndar
     return arr
 
 
-class Athlete(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Athlete(_Model):
     mass_kg: float = Field(gt=20, lt=300, description="body mass, kg")
     height_m: float = Field(gt=0.8, lt=2.6, description="standing height, m")
     sex: Optional[Literal["male", "female"]] = Field(None, description="de Leva table; unknown: average")
 
 
-class LandmarksIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LandmarksIn(_Model):
     _cache: tuple | None = PrivateAttr(None)
 
     @model_validator(mode="after")
@@ -107,7 +138,8 @@ class LandmarksIn(BaseModel):
     visibility: Optional[ArrayIn] = Field(None, description="(T, 33) in [0, 1]; default 1 (or world's 4th column)")
     image: Optional[ArrayIn] = Field(None, description="(T, 33, 3) image-normalised landmarks; needed to "
                                                        "synchronise IMU / plate clocks to the video")
-    image_size: Optional[tuple[int, int]] = Field(None, description="(width, height) px of the video")
+    image_size: Optional[list[int]] = Field(None, min_length=2, max_length=2,
+                                            description="[width, height] px of the video")
     time: Optional[ArrayIn] = Field(None, description="(T,) frame times, s (default: i / rate_hz)")
 
     def _arrays(self) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
@@ -130,8 +162,7 @@ class LandmarksIn(BaseModel):
         return w[..., :3], vis, img
 
 
-class ImuIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ImuIn(_Model):
     _cache: tuple | None = PrivateAttr(None)
 
     @model_validator(mode="after")
@@ -158,8 +189,7 @@ class ImuIn(BaseModel):
         return acc, gyro
 
 
-class GrfIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class GrfIn(_Model):
     _cache: tuple | None = PrivateAttr(None)
 
     @model_validator(mode="after")
@@ -187,9 +217,8 @@ class GrfIn(BaseModel):
         return f, c, m
 
 
-class RecognizeRequest(BaseModel):
+class RecognizeRequest(_Model):
     """One recording (a single window or a whole sequence) of any subset of modalities."""
-    model_config = ConfigDict(extra="forbid")
     athlete: Athlete
     landmarks: Optional[LandmarksIn] = None
     imu: Optional[ImuIn] = None
@@ -198,12 +227,12 @@ class RecognizeRequest(BaseModel):
     top_k: int = Field(3, ge=1, le=12)
 
 
-class ClassProbability(BaseModel):
+class ClassProbability(_Model):
     action: str
     probability: float
 
 
-class WindowResult(BaseModel):
+class WindowResult(_Model):
     t_start_s: float
     t_end_s: float
     action: str
@@ -212,14 +241,14 @@ class WindowResult(BaseModel):
     fault: Optional[dict[str, float]] = None
 
 
-class Segment(BaseModel):
+class Segment(_Model):
     action: str
     t_start_s: float
     t_end_s: float
     probability: float = Field(description="mean calibrated probability of the action over the segment")
 
 
-class RecognizeResponse(BaseModel):
+class RecognizeResponse(_Model):
     model: str
     temperature: float
     temperature_source: str
@@ -234,9 +263,8 @@ class RecognizeResponse(BaseModel):
                                                  "probabilities": "calibrated softmax(logits / temperature)"})
 
 
-class TorqueRequest(BaseModel):
+class TorqueRequest(_Model):
     """Joint angles (OpenSim names, degrees; pelvis translations m) + plates, as JSON."""
-    model_config = ConfigDict(extra="forbid")
     athlete: Athlete
     rate_hz: float = Field(ge=100, le=2000, description="IK rate (>= 100 Hz, as the inverse dynamics requires)")
     coordinates: dict[str, ArrayIn] = Field(description="{OpenSim coordinate: (T,) values}")
@@ -255,7 +283,7 @@ class TorqueRequest(BaseModel):
     sync_plates_s: float = Field(0.0, ge=0, le=0.5, description="refine the plates' clock within +- this, s")
 
 
-class TorqueResponse(BaseModel):
+class TorqueResponse(_Model):
     time_s: list[float]
     moments: dict[str, list[float]]
     sd: Optional[dict[str, list[float]]] = None

@@ -22,14 +22,17 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Annotated
 from typing import Optional
 
 import bentoml
 from bentoml.exceptions import BadInput
 from fastapi import FastAPI
+from pydantic import Field
 
 from serving.auth import ApiKeyMiddleware, load_api_key
 from serving.bundle import BUNDLE_MODEL
+from serving.limits import RequestLimits, max_request_bytes
 from serving.schemas import RecognizeRequest, RecognizeResponse, TorqueRequest, TorqueResponse
 
 info_app = FastAPI(title="athlete-mm info")
@@ -64,7 +67,8 @@ class AthleteMM:
     # max_latency_ms bounds queueing + the batch: the preprocess path costs ~40-70 ms a window here
     # (README "Serving"), so a full batch of 32 needs seconds; requests beyond it get 503
     @bentoml.api(batchable=True, max_batch_size=32, max_latency_ms=10_000)
-    def recognize_batch(self, requests: list[RecognizeRequest]) -> list[RecognizeResponse]:
+    def recognize_batch(self, requests: Annotated[list[RecognizeRequest], Field(min_length=1, max_length=32)]
+                        ) -> list[RecognizeResponse]:
         """Many recordings, one model call (requests of concurrent clients are batched together)."""
         from serving.inference import InputError, recognize_many
 
@@ -151,5 +155,6 @@ def _strip_tmp(msg: str) -> str:
 
 
 _key = load_api_key()
-if _key:
+if _key:  # the outer one (added first): a request without the key is refused before its body is read
     AthleteMM.add_asgi_middleware(ApiKeyMiddleware, key=_key)
+AthleteMM.add_asgi_middleware(RequestLimits, max_bytes=max_request_bytes())

@@ -284,3 +284,19 @@ def test_api_key_required_when_configured(packaged):
         assert ok.status_code == 200 and ok.json()["recognizer"]["model"] == "tcn"
     finally:
         _stop(proc)
+
+
+def test_schemathesis_finds_no_server_error(server, tmp_path):
+    """schemathesis (PyPI) generates requests from the service's own OpenAPI (docs.json): >= 1,000
+    test cases over every operation, none answered with a 5xx."""
+    st = Path(sys.executable).parent / "schemathesis"
+    if not st.is_file():
+        pytest.skip("schemathesis not installed (pyproject.toml dev extra)")
+    report = tmp_path / "st.json"
+    r = subprocess.run([str(st), "run", server + "/docs.json", "-c", "not_a_server_error", "-n", "150",
+                        "--generation-deterministic", "--request-timeout", "60", "--report-json-path", str(report)],
+                       capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    out = json.loads(report.read_text())
+    print("schemathesis:", out["test_cases"])
+    assert r.returncode == 0 and out["failures"] == [] and out["errors"] == [], r.stdout[-4000:]
+    assert out["test_cases"]["generated"] >= 1000 and out["test_cases"]["with_failures"] == 0
