@@ -67,6 +67,12 @@ class EncodedArray(_Model):
 ArrayIn = Union[EncodedArray, list]
 
 
+def encode_plain(a) -> EncodedArray:
+    """A numpy array as the compact form (in-process callers, e.g. /analyze)."""
+    a = np.ascontiguousarray(a, dtype="<f4")
+    return EncodedArray(b64=base64.b64encode(a.tobytes()).decode(), shape=list(a.shape))
+
+
 def as_array(value, name: str, trailing: tuple, max_rows: int = MAX_SAMPLES, min_rows: int = 4) -> np.ndarray:
     """``value`` (nested lists or EncodedArray) as float64 (N, *trailing); a None in ``trailing``
     accepts any size there. Raises ValueError naming ``name``, the shape seen and the shape expected."""

@@ -4,6 +4,7 @@
     POST /recognize_batch   {"requests": [...]} -> [...]; adaptive batching across clients
     POST /torque            joint angles + plates (JSON) -> moments per side with sd (biomech.joint_moments)
     POST /torque_files      IK .mot + GRF .mot (+ ExternalLoads .xml) uploads -> the same, JSON or .sto
+    POST /analyze           a video upload (+ imu.npz / grf.npz): landmarks, actions, angles, moments, QC
     GET  /info/model        versions, provenance, metrics, units and conventions of every output
     /healthz /livez /readyz /metrics   BentoML's health, readiness and Prometheus endpoints (always open)
 
@@ -120,6 +121,28 @@ class AthleteMM:
             with tempfile.TemporaryDirectory(prefix="athlete-mm-out-") as tmp:
                 resp.sto = write_moments(r, Path(tmp) / "moments.sto").read_text()
         return resp
+
+    # ---------------- video analysis ----------------
+    @bentoml.api
+    def analyze(self, video: Path, mass_kg: float, height_m: float, sex: str = "male", imu: Path = None,
+                grf: Path = None, max_frames: int = 1800) -> dict:
+        """A video upload (+ optional raw-layout imu.npz / grf.npz): MediaPipe landmarks, action
+        segments, joint angles (OpenSim IK), joint moments (plates, or GRF estimated and flagged),
+        QC and per-step timings (serving/analyze.py)."""
+        from serving.analyze import analyze_video
+        from serving.inference import InputError
+        from serving.schemas import Athlete
+
+        if not (1 <= max_frames <= 20_000):
+            raise BadInput(f"max_frames={max_frames}: expected 1..20000")
+        try:
+            athlete = Athlete(mass_kg=mass_kg, height_m=height_m, sex=sex)
+        except ValueError as exc:
+            raise BadInput(f"athlete: {exc}") from None
+        try:
+            return analyze_video(self.bundle, video, athlete, imu, grf, max_frames=max_frames)
+        except InputError as exc:
+            raise BadInput(_strip_tmp(str(exc))) from None
 
     # ---------------- provenance ----------------
     @info_app.get("/model")

@@ -300,3 +300,32 @@ def test_schemathesis_finds_no_server_error(server, tmp_path):
     print("schemathesis:", out["test_cases"])
     assert r.returncode == 0 and out["failures"] == [] and out["errors"] == [], r.stdout[-4000:]
     assert out["test_cases"]["generated"] >= 1000 and out["test_cases"]["with_failures"] == 0
+
+
+def test_analyze_a_real_video(server):
+    """/analyze on a real video (Pose2Sim's demo, fetched from PyPI by scripts/fetch_real_data.sh)."""
+    pytest.importorskip("mediapipe.python.solutions.pose")
+    from tests.real_data import fetch_pose2sim
+
+    video = fetch_pose2sim() / "Demo_SinglePerson" / "videos" / "cam01.mp4"
+    with open(video, "rb") as fh:
+        r = httpx.post(server + "/analyze", files={"video": fh}, timeout=300,
+                       data={"mass_kg": "70", "height_m": "1.72", "sex": "male", "max_frames": "40"})
+    assert r.status_code == 200, r.text[-2000:]
+    out = r.json()
+    assert out["video"]["frames"] == 40 and out["qc"]["frames_with_pose"] >= 30
+    assert len(out["angles"]["values"]["knee_angle_r"]) == 40 and out["moments"]["grf_estimated"] is True
+    knee = np.array([v for v in out["angles"]["values"]["knee_angle_r"] if v is not None])
+    assert -20 < np.median(knee) < 120                       # a standing / walking person's knee, degrees
+    assert out["recognition"]["segments"] and set(out["timings_s"]) >= {"landmarks_s", "ik_s", "total_s"}
+    print("analyze:", out["timings_s"], "MediaPipe share of the time:",
+          round(out["timings_s"]["landmarks_s"] / out["timings_s"]["total_s"], 3))
+
+
+def test_analyze_rejects_a_corrupt_video(server, tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 50)
+    with open(bad, "rb") as fh:
+        r = httpx.post(server + "/analyze", files={"video": fh}, data={"mass_kg": "70", "height_m": "1.72"},
+                       timeout=60)
+    assert r.status_code == 400 and "video" in r.text and "Traceback" not in r.text, r.text
