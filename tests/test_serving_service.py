@@ -47,14 +47,16 @@ def _env(home: Path, **extra) -> dict:
 
 def _serve(home: Path, cwd: Path, **extra):
     port = _free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "bentoml"), "serve", "athlete-mm:latest", "--host",
-                             "127.0.0.1", "--port", str(port)], cwd=cwd, env=_env(home, **extra),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    log = cwd / f"serve-{port}.log"   # a file, not a pipe: an unread pipe fills up and blocks the server
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "bentoml"), "serve", "athlete-mm:latest",
+                                 "--host", "127.0.0.1", "--port", str(port)], cwd=cwd, env=_env(home, **extra),
+                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 180
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"bentoml serve exited: {proc.stdout.read().decode()[-3000:]}")
+            raise RuntimeError(f"bentoml serve exited: {log.read_text()[-3000:]}")
         try:
             if httpx.get(url + "/readyz", timeout=2).status_code == 200:
                 return proc, url
@@ -293,12 +295,14 @@ def test_schemathesis_finds_no_server_error(server, tmp_path):
     if not st.is_file():
         pytest.skip("schemathesis not installed (pyproject.toml dev extra)")
     report = tmp_path / "st.json"
-    r = subprocess.run([str(st), "run", server + "/docs.json", "-c", "not_a_server_error", "-n", "150",
-                        "--generation-deterministic", "--request-timeout", "60", "--report-json-path", str(report)],
-                       capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    log = tmp_path / "st.log"
+    with open(log, "w") as fh:
+        r = subprocess.run([str(st), "run", server + "/docs.json", "-c", "not_a_server_error", "-n", "150",
+                            "--generation-deterministic", "--request-timeout", "60", "--report-json-path",
+                            str(report)], stdout=fh, stderr=subprocess.STDOUT, timeout=900, cwd=tmp_path)
     out = json.loads(report.read_text())
     print("schemathesis:", out["test_cases"])
-    assert r.returncode == 0 and out["failures"] == [] and out["errors"] == [], r.stdout[-4000:]
+    assert r.returncode == 0 and out["failures"] == [] and out["errors"] == [], log.read_text()[-4000:]
     assert out["test_cases"]["generated"] >= 1000 and out["test_cases"]["with_failures"] == 0
 
 
