@@ -1,9 +1,9 @@
 """One table of every trained model (the `summary` DVC stage).
 
-    python -m evaluation.summary [reports/train] [reports/summary.md]
+    python -m evaluation.summary [artifacts/train] [reports/summary.md]
 
-Reads the per-architecture reports the `train@<arch>` stages write (reports/train/<arch>.json)
-and prints, then writes as Markdown:
+Reads the full metrics the `train@<name>` stages write (artifacts/train/<name>/metrics.json; or a
+folder of <name>.json reports) and prints, then writes as Markdown:
   * recognizers: accuracy and macro-F1 on the subject-wise validation and test splits, epochs,
     parameters and training seconds;
   * torque estimators: per joint RMSE (N m), ICC(3,1) and Pearson r on the test split, side by
@@ -21,11 +21,14 @@ __all__ = ["load_reports", "render"]
 
 
 def load_reports(report_dir: str | Path) -> dict[str, dict]:
-    """{arch: report} of every ``<report_dir>/*.json``; an unreadable file stops with its path."""
+    """{name: metrics} of every ``<report_dir>/<name>/metrics.json`` (a training output folder), else
+    of every ``<report_dir>/<name>.json``; an unreadable file stops with its path."""
+    d = Path(report_dir)
+    files = {f.parent.name: f for f in sorted(d.glob("*/metrics.json"))} or {f.stem: f for f in sorted(d.glob("*.json"))}
     out = {}
-    for f in sorted(Path(report_dir).glob("*.json")):
+    for name, f in files.items():
         try:
-            out[f.stem] = json.loads(f.read_text())
+            out[name] = json.loads(f.read_text())
         except json.JSONDecodeError as exc:
             raise ValueError(f"{f}: not a JSON report ({exc})") from None
     return out
@@ -75,7 +78,7 @@ def render(reports: dict[str, dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    report_dir = Path(argv[0]) if argv else Path("reports/train")
+    report_dir = Path(argv[0]) if argv else Path("artifacts/train")
     out = Path(argv[1]) if len(argv) > 1 else Path("reports/summary.md")
     if not report_dir.is_dir():
         print(f"summary: {report_dir} does not exist (run the train stages first)", file=sys.stderr)

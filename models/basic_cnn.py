@@ -16,8 +16,9 @@ from .registry import register_model
 
 class BasicCNN(MotionModel):
     def __init__(self, *, num_classes: int, modalities: tuple[str, ...], channels: tuple[int, ...],
-                 kernel_size: int, dropout: float, num_angles: int, landmark_nodes: int, imu_channels: int):
-        super().__init__(channels[-1], num_classes, num_angles, dropout)
+                 kernel_size: int, dropout: float, num_angles: int, num_faults: int, landmark_nodes: int,
+                 imu_channels: int):
+        super().__init__(channels[-1], num_classes, num_angles, dropout, num_faults)
         self.modalities = check_modalities(modalities, TIME_SERIES)
         c_in = sum(modality_in_features(m, landmark_nodes=landmark_nodes, imu_channels=imu_channels)
                    for m in self.modalities) + len(self.modalities)
@@ -45,7 +46,7 @@ def _basic_cnn(**kwargs) -> BasicCNN:
 @register_model("basic_cnn")
 def basic_cnn(*, num_classes: int = 12, modalities: tuple[str, ...] = ("imu", "grf"),
               channels: tuple[int, ...] = (64, 64, 128, 128, 128), kernel_size: int = 5, dropout: float = 0.2,
-              num_angles: int = 0, landmark_nodes: int = 33, imu_channels: int = 9) -> BasicCNN:
+              num_angles: int = 0, num_faults: int = 0, landmark_nodes: int = 33, imu_channels: int = 9) -> BasicCNN:
     """5 x (Conv1d -> BN -> ReLU -> dropout) over concatenated IMU + GRF channels (+ mask indicators)."""
     if len(channels) != 5:
         raise ValueError(f"basic_cnn is a 5-layer CNN: channels needs 5 entries, got {len(channels)}")

@@ -2,8 +2,8 @@
 
 Every torch architecture subclasses :class:`MotionModel`: it implements ``extract_features(batch)``
 returning ``{"features": (B, T, D), ...extras}``; ``forward`` adds the heads and returns
-``{"logits": (B, K), "frame_logits": (B, T, K), ["angles": (B, T, 23)], "temporal_attention",
-"modality_attention", ...}``.
+``{"logits": (B, K), "frame_logits": (B, T, K), ["angles": (B, T, 23)], ["fault_logits": (B, F)],
+"temporal_attention", "modality_attention", ...}`` (``fault_logits`` when built with ``num_faults``).
 
 Missing modalities: :meth:`MotionModel.prepare` zeroes every tensor whose ``modality_mask`` entry
 is False (so nothing downstream can see its content) and the fusion blocks mask those modalities
@@ -236,21 +236,31 @@ class FrameHead(nn.Module):
 
 
 class MotionHeads(nn.Module):
-    """Window head (temporal attention pool + linear) and per-frame heads (classes, optional angles).
-    Angles are predicted in radians internally and returned in degrees (the batch convention)."""
+    """Window head (temporal attention pool + linear), per-frame heads (classes, optional angles)
+    and an optional technique-fault head on the pooled features (``num_faults`` classes, index 0
+    = "none", the dataset's ``faults`` vocabulary) -> ``fault_logits`` (B, num_faults). The fault
+    head has its own attention pool: a fault lives in a phase (the landing, the bottom of a
+    squat), not where the action is most recognisable. Angles are predicted in radians
+    internally and returned in degrees (the batch convention)."""
 
-    def __init__(self, dim: int, num_classes: int, num_angles: int = 0, dropout: float = 0.0):
+    def __init__(self, dim: int, num_classes: int, num_angles: int = 0, dropout: float = 0.0, num_faults: int = 0):
         super().__init__()
+        if num_faults == 1 or num_faults < 0:
+            raise ValueError(f"num_faults = {num_faults}: expected 0 (no fault head) or >= 2 ('none' + faults)")
         self.pool = AttentionPool(dim)
         self.window = FrameHead(dim, num_classes, dropout)
         self.frame = FrameHead(dim, num_classes, dropout)
         self.angles = FrameHead(dim, num_angles, dropout, scale=180.0 / math.pi) if num_angles else None
+        self.fault_pool = AttentionPool(dim) if num_faults else None
+        self.fault = FrameHead(dim, num_faults, dropout) if num_faults else None
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         pooled, w = self.pool(x)
         out = {"logits": self.window(pooled), "frame_logits": self.frame(x), "temporal_attention": w}
         if self.angles is not None:
             out["angles"] = self.angles(x)
+        if self.fault is not None:
+            out["fault_logits"] = self.fault(self.fault_pool(x)[0])
         return out
 
 
@@ -261,12 +271,12 @@ class MotionModel(nn.Module):
 
     modalities: tuple[str, ...] = ()
 
-    def __init__(self, dim: int, num_classes: int, num_angles: int = 0, dropout: float = 0.0):
+    def __init__(self, dim: int, num_classes: int, num_angles: int = 0, dropout: float = 0.0, num_faults: int = 0):
         super().__init__()
         if num_angles < 0:
             raise ValueError(f"num_angles must be >= 0, got {num_angles}")
-        self.num_classes, self.num_angles, self.dim = num_classes, num_angles, dim
-        self.heads = MotionHeads(dim, num_classes, num_angles, dropout)
+        self.num_classes, self.num_angles, self.num_faults, self.dim = num_classes, num_angles, num_faults, dim
+        self.heads = MotionHeads(dim, num_classes, num_angles, dropout, num_faults)
 
     def prepare(self, batch: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], Tensor]:
         """Inputs of ``self.modalities`` with missing samples zeroed, and the (B, 4) bool mask."""

@@ -48,6 +48,9 @@ def window_features(x: np.ndarray) -> np.ndarray:
 
 class FeatureSVM:
     kind = "sklearn"
+    # the calibrated SVC uses sklearn-internal classes that skops does not trust by default; they
+    # are sklearn's own, so the MLflow logger lists them explicitly
+    trusted_types = ["sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration"]
 
     def __init__(self, *, modalities: tuple[str, ...] = ("imu",), pca_variance: float = 0.92, C: float = 10.0,
                  kernel: str = "rbf", gamma: str | float = "scale", class_weight: str | None = "balanced",
@@ -97,6 +100,11 @@ class FeatureSVM:
     @property
     def n_components_(self) -> int:
         return int(self.pipeline.named_steps["pca"].n_components_)
+
+    @property
+    def n_params(self) -> int:
+        """What the training report calls params for this model: the PCA components kept."""
+        return self.n_components_
 
     def save(self, path: str | Path) -> None:
         joblib.dump(self, path)

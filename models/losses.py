@@ -1,5 +1,5 @@
 """Losses: weighted CE, focal, KL temporal smoothing (multimodal-CNN eq. 7), attention-weighted
-angle loss (TCN+GAT eq. 16), and ``compute_losses(outputs, batch, cfg)``."""
+angle loss (TCN+GAT eq. 16), the technique-fault loss, and ``compute_losses(outputs, batch, cfg)``."""
 from __future__ import annotations
 
 import math
@@ -81,25 +81,33 @@ LOSS_DEFAULTS: dict[str, Any] = {
     "kl_weight": 0.1,              # KL temporal smoothing of per-frame predictions
     "angle_weight": 1.0,           # angle regression (only if outputs has "angles")
     "angle_joint_weights": "auto", # "auto" (model's attention if given, else uniform) | "uniform" | list of 23
+    "fault_weight": 0.5,           # technique-fault classification (only if outputs has "fault_logits")
+    "fault_class_weights": None,   # list of F floats (index 0 = "none") or None
     "ignore_index": -100,
 }
 
 
+def _classifier_loss(c: Mapping[str, Any], class_weights):
+    """(logits, target) -> loss: the cfg's classifier ("ce" | "focal") with ``class_weights``."""
+    if c["classifier"] == "ce":
+        return lambda lo, ta: weighted_cross_entropy(lo, ta, class_weights, c["ignore_index"])
+    if c["classifier"] == "focal":
+        return lambda lo, ta: focal_loss(lo, ta, c["focal_gamma"], class_weights, c["ignore_index"])
+    raise ValueError(f"compute_losses: unknown classifier loss {c['classifier']!r}")
+
+
 def compute_losses(outputs: Mapping[str, Tensor], batch: Mapping[str, Tensor],
                    cfg: Mapping[str, Any] | None = None) -> dict[str, Tensor]:
-    """Named losses ("window", "frame", "kl", ["angle"]) and their weighted sum "total".
+    """Named losses ("window", "frame", "kl", ["angle"], ["fault"]) and their weighted sum "total".
+    "fault": the classifier loss (``classifier``) of ``fault_logits`` (B, F) against the window's
+    clip fault ``batch["fault"]`` (0 = "none": clips without a fault), ``fault_class_weights``.
     ``cfg`` keys: see ``LOSS_DEFAULTS`` (unknown keys raise, naming them)."""
     cfg = dict(cfg or {})
     unknown = sorted(set(cfg) - set(LOSS_DEFAULTS))
     if unknown:
         raise KeyError(f"compute_losses: unknown cfg key(s) {unknown}; allowed {sorted(LOSS_DEFAULTS)}")
     c = {**LOSS_DEFAULTS, **cfg}
-    if c["classifier"] == "ce":
-        cls = lambda lo, ta: weighted_cross_entropy(lo, ta, c["class_weights"], c["ignore_index"])  # noqa: E731
-    elif c["classifier"] == "focal":
-        cls = lambda lo, ta: focal_loss(lo, ta, c["focal_gamma"], c["class_weights"], c["ignore_index"])  # noqa: E731
-    else:
-        raise ValueError(f"compute_losses: unknown classifier loss {c['classifier']!r}")
+    cls = _classifier_loss(c, c["class_weights"])
     losses: dict[str, Tensor] = {}
     weights: dict[str, float] = {}
     if c["window_weight"] and "label" in batch:
@@ -120,6 +128,9 @@ def compute_losses(outputs: Mapping[str, Tensor], batch: Mapping[str, Tensor],
             raise ValueError(f"angle_joint_weights needs {len(JOINT_ANGLES)} values, got {len(jw)}")
         losses["angle"] = weighted_angle_loss(outputs["angles"], batch["angles"].to(outputs["angles"].dtype), jw)
         weights["angle"] = c["angle_weight"]
+    if c["fault_weight"] and "fault_logits" in outputs and "fault" in batch:
+        fault = _classifier_loss(c, c["fault_class_weights"])(outputs["fault_logits"], batch["fault"])
+        losses["fault"], weights["fault"] = fault, c["fault_weight"]
     if not losses:
         raise ValueError("compute_losses: nothing to compute (all weights 0 or targets missing)")
     losses["total"] = sum(weights[k] * v for k, v in losses.items())

@@ -76,9 +76,9 @@ class SpatioTemporalBlock(nn.Module):
 class MMResNetSE(MotionModel):
     def __init__(self, *, num_classes: int, modalities: tuple[str, ...], backbone: str, backbone_weights: str | None,
                  dim: int, video_dim: int, st_dilations: tuple[int, ...], tcn_channels: tuple[int, ...],
-                 tcn_dilations: tuple[int, ...], kernel_size: int, causal: bool, dropout: float, num_angles: int,
+                 tcn_dilations: tuple[int, ...], kernel_size: int, causal: bool, dropout: float, num_angles: int, num_faults: int,
                  se_reduction: int, landmark_nodes: int, imu_channels: int):
-        super().__init__(dim, num_classes, num_angles, dropout)
+        super().__init__(dim, num_classes, num_angles, dropout, num_faults)
         self.modalities = check_modalities(modalities)
         self.video_dim = video_dim
         if "video" in self.modalities:
@@ -127,7 +127,7 @@ def mm_resnet_se(*, num_classes: int = 12, modalities: tuple[str, ...] = ("video
                  backbone: str = "resnet18", backbone_weights: str | None = None, dim: int = 64,
                  video_dim: int = 64, st_dilations: tuple[int, ...] = (1, 2),
                  tcn_channels: tuple[int, ...] = (64, 64, 64), tcn_dilations: tuple[int, ...] = (1, 2, 4),
-                 kernel_size: int = 3, causal: bool = False, dropout: float = 0.5, num_angles: int = 0,
+                 kernel_size: int = 3, causal: bool = False, dropout: float = 0.5, num_angles: int = 0, num_faults: int = 0,
                  se_reduction: int = 16, landmark_nodes: int = 33, imu_channels: int = 9) -> MMResNetSE:
     """Multimodal SE-ResNet; ``backbone`` "resnet18" | "resnet50"; ``backbone_weights`` a local
     torchvision ResNet state_dict path (no download); ``num_angles=23`` adds an angle head."""

@@ -67,8 +67,8 @@ class SpatialAttentionPool(nn.Module):
 class STAC3DLSTM(MotionModel):
     def __init__(self, *, num_classes: int, modalities: tuple[str, ...], c3d_channels: tuple[int, ...],
                  fusion: str, bilinear_rank: int, dim: int, lstm_layers: int, bidirectional: bool,
-                 dropout: float, num_angles: int, landmark_nodes: int, imu_channels: int):
-        super().__init__(dim, num_classes, num_angles, dropout)
+                 dropout: float, num_angles: int, num_faults: int, landmark_nodes: int, imu_channels: int):
+        super().__init__(dim, num_classes, num_angles, dropout, num_faults)
         self.modalities = check_modalities(modalities)
         if "video" in self.modalities:
             self.c3d = DualStreamC3D(c3d_channels, fusion, bilinear_rank)
@@ -102,7 +102,7 @@ def _sta_c3d_lstm(**kwargs) -> STAC3DLSTM:
 def sta_c3d_lstm(*, num_classes: int = 12, modalities: tuple[str, ...] = ("video", "imu", "grf"),
                  c3d_channels: tuple[int, ...] = (16, 32, 64), fusion: str = "attention", bilinear_rank: int = 64,
                  dim: int = 64, lstm_layers: int = 1, bidirectional: bool = True, dropout: float = 0.3,
-                 num_angles: int = 0, landmark_nodes: int = 33, imu_channels: int = 9) -> STAC3DLSTM:
+                 num_angles: int = 0, num_faults: int = 0, landmark_nodes: int = 33, imu_channels: int = 9) -> STAC3DLSTM:
     """Dual-stream C3D (``fusion`` "attention" | "bilinear") + spatial attention + LSTM, with an
     IMU+GRF sensor branch fused (masked modality attention) before the classifier."""
     return _sta_c3d_lstm(**{k: v for k, v in locals().items()})

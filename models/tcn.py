@@ -15,8 +15,8 @@ from .registry import register_model
 class TCNNet(MotionModel):
     def __init__(self, *, num_classes: int, modalities: tuple[str, ...], dim: int, channels: tuple[int, ...],
                  dilations: tuple[int, ...] | None, kernel_size: int, causal: bool, dropout: float,
-                 lstm_layers: int, bidirectional: bool, num_angles: int, landmark_nodes: int, imu_channels: int):
-        super().__init__(dim, num_classes, num_angles, dropout)
+                 lstm_layers: int, bidirectional: bool, num_angles: int, num_faults: int, landmark_nodes: int, imu_channels: int):
+        super().__init__(dim, num_classes, num_angles, dropout, num_faults)
         self.modalities = check_modalities(modalities, TIME_SERIES)
         self.encoders = sensor_encoders(self.modalities, dim, causal=causal, landmark_nodes=landmark_nodes,
                                         imu_channels=imu_channels)
@@ -55,7 +55,7 @@ def _tcn(**kwargs) -> TCNNet:
 @register_model("tcn")
 def tcn(*, num_classes: int = 12, modalities: tuple[str, ...] = ("landmarks", "imu"), dim: int = 64,
         channels: tuple[int, ...] = (64, 64, 64, 64), dilations: tuple[int, ...] | None = None,
-        kernel_size: int = 3, causal: bool = False, dropout: float = 0.2, num_angles: int = 0,
+        kernel_size: int = 3, causal: bool = False, dropout: float = 0.2, num_angles: int = 0, num_faults: int = 0,
         landmark_nodes: int = 33, imu_channels: int = 9) -> TCNNet:
     """Dilated TCN (dilations 1, 2, 4, ... by default) on fused landmark + IMU features."""
     return _tcn(lstm_layers=0, bidirectional=False, **{k: v for k, v in locals().items()})
@@ -65,7 +65,7 @@ def tcn(*, num_classes: int = 12, modalities: tuple[str, ...] = ("landmarks", "i
 def tcn_lstm(*, num_classes: int = 12, modalities: tuple[str, ...] = ("landmarks", "imu"), dim: int = 64,
              channels: tuple[int, ...] = (64, 64), dilations: tuple[int, ...] | None = None,
              kernel_size: int = 3, causal: bool = False, dropout: float = 0.2, lstm_layers: int = 1,
-             bidirectional: bool = True, num_angles: int = 0, landmark_nodes: int = 33,
+             bidirectional: bool = True, num_angles: int = 0, num_faults: int = 0, landmark_nodes: int = 33,
              imu_channels: int = 9) -> TCNNet:
     """TCN followed by an LSTM (bidirectional unless ``causal``)."""
     return _tcn(**{k: v for k, v in locals().items()})

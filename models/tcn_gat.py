@@ -71,8 +71,8 @@ def node_kinematics(x: Tensor) -> Tensor:
 class TCNGAT(MotionModel):
     def __init__(self, *, num_classes: int, layout: Layout, modalities: tuple[str, ...], dim: int,
                  tcn_channels: tuple[int, ...], tcn_dilations: tuple[int, ...], kernel_size: int, causal: bool,
-                 gat_dim: int, gat_heads: int, gat_layers: int, dropout: float, num_angles: int, imu_channels: int):
-        super().__init__(gat_dim, num_classes, num_angles, dropout)
+                 gat_dim: int, gat_heads: int, gat_layers: int, dropout: float, num_angles: int, num_faults: int, imu_channels: int):
+        super().__init__(gat_dim, num_classes, num_angles, dropout, num_faults)
         self.modalities = check_modalities(modalities, ("landmarks", "imu", "grf"))
         if "landmarks" not in self.modalities:
             raise ValueError("tcn_gat needs the 'landmarks' modality")
@@ -158,7 +158,7 @@ def tcn_gat(*, num_classes: int = 12, layout: str | dict = "mediapipe33",
             modalities: tuple[str, ...] = ("landmarks", "imu", "grf"), dim: int = 32,
             tcn_channels: tuple[int, ...] = (32, 32, 32), tcn_dilations: tuple[int, ...] = (1, 2, 4),
             kernel_size: int = 3, causal: bool = False, gat_dim: int = 64, gat_heads: int = 4, gat_layers: int = 2,
-            dropout: float = 0.3, num_angles: int = 23, imu_channels: int = 9) -> TCNGAT:
+            dropout: float = 0.3, num_angles: int = 23, num_faults: int = 0, imu_channels: int = 9) -> TCNGAT:
     """Skeleton TCN + 2-layer multi-head GAT with IMU/GRF gated injection; ``layout`` is a name in
     models.graphs or a spec dict {num_nodes, edges, imu_nodes, grf_nodes, source_indices, joint_nodes}."""
     return _tcn_gat(**{k: v for k, v in locals().items()})

@@ -338,7 +338,8 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
         A = Xa[:, :3 * S].reshape(-1, S, 3)
         G = Xa[:, 3 * S:].reshape(-1, S, 3)
         if p.attitude.method == "complementary":
-            R = att.complementary_attitude_multi(A, G, fs * m, gain=p.attitude.gain)
+            R = att.complementary_attitude_multi(A, G, fs * m, gain=p.attitude.gain, acc_gate=p.attitude.acc_gate,
+                                                 init_s=p.attitude.init_s)
         else:
             R = np.stack([att.kalman_attitude(A[:, s], G[:, s], fs * m, p.attitude.gyro_noise,
                                               p.attitude.acc_noise) for s in range(S)], 1)

@@ -119,6 +119,11 @@ class AttitudeParams(_Strict):
     method: Literal["complementary", "kalman"] = "complementary"
     rate_hz: float = Field(default=100.0, ge=25, le=1000)  # rounded to a multiple of timeline_hz
     gain: float = Field(default=0.02, ge=0, le=1)            # complementary
+    # complementary: initial tilt from the mean specific force of the first init_s seconds (a clip that
+    # starts mid-stride has a first sample far from gravity), tilt correction only while
+    # | |acc| - g | <= acc_gate * g (null: always)
+    init_s: float = Field(default=0.5, ge=0, le=5)
+    acc_gate: float | None = Field(default=0.25, gt=0)
     gyro_noise: float = Field(default=0.01, gt=0)            # kalman
     acc_noise: float = Field(default=0.5, gt=0)              # kalman
     euler_seq: str = Field(default="ZXY", pattern=r"^([XYZ]{3}|[xyz]{3})$")

@@ -9,7 +9,7 @@ if [[ ! -x .venv/bin/python ]]; then
     "$PY" -m venv .venv
 fi
 stamp=.venv/.athlete-mm-setup
-want=$(cat pyproject.toml requirements-mediapipe.txt scripts/setup.sh | sha256sum | cut -d' ' -f1)
+want=$(cat pyproject.toml requirements-mediapipe.txt requirements-sktime.txt scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
     echo "[setup] environment up to date"
     exit 0
@@ -29,7 +29,9 @@ echo "[setup] project + pinned stack"
 pip_q -e ".[dev]"
 echo "[setup] mediapipe 0.10.21 (--no-deps, see requirements-mediapipe.txt)"
 pip_q --no-deps -r requirements-mediapipe.txt
-.venv/bin/python -c "import torch, torchvision, opensim, cv2, mediapipe, dvc, mlflow, optuna, bentoml" \
+echo "[setup] sktime 1.2.0 (--no-deps, see requirements-sktime.txt)"
+pip_q --no-deps -r requirements-sktime.txt
+.venv/bin/python -c "import torch, torchvision, opensim, cv2, mediapipe, dvc, mlflow, optuna, bentoml, sktime" \
     || { echo "[setup] import check failed" >&2; exit 1; }
 echo "$want" > "$stamp"
 echo "[setup] done"

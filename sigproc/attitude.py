@@ -24,6 +24,7 @@ __all__ = [
     "UP",
     "integrate_gyro",
     "tilt_from_acc",
+    "initial_specific_force",
     "complementary_attitude",
     "complementary_attitude_multi",
     "kalman_attitude",
@@ -148,6 +149,7 @@ def complementary_attitude(
     gain: float = 0.02,
     R0=None,
     acc_gate: float | None = None,
+    init_s: float = 0.0,
 ) -> np.ndarray:
     """Complementary filter: gyro integration with accelerometer tilt correction.
 
@@ -169,6 +171,10 @@ def complementary_attitude(
         Initial attitude; if None, from the first accelerometer sample (:func:`tilt_from_acc`).
     acc_gate : float, optional
         If given, skip the correction when ``| |acc| - g | > acc_gate * g`` (dynamic phases).
+    init_s : float
+        Initial tilt from the mean specific force over the first ``init_s`` seconds (0: the first
+        sample). A clip that starts mid-stride (a runner) has a first sample far from gravity; the
+        mean over a stride is close to it.
 
     Returns
     -------
@@ -188,7 +194,7 @@ def complementary_attitude(
     use = norms > 0
     if acc_gate is not None:
         use &= np.abs(norms - GRAVITY) <= float(acc_gate) * GRAVITY
-    R[0] = tilt_from_acc(a[0]) if R0 is None else _check_R0(R0)
+    R[0] = tilt_from_acc(initial_specific_force(a, fs_hz, init_s)) if R0 is None else _check_R0(R0)
     dR = _step_rotations(g, dt)
     for k in range(1, T):
         Rk = R[k - 1] @ dR[k - 1]
@@ -328,7 +334,15 @@ def gravity_in_sensor(R) -> np.ndarray:
     return np.einsum("...ji,j->...i", M, UP * GRAVITY)
 
 
-def complementary_attitude_multi(acc, gyro, fs_hz: float, gain: float = 0.02, acc_gate: float | None = None) -> np.ndarray:
+def initial_specific_force(acc: np.ndarray, fs_hz: float, init_s: float) -> np.ndarray:
+    """Mean specific force over the first ``init_s`` seconds of ``acc`` (T, ..., 3) (the first
+    sample when ``init_s`` is 0): the gravity estimate the initial tilt is taken from."""
+    n = max(1, int(round(float(init_s) * float(fs_hz))))
+    return np.asarray(acc)[:n].mean(axis=0)
+
+
+def complementary_attitude_multi(acc, gyro, fs_hz: float, gain: float = 0.02, acc_gate: float | None = None,
+                                 init_s: float = 0.0) -> np.ndarray:
     """:func:`complementary_attitude` for S sensors at once (vectorised over sensors).
 
     Same algorithm and result as calling :func:`complementary_attitude` (with ``R0=None``) on
@@ -339,7 +353,7 @@ def complementary_attitude_multi(acc, gyro, fs_hz: float, gain: float = 0.02, ac
     ----------
     acc, gyro : array_like, shape (T, S, 3)
         Specific force (m/s^2) and angular velocity (rad/s) of S sensors, sensor frames.
-    fs_hz, gain, acc_gate
+    fs_hz, gain, acc_gate, init_s
         As in :func:`complementary_attitude`.
 
     Returns
@@ -368,10 +382,11 @@ def complementary_attitude_multi(acc, gyro, fs_hz: float, gain: float = 0.02, ac
     use = norms > 0
     if acc_gate is not None:
         use &= np.abs(norms - GRAVITY) <= float(acc_gate) * GRAVITY
+    a0 = initial_specific_force(a, fs_hz, init_s)
     for s in range(S):
-        if not norms[0, s] > 0:
+        if not np.linalg.norm(a0[s]) > 0:
             raise ValueError(f"sensor {s}: first accelerometer sample has zero norm; cannot infer tilt")
-        R[0, s] = tilt_from_acc(a[0, s])
+        R[0, s] = tilt_from_acc(a0[s])
     if T > 1:
         w_mid = 0.5 * (g[1:] + g[:-1])
         dR = Rotation.from_rotvec((w_mid * dt).reshape(-1, 3)).as_matrix().reshape(T - 1, S, 3, 3)

@@ -44,3 +44,15 @@ def test_bad_report_and_missing_dir_are_clear_errors(tmp_path, capsys):
     assert main([str(d), str(tmp_path / "s.md")]) == 1
     assert "broken.json" in capsys.readouterr().err
     assert render({}) == "No training reports found.\n"
+
+
+def test_reports_are_read_from_training_output_folders(tmp_path):
+    from evaluation.summary import load_reports
+
+    for name, acc in (("tcn", 0.9), ("tcn_imu", 0.8)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps({"model": "tcn", "kind": "torch", "test_accuracy": acc}))
+    (tmp_path / "stray.json").write_text("{}")          # a folder layout ignores loose files
+    reports = load_reports(tmp_path)
+    assert sorted(reports) == ["tcn", "tcn_imu"] and reports["tcn_imu"]["test_accuracy"] == 0.8
+    assert "| tcn_imu |" in render(reports)

@@ -12,7 +12,8 @@ from models.testing import make_batch
 K = 4
 B, T, TV, HW = 4, 32, 4, 32
 # small but default-shaped configs (video models: small frames for CPU speed)
-CFG = {name: {"num_classes": K} for name in available_models("torch")}
+F = 3  # technique faults ("none" + 2): every torch recognizer carries the fault head here
+CFG = {name: {"num_classes": K, "num_faults": F} for name in available_models("torch")}
 
 
 def _batch(seed=0, mask=None):
@@ -43,12 +44,21 @@ def test_forward_backward_shapes(name):
     assert out["frame_logits"].shape == (B, T, K)
     if model.num_angles:
         assert out["angles"].shape == (B, T, len(JOINT_ANGLES))
-    loss = out["logits"].logsumexp(-1).sum() + out["frame_logits"].square().mean()
+    assert out["fault_logits"].shape == (B, F)
+    loss = out["logits"].logsumexp(-1).sum() + out["frame_logits"].square().mean() + out["fault_logits"].logsumexp(-1).sum()
     if "angles" in out:
         loss = loss + out["angles"].square().mean()
     loss.backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in grads), "parameters without gradient"
+
+
+@pytest.mark.parametrize("name", available_models("torch"))
+def test_fault_head_only_when_asked(name):
+    model = build_model(name, {"num_classes": K}).eval()
+    assert model.num_faults == 0 and "fault_logits" not in model(_batch())
+    with pytest.raises(ValueError, match="num_faults = 1"):
+        build_model(name, {"num_classes": K, "num_faults": 1})
 
 
 @pytest.mark.parametrize("name", available_models("torch"))

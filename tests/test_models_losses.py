@@ -55,3 +55,18 @@ def test_compute_losses_keys_and_errors():
     l["total"].backward()
     with pytest.raises(KeyError, match="kl_wieght"):
         compute_losses(out, batch, {"kl_wieght": 1})
+
+
+def test_fault_loss_is_weighted_ce_of_the_clip_fault():
+    """fault_logits vs batch["fault"] (0 = none), fault_class_weights, times fault_weight."""
+    B, T, K, F = 4, 5, 3, 3
+    out = {"logits": torch.randn(B, K), "frame_logits": torch.randn(B, T, K), "fault_logits": torch.randn(B, F)}
+    batch = {"label": torch.tensor([0, 1, 2, 0]), "fault": torch.tensor([0, 0, 2, 1])}
+    fw = [0.2, 0.3, 0.5]
+    cfg = {"frame_weight": 0.0, "kl_weight": 0.0, "fault_weight": 0.5, "fault_class_weights": fw}
+    l = compute_losses(out, batch, cfg)
+    want = torch.nn.functional.cross_entropy(out["fault_logits"], batch["fault"], weight=torch.tensor(fw))
+    assert l["fault"].item() == pytest.approx(want.item(), rel=1e-6)
+    assert l["total"].item() == pytest.approx((l["window"] + 0.5 * want).item(), rel=1e-6)
+    assert "fault" not in compute_losses(out, batch, {**cfg, "fault_weight": 0.0})
+    assert "fault" not in compute_losses({k: v for k, v in out.items() if k != "fault_logits"}, batch, cfg)

@@ -11,7 +11,7 @@ TORCH_MODELS = ["basic_cnn", "mm_resnet_se", "sta_c3d_lstm", "tcn", "tcn_gat", "
 
 def test_registered_names():
     assert available_models("torch") == TORCH_MODELS
-    assert available_models("sklearn") == ["features_svm"]
+    assert available_models("sklearn") == ["features_svm", "minirocket"]
     assert model_kind("features_svm") == "sklearn" and model_kind("tcn") == "torch"
     assert set(models.__all__) >= {"build_model", "available_models"}
 

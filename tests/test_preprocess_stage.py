@@ -40,7 +40,8 @@ def test_report_counts_and_files(run):
             arr = np.load(d / split / f"{name}.npy", mmap_mode="r")
             assert list(arr.shape) == meta["shape"] and str(arr.dtype) == meta["dtype"]
         assert len(idx["windows"]["clip_id"]) == idx["n_windows"]
-    assert json.loads((out / "preprocess.json").read_text())["peak_memory"]["main_mb"] > 0
+    # MB, not kB or bytes: a Python process with numpy and the clips loaded holds tens of MB, far below 16 GiB
+    assert 40 < json.loads((out / "preprocess.json").read_text())["peak_memory"]["main_mb"] < 16384
     pngs = sorted(Path(p.report_dir).glob("window_*.png"))
     assert len(pngs) == len({c[1] for c in CLIPS})
     assert set(report["gapfill_rmse"]) == {"imu_acc", "imu_gyro", "grf_force", "landmarks"}

@@ -121,3 +121,19 @@ def test_physics_only_reference_cli(data, capsys):
     assert "Newton-Euler only, test split, 8 windows" in out and "| knee_angle_r_moment |" in out
     assert main([str(data), "bogus"]) == 2
     assert main([str(data.parent / "missing")]) == 1
+
+
+def test_a_model_worse_than_1_nm_per_kg_still_writes_model_pt(tmp_path):
+    """best_score starts at -inf: a torque estimator whose validation RMSE never gets below
+    1 N m/kg (here: moments ~ 5 N m/kg and a learning rate that cannot move it) still saves its
+    best epoch (best_score used to start at -1.0, so -RMSE < -1 never counted as a best)."""
+    root = write_tiny_dataset(tmp_path / "big")
+    for split in ("train", "val", "test"):
+        mass = np.load(root / split / "anthro.npy")[:, 0]
+        mom = np.load(root / split / "moments.npy")
+        np.save(root / split / "moments.npy", (mom / 50.0 * 5.0 * mass[:, None, None]).astype(np.float32))
+    m = train("torque_direct", {"hidden": 8, "layers": 1}, {**CFG, "epochs": 1, "lr": 1e-9}, root,
+              tmp_path / "out", progress=False)
+    assert m["val_rmse_nm_per_kg"] > 1.0
+    best = torch.load(tmp_path / "out" / "model.pt", weights_only=False)
+    assert best["epoch"] == 1 and best["val_rmse_nm_per_kg"] == pytest.approx(m["history"][0]["val_rmse_nm_per_kg"])

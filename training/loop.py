@@ -1,11 +1,11 @@
 """The training loop shared by every architecture of the zoo.
 
-torch models: AdamW + cosine annealing (per epoch, to ``min_lr``), class-balanced sampling
-(``make_loader(balanced=True)``), batch augmentation, early stopping on validation macro-F1 (the
+torch models: AdamW + cosine annealing (per epoch, to ``min_lr``), class balance (``balance``: the
+split's class weights in the loss, or class-balanced sampling), batch augmentation, early stopping on validation macro-F1 (the
 torque estimators: windows with force plates, moment RMSE; see training.tasks),
 a checkpoint every epoch (``checkpoint.pt``: model, optimizer, scheduler, RNG state, epoch, best
 score; resumed from when present), the best weights in ``model.pt`` and ``metrics.json``.
-sklearn models (``features_svm``): ``fit`` on the whole train split, ``model.joblib``.
+sklearn models (``features_svm``, ``minirocket``): ``fit`` on the whole train split, ``model.joblib``.
 
 Determinism: ``torch.manual_seed(seed)``, ``use_deterministic_algorithms(True, warn_only=True)``,
 the loader's sampler and the augmentation are seeded per epoch (``seed + epoch``) and the global
@@ -16,7 +16,7 @@ A tracker (e.g. ``training.tracking.MlflowTracker``) is optional and sees three 
 
 Distributed (``torchrun --nproc_per_node N``, i.e. ``WORLD_SIZE`` > 1): one process group (nccl
 and one GPU per process when CUDA is available, else gloo on CPU), the model in
-``DistributedDataParallel``; every rank draws the same seeded (class-balanced) sampler order and
+``DistributedDataParallel``; every rank draws the same seeded sampler order and
 trains on its own disjoint, equally long slice of it (``shard_indices``), so an epoch is still
 len(train) draws and ``batch_size`` is per process. BatchNorm buffers are averaged over the ranks
 after each epoch; rank 0 evaluates and broadcasts the validation metrics (one early-stopping
@@ -33,7 +33,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import numpy as np
 import torch
@@ -44,7 +44,7 @@ from tqdm import tqdm
 from biomech.conventions import MODALITIES
 
 __all__ = ["TrainParams", "AugmentParams", "TrackingParams", "train", "augment_batch", "is_main", "shard_indices",
-           "weights_digest"]
+           "weights_digest", "batches_per_epoch"]
 
 
 class _Strict(BaseModel):
@@ -74,6 +74,7 @@ class TrainParams(_Strict):
     data_dir: str = "data/processed"
     out_dir: str = "artifacts/train"
     report_dir: str = "reports/train"
+    seeds_dir: str = "artifacts/seeds"     # seed replicas (stages.train <name> --seed K)
     seed: int = Field(default=0, ge=0)
     epochs: int = Field(default=30, ge=1, le=10000)
     batch_size: int = Field(default=32, ge=1, le=4096)
@@ -84,9 +85,17 @@ class TrainParams(_Strict):
     grad_clip: float | None = Field(default=1.0, gt=0)
     threads: int | None = Field(default=None, ge=1, le=256)
     max_batches_per_epoch: int | None = Field(default=None, ge=1)  # smoke runs only
+    # equal sample budget: train windows seen over the run (all epochs, all ranks); replaces
+    # max_batches_per_epoch by ceil(budget / (epochs * batch_size * ranks)) batches per epoch,
+    # cycling the train loader when an epoch needs more batches than it holds; null = off
+    sample_budget: int | None = Field(default=None, ge=1)
     # per-epoch validation (early stopping) on a fixed seeded subset of this many windows (CPU
     # budget; null = all); the final val / test metrics always use the whole splits
     val_windows_per_epoch: int | None = Field(default=None, ge=1)
+    # class balance of the recognizers, one mechanism: "loss" = the split's class_weights.json in
+    # the classification losses (unless loss.class_weights is given), "sampler" = class-balanced
+    # sampling of train windows, "none" = neither
+    balance: Literal["loss", "sampler", "none"] = "loss"
     loss: dict[str, Any] = Field(default_factory=dict)             # models.losses.compute_losses cfg
     augment: AugmentParams = Field(default_factory=AugmentParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
@@ -136,9 +145,16 @@ def _classes(data_dir: Path) -> list[str]:
     return list(info["classes"])
 
 
+def _faults(data_dir: Path) -> list[str]:
+    """The dataset's technique-fault vocabulary (index 0 = "none"); [] when it has none."""
+    info = json.loads((data_dir / "dataset.json").read_text())
+    return list(info.get("faults") or [])
+
+
 def _numpy_split(data_dir: Path, split: str) -> dict[str, np.ndarray]:
     d = data_dir / split
-    return {f: np.load(d / f"{f}.npy") for f in ("landmarks", "imu", "grf", "modality_mask", "label")}
+    fields = ("landmarks", "imu", "grf", "modality_mask", "label", "fault")
+    return {f: np.load(d / f"{f}.npy") for f in fields if (d / f"{f}.npy").is_file()}
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -270,6 +286,28 @@ def shard_indices(order: list[int], rank: int, world: int) -> list[int]:
     return padded[rank::world]
 
 
+def batches_per_epoch(p: TrainParams, loader_batches: int, world: int = 1) -> int:
+    """Train batches per epoch: from ``sample_budget`` when set (every model then sees the same
+    number of windows), else the loader's length capped by ``max_batches_per_epoch``."""
+    if p.sample_budget is not None:
+        return math.ceil(p.sample_budget / (p.epochs * p.batch_size * world))
+    return loader_batches if p.max_batches_per_epoch is None else min(loader_batches, p.max_batches_per_epoch)
+
+
+def _take(loader, n: int):
+    """``n`` batches of ``loader``, starting it again (a new seeded draw) when it runs out."""
+    done = 0
+    while done < n:
+        before = done
+        for batch in loader:
+            if done >= n:
+                return
+            done += 1
+            yield batch
+        if done == before:  # an empty loader
+            return
+
+
 class _IndexSampler(torch.utils.data.Sampler):
     def __init__(self, indices: list[int]):
         self.indices = indices
@@ -311,6 +349,9 @@ def train(model_name: str, model_cfg: Mapping[str, Any] | None, train_cfg: Train
         cfg.setdefault("num_classes", K)
     if "seed" in model_signature(model_name):
         cfg.setdefault("seed", p.seed)
+    if "num_faults" in model_signature(model_name):  # every torch recognizer can carry the fault head
+        faults = _faults(data_dir)
+        cfg.setdefault("num_faults", len(faults) if len(faults) >= 2 else 0)
     if p.threads:
         torch.set_num_threads(p.threads)
     torch.manual_seed(p.seed)
@@ -347,13 +388,13 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
 
     from .tasks import make_task, to_device
 
-    task = make_task(kind, data_dir, K, p.batch_size, p.seed, p.loss)
+    task = make_task(kind, data_dir, K, p.batch_size, p.seed, p.loss, p.balance, int(cfg.get("num_faults", 0)))
     model = build_model(model_name, cfg).to(d.device)  # before the optimizer: its state follows the params
     n_params = int(sum(t.numel() for t in model.parameters()))
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=p.epochs, eta_min=p.min_lr)
     ckpt_path, best_path = out_dir / "checkpoint.pt", out_dir / "model.pt"
-    state = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "since_best": 0, "history": []}
+    state = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "since_best": 0, "history": []}
     resumed_from = 0
     if ckpt_path.is_file():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
@@ -392,12 +433,11 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
         g = torch.Generator().manual_seed(p.seed * 1000 + epoch + (d.rank << 32))  # own augmentation per rank
         model.train()
         total, n_batches = 0.0, 0
-        n_max = len(loader) if p.max_batches_per_epoch is None else min(len(loader), p.max_batches_per_epoch)
+        n_max = batches_per_epoch(p, len(loader), d.world)
         bar = tqdm(total=n_max, desc=f"{model_name} epoch {epoch}/{p.epochs}", unit="batch",
                    disable=not progress, file=sys.stderr, leave=False)
-        for i, batch in enumerate(loader):
-            if i >= n_max:
-                break
+        for batch in _take(loader, n_max):
+            state["windows_seen"] = state.get("windows_seen", 0) + int(batch["label"].shape[0]) * d.world
             if task.augment:
                 batch = augment_batch(batch, p.augment, g)
             batch = to_device(task.prepare(batch), d.device)
@@ -459,10 +499,11 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
     val = task.evaluate(model, val_loader)
     test = task.evaluate(model, task.loader("test"))
     metrics = {
-        "model": model_name, "kind": kind, **task.summary(val, test),
+        "model": model_name, "kind": kind, "seed": p.seed, **task.summary(val, test),
         "epochs": state["epoch"], "best_epoch": state["best_epoch"], "stopped_early": stopped_early,
         "resumed_from_epoch": resumed_from, "seconds": round(time.perf_counter() - t0, 2),
-        "params": n_params, "history": state["history"],
+        "params": n_params, "windows_seen": state.get("windows_seen", 0), "sample_budget": p.sample_budget,
+        "history": state["history"],
     }
     if ddp is not None:
         metrics["ddp"] = ddp
@@ -473,10 +514,13 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
 
 
 def _train_sklearn(model_name, cfg, p: TrainParams, data_dir: Path, out_dir: Path, tracker, t0, build_model) -> dict:
+    from .tasks import fault_scores
+
     model = build_model(model_name, cfg)
+    classes = _classes(data_dir)
     tr = _numpy_split(data_dir, "train")
     model.fit(tr)
-    out = {}
+    out, faults = {}, {}
     for split in ("val", "test"):
         d = _numpy_split(data_dir, split)
         if len(d["label"]) == 0:
@@ -484,14 +528,18 @@ def _train_sklearn(model_name, cfg, p: TrainParams, data_dir: Path, out_dir: Pat
             continue
         y, pr = d["label"], model.predict(d)
         out[split] = (float(accuracy_score(y, pr)),
-                      float(f1_score(y, pr, labels=list(range(len(_classes(data_dir)))), average="macro",
-                                     zero_division=0)), int(len(y)))
+                      float(f1_score(y, pr, labels=list(range(len(classes))), average="macro", zero_division=0)),
+                      int(len(y)))
+        if getattr(model, "fault_pipeline", None) is not None and "fault" in d:
+            for key, v in fault_scores(d["fault"], model.predict_fault(d), y, classes).items():
+                faults[f"{split}_{key}"] = v
     model.save(out_dir / "model.joblib")
     metrics = {
-        "model": model_name, "kind": "sklearn", "val_accuracy": out["val"][0], "val_macro_f1": out["val"][1],
+        "model": model_name, "kind": "sklearn", "seed": p.seed, "val_accuracy": out["val"][0], "val_macro_f1": out["val"][1],
         "test_accuracy": out["test"][0], "test_macro_f1": out["test"][1], "n_val": out["val"][2],
-        "n_test": out["test"][2], "epochs": 1, "best_epoch": 1, "stopped_early": False, "resumed_from_epoch": 0,
-        "seconds": round(time.perf_counter() - t0, 2), "params": int(model.n_components_), "history": [],
+        "n_test": out["test"][2], **faults, "epochs": 1, "best_epoch": 1, "stopped_early": False,
+        "resumed_from_epoch": 0, "seconds": round(time.perf_counter() - t0, 2), "params": int(model.n_params),
+        "windows_seen": int(len(tr["label"])), "sample_budget": None, "history": [],
     }
     _write_json(out_dir / "metrics.json", metrics)
     if tracker is not None:

@@ -1,7 +1,11 @@
 """What the training loop optimises and scores, per model kind.
 
-* :class:`ClassificationTask` (kind ``"torch"``): class-balanced train batches, the zoo's losses
-  (``models.losses.compute_losses``), score = validation macro-F1; reports accuracy and macro-F1.
+* :class:`ClassificationTask` (kind ``"torch"``): the zoo's losses (``models.losses.compute_losses``),
+  class balance by one mechanism (``balance``): ``"loss"`` passes the split's ``class_weights.json``
+  (w_c proportional to 1/n_c) to the classification losses, ``"sampler"`` draws class-balanced train
+  batches instead, ``"none"`` neither; score = validation macro-F1; reports accuracy and macro-F1,
+  and for a model with a technique-fault head (``fault_logits``; the window's clip fault, 0 =
+  "none") the fault accuracy and macro-F1, overall and per true action class.
 * :class:`TorqueTask` (kind ``"torque"``): the joint-moment estimators of ``models.torque``. Only
   windows with force plates (``modality_mask[:, 3]``) carry the boundary condition they need, so
   the splits are restricted to those; the GRF goes back to physical units (force / body weight,
@@ -14,6 +18,7 @@ and tracking.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -22,7 +27,10 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 from torch.utils.data import DataLoader, Subset
 
-__all__ = ["ClassificationTask", "TorqueTask", "make_task", "to_device"]
+__all__ = ["ClassificationTask", "TorqueTask", "make_task", "to_device", "split_class_weights",
+           "fault_class_weights", "fault_scores", "BALANCE"]
+
+BALANCE = ("loss", "sampler", "none")  # how the classification task balances the classes
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device | None) -> dict[str, torch.Tensor]:
@@ -38,19 +46,66 @@ def _subset(ds, batch_size: int, max_windows: int, seed: int) -> DataLoader:
     return DataLoader(Subset(ds, keep.tolist()), batch_size=batch_size, shuffle=False)
 
 
+def split_class_weights(data_dir: str | Path, num_classes: int) -> list[float]:
+    """The train split's class weights (``class_weights.json``: w_c proportional to 1/n_c, sum 1,
+    0 for classes absent from train); a missing file or a wrong length raises naming the file."""
+    path = Path(data_dir) / "class_weights.json"
+    if not path.is_file():
+        raise ValueError(f"{path} not found: the processed dataset has no class weights (re-run the preprocess "
+                         "stage, or set train.balance to 'sampler' or 'none')")
+    w = json.loads(path.read_text()).get("class_weights")
+    if not isinstance(w, list) or len(w) != num_classes:
+        raise ValueError(f"{path}: 'class_weights' should be a list of {num_classes} floats (one per class of "
+                         f"dataset.json), got {w!r}")
+    return [float(v) for v in w]
+
+
+def fault_class_weights(data_dir: str | Path, num_faults: int) -> list[float]:
+    """Inverse-frequency weights of the train windows' fault labels (the class-weight rule of
+    preprocessing.split.class_weights: 1/n, sum 1, 0 for faults absent from train)."""
+    from preprocessing.split import class_weights
+
+    path = Path(data_dir) / "train" / "fault.npy"
+    if not path.is_file():
+        raise ValueError(f"{path} not found: the processed dataset has no fault labels")
+    return [float(w) for w in class_weights(np.load(path), num_faults)[1]]
+
+
+def _macro_f1(y: np.ndarray, p: np.ndarray) -> float:
+    """Macro-F1 over the labels that occur in ``y`` or ``p``."""
+    return float(f1_score(y, p, average="macro", zero_division=0))
+
+
+def fault_scores(fault: np.ndarray, pred: np.ndarray, action: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """Fault accuracy and macro-F1 (over the fault labels present), overall and per true action
+    (recognition of the fault given the action)."""
+    per_action = {classes[a]: _macro_f1(fault[action == a], pred[action == a]) for a in np.unique(action)}
+    return {"fault_accuracy": float(accuracy_score(fault, pred)), "fault_macro_f1": _macro_f1(fault, pred),
+            "fault_macro_f1_per_action": per_action}
+
+
 class ClassificationTask:
     kind = "torch"
     augment = True                   # the loop applies augment_batch to training batches
     score_name, score_key = "val_macro_f1", "macro_f1"
 
-    def __init__(self, data_dir: Path, num_classes: int, batch_size: int, seed: int, loss_cfg: Mapping[str, Any]):
+    def __init__(self, data_dir: Path, num_classes: int, batch_size: int, seed: int, loss_cfg: Mapping[str, Any],
+                 balance: str = "loss", num_faults: int = 0):
+        if balance not in BALANCE:
+            raise ValueError(f"balance = {balance!r}: expected one of {BALANCE}")
         self.data_dir, self.K, self.batch_size, self.seed = Path(data_dir), num_classes, batch_size, seed
+        self.balance, self.num_faults = balance, num_faults
         self.loss_cfg = dict(loss_cfg)
+        if balance == "loss" and self.loss_cfg.get("class_weights") is None:
+            self.loss_cfg["class_weights"] = split_class_weights(self.data_dir, num_classes)
+        if balance == "loss" and num_faults and self.loss_cfg.get("fault_class_weights") is None:
+            self.loss_cfg["fault_class_weights"] = fault_class_weights(self.data_dir, num_faults)
 
     def train_loader(self, epoch: int) -> DataLoader:
         from preprocessing.dataset import make_loader
 
-        return make_loader("train", self.batch_size, balanced=True, root=self.data_dir, seed=self.seed + epoch)
+        return make_loader("train", self.batch_size, balanced=self.balance == "sampler", root=self.data_dir,
+                           seed=self.seed + epoch)
 
     def loader(self, split: str, max_windows: int | None = None) -> DataLoader:
         from preprocessing.dataset import make_loader
@@ -67,28 +122,49 @@ class ClassificationTask:
         return compute_losses(outputs, batch, self.loss_cfg)
 
     def evaluate(self, model: torch.nn.Module, loader: Iterable, device: torch.device | None = None) -> dict[str, Any]:
-        """{"accuracy", "macro_f1", "n", "score"} over the loader (score = macro-F1)."""
+        """{"accuracy", "macro_f1", "n", "score"} over the loader (score = macro-F1), plus
+        :func:`fault_scores` when the model has a fault head."""
         model.eval()
-        ys, ps = [], []
+        ys, ps, fs, fps = [], [], [], []
         with torch.no_grad():
             for batch in loader:
+                out = model(to_device(self.prepare(batch), device))
                 ys.append(batch["label"].numpy())
-                ps.append(model(to_device(self.prepare(batch), device))["logits"].argmax(-1).cpu().numpy())
+                ps.append(out["logits"].argmax(-1).cpu().numpy())
+                if "fault_logits" in out:
+                    fs.append(batch["fault"].numpy())
+                    fps.append(out["fault_logits"].argmax(-1).cpu().numpy())
         if not ys:
             return {"accuracy": float("nan"), "macro_f1": float("nan"), "n": 0, "score": float("nan")}
         y, p = np.concatenate(ys), np.concatenate(ps)
         f1 = float(f1_score(y, p, labels=list(range(self.K)), average="macro", zero_division=0))
-        return {"accuracy": float(accuracy_score(y, p)), "macro_f1": f1, "n": int(len(y)), "score": f1}
+        res = {"accuracy": float(accuracy_score(y, p)), "macro_f1": f1, "n": int(len(y)), "score": f1}
+        if fs:
+            res.update(fault_scores(np.concatenate(fs), np.concatenate(fps), y, self.classes))
+        return res
+
+    @property
+    def classes(self) -> list[str]:
+        return list(json.loads((self.data_dir / "dataset.json").read_text())["classes"])
 
     def epoch_row(self, val: dict) -> dict[str, float]:
-        return {"val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"]}
+        row = {"val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"]}
+        if "fault_macro_f1" in val:
+            row["val_fault_macro_f1"] = val["fault_macro_f1"]
+        return row
 
     def describe(self, val: dict) -> str:
-        return f"val acc {val['accuracy']:.3f} macro-F1 {val['macro_f1']:.3f}"
+        fault = f", fault macro-F1 {val['fault_macro_f1']:.3f}" if "fault_macro_f1" in val else ""
+        return f"val acc {val['accuracy']:.3f} macro-F1 {val['macro_f1']:.3f}{fault}"
 
     def summary(self, val: dict, test: dict) -> dict[str, Any]:
-        return {"val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"], "test_accuracy": test["accuracy"],
-                "test_macro_f1": test["macro_f1"], "n_val": val["n"], "n_test": test["n"]}
+        out = {"val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"], "test_accuracy": test["accuracy"],
+               "test_macro_f1": test["macro_f1"], "n_val": val["n"], "n_test": test["n"]}
+        for split, res in (("val", val), ("test", test)):
+            for key in ("fault_accuracy", "fault_macro_f1", "fault_macro_f1_per_action"):
+                if key in res:
+                    out[f"{split}_{key}"] = res[key]
+        return out
 
 
 class TorqueTask:
@@ -182,9 +258,9 @@ class TorqueTask:
 
 
 def make_task(kind: str, data_dir: Path, num_classes: int, batch_size: int, seed: int,
-              loss_cfg: Mapping[str, Any]):
+              loss_cfg: Mapping[str, Any], balance: str = "loss", num_faults: int = 0):
     if kind == "torch":
-        return ClassificationTask(data_dir, num_classes, batch_size, seed, loss_cfg)
+        return ClassificationTask(data_dir, num_classes, batch_size, seed, loss_cfg, balance, num_faults)
     if kind == "torque":
         return TorqueTask(data_dir, batch_size, seed)
     raise ValueError(f"no training task for model kind {kind!r}")

@@ -4,12 +4,13 @@
     train(..., tracker=tracker)
 
 start: a run with params (model cfg, train cfg, flattened to ``model.<k>`` / ``train.<k>``) and tags
-(``git_sha`` from ``git rev-parse HEAD`` when available, ``data_hash``: md5 of the processed
-dataset's split.json and <split>/index.json files, ``model_name``).
+(``git_sha`` from ``git rev-parse HEAD`` when available, ``data_hash``: :func:`dataset_hash`, the
+md5 of the processed dataset's content, ``model_name``).
 log_epoch: the epoch's metrics (step = epoch). finish: final metrics, metrics.json as an artifact,
 and the model: torch models through ``mlflow.pytorch.log_model`` wrapped in ``FlatInputModel``
 (the pytorch pyfunc flavour takes one ndarray, our models take a batch dict), with a signature
-and an input example; ``features_svm`` through ``mlflow.sklearn.log_model``.
+and an input example; the sklearn-kind models (``features_svm``, ``minirocket``) through
+``mlflow.sklearn.log_model`` of their ``pipeline`` on their ``features``.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from biomech.conventions import MODALITIES
 
 TORQUE_INPUTS = ("angles", "root", "grf", "anthro")  # what the torque estimators read (models.torque)
 
-__all__ = ["MlflowTracker", "FlatInputModel", "data_hash", "git_sha"]
+__all__ = ["MlflowTracker", "FlatInputModel", "dataset_hash", "git_sha"]
 
 
 def git_sha(cwd: str | Path = ".") -> str | None:
@@ -39,14 +40,19 @@ def git_sha(cwd: str | Path = ".") -> str | None:
     return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else None
 
 
-def data_hash(data_dir: str | Path) -> str:
-    """md5 over split.json and every <split>/index.json of a processed dataset (sorted paths)."""
+def dataset_hash(data_dir: str | Path) -> str:
+    """md5 of a processed dataset's content: every file under ``data_dir`` (sorted relative
+    paths, each path and its bytes), so any changed window, scaler or index changes the hash and
+    a copy elsewhere hashes the same. Used for the MLflow ``data_hash`` tag and champion.json."""
     root = Path(data_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset_hash: {root} is not a directory (a processed dataset expected)")
     h = hashlib.md5()
-    for f in [root / "split.json", *sorted(root.glob("*/index.json"))]:
-        if f.is_file():
-            h.update(str(f.relative_to(root)).encode())
-            h.update(f.read_bytes())
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.stat().st_size.to_bytes(8, "little"))
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
     return h.hexdigest()
 
 
@@ -125,7 +131,7 @@ class MlflowTracker:
 
         mlflow.set_tracking_uri(self.uri)
         mlflow.set_experiment(self.experiment)
-        tags = {"model_name": str(params.get("model_name")), "data_hash": data_hash(data_dir),
+        tags = {"model_name": str(params.get("model_name")), "data_hash": dataset_hash(data_dir),
                 "data_dir": str(data_dir), **self.extra_tags}
         sha = git_sha()
         if sha:
@@ -159,12 +165,8 @@ class MlflowTracker:
                     ex = {k: np.asarray(v) for k, v in example.items()}
                     feats = model.features(ex)
                     sig = infer_signature(feats, model.predict(ex))
-                    # the calibrated SVC uses sklearn-internal classes that skops does not trust by
-                    # default; they are sklearn's own, so they are listed explicitly
-                    trusted = ["sklearn.calibration._CalibratedClassifier",
-                               "sklearn.calibration._SigmoidCalibration"]
-                    info = mlflow.sklearn.log_model(model.pipeline, name="model", signature=sig,
-                                                    input_example=feats, skops_trusted_types=trusted,
+                    info = mlflow.sklearn.log_model(model.pipeline, name="model", signature=sig, input_example=feats,
+                                                    skops_trusted_types=list(getattr(model, "trusted_types", [])),
                                                     pip_requirements=pinned("scikit-learn", "numpy", "skops"))
                 else:
                     if getattr(model, "kind", "torch") == "torque":
