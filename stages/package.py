@@ -81,14 +81,14 @@ def package(p: PackageParams) -> dict:
 
     from serving.bundle import BUNDLE_MODEL, build_bundle
     from serving.champion import resolve_champion, resolve_torque
-    from training.tracking import data_hash, git_sha
+    from training.tracking import dataset_hash, git_sha
 
     champion = resolve_champion(p.artifacts_dir)
     torque = resolve_torque(p.artifacts_dir)
     for m in (champion, torque):
         if m is not None and m.run_id is None:
             m.run_id = _run_id(m.name, p.tracking_uri)
-    git, data = git_sha(), data_hash(p.processed_dir)
+    git, data = git_sha(), dataset_hash(p.processed_dir)   # content hash of every processed file
     out = Path(p.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
