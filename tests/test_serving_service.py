@@ -273,7 +273,7 @@ def test_api_key_required_when_configured(packaged):
         small = {"request": {"athlete": {"mass_kg": 70, "height_m": 1.75}, "rate_hz": 100,
                              "coordinates": {"knee_angle_r": [0.0] * 50}}}
         for method, path in (("post", "/recognize"), ("post", "/recognize_batch"), ("post", "/torque"),
-                             ("post", "/torque_files"), ("get", "/info/model"), ("get", "/metrics"),
+                             ("post", "/torque_files"), ("post", "/analyze"), ("get", "/info/model"), ("get", "/metrics"),
                              ("get", "/docs.json")):
             r = getattr(httpx, method)(url + path, timeout=30, **({"json": small} if method == "post" else {}))
             assert r.status_code == 401, (path, r.status_code)
