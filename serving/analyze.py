@@ -1,0 +1,137 @@
+"""/analyze: a video (+ optional IMU / plate recordings) -> landmarks, actions, joint angles, moments.
+
+One path per job, the project's own functions:
+
+    ingest.video.landmarks_from_video      MediaPipe Pose 33 landmarks per frame
+    serving.inference.recognize_many       the preprocess stage's path + the packaged recognizer
+    biomech.ik.calibrate_body / solve_ik   OpenSim IK of the person's scaled model -> angles (deg)
+    biomech.joint_moments.joint_moments    moments from the plates when given, else from the ground
+                                           reaction estimated from the kinematics (flagged)
+
+Technique feedback (DTW deviation against per-class references) is not implemented yet.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .inference import InputError, moment_response, recognize_many
+from .schemas import Athlete, GrfIn, ImuIn, LandmarksIn, RecognizeRequest, encode_plain
+
+IK_RATE_HZ = 100.0   # joint_moments needs >= 100 Hz kinematics: video-rate angles are splined onto it
+
+
+def _npz(path: Path | None, fields: tuple[str, ...], what: str) -> dict | None:
+    if path is None:
+        return None
+    from biomech.io import RawDataError, read_npz
+
+    try:
+        _, arr = read_npz(path, fields)
+    except RawDataError as exc:
+        raise InputError(f"{what}: {str(exc).split(': ', 1)[-1]} (expected the raw layout's {what}.npz "
+                         f"with {', '.join(fields)})") from None
+    return arr
+
+
+def _angles_at(t: np.ndarray, deg: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.interpolate import CubicSpline
+
+    ok = np.isfinite(deg).all(1)
+    if ok.sum() < 4:
+        raise InputError("video: inverse kinematics converged on fewer than 4 frames")
+    tt = np.arange(t[ok][0], t[ok][-1], 1.0 / rate)
+    return tt, CubicSpline(t[ok], deg[ok], axis=0)(tt)
+
+
+def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None = None,
+                  grf_file: Path | None = None, max_frames: int | None = None) -> dict:
+    from biomech.conventions import COORDINATES, TRANSLATIONS
+    from biomech.ik import calibrate_body, mediapipe_world_to_ylab, solve_ik
+    from biomech.joint_moments import joint_moments
+    from ingest import IngestError
+    from ingest.video import landmarks_from_video
+
+    timings = {}
+    t0 = time.perf_counter()
+    try:
+        lm = landmarks_from_video(video, max_frames=max_frames, progress=False)
+    except IngestError as exc:
+        raise InputError(f"video: {str(exc).split(': ', 1)[-1]}") from None
+    timings["landmarks_s"] = time.perf_counter() - t0
+    info = lm["info"]
+    n = len(lm["time"])
+    has_pose = np.isfinite(lm["world"]).all(axis=(1, 2))
+    if has_pose.sum() < 4:
+        raise InputError(f"video: no person found (a pose in {int(has_pose.sum())} of {n} frames)")
+    imu = _npz(imu_file, ("time", "acc", "gyro"), "imu")
+    grf = _npz(grf_file, ("time", "force", "cop", "free_moment"), "grf")
+
+    t1 = time.perf_counter()
+    req = RecognizeRequest(
+        athlete=athlete,
+        landmarks=LandmarksIn(rate_hz=max(10.0, info["fps"] or 30.0), time=encode_plain(lm["time"]),
+                              world=encode_plain(lm["world"]), visibility=encode_plain(lm["visibility"]),
+                              image=encode_plain(lm["image"]), image_size=[info["width"], info["height"]]),
+        imu=None if imu is None else ImuIn(rate_hz=1 / float(np.median(np.diff(imu["time"]))),
+                                           time=encode_plain(imu["time"]), acc=encode_plain(imu["acc"]),
+                                           gyro=encode_plain(imu["gyro"])),
+        grf=None if grf is None else GrfIn(rate_hz=1 / float(np.median(np.diff(grf["time"]))),
+                                           time=encode_plain(grf["time"]), force=encode_plain(grf["force"]),
+                                           cop=encode_plain(grf["cop"]), free_moment=encode_plain(grf["free_moment"])))
+    rec = recognize_many(bundle, [req])[0]
+    timings["recognize_s"] = time.perf_counter() - t1
+
+    t1 = time.perf_counter()
+    points = mediapipe_world_to_ylab(lm["world"].astype(float))
+    sex = athlete.sex or "male"
+    body = calibrate_body(points, lm["visibility"], sex=sex, height=athlete.height_m, mass=athlete.mass_kg)
+    ik = solve_ik(body, lm["time"].astype(float), points, lm["visibility"], progress=False)
+    deg = ik.degrees()
+    rot = [i for i, c in enumerate(COORDINATES) if c not in TRANSLATIONS]
+    ok = np.isfinite(deg).all(1)
+    deg[np.ix_(ok, rot)] = np.degrees(np.unwrap(np.radians(deg[np.ix_(ok, rot)]), axis=0))  # no 271 for -89
+    timings["ik_s"] = time.perf_counter() - t1
+
+    t1 = time.perf_counter()
+    tt, q = _angles_at(lm["time"].astype(float), deg, IK_RATE_HZ)
+    coords = {c: q[:, i] for i, c in enumerate(COORDINATES)}
+    plates, tg = None, None
+    if grf is not None:
+        off = (rec.sync.get("grf") or {}).get("offset_s") or 0.0
+        tg = grf["time"].astype(float) + off
+        plates = {}
+        for pre, k in (("", 0), ("1_", 1)):
+            torque = np.zeros((len(tg), 3))
+            torque[:, 1] = grf["free_moment"][:, k]
+            plates[pre] = {"force": grf["force"][:, k].astype(float), "point": grf["cop"][:, k].astype(float),
+                           "torque": torque}
+    try:
+        mom = joint_moments(tt, coords, tg, plates, mass_kg=athlete.mass_kg, height_m=athlete.height_m, sex=sex,
+                            model="athlete-mm", cutoff_hz=6.0, uncertainty=0)
+    except ValueError as exc:
+        raise InputError(f"video: joint moments failed on the IK angles ({exc})") from None
+    timings["moments_s"] = time.perf_counter() - t1
+    timings["total_s"] = time.perf_counter() - t0
+    timings = {k: round(v, 3) for k, v in timings.items()}
+    return {
+        "video": {"frames": n, "fps": info["fps"], "width": info["width"], "height": info["height"],
+                  "rotation_deg": info.get("rotation_deg", 0)},
+        "time_s": np.round(lm["time"], 4).tolist(),
+        "landmarks_image": np.round(np.nan_to_num(lm["image"][..., :2], nan=-1.0), 4).tolist(),
+        "recognition": rec.model_dump(),
+        "angles": {"time_s": np.round(lm["time"], 4).tolist(),
+                   "values": {c: [None if not np.isfinite(v) else round(float(v), 3) for v in deg[:, i]]
+                              for i, c in enumerate(COORDINATES)}},
+        "moments": {**moment_response(mom).model_dump(), "grf_estimated": plates is None},
+        "qc": {"frames_with_pose": int(has_pose.sum()), "frames_without_pose": int(n - has_pose.sum()),
+               "ik_marker_error_rms_median_m": float(np.nanmedian(ik.marker_error_rms)),
+               "sync": rec.sync, "plate_assignment": mom.assignment, "assignment_source": mom.assignment_source},
+        "timings_s": timings,
+        "frames_per_s": round(n / timings["total_s"], 2),
+        "units": {"angles": "degrees (OpenSim names and signs, unwrapped; pelvis translations m)",
+                  "moments": "N m", "landmarks_image": "x, y normalised to the frame (-1: no pose)",
+                  "feedback": "not implemented yet"},
+    }

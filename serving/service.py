@@ -1,0 +1,183 @@
+"""The BentoML service `athlete-mm`: one class, the model bundle loaded once, thin typed endpoints.
+
+    POST /recognize         one recording (window or sequence, any modality subset) -> RecognizeResponse
+    POST /recognize_batch   {"requests": [...]} -> [...]; adaptive batching across clients
+    POST /torque            joint angles + plates (JSON) -> moments per side with sd (biomech.joint_moments)
+    POST /torque_files      IK .mot + GRF .mot (+ ExternalLoads .xml) uploads -> the same, JSON or .sto
+    POST /analyze           a video upload (+ imu.npz / grf.npz): landmarks, actions, angles, moments, QC
+    GET  /info/model        versions, provenance, metrics, units and conventions of every output
+    /healthz /livez /readyz /metrics   BentoML's health, readiness and Prometheus endpoints (always open)
+
+Run from source: ``bentoml serve serving.service:AthleteMM``; the packaged bento:
+``bentoml serve athlete-mm:latest`` (see README "Serving"). The bundle comes from the BentoML model
+store (``athlete-mm-bundle``, written by ``python -m stages.package``) or, for development,
+from the directory in ``ATHLETE_MM_BUNDLE``.
+
+Access: when ``ATHLETE_MM_API_KEY`` (or a file named by ``ATHLETE_MM_API_KEY_FILE``) is set at
+start-up, every request but health / readiness needs ``Authorization: Bearer <key>`` (or
+``X-API-Key``); otherwise 401 and no work is done. The key is never part of the bento.
+Uploads are written to a private temporary directory deleted before the response returns.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+from typing import Optional
+
+import bentoml
+from bentoml.exceptions import BadInput
+from fastapi import FastAPI
+from pydantic import Field
+
+from serving.auth import ApiKeyMiddleware, load_api_key
+from serving.bundle import BUNDLE_MODEL
+from serving.limits import RequestLimits, max_request_bytes
+from serving.schemas import RecognizeRequest, RecognizeResponse, TorqueRequest, TorqueResponse
+
+info_app = FastAPI(title="athlete-mm info")
+
+
+def _bundle_path(ref) -> Path:
+    env = os.environ.get("ATHLETE_MM_BUNDLE")
+    return Path(env) if env else Path(ref.path)
+
+
+def _bundle_ref():
+    if os.environ.get("ATHLETE_MM_BUNDLE"):
+        return None
+    return bentoml.models.BentoModel(f"{BUNDLE_MODEL}:latest")
+
+
+@bentoml.service(name="athlete-mm", traffic={"timeout": 120, "max_concurrency": 64},
+                 workers=1, resources={"cpu": "2"})
+@bentoml.asgi_app(info_app, path="/info")
+class AthleteMM:
+    bundle_ref = _bundle_ref()
+
+    def __init__(self) -> None:
+        import torch
+
+        from serving.bundle import load_bundle
+
+        torch.set_num_threads(int(os.environ.get("ATHLETE_MM_THREADS", "1")))
+        self.bundle = load_bundle(_bundle_path(self.bundle_ref))
+
+    # ---------------- recognition ----------------
+    # max_latency_ms bounds queueing + the batch: the preprocess path costs ~40-70 ms a window here
+    # (README "Serving"), so a full batch of 32 needs seconds; requests beyond it get 503
+    @bentoml.api(batchable=True, max_batch_size=32, max_latency_ms=10_000)
+    def recognize_batch(self, requests: Annotated[list[RecognizeRequest], Field(min_length=1, max_length=32)]
+                        ) -> list[RecognizeResponse]:
+        """Many recordings, one model call (requests of concurrent clients are batched together)."""
+        from serving.inference import InputError, recognize_many
+
+        try:
+            return recognize_many(self.bundle, requests)
+        except InputError as exc:
+            raise BadInput(str(exc)) from None
+
+    @bentoml.api
+    def recognize(self, request: RecognizeRequest) -> RecognizeResponse:
+        """One recording: the batched path with a batch of one."""
+        return self.recognize_batch.local([request])[0]  # in-process, not over HTTP
+
+    # ---------------- joint moments ----------------
+    @bentoml.api
+    def torque(self, request: TorqueRequest) -> TorqueResponse:
+        """Hip / knee / ankle moments per side (N m) with a per-moment sd, from JSON arrays."""
+        from serving.inference import InputError, torque
+
+        try:
+            return torque(request)
+        except InputError as exc:
+            raise BadInput(str(exc)) from None
+
+    @bentoml.api
+    def torque_files(self, ik: Path, mass_kg: float, height_m: float, grf: Path = None,
+                     external_loads: Path = None, sex: str = "male", cutoff_hz: float = 12.0,
+                     uncertainty: int = 8, sync_plates_s: float = 0.0, output: str = "json") -> TorqueResponse:
+        """OpenSim files in (IK .mot, GRF .mot, optional ExternalLoads .xml; without it plates are
+        assigned to feet automatically): moments as JSON; ``output=sto`` adds the OpenSim .sto text."""
+        from biomech.io import RawDataError
+        from biomech.joint_moments import joint_moments_from_files, write_moments
+        from serving.inference import moment_response
+
+        if not (20 < mass_kg < 300) or not (0.8 < height_m < 2.6):
+            raise BadInput(f"mass_kg={mass_kg}, height_m={height_m}: expected 20-300 kg and 0.8-2.6 m")
+        if sex not in ("male", "female") or output not in ("json", "sto") or not (0 <= uncertainty <= 64) \
+                or not (0 <= sync_plates_s <= 0.5) or not (0 <= cutoff_hz <= 50):
+            raise BadInput(f"sex={sex!r} (male|female), output={output!r} (json|sto), uncertainty={uncertainty} "
+                           f"(0-64), sync_plates_s={sync_plates_s} (0-0.5), cutoff_hz={cutoff_hz} (0-50)")
+        try:
+            r = joint_moments_from_files(ik, grf, mass_kg=mass_kg, height_m=height_m, sex=sex,
+                                         external_loads=external_loads, cutoff_hz=cutoff_hz or None,
+                                         align_s=sync_plates_s, uncertainty=uncertainty)
+        except (RawDataError, ValueError, KeyError) as exc:
+            raise BadInput(_strip_tmp(str(exc))) from None
+        resp = moment_response(r)
+        if output == "sto":
+            with tempfile.TemporaryDirectory(prefix="athlete-mm-out-") as tmp:
+                resp.sto = write_moments(r, Path(tmp) / "moments.sto").read_text()
+        return resp
+
+    # ---------------- video analysis ----------------
+    @bentoml.api
+    def analyze(self, video: Path, mass_kg: float, height_m: float, sex: str = "male", imu: Path = None,
+                grf: Path = None, max_frames: int = 1800) -> dict:
+        """A video upload (+ optional raw-layout imu.npz / grf.npz): MediaPipe landmarks, action
+        segments, joint angles (OpenSim IK), joint moments (plates, or GRF estimated and flagged),
+        QC and per-step timings (serving/analyze.py)."""
+        from serving.analyze import analyze_video
+        from serving.inference import InputError
+        from serving.schemas import Athlete
+
+        if not (1 <= max_frames <= 20_000):
+            raise BadInput(f"max_frames={max_frames}: expected 1..20000")
+        try:
+            athlete = Athlete(mass_kg=mass_kg, height_m=height_m, sex=sex)
+        except ValueError as exc:
+            raise BadInput(f"athlete: {exc}") from None
+        try:
+            return analyze_video(self.bundle, video, athlete, imu, grf, max_frames=max_frames)
+        except InputError as exc:
+            raise BadInput(_strip_tmp(str(exc))) from None
+
+    # ---------------- provenance ----------------
+    @info_app.get("/model")
+    def model_info(self) -> dict:
+        """Versions, provenance, metrics, units and conventions of every output."""
+        b = self.bundle
+        return {
+            "recognizer": {**b.meta["recognizer"], "model": b.model_name, "modalities": list(b.modalities),
+                           "metrics": {k: v for k, v in b.metrics.items() if k != "history"}},
+            "torque_estimator": b.meta.get("torque"),
+            "torque_endpoint": "biomech.joint_moments (Newton-Euler inverse dynamics on the de Leva body)",
+            "torque_metrics": None if b.torque_metrics is None else
+            {k: v for k, v in b.torque_metrics.items() if k != "history"},
+            "classes": b.classes, "faults": b.meta.get("faults"), "phases": b.meta.get("phases"),
+            "window": {"timeline_hz": b.meta["timeline_hz"], "length": b.meta["window_length"],
+                       "stride": b.meta["window_stride"]},
+            "provenance": b.meta.get("provenance", {}),
+            "conventions": {
+                "landmarks": "MediaPipe Pose 33 landmarks; world in m, camera axes (x right, y down, z away)",
+                "imu": "6 sensors pelvis, trunk, wrist_l, wrist_r, shank_l, shank_r; m/s^2 (gravity included), rad/s",
+                "plates": "[right, left]; ground frame X forward, Y up, Z right; N, m, N m",
+                "angles": "degrees, OpenSim coordinate names and signs (knee flexion positive in athlete-mm)",
+                "moments": "N m, '<coordinate>_moment', the input model's signs",
+                "time": "s; /recognize on the video clock (first frame = 0)"},
+        }
+
+
+def _strip_tmp(msg: str) -> str:
+    """Error text without the server's temporary upload paths."""
+    import re
+
+    return re.sub(r"/tmp/[^\s:]*/", "", msg)
+
+
+_key = load_api_key()
+if _key:  # the outer one (added first): a request without the key is refused before its body is read
+    AthleteMM.add_asgi_middleware(ApiKeyMiddleware, key=_key)
+AthleteMM.add_asgi_middleware(RequestLimits, max_bytes=max_request_bytes())

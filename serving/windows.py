@@ -1,0 +1,134 @@
+"""A live recording (landmarks / IMU / plates at their own rates) -> the model's z-scored windows.
+
+The service runs the preprocess stage's own per-clip path, ``preprocessing.clip.process_clip``
+(synchronisation, gap filling, IQR outliers, Butterworth, attitude, Kalman smoothing, the 50 Hz
+timeline, skeleton and view normalisation, phases, windows), never a copy of it: the recording is
+written as a one-clip dataset in the raw layout (keypoints.npz, imu.npz, grf.npz, meta.json with
+checksums) in a private temporary directory that is deleted before the answer is returned, then
+z-scored with the train-split scalers that travel in the bundle.
+
+``preprocessing`` has no in-memory entry point yet (``process_clip`` reads files); the temporary
+clip costs a few milliseconds of file I/O per request (measured in serving/benchmark.py).
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from biomech.conventions import ACTIONS
+from biomech.io import sha256, write_npz
+
+__all__ = ["Recording", "Windows", "recording_windows"]
+
+
+@dataclass
+class Recording:
+    """Arrays of one recording in the raw-layout units (see serving/schemas.py for the API form)."""
+    mass_kg: float
+    height_m: float
+    sex: str | None
+    landmarks_hz: float | None = None
+    landmarks_t: np.ndarray | None = None  # (T,) frame times (default i / rate)
+    world: np.ndarray | None = None        # (T, 33, 3) MediaPipe world landmarks, m, camera axes
+    visibility: np.ndarray | None = None   # (T, 33) in [0, 1]
+    image: np.ndarray | None = None        # (T, 33, 3) image-normalised landmarks (enables synchronisation)
+    image_size: tuple[int, int] | None = None  # (width, height) px of the video the image landmarks came from
+    imu_hz: float | None = None
+    acc: np.ndarray | None = None          # (N, 6, 3) m/s^2 specific force, sensor frame
+    gyro: np.ndarray | None = None         # (N, 6, 3) rad/s
+    imu_t0_s: float = 0.0
+    imu_t: np.ndarray | None = None
+    grf_hz: float | None = None
+    force: np.ndarray | None = None        # (M, 2, 3) N per plate
+    cop: np.ndarray | None = None          # (M, 2, 3) m
+    free_moment: np.ndarray | None = None  # (M, 2) N m
+    grf_t0_s: float = 0.0
+    grf_t: np.ndarray | None = None
+    synchronise: bool = True
+
+
+@dataclass
+class Windows:
+    batch: dict                 # model inputs (numpy, window-major): landmarks, imu, grf, video, modality_mask
+    t_start_s: np.ndarray       # (N,) start of each window on the video clock
+    timeline_hz: float
+    phase: np.ndarray           # (N, T) preparation / core / recovery index per frame (sigproc.phases)
+    sync: dict                  # recovered clock offsets (preprocessing.sync.recover_offsets)
+    qc: dict
+
+
+def _times(t, t0: float, n: int, rate: float) -> np.ndarray:
+    return t if t is not None else t0 + np.arange(n) / rate
+
+
+def _write_clip(root: Path, rec: Recording) -> list[dict]:
+    d = root / "a" / "c"
+    d.mkdir(parents=True)
+    files = []
+    rates = {}
+    if rec.world is not None:
+        T = len(rec.world)
+        kp = {"time": rec.landmarks_t if rec.landmarks_t is not None else np.arange(T) / rec.landmarks_hz, "frame_index": np.arange(T), "world": rec.world,
+              "visibility": rec.visibility if rec.visibility is not None else np.ones(rec.world.shape[:2])}
+        if rec.image is not None:
+            kp["image"] = rec.image
+        write_npz(d / "keypoints.npz", {"source": "service request"}, **kp)
+        files.append("keypoints.npz")
+        rates["video"] = rec.landmarks_hz
+    if rec.acc is not None:
+        n = len(rec.acc)
+        write_npz(d / "imu.npz", {"source": "service request"}, time=_times(rec.imu_t, rec.imu_t0_s, n, rec.imu_hz),
+                  acc=rec.acc, gyro=rec.gyro)
+        files.append("imu.npz")
+        rates["imu"] = rec.imu_hz
+    if rec.force is not None:
+        m = len(rec.force)
+        write_npz(d / "grf.npz", {"source": "service request"}, time=_times(rec.grf_t, rec.grf_t0_s, m, rec.grf_hz),
+                  force=rec.force, cop=rec.cop, free_moment=rec.free_moment)
+        files.append("grf.npz")
+        rates["grf"] = rec.grf_hz
+    rates.setdefault("video", rec.landmarks_hz or 50.0)  # process_clip reads it; no landmarks: unused
+    w, h = rec.image_size or (1, 1)
+    # process_clip reads a label from meta.json; a request has none: the placeholder feeds only the
+    # (ignored) target fields, never a model input
+    meta = {"clip_id": "c", "athlete_id": "a", "action": ACTIONS[0], "fault": "none", "preset": "request",
+            "athlete": {"mass_kg": rec.mass_kg, "height_m": rec.height_m, "sex": rec.sex or "not stated"},
+            "rates_hz": rates, "video": {"width": w, "height": h}}
+    (d / "meta.json").write_text(json.dumps(meta))
+    files.append("meta.json")
+    return [{"athlete_id": "a", "clip_id": "c", "file": f, "sha256": sha256(d / f)} for f in files]
+
+
+def recording_windows(rec: Recording, bundle) -> Windows:
+    """Windows of ``rec`` exactly as the preprocess stage makes them, z-scored with the bundle's scalers.
+    Raises preprocessing.clip.ClipError / biomech.io.RawDataError for unusable data (the caller
+    turns them into a 4xx)."""
+    from preprocessing.clip import ClipJob, process_clip
+
+    from .bundle import scaled
+
+    p = bundle.preprocess
+    sync = p.sync.model_copy(update={"enabled": p.sync.enabled and rec.synchronise and rec.image is not None})
+    update = {"sync": sync}
+    if hasattr(p.window, "min_core_fraction"):  # every window of a live recording is classified (idle
+        update["window"] = p.window.model_copy(update={"min_core_fraction": 0.0})  # ones too; phases mark them)
+    p = p.model_copy(update=update)
+    with tempfile.TemporaryDirectory(prefix="athlete-mm-req-") as tmp:
+        rows = _write_clip(Path(tmp), rec)
+        out = process_clip(ClipJob(tmp, "a", "c", tuple(rows), "request"), p)
+    a = out["arrays"]
+    mask = a["modality_mask"]
+    batch = {
+        "video": np.zeros(a["video"].shape, np.float32),   # no pixels: the served recognizers read none
+        "landmarks": scaled(bundle, "landmarks", a["landmarks"], 3) if mask[0, 1] else a["landmarks"],
+        "imu": scaled(bundle, "imu", a["imu"]) if mask[0, 2] else a["imu"],
+        "grf": scaled(bundle, "grf", a["grf"]) if mask[0, 3] else a["grf"],
+        "modality_mask": mask,
+        "anthro": a["anthro"],
+    }
+    t_start = out["t0_s"] + out["starts"] / p.timeline_hz
+    return Windows(batch, t_start, float(p.timeline_hz), a["phase"], out["sync"], out["qc"])
