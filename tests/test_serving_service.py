@@ -322,6 +322,8 @@ def test_analyze_a_real_video(server):
     knee = np.array([v for v in out["angles"]["values"]["knee_angle_r"] if v is not None])
     assert -20 < np.median(knee) < 120                       # a standing / walking person's knee, degrees
     assert out["recognition"]["segments"] and set(out["timings_s"]) >= {"landmarks_s", "ik_s", "total_s"}
+    print("analyze: real video recognized as", [(g["action"], g["t_start_s"], g["t_end_s"])
+                                                for g in out["recognition"]["segments"]])
     print("analyze:", out["timings_s"], "MediaPipe share of the time:",
           round(out["timings_s"]["landmarks_s"] / out["timings_s"]["total_s"], 3))
 
