@@ -59,6 +59,23 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra=_openapi30)
 
 
+class _StreamModel(_Model):
+    """A request stream whose arrays are checked (shape / NaN / length: 400s naming the field) when
+    the request is parsed, before any work; ``arrays()`` returns them, ``_arrays()`` builds them."""
+    _cache: tuple | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _check_arrays(self):  # shape / NaN / length errors are 400s naming the field, before any work
+        self._cache = self._arrays()
+        return self
+
+    def arrays(self) -> tuple:
+        return self._cache if self._cache is not None else self._arrays()
+
+    def _arrays(self) -> tuple:  # pragma: no cover - every stream defines it
+        raise NotImplementedError
+
+
 class EncodedArray(_Model):
     b64: str = Field(description="base64 of the little-endian float32 bytes, C order")
     shape: list[Annotated[int, Field(strict=True, ge=1, le=MAX_SAMPLES)]] = Field(min_length=1, max_length=4)
@@ -128,16 +145,7 @@ class Athlete(_Model):
     sex: Optional[Literal["male", "female"]] = Field(None, description="de Leva table; unknown: average")
 
 
-class LandmarksIn(_Model):
-    _cache: tuple | None = PrivateAttr(None)
-
-    @model_validator(mode="after")
-    def _check_arrays(self):  # shape / NaN / length errors are 400s naming the field, before any work
-        self._cache = self._arrays()
-        return self
-
-    def arrays(self) -> tuple:
-        return self._cache if self._cache is not None else self._arrays()
+class LandmarksIn(_StreamModel):
     rate_hz: float = Field(ge=10, le=1000, description="video frame rate")
     world: ArrayIn = Field(description="(T, 33, 3 or 4) MediaPipe world landmarks, m, camera axes "
                                        "(+ visibility); rows of NaN (null not allowed) = no person in that frame")
@@ -168,16 +176,7 @@ class LandmarksIn(_Model):
         return w[..., :3], vis, img
 
 
-class ImuIn(_Model):
-    _cache: tuple | None = PrivateAttr(None)
-
-    @model_validator(mode="after")
-    def _check_arrays(self):  # shape / NaN / length errors are 400s naming the field, before any work
-        self._cache = self._arrays()
-        return self
-
-    def arrays(self) -> tuple:
-        return self._cache if self._cache is not None else self._arrays()
+class ImuIn(_StreamModel):
     rate_hz: float = Field(ge=20, le=5000)
     acc: ArrayIn = Field(description=f"(N, {len(IMU_SENSORS)}, 3) specific force, m/s^2, sensor frame")
     gyro: ArrayIn = Field(description=f"(N, {len(IMU_SENSORS)}, 3) angular velocity, rad/s")
@@ -195,16 +194,7 @@ class ImuIn(_Model):
         return acc, gyro
 
 
-class GrfIn(_Model):
-    _cache: tuple | None = PrivateAttr(None)
-
-    @model_validator(mode="after")
-    def _check_arrays(self):  # shape / NaN / length errors are 400s naming the field, before any work
-        self._cache = self._arrays()
-        return self
-
-    def arrays(self) -> tuple:
-        return self._cache if self._cache is not None else self._arrays()
+class GrfIn(_StreamModel):
     rate_hz: float = Field(ge=50, le=10000)
     force: ArrayIn = Field(description="(N, 2, 3) force per plate [right, left], N, ground frame")
     cop: ArrayIn = Field(description="(N, 2, 3) centre of pressure, m")
