@@ -19,7 +19,7 @@ from ingest.quality import QualityError
 from ingest.video import landmarks_from_video
 from tests.real_data import fetch_pose2sim
 
-pytest.importorskip("mediapipe.python.solutions.pose")
+import mediapipe.python.solutions.pose  # noqa: E402,F401  (setup installs it: a missing one must fail)
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 
 def test_mediapipe_pose_runs_on_a_real_photo():
-    mp_pose = pytest.importorskip("mediapipe.python.solutions.pose")
+    import mediapipe.python.solutions.pose as mp_pose
     from skimage import data
 
     img = data.astronaut()  # RGB, 512x512, a real photo of a person

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-httpx = pytest.importorskip("httpx")
+import httpx  # noqa: E402  (a BentoML dependency)
 
 from biomech.io import read_mot, write_grf_mot, write_mot  # noqa: E402
 from serving.client import request_from_clip  # noqa: E402
@@ -308,7 +308,6 @@ def test_schemathesis_finds_no_server_error(server, tmp_path):
 
 def test_analyze_a_real_video(server):
     """/analyze on a real video (Pose2Sim's demo, fetched from PyPI by scripts/fetch_real_data.sh)."""
-    pytest.importorskip("mediapipe.python.solutions.pose")
     from tests.real_data import fetch_pose2sim
 
     video = fetch_pose2sim() / "Demo_SinglePerson" / "videos" / "cam01.mp4"
