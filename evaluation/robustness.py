@@ -306,9 +306,9 @@ def _at(rows: list[dict], level, key: str = "window_accuracy"):
 
 
 def headline(curves: dict[str, dict], p: RobustnessParams, names: dict[str, str]) -> dict:
-    """The figures `dvc metrics show` lists: per model, clean and perturbed window accuracy and the
-    pro - consumer gap."""
-    out = {"champion": names.get("champion")}
+    """The figures `dvc metrics show` lists: ``champion_model`` (the name behind the "champion"
+    column) and per model column, clean and perturbed window accuracy and the pro - consumer gap."""
+    out = {"champion_model": names.get("champion")}
     for col, c in curves.items():
         pro, con = _at(c["preset"], "pro"), _at(c["preset"], "consumer")
         out[col] = {

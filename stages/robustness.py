@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"robustness: {exc}", file=sys.stderr)
         return 1
-    c = head.get("champion")
+    c = head.get("champion_model")
     for col, v in head.items():
         if isinstance(v, dict) and "clean_window_accuracy" in v:
             print(f"robustness: profile={profile} {col} ({v['model']}): clean {v['clean_window_accuracy']:.3f}, "
