@@ -112,11 +112,13 @@ def record_ablation(ap: AblationParams, head: dict, profile: str) -> dict:
 
 # ------------------------------------------------------------------------------------ variants
 def dvc_command(overrides: dict[str, Any], tag: str) -> str:
-    """The one `dvc exp run` of a variant (``++`` sets a key, adding it when params.yaml lacks it)."""
+    """The one `dvc exp run` of a variant (``++`` sets a key, adding it when params.yaml lacks it);
+    target ``robustness``: the stages up to it (what changed: train, evaluate, robustness), not package."""
     def val(v):
         return json.dumps(v).replace('"', "").replace(" ", "") if isinstance(v, (list, dict)) else json.dumps(v).strip('"')
     sets = " ".join(f"-S '++{k}={val(v)}'" for k, v in overrides.items())
-    return f".venv/bin/dvc exp run -n {tag.replace('/', '-').replace('+', '_')} -S 'ablations.tag={tag}' {sets}".rstrip()
+    return (f".venv/bin/dvc exp run robustness -n {tag.replace('/', '-').replace('+', '_')} -S 'ablations.tag={tag}' "
+            f"{sets}").rstrip()
 
 
 def _split_overrides(overrides: dict[str, Any], model: str) -> tuple[dict, dict, dict]:
