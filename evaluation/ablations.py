@@ -296,7 +296,7 @@ def report_markdown(ap: AblationParams) -> str:
         for r in rs:
             by_profile.setdefault(r["profile"], []).append(r)
         for prof, prs in sorted(by_profile.items()):
-            lines += _family_table(f"{fam} ({prof} profile)", prs, base.get(prof))
+            lines += _family_table(f"{fam} (profile: {prof})", prs, base.get(prof))
     det = Path(ap.robustness_details)
     if det.is_file():
         d = json.loads(det.read_text())

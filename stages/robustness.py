@@ -46,10 +46,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"robustness: {exc}", file=sys.stderr)
         return 1
     c = head.get("champion_model")
+    def f(x):
+        return "n/a" if x is None else f"{x:.3f}"
+
     for col, v in head.items():
         if isinstance(v, dict) and "clean_window_accuracy" in v:
-            print(f"robustness: profile={profile} {col} ({v['model']}): clean {v['clean_window_accuracy']:.3f}, "
-                  f"pro {v['pro_window_accuracy']}, consumer {v['consumer_window_accuracy']}", file=sys.stderr)
+            print(f"robustness: profile={profile} {col} ({v['model']}): test window accuracy clean "
+                  f"{f(v['clean_window_accuracy'])}, pro {f(v['pro_window_accuracy'])}, consumer "
+                  f"{f(v['consumer_window_accuracy'])}", file=sys.stderr)
     print(f"robustness: champion {c}; {p.metrics_file}, {p.out_dir}/plots", file=sys.stderr)
     return 0
 

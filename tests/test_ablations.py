@@ -90,7 +90,7 @@ def test_report_tables_from_tagged_mlflow_runs(tmp_path):
     A._log_run(ap, "loss/ce_only", {"test_window_accuracy": 0.5}, {"profile": "tiny", "source": "t",
                                                                   "ablation_role": "train"}, {})
     md = A.report_markdown(ap)
-    assert "### loss (tiny profile)" in md
+    assert "### loss (profile: tiny)" in md
     row = next(ln for ln in md.splitlines() if ln.startswith("| loss/ce_only"))
     assert "0.900 [0.900, 0.990]" in row and "-0.050" in row           # the training run is not a score
     assert "-S '++train.archs.tcn.train.loss.kl_weight=0.0'" in md
