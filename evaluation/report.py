@@ -354,7 +354,8 @@ def _azimuth_md(az: dict, sweep: dict | None) -> list[str]:
                  f"{r['gap']:+.3f} |")
     L.append(f"\nStored windows: {_f(sweep['overall'])}; largest gap over the sweep azimuths {_f(sweep['max_gap'])} "
              f"(`az_gap`), spread {_f(sweep['spread'])}; \"own\" = each clip's own azimuth with a fresh error draw "
-             f"(the re-draw alone). Sweep time {sweep['timing']['total_s']:.1f} s.")
+             f"(the re-draw alone). Windows wrong from every azimuth: {sweep['wrong_in_every_view']}, from at least "
+             f"one: {sweep['wrong_in_some_view']} of {sweep['n_windows']}. Sweep time {sweep['timing']['total_s']:.1f} s.")
     return L
 
 

@@ -148,7 +148,8 @@ def view_sweep(trained: Trained, split: Split, data_dir: str | Path, info: dict,
     module docstring). ``overall``: the model's accuracy on the stored windows (computed when
     None). Returns {"available": False, "reason"} when the model reads no landmarks or the raw
     clips / offsets are missing, else {"available", "azimuths": [{azimuth_deg, accuracy, ci, n,
-    errors}], "own_view", "overall", "max_gap", "n_windows", "n_clips", "timing"}."""
+    errors, gap}], "own_view", "overall", "max_gap", "spread", "wrong_in_every_view" / "wrong_in_some_view"
+    (windows misclassified from every / at least one sweep azimuth), "n_windows", "n_clips", "timing"}."""
     data_dir = Path(data_dir)
     if "landmarks" not in trained.modalities:
         return {"available": False, "reason": f"{trained.name} reads no landmarks"}
@@ -164,7 +165,7 @@ def view_sweep(trained: Trained, split: Split, data_dir: str | Path, info: dict,
     if overall is None:
         overall = M.accuracy(y, predict(trained, split, K)["log_prob"])
     t1 = time.perf_counter()
-    rows, own = [], None
+    rows, own, correct = [], None, []
     for key, lm in views.items():
         lp = predict(trained, _with_landmarks(split, lm), K)["log_prob"]
         row = _accuracy_row(lp.argmax(1) == y, y, lp, athletes, boot)
@@ -172,11 +173,14 @@ def view_sweep(trained: Trained, split: Split, data_dir: str | Path, info: dict,
             own = {**row, "gap": row["accuracy"] - overall}
         else:
             rows.append({"azimuth_deg": float(key), **row, "gap": row["accuracy"] - overall})
+            correct.append(lp.argmax(1) == y)
+    correct = np.stack(correct)                                   # (azimuths, windows)
     timing["predict_s"] = round(time.perf_counter() - t1, 2)
     timing["total_s"] = round(time.perf_counter() - t0, 2)
     accs = [r["accuracy"] for r in rows]
     return {"available": True, "model": trained.name, "overall": float(overall), "azimuths": rows, "own_view": own,
             "max_gap": float(max(abs(a - overall) for a in accs)), "spread": float(max(accs) - min(accs)),
+            "wrong_in_every_view": int((~correct).all(0).sum()), "wrong_in_some_view": int((~correct).any(0).sum()),
             "n_windows": int(len(split)), "n_clips": int(len(set(split.meta["clip_id"].tolist()))),
             "n_athletes": int(len(set(athletes.tolist()))),
             "sync": "clock offsets as recovered by the preprocess stage (not re-estimated per view); IMU and "
@@ -217,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         az = row["azimuth_deg"]
         print(f"  azimuth {az if isinstance(az, str) else format(az, 'g'):>4}: {row['accuracy']:.4f} "
               f"[{row['ci'][0]:.4f}, {row['ci'][1]:.4f}]  errors {row['errors']:3d}  gap {row['gap']:+.4f}")
+    print(f"windows wrong from every azimuth {r['wrong_in_every_view']}, from at least one {r['wrong_in_some_view']}")
     print(f"max gap {r['max_gap']:.4f}, spread {r['spread']:.4f}; timing {r['timing']} (wall), "
           f"{cpu:.1f} s CPU; total {time.perf_counter() - t0:.1f} s incl. loading")
     if a.json:

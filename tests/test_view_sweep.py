@@ -175,6 +175,8 @@ def test_sweep_in_the_evaluate_stage_on_the_tiny_fixture(run, tmp_path):
     assert sw["max_gap"] == pytest.approx(max(gaps))
     for r in sw["azimuths"]:
         assert r["errors"] == round((1 - r["accuracy"]) * r["n"]) and r["ci"][0] <= r["ci"][1]
+    assert sw["wrong_in_every_view"] <= min(r["errors"] for r in sw["azimuths"])
+    assert sw["wrong_in_some_view"] >= max(r["errors"] for r in sw["azimuths"])
     assert len(sw["natural_bins"]) == 12 and sum(b["n"] for b in sw["natural_bins"]) == n_test
     head = json.loads(Path(p.metrics_file).read_text())
     assert head["az_gap"] == pytest.approx(sw["max_gap"], abs=1e-4)
