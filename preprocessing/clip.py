@@ -40,6 +40,7 @@ import numpy as np
 from biomech.conventions import ACTIONS, GRAVITY, IMU_SENSORS, JOINT_ANGLES, MODALITIES, MOMENTS, ROOT_COORDINATES
 from biomech.io import RawDataError, read_json, read_mot, read_npz, verify_clip
 from biomech.render import VideoReadError, read_mp4
+from ingest.quality import check_gap_length
 from sigproc import attitude as att
 from sigproc.filters import butter_lowpass, exp_smooth, iqr_outliers, kalman_rts_smooth, savgol, zero_drift_correct
 from sigproc.gaps import resample_uniform, uniform_grid
@@ -212,6 +213,8 @@ def landmarks_on_timeline(kp: dict, tl: np.ndarray, fps: float, p: PreprocessPar
         raise ClipError(f"{path}: only {n_det} of {len(t)} video frames have a pose detection "
                         f"({n_det / max(len(t), 1):.0%}); preprocess.landmarks.min_detected_fraction is "
                         f"{p.landmarks.min_detected_fraction:g}")
+    check_gap_length(path, "landmarks (frames without a pose detection)", t, det, fps, f.gap_fill.max_gap_s,
+                     "preprocess.filters.gap_fill.max_gap_s")
     if src_name != "world":  # privileged coordinates exist in every frame; the detector's gaps still apply
         src[~det] = np.nan
     world = kp["world"].astype(float)
@@ -318,6 +321,8 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
         acc = imu["acc"].astype(float)
         gyr = imu["gyro"].astype(float)
         S = acc.shape[1]
+        check_gap_length(d / "imu.npz", "the IMU stream", t, np.isfinite(acc).all((1, 2)) & np.isfinite(gyr).all((1, 2)),
+                         rate, f.gap_fill.max_gap_s, "preprocess.filters.gap_fill.max_gap_s")
         # re-insertion test on the pelvis and trunk IMUs (cost: one spline fit per stream)
         gap["imu_acc"] = gapfill_terms(t, acc[:, :2], rate, f.gap_fill.rmse_drop_fraction, rng, f.gap_fill.method)
         gap["imu_gyro"] = gapfill_terms(t, gyr[:, :2], rate, f.gap_fill.rmse_drop_fraction, rng, f.gap_fill.method)
@@ -367,6 +372,8 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
         rate = float(meta["rates_hz"].get("grf") or 1.0 / np.median(np.diff(grf["time"])))
         t = grf["time"].astype(float)
         force = grf["force"].astype(float)
+        check_gap_length(d / "grf.npz", "the force plates", t, np.isfinite(force).all((1, 2)), rate,
+                         f.gap_fill.max_gap_s, "preprocess.filters.gap_fill.max_gap_s")
         gap["grf_force"] = gapfill_terms(t, force, rate, f.gap_fill.rmse_drop_fraction, rng, f.gap_fill.method)
         # the COP is carried as the plate moment about the floor origin (M = COP x F: smooth, and zero
         # when unloaded) and recovered from the filtered force and moment, as plate software does;

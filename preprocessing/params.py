@@ -97,6 +97,10 @@ class IqrParams(_Strict):
 class GapFillParams(_Strict):
     method: Literal["cubic", "pchip", "akima", "linear"] = "cubic"
     rmse_drop_fraction: float = Field(default=0.03, ge=0, le=0.2)  # re-insertion test per clip
+    # the gap-fill limit: a clip with a longer stretch without data inside a stream (landmarks:
+    # frames without a detection; IMU / plates: dropped or NaN samples) fails (or is skipped with
+    # skip_bad_clips) naming the stream and the gap; null = no limit
+    max_gap_s: float | None = Field(default=None, gt=0)
 
 
 class ZeroDriftParams(_Strict):
