@@ -86,7 +86,8 @@ def test_preprocess_gap_limit_stops_or_skips_the_clip_with_a_long_gap(tmp_path_f
     imu_file = _rewrite(raw, "clip00004", "imu.npz", drop_imu)
     limited = {"filters": {"gap_fill": {"max_gap_s": 0.25}}}
     with pytest.raises(ClipError, match=rf"{lm_file}: landmarks \(frames without a pose detection\) has no data for "
-                                        rf"5\d\d ms .*gap-fill limit {LIMIT} = 250 ms"):
+                                        rf"500 ms from t = [\d.]+ s \(about 30 samples at 60 Hz\), longer than the "
+                                        rf"gap-fill limit {LIMIT} = 250 ms"):
         preprocess(_params(raw.parent, tmp_path, workers=1, evaluate_sync=False, **limited), progress=False)
     report = preprocess(_params(raw.parent, tmp_path, workers=1, evaluate_sync=False, skip_bad_clips=True,
                                 **limited), progress=False)
