@@ -1,6 +1,6 @@
 """Quality gates of real inputs with a bad input that triggers each message (issue 11, item 6):
-the gap-fill limit (landmarks, IMU, force plates; preprocess and ingest-video) and the pose gate's
-message. The other gates are tested where their inputs are built: anthropometry and IK marker
+the gap-fill limit (landmarks, IMU, force plates in preprocess; ingest-video; a lab trial's
+markers and plates) and the pose gate's message. The other gates are tested where their inputs are built: anthropometry and IK marker
 error in tests/test_ik.py, the plate not under a foot in tests/test_ingest_opensim.py, too few
 frames with a detection in tests/test_preprocess_view.py."""
 from __future__ import annotations
@@ -113,3 +113,28 @@ def test_ingest_video_gap_limit(tmp_path, monkeypatch):
                                            r"from t = 1.67 s .*ingest.max_gap_s = 300 ms"):
         ds.ingest_clip(Path("v.mp4"), row, tmp_path / "clip", ds.IngestSettings(max_gap_s=0.3, ik=False))
     assert not (tmp_path / "clip").exists()                         # nothing written for a failing video
+
+
+def test_lab_trial_gap_limit_names_the_marker_and_the_plate(tmp_path):
+    from biomech.io import write_grf_mot
+    from ingest.opensim_lab import check_lab_gaps, import_trial, write_trc
+
+    t = np.arange(200) / 100.0                                      # 2 s at 100 Hz
+    pts = np.stack([np.column_stack([np.sin(t), np.ones_like(t), np.cos(t)]) + k for k in range(2)], 1)
+    pts[50:80, 1] = np.nan                                          # 'knee' unseen for 0.3 s
+    trc = write_trc(tmp_path / "m.trc", t, ["hip", "knee"], pts, units="mm")
+    force = np.tile([0.0, 700.0, 0.0], (len(t), 1))
+    force[120:125] = np.nan                                         # 50 ms of NaN on the plate
+    grf = write_grf_mot(tmp_path / "g.mot", t, {"": {"force": force, "point": np.zeros((len(t), 3)),
+                                                     "torque": np.zeros((len(t), 3))}})
+    gaps = check_lab_gaps(trc, grf, None)                           # no limit: measured only
+    assert gaps["marker hip"] == 0.0 and gaps["marker knee"] == pytest.approx(0.3)
+    assert gaps["plate ''"] == pytest.approx(0.05)
+    with pytest.raises(QualityError, match=r"m.trc: marker 'knee' has no data for 300 ms from t = 0.50 s .*"
+                                           r"max_gap_s = 200 ms"):
+        check_lab_gaps(trc, grf, 0.2)
+    with pytest.raises(QualityError, match=r"g.mot: force plate '' has no data for 50 ms from t = 1.20 s .*"
+                                           r"max_gap_s = 40 ms"):
+        check_lab_gaps(write_trc(tmp_path / "ok.trc", t, ["hip"], pts[:, :1]), grf, 0.04)
+    with pytest.raises(QualityError, match="marker 'knee'"):        # the importer runs the gate first
+        import_trial(tmp_path / "no_model.osim", trc, grf, tmp_path / "out", max_gap_s=0.2)
