@@ -207,6 +207,8 @@ def held_out_clips(dataset: Path, split: Path | None, n: int) -> list[Path]:
     over the actions and presets (round robin over (action, preset), sorted)."""
     from collections import defaultdict
 
+    if not dataset.is_dir():
+        raise RawDataError(f"{dataset}: dataset folder not found (a raw generated dataset, e.g. data/raw/synth)")
     athletes = read_json(split)["athletes"]["test"] if split else sorted(p.name for p in dataset.iterdir() if p.is_dir())
     groups = defaultdict(list)
     for a in athletes:
