@@ -24,7 +24,7 @@ import math
 import sys
 from pathlib import Path
 
-from stages.params import ParamsError, section, validate
+from stages.params import ParamsError, deep_merge, section, validate
 
 REPORT_DIR = Path("reports/tune")
 
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parent, tracker_for = _tracking(tp, name, profile, study_name, me, data_dir)
 
     def config_for(overrides: dict):
-        return train_stage.load_params(name, extra=overrides, tuned_dir=None)[1:]
+        return train_stage.load_params(name, extra=deep_merge(tp.fixed, overrides), tuned_dir=None)[1:]
 
     objective = Objective(name, space, config_for, data_dir, tp.metric, me, tracker_for)
     n_trials = args.n_trials or tp.n_trials

@@ -40,6 +40,10 @@ class TuneParams(_Strict):
     metric: str = "val_nll"           # a key of the loop's epoch row and of the final metrics
     direction: Literal["minimize", "maximize"] = "minimize"
     enqueue_current: bool = True      # trial 0 = what train@<arch> trains now (the "before")
+    # settings every trial (trial 0 included) trains with, deep-merged over train.archs.<arch>
+    # like the suggestions, e.g. {train: {threads: 1}} so that workers sharing a machine do not
+    # oversubscribe its cores; not part of the search space nor of the best-params file
+    fixed: dict[str, Any] = Field(default_factory=dict)
     sampler: SamplerParams = Field(default_factory=SamplerParams)
     pruner: PrunerParams = Field(default_factory=PrunerParams)
     tracking: TuneTracking = Field(default_factory=TuneTracking)
