@@ -4,6 +4,10 @@ stage picking the tuned values up."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import optuna
@@ -135,3 +139,37 @@ def test_bad_space_keys_are_named(data, tmp_path, monkeypatch, capsys):
     assert "tune.spaces.tcn.train.lr.low" in capsys.readouterr().err
     assert stage.main(["tcn_imu"]) == 2
     assert "tune.spaces.tcn_imu" in capsys.readouterr().err
+
+
+def test_frozen_stage_keeps_the_lock_check_green_and_its_consumer_follows_its_output(tmp_path):
+    """The tune@<arch> shape: a frozen foreach stage whose committed output a consumer depends on
+    through its folder. `dvc repro` records it without running it; a changed dep of the frozen
+    stage is not stale; a changed committed output (a re-tune) is, for the consumer only."""
+    root = Path(__file__).resolve().parents[1]
+    repo = tmp_path / "p"
+    (repo / "scripts").mkdir(parents=True)
+    (repo / "tuned").mkdir()
+    shutil.copy2(root / "scripts" / "dvc_checks.py", repo / "scripts")
+    (repo / "code.txt").write_text("v1\n")
+    (repo / "tuned" / "a.yaml").write_text("lr: 0.001\n")
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {
+        "tune": {"foreach": ["a"], "do": {"cmd": "echo ran > tuned/${item}.yaml", "frozen": True, "deps": ["code.txt"],
+                                          "outs": [{"tuned/${item}.yaml": {"cache": False}}]}},
+        "train": {"cmd": "cat tuned/a.yaml > model.txt", "deps": ["tuned"], "outs": ["model.txt"]}}}))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    def run(*args):
+        return subprocess.run(list(args), cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"], ["dvc", "repro", "-q"]):
+        assert run(*cmd).returncode == 0, cmd
+    assert (repo / "tuned" / "a.yaml").read_text() == "lr: 0.001\n"  # frozen: recorded, never run
+    assert (repo / "model.txt").read_text() == "lr: 0.001\n"
+    check = [sys.executable, "scripts/dvc_checks.py", "lock"]
+    assert run(*check).returncode == 0
+    (repo / "code.txt").write_text("v2\n")
+    ok = run(*check)
+    assert ok.returncode == 0, ok.stderr
+    (repo / "tuned" / "a.yaml").write_text("lr: 0.002\n")  # a re-tune without `dvc commit` / `dvc repro`
+    stale = run(*check)
+    assert stale.returncode == 1 and "train: tuned modified" in stale.stderr, stale.stderr
