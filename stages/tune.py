@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -34,7 +33,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("arch", help="zoo entry with a search space in params.yaml tune.spaces.<arch>")
     ap.add_argument("--storage", help="Optuna storage URL (default: tune.storage or sqlite:///artifacts/tune/optuna.db)")
     ap.add_argument("--study", help="study name (default: <tune.study_prefix>-<arch>-<profile>)")
-    ap.add_argument("--n-trials", type=int, help="trials this worker runs (default: tune.n_trials)")
+    ap.add_argument("--n-trials", type=int, help="trials this worker runs (default: tune.n_trials; 0: only export "
+                                                 "the study's best so far)")
     ap.add_argument("--timeout", type=float, help="seconds after which this worker starts no new trial")
     ap.add_argument("--data-dir", help="processed dataset dir (default: tune.data_dir or train.data_dir/dataset)")
     ap.add_argument("--worker", type=int, default=0, help="worker index: the sampler seed is tune.seed + worker")
@@ -121,77 +121,104 @@ def main(argv: list[str] | None = None) -> int:
     except (ParamsError, SpaceError) as exc:
         print(f"tune: invalid parameters:\n{exc}", file=sys.stderr)
         return 2
+    n_trials = tp.n_trials if args.n_trials is None else args.n_trials
+    if n_trials < 0:
+        print(f"tune: --n-trials {n_trials}: expected >= 0", file=sys.stderr)
+        return 2
     data_dir = Path(args.data_dir or tp.data_dir or Path(p_now.data_dir) / p_now.dataset)
     if not (data_dir / "dataset.json").is_file():
         print(f"tune: {data_dir} is not a processed dataset (no dataset.json; run the preprocess stage or "
               "pass --data-dir)", file=sys.stderr)
         return 1
-
-    import optuna
-
     from tuning.config import DEFAULT_STORAGE
-    from tuning.objective import Objective, worker_id
-    from tuning.study import delete_study, make_storage, open_study
 
     url = args.storage or tp.storage or DEFAULT_STORAGE
-    study_name = args.study or tp.study_name(name, profile)
+    study = _open_study(url, args.study or tp.study_name(name, profile), tp, args)
+    if study is None:
+        return 1
+    if n_trials:
+        if tp.enqueue_current and not study.get_trials(deepcopy=False):
+            _enqueue_current(study, baseline, space, name)
+
+        def config_for(overrides: dict):
+            return train_stage.load_params(name, extra=deep_merge(tp.fixed, overrides), tuned_dir=None)[1:]
+
+        try:
+            _optimize(study, name, space, config_for, data_dir, tp, profile, n_trials, args.timeout or tp.timeout_s,
+                      redact(url))
+        except ParamsError as exc:  # a suggested value the config validation rejects (space vs pydantic bounds)
+            print(f"tune: invalid trial parameters:\n{exc}", file=sys.stderr)
+            return 2
+    report = study_report(study, name, profile, tp.metric, tp.direction, url)
+    if report["best"] is None:
+        print(f"tune: no complete trial in study {study.study_name!r} ({report['trials']})", file=sys.stderr)
+        return 1
+    if not args.no_export:
+        export(report)
+    cur, best = report["current"], report["best"]
+    before = f"current (trial {cur['number']}) {cur['value']:.4f}, " if cur else ""
+    print(f"tune: {name} {tp.metric}: {before}best (trial {best['number']}) {best['value']:.4f}; "
+          f"trials {report['trials']}", file=sys.stderr)
+    return 0
+
+
+def _open_study(url: str, study_name: str, tp, args):
+    """The study in ``url`` (created or joined; deleted first with --fresh), None when the storage
+    cannot be opened (the reason printed)."""
+    from tuning.study import delete_study, make_storage, open_study
+
     try:
         storage = make_storage(url)
     except Exception as exc:  # a bad URL, an unreachable server: say which
         print(f"tune: cannot open storage {redact(url)}: {exc}", file=sys.stderr)
-        return 1
+        return None
     if args.fresh and delete_study(storage, study_name):
         print(f"tune: deleted the previous study {study_name!r} (--fresh)", file=sys.stderr)
-    study = open_study(storage, study_name, tp.direction, tp.seed + args.worker, tp.sampler.n_startup_trials,
-                       tp.pruner.n_startup_trials, tp.pruner.n_warmup_steps)
-    if tp.enqueue_current and not study.get_trials(deepcopy=False):
-        outside = [k for k, v in baseline.items() if not in_space(v, space[k])]
-        if outside:
-            print(f"tune: the current values of {outside} lie outside tune.spaces.{name}: trial 0 is not the "
-                  "current config (widen the space to compare against it)", file=sys.stderr)
-        else:
-            study.enqueue_trial(baseline, user_attrs={"baseline": True}, skip_if_exists=True)
+    return open_study(storage, study_name, tp.direction, tp.seed + args.worker, tp.sampler.n_startup_trials,
+                      tp.pruner.n_startup_trials, tp.pruner.n_warmup_steps)
+
+
+def _enqueue_current(study, baseline: dict, space: dict, name: str) -> None:
+    outside = [k for k, v in baseline.items() if not in_space(v, space[k])]
+    if outside:
+        print(f"tune: the current values of {outside} lie outside tune.spaces.{name}: trial 0 is not the "
+              "current config (widen the space to compare against it)", file=sys.stderr)
+        return
+    study.enqueue_trial(baseline, user_attrs={"baseline": True}, skip_if_exists=True)
+
+
+def _optimize(study, name: str, space: dict, config_for, data_dir: Path, tp, profile: str, n_trials: int,
+              timeout: float | None, where: str) -> None:
+    import optuna
+
+    from tuning.objective import Objective, worker_id
+
     me = worker_id()
-    parent, tracker_for = _tracking(tp, name, profile, study_name, me, data_dir)
-
-    def config_for(overrides: dict):
-        return train_stage.load_params(name, extra=deep_merge(tp.fixed, overrides), tuned_dir=None)[1:]
-
+    close, tracker_for = _tracking(tp, name, profile, study.study_name, me, data_dir)
     objective = Objective(name, space, config_for, data_dir, tp.metric, me, tracker_for)
-    n_trials = args.n_trials or tp.n_trials
-    timeout = args.timeout or tp.timeout_s
-    print(f"tune: profile={profile} {name} study={study_name} storage={redact(url)} worker={me} "
+    print(f"tune: profile={profile} {name} study={study.study_name} storage={where} worker={me} "
           f"n_trials={n_trials} timeout={timeout} metric={tp.metric} ({tp.direction}) data={data_dir}", file=sys.stderr)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         study.optimize(objective, n_trials=n_trials, timeout=timeout, gc_after_trial=True, show_progress_bar=True)
-    except ParamsError as exc:  # a suggested value the config validation rejects (space vs pydantic bounds)
-        print(f"tune: invalid trial parameters:\n{exc}", file=sys.stderr)
-        return 2
     finally:
-        if parent is not None:
-            parent()
-    report = study_report(study, name, profile, tp.metric, tp.direction, url)
-    if report["best"] is None:
-        print(f"tune: no complete trial in study {study_name!r} ({report['trials']})", file=sys.stderr)
-        return 1
-    if not args.no_export:
-        from tuning.best import write_tuned
-        from tuning.space import to_overrides
+        if close is not None:
+            close()
 
-        b = report["best"]
-        path = write_tuned(name, {"profile": profile, "study": study_name, "metric": tp.metric,
-                                  "direction": tp.direction, "best_value": b["value"], "best_trial": b["number"],
-                                  "trials": report["trials"], "params": to_overrides(b["params"])})
-        out = REPORT_DIR / f"{name}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=1, default=str) + "\n")
-        print(f"tune: wrote {path} and {out}", file=sys.stderr)
-    cur = report["current"]
-    before = f"current (trial {cur['number']}) {cur['value']:.4f}, " if cur else ""
-    print(f"tune: {name} {tp.metric}: {before}best (trial {report['best']['number']}) {report['best']['value']:.4f}; "
-          f"trials {report['trials']}", file=sys.stderr)
-    return 0
+
+def export(report: dict) -> None:
+    """params/tuned/<arch>.yaml (the best trial's values) and reports/tune/<arch>.json."""
+    from tuning.best import write_tuned
+    from tuning.space import to_overrides
+
+    b, name = report["best"], report["arch"]
+    path = write_tuned(name, {"profile": report["profile"], "study": report["study"], "metric": report["metric"],
+                              "direction": report["direction"], "best_value": b["value"], "best_trial": b["number"],
+                              "trials": report["trials"], "params": to_overrides(b["params"])})
+    out = REPORT_DIR / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1, default=str) + "\n")
+    print(f"tune: wrote {path} and {out}", file=sys.stderr)
 
 
 def _tracking(tp, name: str, profile: str, study_name: str, me: str, data_dir: Path):

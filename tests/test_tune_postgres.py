@@ -72,12 +72,16 @@ def test_two_workers_share_one_study(postgres, tmp_path):
     data = write_tiny_dataset(tmp_path / "processed" / "tiny")
     write_project(tmp_path, data)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen([sys.executable, "-m", "stages.tune", "tcn", "--storage", url, "--n-trials", "3",
-                               "--worker", str(k)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) for k in (0, 1)]
+    tune = [sys.executable, "-m", "stages.tune", "tcn", "--storage", url]
+    procs = [subprocess.Popen([*tune, "--n-trials", "3", "--worker", str(k), "--no-export"], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for k in (0, 1)]
     logs = [p.communicate(timeout=600)[0] for p in procs]
     for p, log in zip(procs, logs):
         assert p.returncode == 0, log[-3000:]
+    assert not (tmp_path / "params/tuned/tcn.yaml").exists()  # --no-export
+    export = subprocess.run([*tune, "--n-trials", "0"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=300)  # the README's last step: the whole study's best, no new trial
+    assert export.returncode == 0, export.stderr[-3000:]
 
     study = optuna.load_study(study_name="athlete-mm-tcn-tiny", storage=make_storage(url))
     trials = study.get_trials()
@@ -99,6 +103,6 @@ def test_two_workers_share_one_study(postgres, tmp_path):
     con.close()
     assert study.best_value == pytest.approx(min(t.value for t in done))
     assert (study.best_trial.number, study.best_value) == (sql_number, pytest.approx(sql_value))
-    rec = yaml.safe_load((tmp_path / "params/tuned/tcn.yaml").read_text())  # the last worker to finish wrote it
+    rec = yaml.safe_load((tmp_path / "params/tuned/tcn.yaml").read_text())
     assert rec["best_trial"] == sql_number and rec["best_value"] == pytest.approx(sql_value)
     assert rec["params"]["train"]["lr"] == study.best_trial.params["train.lr"]
