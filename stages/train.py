@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"train: profile={profile} model={name} (arch {arch}) seed={p.seed} dataset={p.dataset} "
               f"epochs={p.epochs} batch={p.batch_size}", file=sys.stderr)
         tuned = read_tuned(name)
-        if tuned is not None and tuned["profile"] == profile:
+        if tuned is not None and tuned["profile"] == profile and tuned.get("adopt", True):
             print(f"train: {name} uses the tuned values of {tuned_path(name)} (study {tuned.get('study')}, "
                   f"trial {tuned.get('best_trial')}): {tuned['params']}", file=sys.stderr)
     try:

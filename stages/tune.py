@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tune: --n-trials {n_trials}: expected >= 0", file=sys.stderr)
         return 2
     data_dir = Path(args.data_dir or tp.data_dir or Path(p_now.data_dir) / p_now.dataset)
-    if not (data_dir / "dataset.json").is_file():
+    if n_trials and not (data_dir / "dataset.json").is_file():  # --n-trials 0 (export only) needs no data
         print(f"tune: {data_dir} is not a processed dataset (no dataset.json; run the preprocess stage or "
               "pass --data-dir)", file=sys.stderr)
         return 1
@@ -214,7 +214,8 @@ def export(report: dict) -> None:
     b, name = report["best"], report["arch"]
     path = write_tuned(name, {"profile": report["profile"], "study": report["study"], "metric": report["metric"],
                               "direction": report["direction"], "best_value": b["value"], "best_trial": b["number"],
-                              "trials": report["trials"], "params": to_overrides(b["params"])})
+                              "trials": report["trials"], "adopt": bool(report["improved"]),
+                              "params": to_overrides(b["params"])})
     out = REPORT_DIR / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1, default=str) + "\n")

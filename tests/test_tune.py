@@ -90,7 +90,10 @@ def test_two_trials_write_the_best_file_and_training_uses_it(data, tmp_path, mon
     child0 = next(r for r in children if r.data.tags["optuna.trial"] == "0")
     assert float(child0.data.params["train.lr"]) == 0.001
 
-    # training reads the tuned file: its values win over params.yaml's train.archs.tcn
+    # the stage adopts the best only when it beat trial 0 (the current config)
+    assert rec["adopt"] == (best.number != 0)
+    Path("params/tuned/tcn.yaml").write_text(yaml.safe_dump({**rec, "adopt": True}))
+    # training reads an adopted file: its values win over params.yaml's train.archs.tcn
     _, p, arch, cfg = train_stage.load_params("tcn")
     assert (p.lr, cfg["dropout"], cfg["kernel_size"]) == (tuned_lr, tuned_dropout, tuned_k)
     assert cfg["dim"] == 16  # the untuned keys stay
@@ -98,6 +101,13 @@ def test_two_trials_write_the_best_file_and_training_uses_it(data, tmp_path, mon
     ck = torch.load("artifacts/train/tcn/checkpoint.pt", map_location="cpu", weights_only=False)
     assert ck["model_cfg"]["dropout"] == tuned_dropout and ck["model_cfg"]["kernel_size"] == tuned_k
     assert ck["optimizer"]["param_groups"][0]["initial_lr"] == pytest.approx(tuned_lr)
+
+    # a file with adopt: false stays on record and is not applied
+    Path("params/tuned/tcn.yaml").write_text(yaml.safe_dump({**rec, "adopt": False}))
+    _, p, _, cfg = train_stage.load_params("tcn")
+    assert p.lr == 0.001 and "dropout" not in cfg
+    Path("params/tuned/tcn.yaml").write_text(yaml.safe_dump({**rec, "adopt": True}))
+    assert train_stage.load_params("tcn")[1].lr == tuned_lr
 
     # a file tuned on another profile is not applied
     params = yaml.safe_load(Path("params.yaml").read_text())

@@ -9,12 +9,15 @@
     direction: minimize
     best_value: 0.0213
     best_trial: 5
+    adopt: true               # false: kept on record, not applied (the stage writes true when the best
+                              # beat trial 0, the current config; a reviewer sets false when a check
+                              # on other seeds does not confirm it)
     params:                   # deep-merged over params.yaml train.archs.tcn: these values WIN
       dropout: 0.12
       train: {lr: 0.0014}
 
 :func:`tuned_overrides` gives the ``params`` mapping to the train stage, or ``{}`` when the file
-is absent or was tuned on another profile (a note says so).
+is absent, has ``adopt: false``, or was tuned on another profile (a note says so).
 """
 from __future__ import annotations
 
@@ -28,9 +31,9 @@ __all__ = ["TUNED_DIR", "tuned_path", "write_tuned", "read_tuned", "tuned_overri
 
 TUNED_DIR = Path("params/tuned")  # relative to the repository root (the stages' working directory)
 
-_HEADER = ("# Written by `python -m stages.tune {arch}` (DVC stage tune@{arch}, frozen: re-tune with\n"
-           "# `dvc repro -f tune@{arch}`). `params` is deep-merged over params.yaml train.archs.{arch}\n"
-           "# by the train stage when the active profile is `{profile}`: these values win.\n")
+_HEADER = ("# Written by `python -m stages.tune {arch}` (DVC stage tune@{arch}, frozen; re-tune: README\n"
+           "# \"Tuning\"). `params` is deep-merged over params.yaml train.archs.{arch} by the train\n"
+           "# stage when the active profile is `{profile}`: these values win.\n")
 
 
 def tuned_path(arch: str, tuned_dir: Path | str = TUNED_DIR) -> Path:
@@ -57,21 +60,25 @@ def read_tuned(arch: str, tuned_dir: Path | str = TUNED_DIR) -> dict | None:
         rec = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(rec, dict) or not isinstance(rec.get("params"), dict) or not isinstance(rec.get("profile"), str):
-        raise ValueError(f"{path}: expected a mapping with 'profile' (str) and 'params' (mapping of "
-                         f"train.archs.{arch} overrides), got {rec!r}")
+    if not isinstance(rec, dict) or not isinstance(rec.get("params"), dict) or not isinstance(rec.get("profile"), str) \
+            or not isinstance(rec.get("adopt", True), bool):
+        raise ValueError(f"{path}: expected a mapping with 'profile' (str), 'params' (mapping of "
+                         f"train.archs.{arch} overrides) and optionally 'adopt' (bool), got {rec!r}")
     return rec
 
 
 def tuned_overrides(arch: str, profile: str, tuned_dir: Path | str | None = TUNED_DIR) -> dict:
     """The tuned ``params`` of ``arch`` for ``profile`` ({} without a file, with ``tuned_dir``
-    None, or when the file was tuned on another profile)."""
+    None, with ``adopt: false``, or when the file was tuned on another profile)."""
     if tuned_dir is None:
         return {}
     rec = read_tuned(arch, tuned_dir)
     if rec is None:
         return {}
     path = tuned_path(arch, tuned_dir)
+    if not rec.get("adopt", True):
+        print(f"note: {path} has adopt: false (study kept on record), not applied", file=sys.stderr)
+        return {}
     if rec["profile"] != profile:
         print(f"note: {path} was tuned on profile {rec['profile']!r}, not applied on profile {profile!r}",
               file=sys.stderr)
