@@ -1,6 +1,6 @@
 """DVC stage `tune`: an Optuna study of one zoo entry over the project's training loop.
 
-    python -m stages.tune tcn                       # what `dvc repro -f tune@tcn` runs (with --fresh)
+    python -m stages.tune tcn --fresh               # the frozen stage tune@tcn's command (README "Tuning": re-tune)
     python -m stages.tune tcn --storage postgresql://user:pw@db-host:5432/optuna --worker 1 --n-trials 3
     python -m stages.tune tcn --data-dir /path/to/data/processed/synth
 
