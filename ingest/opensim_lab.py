@@ -34,7 +34,7 @@ import numpy as np
 
 from biomech.conventions import COORDINATES, TRANSLATIONS
 from biomech.io import read_grf_mot, read_mot, write_mot
-from biomech.opensim_model import osim, run_inverse_dynamics_tool
+from biomech.opensim_model import osim, run_inverse_dynamics_tool, write_external_loads
 from ingest import IngestError
 
 # model family -> {coordinate: sign that turns the model's value into the project's}
@@ -229,27 +229,6 @@ def import_ik(model_path: str | Path, trc_path: str | Path, out_dir: str | Path,
 # --------------------------------------------------------------------------------------
 MIN_LOAD_N = 20.0  # below this a plate is unloaded (as in preprocessing)
 MAX_PLATE_FOOT_DISTANCE_M = 0.30
-
-
-def write_external_loads(path: str | Path, grf_mot: Path, assignment: dict[str, str]) -> Path:
-    """ExternalLoads .xml applying each plate (column prefix -> any body of a lab model, e.g.
-    calcn_r) of `grf_mot`, ground frame. (`biomech.opensim_model.write_external_loads` is the
-    same for the project's own model, whose feet are always foot_r / foot_l.)"""
-    loads = osim.ExternalLoads()
-    loads.setDataFileName(str(grf_mot))
-    for pre, body in assignment.items():
-        f = osim.ExternalForce()
-        f.setName(f"plate_{pre.rstrip('_') or 'main'}")
-        f.set_applied_to_body(body)
-        f.set_force_expressed_in_body("ground")
-        f.set_point_expressed_in_body("ground")
-        f.set_force_identifier(f"{pre}ground_force_v")
-        f.set_point_identifier(f"{pre}ground_force_p")
-        f.set_torque_identifier(f"{pre}ground_torque_")
-        f.set_data_source_name("grf")
-        loads.cloneAndAppend(f)
-    loads.printToXML(str(path))
-    return Path(path)
 
 
 def assign_plates(model_path: Path, ik_mot: Path, grf_mot: Path) -> tuple[dict[str, str], dict[str, float]]:
