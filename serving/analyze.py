@@ -46,10 +46,34 @@ def _angles_at(t: np.ndarray, deg: np.ndarray, rate: float) -> tuple[np.ndarray,
     return tt, CubicSpline(t[ok], deg[ok], axis=0)(tt)
 
 
-def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None = None,
-                  grf_file: Path | None = None, max_frames: int | None = None) -> dict:
+def ik_angles(t: np.ndarray, world: np.ndarray, visibility: np.ndarray, *, sex: str, height_m: float,
+              mass_kg: float):
+    """MediaPipe world landmarks (T, 33, 3) -> OpenSim IK coordinates (T, 29) in degrees (pelvis
+    translations m), unwrapped over time (no 271 for -89), and the IK result (marker errors).
+    The path /analyze and evaluation.feedback share (biomech.ik)."""
     from biomech.conventions import COORDINATES, TRANSLATIONS
     from biomech.ik import calibrate_body, mediapipe_world_to_ylab, solve_ik
+
+    points = mediapipe_world_to_ylab(np.asarray(world, dtype=float))
+    visibility = np.asarray(visibility, dtype=float)
+    # frames without a person (NaN rows) or with fewer than 6 visible landmarks are left out of the
+    # IK (OpenSim's assembler fails on a frame without markers) and come back as NaN rows
+    seen = (np.isfinite(points).all(2) & (visibility >= 0.5)).sum(1) >= 6
+    if seen.sum() < 4:
+        raise InputError(f"video: a usable pose in {int(seen.sum())} of {len(points)} frames (need 4)")
+    body = calibrate_body(points[seen], visibility[seen], sex=sex, height=height_m, mass=mass_kg)
+    ik = solve_ik(body, np.asarray(t, dtype=float)[seen], points[seen], visibility[seen], progress=False)
+    deg = np.full((len(points), len(COORDINATES)), np.nan)
+    deg[seen] = ik.degrees()
+    rot = [i for i, c in enumerate(COORDINATES) if c not in TRANSLATIONS]
+    ok = np.isfinite(deg).all(1)
+    deg[np.ix_(ok, rot)] = np.degrees(np.unwrap(np.radians(deg[np.ix_(ok, rot)]), axis=0))
+    return deg, ik
+
+
+def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None = None,
+                  grf_file: Path | None = None, max_frames: int | None = None) -> dict:
+    from biomech.conventions import COORDINATES
     from biomech.joint_moments import joint_moments
     from ingest import IngestError
     from ingest.video import landmarks_from_video
@@ -85,14 +109,9 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
     timings["recognize_s"] = time.perf_counter() - t1
 
     t1 = time.perf_counter()
-    points = mediapipe_world_to_ylab(lm["world"].astype(float))
     sex = athlete.sex or "male"
-    body = calibrate_body(points, lm["visibility"], sex=sex, height=athlete.height_m, mass=athlete.mass_kg)
-    ik = solve_ik(body, lm["time"].astype(float), points, lm["visibility"], progress=False)
-    deg = ik.degrees()
-    rot = [i for i, c in enumerate(COORDINATES) if c not in TRANSLATIONS]
-    ok = np.isfinite(deg).all(1)
-    deg[np.ix_(ok, rot)] = np.degrees(np.unwrap(np.radians(deg[np.ix_(ok, rot)]), axis=0))  # no 271 for -89
+    deg, ik = ik_angles(lm["time"], lm["world"], lm["visibility"], sex=sex, height_m=athlete.height_m,
+                        mass_kg=athlete.mass_kg)
     timings["ik_s"] = time.perf_counter() - t1
 
     t1 = time.perf_counter()
