@@ -33,7 +33,7 @@ from sigproc.sync import dtw_path
 
 __all__ = ["FEEDBACK_JOINTS", "FAULT_JOINTS", "JOINT_CUES", "Reference", "FeedbackError", "angle_matrix",
            "build_reference", "mirror", "align", "joint_deviation", "segment_feedback", "save_references",
-           "load_references"]
+           "load_references", "feedback_for_segments"]
 
 FORMAT = "athlete-mm-reference/1"
 
@@ -259,7 +259,8 @@ def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 
     knee_warn = [j for j, r in knee.items() if r > knee_rmse_deg]
     valgus = None
     if moments is not None:
-        peak = {m: float(np.nanmax(moments[m])) for m in VALGUS_MOMENTS if m in moments and np.isfinite(moments[m]).any()}
+        peak = {m: float(np.nanmax(moments[m])) for m in VALGUS_MOMENTS
+                if m in moments and np.isfinite(np.asarray(moments[m], dtype=float)).any()}
         valgus = {"peak_nm": {m: round(v, 2) for m, v in peak.items()}, "threshold_nm": valgus_moment_nm,
                   "flagged": [m for m, v in peak.items() if v > valgus_moment_nm]}
     messages = [_cue(j, joints[j]["deviation_deg"]) for j in flagged]
@@ -272,3 +273,40 @@ def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 
             "joints": joints, "flagged_joints": flagged, "knee_rmse_warning": knee_warn,
             "knee_rmse_deg": knee, "knee_rmse_threshold_deg": knee_rmse_deg, "valgus": valgus,
             "messages": messages}
+
+
+# ---------------------------------------------------------------------------------- per segment
+SETTINGS_KEYS = ("threshold_deg", "knee_rmse_deg", "valgus_moment_nm", "band", "window_s", "corridor_sd")
+MIN_SEGMENT_S = 0.5
+
+
+def feedback_for_segments(refs: dict[str, Reference], settings: dict, time: np.ndarray,
+                          angles: dict[str, np.ndarray], segments: list[tuple[str, float, float]],
+                          moment_time: np.ndarray | None = None,
+                          moments: dict[str, np.ndarray] | None = None) -> list[dict]:
+    """Feedback per (action, t_start_s, t_end_s) segment of one recording: ``segment_feedback`` of
+    the angles inside it against its action's reference (``settings``: the reference file's
+    ``settings``, see SETTINGS_KEYS). A segment without a reference, shorter than MIN_SEGMENT_S or
+    without usable angles gets ``skipped`` with the reason instead."""
+    kw = {k: settings[k] for k in SETTINGS_KEYS if k in settings}
+    out = []
+    for action, t0, t1 in segments:
+        item = {"action": action, "t_start_s": float(t0), "t_end_s": float(t1)}
+        ref = refs.get(action)
+        if ref is None:
+            out.append({**item, "skipped": f"no reference movement for {action!r} (have {sorted(refs)})"})
+            continue
+        if t1 - t0 < MIN_SEGMENT_S:
+            out.append({**item, "skipped": f"segment of {t1 - t0:.2f} s (< {MIN_SEGMENT_S} s)"})
+            continue
+        try:
+            seg = angle_matrix(time, angles, ref.rate_hz, ref.joints, t0, t1)
+        except FeedbackError as exc:
+            out.append({**item, "skipped": str(exc)})
+            continue
+        mom = None
+        if moments is not None and moment_time is not None:
+            inside = (moment_time >= t0) & (moment_time <= t1)
+            mom = {k: np.asarray(v, dtype=float)[inside] for k, v in moments.items() if k in VALGUS_MOMENTS}
+        out.append({**item, **segment_feedback(seg, ref, moments=mom, **kw)})
+    return out

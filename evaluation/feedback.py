@@ -31,8 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
 from biomech.conventions import COORDINATES, JOINT_ANGLES
-from biomech.feedback import (FAULT_JOINTS, FEEDBACK_JOINTS, FeedbackError, angle_matrix, build_reference,
-                              joint_deviation, load_references, save_references)
+from biomech.feedback import (FAULT_JOINTS, FEEDBACK_JOINTS, SETTINGS_KEYS, FeedbackError, angle_matrix,
+                              build_reference, joint_deviation, load_references, save_references)
 from biomech.io import RawDataError, read_coordinates_deg, read_json, read_npz
 
 ANGLE_SOURCES = ("ik", "true")
@@ -46,7 +46,7 @@ class FeedbackParams(BaseModel):
     reference: str = "artifacts/reference/reference.npz"
     angles: str = Field("ik", pattern="^(ik|true)$")
     cache_dir: str = ".cache/feedback/ik"
-    max_clips_per_class: int | None = Field(20, ge=1)
+    max_clips_per_class: int | None = Field(12, ge=1)
     rate_hz: float = Field(25.0, gt=0, le=200)
     iterations: int = Field(3, ge=1, le=20)
     band: float = Field(0.3, gt=0, le=1)
@@ -102,7 +102,7 @@ def ik_angles_cached(clip: dict, cache_dir: Path) -> tuple[np.ndarray, dict[str,
         sex = a.get("sex") if a.get("sex") in ("male", "female") else "male"
         f.parent.mkdir(parents=True, exist_ok=True)
         try:
-            deg, _ = ik_angles(kp["time"], kp["world"], kp["visibility"], sex=sex,
+            deg, _, _ = ik_angles(kp["time"], kp["world"], kp["visibility"], sex=sex,
                                height_m=float(a["height_m"]), mass_kg=float(a["mass_kg"]))
         except (RuntimeError, ValueError) as exc:  # OpenSim's assembler gave up: counted, not hidden
             np.savez(f, error=str(exc).splitlines()[0][:300])
@@ -170,7 +170,8 @@ def build_references(p: FeedbackParams) -> dict:
     trajs = reference_trajectories(p)
     refs = {a: build_reference(a, x, p.rate_hz, iterations=p.iterations, band=p.band) for a, x in sorted(trajs.items())}
     meta = {"angles": p.angles, "angles_meaning": ANGLES_MEANING[p.angles], "split": "train", "fault": "none",
-            "raw_dir": p.raw_dir, "band": p.band, "iterations": p.iterations}
+            "raw_dir": p.raw_dir, "iterations": p.iterations,
+            "settings": {k: getattr(p, k) for k in SETTINGS_KEYS}}   # what the service applies
     save_references(p.reference, refs, meta)
     return {**meta, "classes": {a: r.n_clips for a, r in refs.items()}}
 

@@ -8,7 +8,8 @@ One path per job, the project's own functions:
     biomech.joint_moments.joint_moments    moments from the plates when given, else from the ground
                                            reaction estimated from the kinematics (flagged)
 
-Technique feedback (DTW deviation against per-class references) is not implemented yet.
+    serving.feedback.segment_feedback      technique feedback per recognised segment (biomech.feedback:
+                                           DTW deviation from the class's reference movement)
 """
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .feedback import segment_feedback
 from .inference import InputError, moment_response, recognize_many
 from .schemas import Athlete, GrfIn, ImuIn, LandmarksIn, RecognizeRequest, encode_plain
 
+FALLBACK_VISIBILITY = 0.0  # every landmark the detector placed (side views hide one side at visibility ~0)
 IK_RATE_HZ = 100.0   # joint_moments needs >= 100 Hz kinematics: video-rate angles are splined onto it
 
 
@@ -47,28 +50,41 @@ def _angles_at(t: np.ndarray, deg: np.ndarray, rate: float) -> tuple[np.ndarray,
 
 
 def ik_angles(t: np.ndarray, world: np.ndarray, visibility: np.ndarray, *, sex: str, height_m: float,
-              mass_kg: float):
+              mass_kg: float, min_visibility: float = 0.5):
     """MediaPipe world landmarks (T, 33, 3) -> OpenSim IK coordinates (T, 29) in degrees (pelvis
-    translations m), unwrapped over time (no 271 for -89), and the IK result (marker errors).
-    The path /analyze and evaluation.feedback share (biomech.ik)."""
+    translations m), unwrapped over time (no 271 for -89), the IK result (marker errors) and the
+    visibility cut used. The path /analyze and evaluation.feedback share (biomech.ik).
+
+    Frames without a person (NaN rows) or with fewer than 6 landmarks at ``min_visibility`` are
+    left out of the IK (OpenSim's assembler fails on a frame without markers) and come back as NaN
+    rows. A side view hides one hip and shoulder in every frame (visibility ~0): then the IK is
+    solved again on every landmark the detector placed (cut ``FALLBACK_VISIBILITY``), reported."""
     from biomech.conventions import COORDINATES, TRANSLATIONS
     from biomech.ik import calibrate_body, mediapipe_world_to_ylab, solve_ik
 
     points = mediapipe_world_to_ylab(np.asarray(world, dtype=float))
     visibility = np.asarray(visibility, dtype=float)
-    # frames without a person (NaN rows) or with fewer than 6 visible landmarks are left out of the
-    # IK (OpenSim's assembler fails on a frame without markers) and come back as NaN rows
-    seen = (np.isfinite(points).all(2) & (visibility >= 0.5)).sum(1) >= 6
-    if seen.sum() < 4:
-        raise InputError(f"video: a usable pose in {int(seen.sum())} of {len(points)} frames (need 4)")
-    body = calibrate_body(points[seen], visibility[seen], sex=sex, height=height_m, mass=mass_kg)
-    ik = solve_ik(body, np.asarray(t, dtype=float)[seen], points[seen], visibility[seen], progress=False)
+    t = np.asarray(t, dtype=float)
+    for cut in (min_visibility, FALLBACK_VISIBILITY):
+        seen = (np.isfinite(points).all(2) & (visibility >= cut)).sum(1) >= 6
+        if seen.sum() < 4:
+            continue
+        try:
+            body = calibrate_body(points[seen], visibility[seen], sex=sex, height=height_m, mass=mass_kg,
+                                  min_visibility=cut)
+            ik = solve_ik(body, t[seen], points[seen], visibility[seen], min_visibility=cut, progress=False)
+            break
+        except ValueError as exc:          # no frame shows both hips and a shoulder at this cut
+            last = exc
+    else:
+        raise InputError(f"video: no frame with enough visible landmarks for the inverse kinematics "
+                         f"({last if 'last' in locals() else 'fewer than 4 frames with a pose'})")
     deg = np.full((len(points), len(COORDINATES)), np.nan)
     deg[seen] = ik.degrees()
     rot = [i for i, c in enumerate(COORDINATES) if c not in TRANSLATIONS]
     ok = np.isfinite(deg).all(1)
     deg[np.ix_(ok, rot)] = np.degrees(np.unwrap(np.radians(deg[np.ix_(ok, rot)]), axis=0))
-    return deg, ik
+    return deg, ik, cut
 
 
 def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None = None,
@@ -110,8 +126,8 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
 
     t1 = time.perf_counter()
     sex = athlete.sex or "male"
-    deg, ik = ik_angles(lm["time"], lm["world"], lm["visibility"], sex=sex, height_m=athlete.height_m,
-                        mass_kg=athlete.mass_kg)
+    deg, ik, vis_cut = ik_angles(lm["time"], lm["world"], lm["visibility"], sex=sex, height_m=athlete.height_m,
+                                 mass_kg=athlete.mass_kg)
     timings["ik_s"] = time.perf_counter() - t1
 
     t1 = time.perf_counter()
@@ -133,6 +149,11 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
     except ValueError as exc:
         raise InputError(f"video: joint moments failed on the IK angles ({exc})") from None
     timings["moments_s"] = time.perf_counter() - t1
+
+    t1 = time.perf_counter()
+    fb = segment_feedback(bundle, lm["time"], {c: deg[:, i] for i, c in enumerate(COORDINATES)},
+                          [(g.action, g.t_start_s, g.t_end_s) for g in rec.segments], mom.time, mom.moments)
+    timings["feedback_s"] = time.perf_counter() - t1
     timings["total_s"] = time.perf_counter() - t0
     timings = {k: round(v, 3) for k, v in timings.items()}
     return {
@@ -145,12 +166,15 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
                    "values": {c: [None if not np.isfinite(v) else round(float(v), 3) for v in deg[:, i]]
                               for i, c in enumerate(COORDINATES)}},
         "moments": {**moment_response(mom).model_dump(), "grf_estimated": plates is None},
+        "feedback": [f.model_dump() for f in fb],
         "qc": {"frames_with_pose": int(has_pose.sum()), "frames_without_pose": int(n - has_pose.sum()),
                "ik_marker_error_rms_median_m": float(np.nanmedian(ik.marker_error_rms)),
+               "ik_min_visibility": vis_cut,
                "sync": rec.sync, "plate_assignment": mom.assignment, "assignment_source": mom.assignment_source},
         "timings_s": timings,
         "frames_per_s": round(n / timings["total_s"], 2),
         "units": {"angles": "degrees (OpenSim names and signs, unwrapped; pelvis translations m)",
                   "moments": "N m", "landmarks_image": "x, y normalised to the frame (-1: no pose)",
-                  "feedback": "not implemented yet"},
+                  "feedback": "deg against the recognised action's reference (biomech.feedback); valgus "
+                              "moment N m from the moments above"},
     }
