@@ -105,6 +105,7 @@ def angle_matrix(time: np.ndarray, angles: dict[str, np.ndarray], rate_hz: float
         raise FeedbackError(f"angles: missing joints {missing} (expected OpenSim names {list(joints)})")
     t = np.asarray(time, dtype=float)
     a = np.stack([np.asarray(angles[j], dtype=float) for j in joints], axis=1)
+    a = (a + 180.0) % 360.0 - 180.0   # joint angles in (-180, 180]: an IK unwrapped through a flip is not 360 off
     if a.shape[0] != len(t):
         raise FeedbackError(f"angles: {a.shape[0]} samples for {len(t)} time stamps")
     ok = np.isfinite(a).all(1) & np.isfinite(t)

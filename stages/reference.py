@@ -18,11 +18,18 @@ from stages.params import ParamsError, section, validate
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     from evaluation.feedback import FeedbackParams, build_references
 
+    ap = argparse.ArgumentParser(prog="python -m stages.reference", description=__doc__.splitlines()[0])
+    ap.add_argument("--raw-dir", help="override feedback.raw_dir (e.g. another checkout's data)")
+    ap.add_argument("--processed-dir", help="override feedback.processed_dir")
+    a = ap.parse_args(argv)
     try:
         _, raw = section("feedback")
-        p = validate(FeedbackParams, raw, "feedback")
+        over = {k: v for k, v in vars(a).items() if v is not None}
+        p = validate(FeedbackParams, {**raw, **over}, "feedback")
     except ParamsError as exc:
         print(f"reference: invalid parameters:\n{exc}", file=sys.stderr)
         return 2
