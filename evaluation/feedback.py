@@ -230,14 +230,16 @@ def evaluate(p: FeedbackParams) -> dict:
     at = rates(rows, p.threshold_deg)
     return {"split": p.split, "angles": p.angles, "angles_meaning": ANGLES_MEANING[p.angles],
             "reference_angles": head.get("angles"), "reference_clips": head["references"],
-            "threshold_deg": p.threshold_deg, "hit_rate": at["hit_rate"], "false_trigger_rate": at["false_trigger_rate"],
+            "threshold_deg": p.threshold_deg, "window_s": p.window_s, "corridor_sd": p.corridor_sd,
+            "hit_rate": at["hit_rate"], "false_trigger_rate": at["false_trigger_rate"],
             "goal": {"hit_rate": 0.915, "false_trigger_rate": 0.118, "source": "TCN+GAT paper"},
             "clips_scored": len(rows), "clips_failed": len(failed), "failed": failed,
             "at_threshold": at, "sweep": sweep, "clips": rows}
 
 
 def write_reports(res: dict, p: FeedbackParams) -> None:
-    headline = {k: res[k] for k in ("split", "angles", "reference_angles", "threshold_deg", "hit_rate",
+    headline = {k: res[k] for k in ("split", "angles", "reference_angles", "threshold_deg", "window_s", "corridor_sd",
+                                    "hit_rate",
                                     "false_trigger_rate", "clips_scored", "clips_failed", "goal")}
     headline["per_fault_hit_rate"] = {f: v["hit_rate"] for f, v in res["at_threshold"]["per_fault"].items()}
     headline["sweep"] = [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in res["sweep"]]
@@ -256,8 +258,11 @@ def markdown(res: dict) -> str:
     at = res["at_threshold"]
     lines = [f"# Technique feedback on the {res['split']} split", "",
              f"Angles scored: **{res['angles']}** ({res['angles_meaning']}); reference built from the clean training "
-             f"clips' {res['reference_angles']} angles. A clip is flagged when the mean signed DTW deviation of a "
-             f"joint from its class reference is at least the threshold. Clips scored: {res['clips_scored']} "
+             f"clips' {res['reference_angles']} angles. A clip is flagged when, after multivariate DTW alignment "
+             f"to its class reference (or its mirror image), a joint's deviation held for {res['window_s']} s "
+             f"beyond {res['corridor_sd']:g} sd of the clean clips is at least the threshold (15 leg and trunk "
+             f"joints; a faulty clip counts as a hit when one of its fault's joints is flagged, "
+             f"biomech.feedback.FAULT_JOINTS). Clips scored: {res['clips_scored']} "
              f"({res['clips_failed']} failed: IK did not converge or no reference). The clip's labelled action "
              f"selects the reference.", "",
              f"At the chosen threshold **{res['threshold_deg']:g} deg**: hit rate **{res['hit_rate']:.1%}** "

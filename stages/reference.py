@@ -25,10 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stages.reference", description=__doc__.splitlines()[0])
     ap.add_argument("--raw-dir", help="override feedback.raw_dir (e.g. another checkout's data)")
     ap.add_argument("--processed-dir", help="override feedback.processed_dir")
+    ap.add_argument("--angles", choices=("ik", "true"), help="override feedback.angles")
+    ap.add_argument("--reference", help="override feedback.reference (the output file)")
+    ap.add_argument("--report", default="reports/reference.json")
     a = ap.parse_args(argv)
     try:
         _, raw = section("feedback")
-        over = {k: v for k, v in vars(a).items() if v is not None}
+        over = {k: v for k, v in vars(a).items() if v is not None and k != "report"}
         p = validate(FeedbackParams, {**raw, **over}, "feedback")
     except ParamsError as exc:
         print(f"reference: invalid parameters:\n{exc}", file=sys.stderr)
@@ -41,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     except (RawDataError, FeedbackError) as exc:
         print(f"reference: {exc}", file=sys.stderr)
         return 1
-    Path("reports").mkdir(exist_ok=True)
-    Path("reports/reference.json").write_text(json.dumps(info, indent=1))
+    Path(a.report).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.report).write_text(json.dumps(info, indent=1))
     print(f"reference: {len(info['classes'])} classes ({sum(info['classes'].values())} clean clips, "
           f"{p.angles} angles) -> {p.reference}", file=sys.stderr)
     return 0
