@@ -10,6 +10,7 @@ import numpy as np
 from .inference import InputError
 from .schemas import FeedbackRequest, FeedbackResponse, SegmentFeedback, as_array, timestamps
 
+MAX_ABS_DEG = 1e4      # a joint angle beyond this is not degrees
 NO_REFERENCE = "no reference movements in this bento (package built without `python -m stages.reference`)"
 
 
@@ -54,11 +55,20 @@ def feedback(bundle, req: FeedbackRequest) -> FeedbackResponse:
     except ValueError as exc:  # as_array / timestamps name the field
         raise InputError(str(exc)) from None
     for k, v in ang.items():
-        if np.isinf(v).any():
-            raise InputError(f"angles.{k}: infinite values")
+        if (np.abs(v[np.isfinite(v)]) > MAX_ABS_DEG).any() or np.isinf(v).any():
+            raise InputError(f"angles.{k}: values beyond +-{MAX_ABS_DEG:g} deg (expected degrees)")
+        if np.isfinite(v).sum() < 4:
+            raise InputError(f"angles.{k}: fewer than 4 finite values")
+    if mom is not None:
+        for k, v in mom.items():
+            if not np.isfinite(v).all() or (np.abs(v) > 1e5).any():
+                raise InputError(f"moments.{k}: non-finite or beyond +-1e5 N m")
     bad = [i for i, s in enumerate(req.segments) if not s.t_end_s > s.t_start_s]
     if bad:
         raise InputError(f"segments[{bad[0]}]: t_end_s must be after t_start_s")
     segs = [(s.action, s.t_start_s, s.t_end_s) for s in req.segments]
-    return FeedbackResponse(segments=segment_feedback(bundle, t, ang, segs, mt, mom),
-                            settings=bundle.feedback_settings or {"note": NO_REFERENCE})
+    try:
+        out = segment_feedback(bundle, t, ang, segs, mt, mom)
+    except ValueError as exc:   # biomech.feedback.FeedbackError and DTW on unusable input
+        raise InputError(f"angles: {exc}") from None
+    return FeedbackResponse(segments=out, settings=bundle.feedback_settings or {"note": NO_REFERENCE})
