@@ -8,6 +8,7 @@
                             technique feedback per segment, QC
     POST /feedback          joint angles (deg) + segments (+ knee moments) -> technique feedback per segment
     GET  /info/model        versions, provenance, metrics, units and conventions of every output
+    GET  /ui/               the web view: upload a video, see segments, probabilities and feedback
     /healthz /livez /readyz /metrics   BentoML's health, readiness and Prometheus endpoints (always open)
 
 Run from source: ``bentoml serve serving.service:AthleteMM``; the packaged bento:
@@ -31,6 +32,7 @@ from typing import Optional
 import bentoml
 from bentoml.exceptions import BadInput
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 from pydantic import Field
 
 from serving.auth import ApiKeyMiddleware, load_api_key
@@ -40,6 +42,15 @@ from serving.schemas import (FeedbackRequest, FeedbackResponse, RecognizeRequest
                              TorqueResponse)
 
 info_app = FastAPI(title="athlete-mm info")
+ui_app = FastAPI(title="athlete-mm web view")
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+@ui_app.get("/", response_class=HTMLResponse)
+def web_view() -> str:
+    """The one-page web view (serving/static/index.html): upload a video to /analyze, see the
+    action timeline, the segments' probabilities, the technique feedback and the knee angles."""
+    return (STATIC / "index.html").read_text()
 
 
 def _bundle_path(ref) -> Path:
@@ -56,6 +67,7 @@ def _bundle_ref():
 @bentoml.service(name="athlete-mm", traffic={"timeout": 120, "max_concurrency": 64},
                  workers=1, resources={"cpu": "2"})
 @bentoml.asgi_app(info_app, path="/info")
+@bentoml.asgi_app(ui_app, path="/ui")
 class AthleteMM:
     bundle_ref = _bundle_ref()
 
