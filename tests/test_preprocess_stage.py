@@ -41,7 +41,7 @@ def test_report_counts_and_files(run):
             assert list(arr.shape) == meta["shape"] and str(arr.dtype) == meta["dtype"]
         assert len(idx["windows"]["clip_id"]) == idx["n_windows"]
     # MB, not kB or bytes: a Python process with numpy and the clips loaded holds tens of MB, far below 16 GiB
-    assert 40 < json.loads((out / "preprocess.json").read_text())["peak_memory"]["main_mb"] < 16384
+    assert 40 < json.loads(Path(report["details_file"]).read_text())["peak_memory"]["main_mb"] < 16384
     pngs = sorted(Path(p.report_dir).glob("window_*.png"))
     assert len(pngs) == len({c[1] for c in CLIPS})
     assert set(report["gapfill_rmse"]) == {"imu_acc", "imu_gyro", "grf_force", "landmarks"}
