@@ -102,12 +102,12 @@ def ik_angles_cached(clip: dict, cache_dir: Path) -> tuple[np.ndarray, dict[str,
         sex = a.get("sex") if a.get("sex") in ("male", "female") else "male"
         f.parent.mkdir(parents=True, exist_ok=True)
         try:
-            deg, _, _ = ik_angles(kp["time"], kp["world"], kp["visibility"], sex=sex,
-                               height_m=float(a["height_m"]), mass_kg=float(a["mass_kg"]))
-        except (RuntimeError, ValueError) as exc:  # OpenSim's assembler gave up: counted, not hidden
+            t, deg, _ = ik_angles(kp["time"], kp["world"], kp["visibility"], fps=float(clip["meta"]["rates_hz"]["video"]),
+                                  sex=sex, height_m=float(a["height_m"]), mass_kg=float(a["mass_kg"]))
+        except ValueError as exc:  # serving.inference.InputError: the IK gave up; counted, not hidden
             np.savez(f, error=str(exc).splitlines()[0][:300])
             raise IKFailed(f"{clip['dir']}: IK failed ({str(exc).splitlines()[0][:200]})") from None
-        np.savez(f, time=kp["time"].astype(float), deg=deg)
+        np.savez(f, time=t, deg=deg)
     with np.load(f) as z:
         if "error" in z.files:
             raise IKFailed(f"{clip['dir']}: IK failed ({z['error']})")
