@@ -50,9 +50,9 @@ class FeedbackParams(BaseModel):
     rate_hz: float = Field(25.0, gt=0, le=200)
     iterations: int = Field(3, ge=1, le=20)
     band: float = Field(0.3, gt=0, le=1)
-    window_s: float | None = Field(0.2, gt=0)           # deviation held this long (null: mean over the clip)
-    corridor_sd: float = Field(2.0, ge=0, le=5)         # natural variation (clean clips' sd) subtracted first
-    threshold_deg: float = Field(7.0, ge=7, le=11)      # the TCN+GAT paper's band
+    window_s: float | None = Field(0.4, gt=0)           # deviation held this long (null: mean over the clip)
+    corridor_sd: float = Field(3.0, ge=0, le=5)         # natural variation (clean clips' sd) subtracted first
+    threshold_deg: float = Field(9.0, ge=7, le=11)      # the TCN+GAT paper's band
     knee_rmse_deg: float = Field(5.0, gt=0)
     valgus_moment_nm: float = Field(40.0, gt=0)
     sweep_deg: list[float] = Field(default_factory=lambda: [3, 5, 7, 9, 11, 13, 15])
