@@ -15,17 +15,7 @@ from preprocessing.params import PreprocessParams
 from preprocessing.run import preprocess
 from stages.params import ParamsError, validate
 
-from .preprocess_fixtures import CLIPS, _params, build_raw, build_run
-
-
-@pytest.fixture(scope="module")
-def raw(tmp_path_factory):
-    return build_raw(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def run(raw, tmp_path_factory):
-    return build_run(raw, tmp_path_factory)
+from .preprocess_fixtures import CLIPS, _params, raw, run  # noqa: F401 (module-scoped fixtures)
 
 
 def test_report_counts_and_files(run):

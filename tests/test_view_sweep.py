@@ -12,17 +12,7 @@ import pytest
 
 from biomech.camera import LEFT_HIP, RIGHT_HIP
 from biomech.synth import landmarks_from_viewpoints
-from tests.preprocess_fixtures import CLIPS, build_raw, build_run
-
-
-@pytest.fixture(scope="module")
-def raw(tmp_path_factory):
-    return build_raw(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def run(raw, tmp_path_factory):
-    return build_run(raw, tmp_path_factory)
+from tests.preprocess_fixtures import CLIPS, raw, run  # noqa: F401 (module-scoped fixtures)
 
 
 def _clip_dirs(raw: Path) -> list[Path]:
