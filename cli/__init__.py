@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ingest-video": ("ingest_video", "videos + labels CSV -> MediaPipe landmarks + OpenSim IK angles (raw layout)"),
     "ingest-opensim": ("ingest_opensim", "OpenSim lab model + .trc markers -> IK angles in the project's convention"),
     "torque": ("torque", "hip / knee / ankle moments from an OpenSim IK .mot and a GRF .mot"),
+    "recognize": ("recognize", "a clip folder or landmarks / IMU / GRF files -> action segments + probabilities"),
+    "analyze": ("analyze", "a video (+ IMU / GRF) -> actions, angles, moments, technique feedback (as /analyze)"),
 }
 
 

@@ -33,5 +33,8 @@ echo "[setup] sktime 1.2.0 (--no-deps, see requirements-sktime.txt)"
 pip_q --no-deps -r requirements-sktime.txt
 .venv/bin/python -c "import torch, torchvision, opensim, cv2, mediapipe, dvc, mlflow, optuna, bentoml, sktime" \
     || { echo "[setup] import check failed" >&2; exit 1; }
+# the web view's test drives the system Chromium (Playwright's own browser download is not reachable)
+[[ -x /usr/bin/chromium ]] || { [[ $(id -u) == 0 ]] && apt-get install -y -q --no-install-recommends chromium >/dev/null; } \
+    || echo "[setup] no /usr/bin/chromium (apt-get install chromium as root): tests/test_web_view.py will skip"
 echo "$want" > "$stamp"
 echo "[setup] done"

@@ -8,7 +8,8 @@ One path per job, the project's own functions:
     biomech.joint_moments.joint_moments    moments from the plates when given, else from the ground
                                            reaction estimated from the kinematics (flagged)
 
-Technique feedback (DTW deviation against per-class references) is not implemented yet.
+    serving.feedback.segment_feedback      technique feedback per recognised segment (biomech.feedback:
+                                           DTW deviation from the class's reference movement)
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .feedback import segment_feedback
 from .inference import InputError, moment_response, recognize_many
 from .schemas import Athlete, GrfIn, ImuIn, LandmarksIn, RecognizeRequest, encode_plain
 
@@ -46,10 +48,40 @@ def _angles_at(t: np.ndarray, deg: np.ndarray, rate: float) -> tuple[np.ndarray,
     return tt, CubicSpline(t[ok], deg[ok], axis=0)(tt)
 
 
+def ik_angles(t: np.ndarray, world: np.ndarray, visibility: np.ndarray, *, fps: float, sex: str, height_m: float,
+              mass_kg: float, cutoff_hz: float | None = 6.0):
+    """MediaPipe world landmarks (T, 33, 3) -> (grid (M,) s, OpenSim IK coordinates (M, 29) in degrees
+    (pelvis translations m) unwrapped over time (no 271 for -89), the IK result (marker errors)):
+    the detector path of biomech.ik (as evaluation.ik_accuracy measures it): left/right swaps undone
+    (`unswap_limbs`), the person's model scaled, landmarks on the video's frame grid with missed
+    frames filled and a 6 Hz zero-lag low-pass (`uniform_landmarks`), then OpenSim IK on every
+    landmark the detector placed with the weak coordinate prior and the backwards re-solve of the
+    first frames. Shared by /analyze and evaluation.feedback."""
+    from biomech.conventions import COORDINATES, TRANSLATIONS
+    from biomech.ik import (BACKTRACK_FRAMES, DETECTOR_PRIOR, calibrate_body, mediapipe_world_to_ylab, solve_ik,
+                            uniform_landmarks, unswap_limbs)
+
+    pts, _ = unswap_limbs(mediapipe_world_to_ylab(np.asarray(world, dtype=float)))
+    seen = np.isfinite(pts).all((1, 2))
+    if seen.sum() < 8:
+        raise InputError(f"video: a pose in {int(seen.sum())} of {len(pts)} frames (need 8 for the IK)")
+    try:
+        body = calibrate_body(pts[seen], np.asarray(visibility)[seen], sex=sex, height=height_m, mass=mass_kg)
+        grid, P, _ = uniform_landmarks(np.asarray(t, dtype=float), pts, float(fps), cutoff_hz)
+        ik = solve_ik(body, grid, P, min_visibility=0.0, coordinate_weights=DETECTOR_PRIOR,
+                      backtrack=BACKTRACK_FRAMES, progress=False)
+    except (ValueError, RuntimeError) as exc:   # OpenSim's assembler gave up / nothing to fit
+        raise InputError(f"video: inverse kinematics failed ({str(exc).splitlines()[0][:200]})") from None
+    deg = ik.degrees()
+    rot = [i for i, c in enumerate(COORDINATES) if c not in TRANSLATIONS]
+    ok = np.isfinite(deg).all(1)
+    deg[np.ix_(ok, rot)] = np.degrees(np.unwrap(np.radians(deg[np.ix_(ok, rot)]), axis=0))
+    return grid, deg, ik
+
+
 def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None = None,
                   grf_file: Path | None = None, max_frames: int | None = None) -> dict:
-    from biomech.conventions import COORDINATES, TRANSLATIONS
-    from biomech.ik import calibrate_body, mediapipe_world_to_ylab, solve_ik
+    from biomech.conventions import COORDINATES
     from biomech.joint_moments import joint_moments
     from ingest import IngestError
     from ingest.video import landmarks_from_video
@@ -85,18 +117,13 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
     timings["recognize_s"] = time.perf_counter() - t1
 
     t1 = time.perf_counter()
-    points = mediapipe_world_to_ylab(lm["world"].astype(float))
     sex = athlete.sex or "male"
-    body = calibrate_body(points, lm["visibility"], sex=sex, height=athlete.height_m, mass=athlete.mass_kg)
-    ik = solve_ik(body, lm["time"].astype(float), points, lm["visibility"], progress=False)
-    deg = ik.degrees()
-    rot = [i for i, c in enumerate(COORDINATES) if c not in TRANSLATIONS]
-    ok = np.isfinite(deg).all(1)
-    deg[np.ix_(ok, rot)] = np.degrees(np.unwrap(np.radians(deg[np.ix_(ok, rot)]), axis=0))  # no 271 for -89
+    t_ik, deg, ik = ik_angles(lm["time"], lm["world"], lm["visibility"], fps=info["fps"] or 30.0, sex=sex,
+                              height_m=athlete.height_m, mass_kg=athlete.mass_kg)
     timings["ik_s"] = time.perf_counter() - t1
 
     t1 = time.perf_counter()
-    tt, q = _angles_at(lm["time"].astype(float), deg, IK_RATE_HZ)
+    tt, q = _angles_at(t_ik, deg, IK_RATE_HZ)
     coords = {c: q[:, i] for i, c in enumerate(COORDINATES)}
     plates, tg = None, None
     if grf is not None:
@@ -114,6 +141,11 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
     except ValueError as exc:
         raise InputError(f"video: joint moments failed on the IK angles ({exc})") from None
     timings["moments_s"] = time.perf_counter() - t1
+
+    t1 = time.perf_counter()
+    fb = segment_feedback(bundle, t_ik, {c: deg[:, i] for i, c in enumerate(COORDINATES)},
+                          [(g.action, g.t_start_s, g.t_end_s) for g in rec.segments], mom.time, mom.moments)
+    timings["feedback_s"] = time.perf_counter() - t1
     timings["total_s"] = time.perf_counter() - t0
     timings = {k: round(v, 3) for k, v in timings.items()}
     return {
@@ -122,10 +154,11 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
         "time_s": np.round(lm["time"], 4).tolist(),
         "landmarks_image": np.round(np.nan_to_num(lm["image"][..., :2], nan=-1.0), 4).tolist(),
         "recognition": rec.model_dump(),
-        "angles": {"time_s": np.round(lm["time"], 4).tolist(),
+        "angles": {"time_s": np.round(t_ik, 4).tolist(),
                    "values": {c: [None if not np.isfinite(v) else round(float(v), 3) for v in deg[:, i]]
                               for i, c in enumerate(COORDINATES)}},
         "moments": {**moment_response(mom).model_dump(), "grf_estimated": plates is None},
+        "feedback": [f.model_dump() for f in fb],
         "qc": {"frames_with_pose": int(has_pose.sum()), "frames_without_pose": int(n - has_pose.sum()),
                "ik_marker_error_rms_median_m": float(np.nanmedian(ik.marker_error_rms)),
                "sync": rec.sync, "plate_assignment": mom.assignment, "assignment_source": mom.assignment_source},
@@ -133,5 +166,6 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
         "frames_per_s": round(n / timings["total_s"], 2),
         "units": {"angles": "degrees (OpenSim names and signs, unwrapped; pelvis translations m)",
                   "moments": "N m", "landmarks_image": "x, y normalised to the frame (-1: no pose)",
-                  "feedback": "not implemented yet"},
+                  "feedback": "deg against the recognised action's reference (biomech.feedback); valgus "
+                              "moment N m from the moments above"},
     }

@@ -10,6 +10,7 @@ Layout of ``dest``::
     recognizer/model.pt      {model_name, model_cfg, classes, state_dict, ...} (training.loop's model.pt)
     recognizer/metrics.json
     torque/model.pt, torque/metrics.json      (when a torque estimator is trained)
+    feedback/reference.npz   per-class reference movements + feedback settings (stages.reference)
     data/dataset.json, data/scalers.json      (train-split z-score statistics)
 
 Loading checks every file's sha256 against bundle.json and loads weights with
@@ -51,8 +52,10 @@ def _copy(src: Path, dest: Path, rel: str, files: dict) -> None:
     files[rel] = file_sha256(dest / rel)
 
 
-def build_bundle(dest: str | Path, champion, torque, processed_dir: str | Path, provenance: dict | None = None) -> Path:
-    """Copy the champion recognizer (and torque estimator) with the dataset's scalers and settings."""
+def build_bundle(dest: str | Path, champion, torque, processed_dir: str | Path, provenance: dict | None = None,
+                 reference: str | Path | None = None) -> Path:
+    """Copy the champion recognizer (and torque estimator) with the dataset's scalers and settings,
+    and the technique feedback's reference movements (``stages.reference``) when given."""
     dest, processed = Path(dest), Path(processed_dir)
     if dest.exists():
         shutil.rmtree(dest)
@@ -65,6 +68,8 @@ def build_bundle(dest: str | Path, champion, torque, processed_dir: str | Path, 
         _copy(torque.model_dir / "metrics.json", dest, "torque/metrics.json", files)
     _copy(processed / "dataset.json", dest, "data/dataset.json", files)
     _copy(processed / "scalers.json", dest, "data/scalers.json", files)
+    if reference is not None:
+        _copy(Path(reference), dest, "feedback/reference.npz", files)
     info = json.loads((processed / "dataset.json").read_text())
     meta = {
         "format": FORMAT, "files": files,
@@ -91,6 +96,8 @@ class Bundle:
     dataset: dict                    # dataset.json
     metrics: dict                    # recognizer metrics.json
     torque_metrics: dict | None
+    references: dict | None = None   # action -> biomech.feedback.Reference (None: none packaged)
+    feedback_settings: dict | None = None
 
     @property
     def classes(self) -> list[str]:
@@ -142,8 +149,17 @@ def load_bundle(path: str | Path) -> Bundle:
     params = PreprocessParams.model_validate(dataset["params"])
     metrics = json.loads((root / "recognizer/metrics.json").read_text())
     tm = root / "torque/metrics.json"
+    refs, settings = None, None
+    if "feedback/reference.npz" in meta["files"]:
+        from biomech.feedback import FeedbackError, load_references
+
+        try:
+            refs, head = load_references(root / "feedback/reference.npz")
+        except FeedbackError as exc:
+            raise BundleError(str(exc)) from None
+        settings = {**head.get("settings", {}), "angles": head.get("angles")}
     return Bundle(root, meta, model, ck["model_name"], tuple(model.modalities), scalers, params, dataset,
-                  metrics, json.loads(tm.read_text()) if tm.is_file() else None)
+                  metrics, json.loads(tm.read_text()) if tm.is_file() else None, refs, settings)
 
 
 def scaled(bundle: Bundle, name: str, x: np.ndarray, channels: int | None = None) -> np.ndarray:

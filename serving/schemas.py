@@ -293,3 +293,60 @@ class TorqueResponse(_Model):
     units: dict = Field(default_factory=lambda: {"moments": "N m, OpenSim <coordinate>_moment, input model's signs",
                                                  "sd": "N m, spread over body models (de Leva +- segment error)",
                                                  "time": "s (the IK file's)"})
+
+
+# ---------------------------------------------------------------------------------- technique feedback
+class JointDeviation(_Model):
+    deviation_deg: float = Field(description="largest deviation held for window_s (segment - reference), deg; "
+                                             "the clean clips' spread (corridor_sd x sd) taken off first")
+    rmse_deg: float = Field(description="RMSE against the reference along the DTW path, deg")
+    flagged: bool = Field(description="|deviation_deg| >= threshold_deg")
+
+
+class ValgusFlag(_Model):
+    peak_nm: dict[str, float] = Field(description="max internal knee_adduction_<side>_moment over the segment "
+                                                  "(+ = towards varus, balancing an external valgus load), N m")
+    threshold_nm: float
+    flagged: list[str]
+
+
+class SegmentFeedback(_Model):
+    action: str
+    t_start_s: float
+    t_end_s: float
+    skipped: Optional[str] = Field(None, description="why no feedback was computed for this segment")
+    reference: Optional[str] = None
+    reference_clips: Optional[int] = Field(None, description="clean training clips behind the reference")
+    threshold_deg: Optional[float] = None
+    joints: dict[str, JointDeviation] = Field(default_factory=dict)
+    flagged_joints: list[str] = Field(default_factory=list, description="largest deviation first")
+    knee_rmse_deg: dict[str, float] = Field(default_factory=dict)
+    knee_rmse_threshold_deg: Optional[float] = None
+    knee_rmse_warning: list[str] = Field(default_factory=list)
+    valgus: Optional[ValgusFlag] = Field(None, description="None: no moments given")
+    messages: list[str] = Field(default_factory=list, description="what to correct, in words")
+
+
+class SegmentIn(_Model):
+    action: str
+    t_start_s: float = Field(ge=-1e5, le=1e5)
+    t_end_s: float = Field(ge=-1e5, le=1e5)
+
+
+class FeedbackRequest(_Model):
+    """Joint angles of one recording (OpenSim names, degrees) + its segments -> feedback per segment."""
+    rate_hz: float = Field(ge=10, le=2000, description="angle sample rate")
+    time: Optional[ArrayIn] = Field(None, description="(T,) s; default i / rate_hz")
+    angles: dict[str, ArrayIn] = Field(description="{OpenSim coordinate: (T,) degrees}; the legs' and the "
+                                                   "trunk's joints (biomech.feedback.FEEDBACK_JOINTS)")
+    segments: list[SegmentIn] = Field(min_length=1, max_length=1000)
+    moments: Optional[dict[str, ArrayIn]] = Field(None, description="{knee_adduction_r_moment / _l_moment: "
+                                                                    "(M,) N m} for the valgus flag")
+    moments_time: Optional[ArrayIn] = Field(None, description="(M,) s on the angles' clock")
+
+
+class FeedbackResponse(_Model):
+    segments: list[SegmentFeedback]
+    settings: dict
+    units: dict = Field(default_factory=lambda: {"angles": "degrees, OpenSim names and signs", "moments": "N m",
+                                                 "time": "s"})

@@ -4,8 +4,11 @@
     POST /recognize_batch   {"requests": [...]} -> [...]; adaptive batching across clients
     POST /torque            joint angles + plates (JSON) -> moments per side with sd (biomech.joint_moments)
     POST /torque_files      IK .mot + GRF .mot (+ ExternalLoads .xml) uploads -> the same, JSON or .sto
-    POST /analyze           a video upload (+ imu.npz / grf.npz): landmarks, actions, angles, moments, QC
+    POST /analyze           a video upload (+ imu.npz / grf.npz): landmarks, actions, angles, moments,
+                            technique feedback per segment, QC
+    POST /feedback          joint angles (deg) + segments (+ knee moments) -> technique feedback per segment
     GET  /info/model        versions, provenance, metrics, units and conventions of every output
+    GET  /ui/               the web view: upload a video, see segments, probabilities and feedback
     /healthz /livez /readyz /metrics   BentoML's health, readiness and Prometheus endpoints (always open)
 
 Run from source: ``bentoml serve serving.service:AthleteMM``; the packaged bento:
@@ -29,14 +32,25 @@ from typing import Optional
 import bentoml
 from bentoml.exceptions import BadInput
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 from pydantic import Field
 
 from serving.auth import ApiKeyMiddleware, load_api_key
 from serving.bundle import BUNDLE_MODEL
 from serving.limits import RequestLimits, max_request_bytes
-from serving.schemas import RecognizeRequest, RecognizeResponse, TorqueRequest, TorqueResponse
+from serving.schemas import (FeedbackRequest, FeedbackResponse, RecognizeRequest, RecognizeResponse, TorqueRequest,
+                             TorqueResponse)
 
 info_app = FastAPI(title="athlete-mm info")
+ui_app = FastAPI(title="athlete-mm web view")
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+@ui_app.get("/", response_class=HTMLResponse)
+def web_view() -> str:
+    """The one-page web view (serving/static/index.html): upload a video to /analyze, see the
+    action timeline, the segments' probabilities, the technique feedback and the knee angles."""
+    return (STATIC / "index.html").read_text()
 
 
 def _bundle_path(ref) -> Path:
@@ -53,6 +67,7 @@ def _bundle_ref():
 @bentoml.service(name="athlete-mm", traffic={"timeout": 120, "max_concurrency": 64},
                  workers=1, resources={"cpu": "2"})
 @bentoml.asgi_app(info_app, path="/info")
+@bentoml.asgi_app(ui_app, path="/ui")
 class AthleteMM:
     bundle_ref = _bundle_ref()
 
@@ -144,6 +159,19 @@ class AthleteMM:
         except InputError as exc:
             raise BadInput(_strip_tmp(str(exc))) from None
 
+    # ---------------- technique feedback ----------------
+    @bentoml.api
+    def feedback(self, request: FeedbackRequest) -> FeedbackResponse:
+        """DTW deviation per joint from the action's reference movement, flagged joints with the
+        direction to correct, the knee-angle RMSE warning and the knee valgus moment flag."""
+        from serving.feedback import feedback
+        from serving.inference import InputError
+
+        try:
+            return feedback(self.bundle, request)
+        except InputError as exc:
+            raise BadInput(str(exc)) from None
+
     # ---------------- provenance ----------------
     @info_app.get("/model")
     def model_info(self) -> dict:
@@ -160,6 +188,10 @@ class AthleteMM:
             "window": {"timeline_hz": b.meta["timeline_hz"], "length": b.meta["window_length"],
                        "stride": b.meta["window_stride"]},
             "provenance": b.meta.get("provenance", {}),
+            "feedback": {"settings": b.feedback_settings,
+                         "references": None if not b.references else
+                         {a: {"clean_clips": r.n_clips, "samples": len(r.mean), "rate_hz": r.rate_hz}
+                          for a, r in b.references.items()}},
             "conventions": {
                 "landmarks": "MediaPipe Pose 33 landmarks; world in m, camera axes (x right, y down, z away)",
                 "imu": "6 sensors pelvis, trunk, wrist_l, wrist_r, shank_l, shank_r; m/s^2 (gravity included), rad/s",

@@ -35,6 +35,7 @@ class PackageParams(BaseModel):
     bentofile: str = "serving/bentofile.yaml"
     tracking_uri: str | None = "sqlite:///mlflow.db"   # MLflow run ids of the packaged models (optional)
     export: bool = True
+    reference: str | None = "artifacts/reference/reference.npz"   # the feedback's (stages.reference)
 
 
 def _run_id(name: str, uri: str | None) -> str | None:
@@ -93,7 +94,11 @@ def package(p: PackageParams) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         provenance = {"git_sha": git, "data_hash": data, "processed_dir": p.processed_dir}
-        bj = build_bundle(Path(tmp) / "bundle", champion, torque, p.processed_dir, provenance)
+        reference = p.reference if p.reference and Path(p.reference).is_file() else None
+        if reference is None:
+            print(f"package: no feedback reference ({p.reference} not found; `python -m stages.reference` builds "
+                  "it): /analyze and /feedback will answer without technique feedback", file=sys.stderr)
+        bj = build_bundle(Path(tmp) / "bundle", champion, torque, p.processed_dir, provenance, reference)
         files = json.loads(bj.read_text())["files"]
         bundle_sha = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
         version = f"{(git or 'nogit')[:8]}-{bundle_sha[:8]}"

@@ -1,0 +1,313 @@
+"""Technique feedback: joint-angle deviation from a per-class reference movement (DTW).
+
+Pure functions shared by the `reference` stage, the service (/analyze), the CLI and
+``evaluation.feedback``:
+
+    traj = angle_matrix(time, angles, rate_hz)                 # {joint: (T,)} deg -> (N, J) on a uniform grid
+    ref = build_reference(action, [traj, ...], rate_hz)        # DTW barycentre of the clean clips
+    save_references(path, {action: ref}, meta) / load_references(path)
+    fb = segment_feedback(traj, ref, threshold_deg=9.0, moments={...})
+
+The reference of a class is the DTW barycentre (DBA: Petitjean et al. 2011) of the clean training
+clips' joint-angle trajectories, started from the clip of median length, with the per-sample standard
+deviation of the aligned clips. A segment is aligned to it with multivariate DTW
+(``sigproc.sync.dtw_path``, Euclidean over the joints, Sakoe-Chiba band); per joint the deviation is the
+mean signed difference (segment - reference, deg) along the warping path and the RMSE along it.
+A joint whose |deviation| is at least the threshold (7-11 deg in the TCN+GAT paper) is flagged with
+the direction to correct (``JOINT_CUES``). Two more flags follow the multimodal CNN paper: knee-angle
+RMSE above 5 deg, and a knee valgus moment above 40 N m.
+
+Sign conventions are ``biomech.conventions``'. The valgus moment is read from the internal
+``knee_adduction_<side>_moment`` (OpenSim inverse dynamics: + towards varus): an external valgus
+(abduction) load is balanced by a positive internal moment, so the flagged value is its maximum.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sigproc.sync import dtw_path
+
+__all__ = ["FEEDBACK_JOINTS", "FAULT_JOINTS", "JOINT_CUES", "Reference", "FeedbackError", "angle_matrix",
+           "build_reference", "mirror", "align", "joint_deviation", "segment_feedback", "save_references",
+           "load_references", "feedback_for_segments"]
+
+FORMAT = "athlete-mm-reference/1"
+
+# Joints the feedback speaks about: legs and trunk (arm style is free in every class).
+FEEDBACK_JOINTS: tuple[str, ...] = (
+    "hip_flexion_r", "hip_adduction_r", "hip_rotation_r", "knee_angle_r", "knee_adduction_r", "ankle_angle_r",
+    "hip_flexion_l", "hip_adduction_l", "hip_rotation_l", "knee_angle_l", "knee_adduction_l", "ankle_angle_l",
+    "lumbar_extension", "lumbar_bending", "lumbar_rotation",
+)
+
+_SAGITTAL_LEGS = tuple(f"{j}_{s}" for s in "rl" for j in ("hip_flexion", "knee_angle", "ankle_angle"))
+# The joints on which a labelled fault of the generator (biomech/actions) shows; a fault counts as
+# found when one of them is flagged. Knee valgus is the hip-adduction / internal-rotation / knee-
+# abduction pattern of dynamic valgus (Hewett et al. 2005); the generator makes it by rolling the feet.
+FAULT_JOINTS: dict[str, tuple[str, ...]] = {
+    "knee_valgus": tuple(f"{j}_{s}" for s in "rl" for j in ("hip_adduction", "hip_rotation", "knee_adduction")),
+    "shallow_squat": _SAGITTAL_LEGS,
+    "shallow_lunge": _SAGITTAL_LEGS,
+    "stiff_landing": _SAGITTAL_LEGS,
+    "asymmetric_landing": _SAGITTAL_LEGS,
+    "asymmetric_gait": _SAGITTAL_LEGS,
+    "overstriding": _SAGITTAL_LEGS,
+    "no_leg_drive": _SAGITTAL_LEGS,
+    "trunk_lean": ("lumbar_extension", "lumbar_bending", "lumbar_rotation", "hip_flexion_r", "hip_flexion_l"),
+    "upright_posture": ("lumbar_extension", "hip_flexion_r", "hip_flexion_l"),
+}
+
+# joint (side removed) -> (what it is, cue when the segment is above the reference, cue when below)
+JOINT_CUES: dict[str, tuple[str, str, str]] = {
+    "hip_flexion": ("hip flexion", "flex the hip less", "flex the hip more"),
+    "hip_adduction": ("hip adduction", "keep the thigh out (less hip adduction)", "bring the thigh in"),
+    "hip_rotation": ("hip internal rotation", "turn the thigh out", "turn the thigh in"),
+    "knee_angle": ("knee flexion", "straighten the knee more", "bend the knee more"),
+    "knee_adduction": ("knee varus", "keep the knee over the foot (it drifts out)",
+                       "push the knee out over the toes (it collapses in)"),
+    "ankle_angle": ("ankle dorsiflexion", "less ankle dorsiflexion", "bend the ankle more"),
+    "lumbar_extension": ("trunk extension", "lean back less", "keep the chest up (less forward lean)"),
+    "lumbar_bending": ("trunk side bend to the right", "lean less to the right", "lean less to the left"),
+    "lumbar_rotation": ("trunk rotation to the left", "rotate the trunk less to the left",
+                        "rotate the trunk less to the right"),
+}
+KNEES = ("knee_angle_r", "knee_angle_l")
+MIRROR_NEGATED = ("lumbar_bending", "lumbar_rotation")
+VALGUS_MOMENTS = ("knee_adduction_r_moment", "knee_adduction_l_moment")
+
+
+class FeedbackError(ValueError):
+    """Unusable input for the feedback (too short, missing joints, unknown class); names what."""
+
+
+@dataclass
+class Reference:
+    action: str
+    rate_hz: float
+    joints: tuple[str, ...]
+    mean: np.ndarray          # (N, J) deg
+    sd: np.ndarray            # (N, J) deg, spread of the aligned clean clips
+    n_clips: int
+
+
+# ---------------------------------------------------------------------------------- trajectories
+def angle_matrix(time: np.ndarray, angles: dict[str, np.ndarray], rate_hz: float,
+                 joints: tuple[str, ...] = FEEDBACK_JOINTS, t_start: float | None = None,
+                 t_end: float | None = None) -> np.ndarray:
+    """{joint: (T,) deg} at times ``time`` -> (N, J) on a uniform ``rate_hz`` grid over
+    [t_start, t_end] (default the whole record); frames with NaN (no pose) are interpolated over."""
+    missing = [j for j in joints if j not in angles]
+    if missing:
+        raise FeedbackError(f"angles: missing joints {missing} (expected OpenSim names {list(joints)})")
+    t = np.asarray(time, dtype=float)
+    a = np.stack([np.asarray(angles[j], dtype=float) for j in joints], axis=1)
+    a = (a + 180.0) % 360.0 - 180.0   # joint angles in (-180, 180]: an IK unwrapped through a flip is not 360 off
+    if a.shape[0] != len(t):
+        raise FeedbackError(f"angles: {a.shape[0]} samples for {len(t)} time stamps")
+    ok = np.isfinite(a).all(1) & np.isfinite(t)
+    lo = t[ok].min() if ok.any() else np.nan
+    hi = t[ok].max() if ok.any() else np.nan
+    lo = lo if t_start is None else max(lo, t_start)
+    hi = hi if t_end is None else min(hi, t_end)
+    if ok.sum() < 4 or not hi - lo >= 4.0 / rate_hz:
+        raise FeedbackError(f"angles: {int(ok.sum())} usable samples over {max(hi - lo, 0):.2f} s "
+                            f"(need >= 4 covering {4.0 / rate_hz:.2f} s)")
+    grid = np.arange(lo, hi + 1e-9, 1.0 / rate_hz)
+    return np.stack([np.interp(grid, t[ok], a[ok, k]) for k in range(a.shape[1])], axis=1)
+
+
+def _band(n: int, m: int, band: float) -> int:
+    return max(2, int(np.ceil(band * max(n, m))))
+
+
+def mirror(traj: np.ndarray, joints: tuple[str, ...] = FEEDBACK_JOINTS) -> np.ndarray:
+    """The left-right mirror image of an (N, J) trajectory: _r and _l columns swapped, side bend and
+    axial rotation of the trunk negated (a lunge or a kick led by the other leg)."""
+    idx = [joints.index(j[:-2] + {"_r": "_l", "_l": "_r"}[j[-2:]]) if j[-2:] in ("_r", "_l") else k
+           for k, j in enumerate(joints)]
+    sign = np.array([-1.0 if j in MIRROR_NEGATED else 1.0 for j in joints])
+    return traj[:, idx] * sign
+
+
+def align(seg: np.ndarray, ref: np.ndarray, band: float = 0.3, joints: tuple[str, ...] | None = None
+          ) -> tuple[np.ndarray, bool]:
+    """DTW warping path (K, 2) between segment (n, J) and reference (m, J), Euclidean over the
+    joints, Sakoe-Chiba band of ``band`` x the longer length. With ``joints`` the segment's mirror
+    image is tried too; returns (path, mirrored) of the cheaper one."""
+    w = _band(len(seg), len(ref), band)
+    path, cost = dtw_path(seg, ref, window=w)
+    if joints is None:
+        return path, False
+    mpath, mcost = dtw_path(mirror(seg, joints), ref, window=w)
+    return (mpath, True) if mcost < cost else (path, False)
+
+
+# ---------------------------------------------------------------------------------- the reference
+def build_reference(action: str, trajs: list[np.ndarray], rate_hz: float,
+                    joints: tuple[str, ...] = FEEDBACK_JOINTS, iterations: int = 3, band: float = 0.3) -> Reference:
+    """DTW barycentre averaging of the clean clips' (N_i, J) trajectories."""
+    trajs = [np.asarray(x, dtype=float) for x in trajs]
+    if not trajs:
+        raise FeedbackError(f"reference {action!r}: no clean clips")
+    bad = [i for i, x in enumerate(trajs) if x.ndim != 2 or x.shape[1] != len(joints) or not np.isfinite(x).all()]
+    if bad:
+        raise FeedbackError(f"reference {action!r}: trajectories {bad[:5]} are not finite (N, {len(joints)})")
+    order = np.argsort([len(x) for x in trajs])
+    mean = trajs[int(order[len(order) // 2])].copy()
+    for _ in range(max(1, iterations)):
+        s, s2, n = np.zeros_like(mean), np.zeros_like(mean), np.zeros(len(mean))
+        for x in trajs:
+            p, flip = align(x, mean, band, joints)
+            x = mirror(x, joints) if flip else x
+            np.add.at(s, p[:, 1], x[p[:, 0]])
+            np.add.at(s2, p[:, 1], x[p[:, 0]] ** 2)
+            np.add.at(n, p[:, 1], 1)
+        mean = s / n[:, None]
+    sd = np.sqrt(np.maximum(s2 / n[:, None] - mean ** 2, 0.0))
+    return Reference(action, float(rate_hz), tuple(joints), mean, sd, len(trajs))
+
+
+def save_references(path: str | Path, refs: dict[str, Reference], meta: dict | None = None) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    head = {"format": FORMAT, **(meta or {}),
+            "references": {a: {"rate_hz": r.rate_hz, "joints": list(r.joints), "n_clips": r.n_clips,
+                                "samples": len(r.mean)} for a, r in refs.items()}}
+    arrays = {}
+    for a, r in refs.items():
+        arrays[f"{a}.mean"], arrays[f"{a}.sd"] = r.mean.astype(np.float32), r.sd.astype(np.float32)
+    np.savez(path, header=json.dumps(head), **arrays)
+    return path
+
+
+def load_references(path: str | Path) -> tuple[dict[str, Reference], dict]:
+    """(references by action, header) of a file written by ``save_references``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FeedbackError(f"{path}: reference file not found (built by `python -m stages.reference`)")
+    with np.load(path, allow_pickle=False) as z:
+        head = json.loads(str(z["header"]))
+        if head.get("format") != FORMAT:
+            raise FeedbackError(f"{path}: format {head.get('format')!r}, expected {FORMAT!r}")
+        refs = {a: Reference(a, float(h["rate_hz"]), tuple(h["joints"]), z[f"{a}.mean"].astype(float),
+                             z[f"{a}.sd"].astype(float), int(h["n_clips"])) for a, h in head["references"].items()}
+    return refs, head
+
+
+# ---------------------------------------------------------------------------------- feedback
+def joint_deviation(seg: np.ndarray, ref: Reference, band: float = 0.3, window_s: float | None = 0.4,
+                    corridor_sd: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per joint: the deviation (segment - reference, deg) and the RMSE along the DTW path.
+
+    The difference along the path is averaged per reference sample; with ``window_s`` the deviation
+    is the largest (in magnitude, signed) moving average over ``window_s`` of reference time, i.e.
+    the largest deviation held that long (a fault at the landing of a jump lasts a fraction of the
+    clip); with ``window_s=None`` it is the mean over the whole path. ``corridor_sd`` > 0 first
+    shrinks the difference by that many standard deviations of the clean clips (a normative
+    corridor: natural variation is not a fault). The segment's mirror image is aligned too and the
+    cheaper one kept (either leg may lead); deviations are reported on the segment's own sides."""
+    if seg.ndim != 2 or seg.shape[1] != len(ref.joints):
+        raise FeedbackError(f"segment: shape {list(seg.shape)}, expected (N, {len(ref.joints)}) over {list(ref.joints)}")
+    p, flip = align(seg, ref.mean, band, ref.joints)
+    d = (mirror(seg, ref.joints) if flip else seg)[p[:, 0]] - ref.mean[p[:, 1]]
+    dev, rmse = _deviation(d, p, ref, window_s, corridor_sd), np.sqrt((d ** 2).mean(0))
+    if flip:  # back to the segment's own sides and signs (the mirror is its own inverse)
+        dev, rmse = mirror(dev[None], ref.joints)[0], np.abs(mirror(rmse[None], ref.joints)[0])
+    return dev, rmse
+
+
+def _deviation(d: np.ndarray, p: np.ndarray, ref: Reference, window_s: float | None, corridor_sd: float) -> np.ndarray:
+    from scipy.ndimage import uniform_filter1d
+
+    if window_s is None and corridor_sd == 0:
+        return d.mean(0)
+    n = np.bincount(p[:, 1], minlength=len(ref.mean))
+    per_ref = np.stack([np.bincount(p[:, 1], d[:, k], len(ref.mean)) for k in range(d.shape[1])], 1) / n[:, None]
+    if corridor_sd > 0:
+        per_ref = np.sign(per_ref) * np.maximum(np.abs(per_ref) - corridor_sd * ref.sd, 0.0)
+    if window_s is None:
+        return per_ref.mean(0)
+    w = max(1, int(round(window_s * ref.rate_hz)))
+    sm = uniform_filter1d(per_ref, size=min(w, len(per_ref)), axis=0, mode="nearest")
+    k = np.abs(sm).argmax(0)
+    return sm[k, np.arange(sm.shape[1])]
+
+
+def _cue(joint: str, dev: float) -> str:
+    base, side = (joint[:-2], {"_r": "right ", "_l": "left "}[joint[-2:]]) if joint[-2:] in ("_r", "_l") \
+        else (joint, "")
+    what, above, below = JOINT_CUES[base]
+    return (f"{side}{what} {abs(dev):.0f} deg {'more' if dev > 0 else 'less'} than reference: "
+            f"{above if dev > 0 else below}")
+
+
+def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 9.0, knee_rmse_deg: float = 5.0,
+                     valgus_moment_nm: float = 40.0, moments: dict[str, np.ndarray] | None = None,
+                     band: float = 0.3, window_s: float | None = 0.4, corridor_sd: float = 0.0) -> dict:
+    """Feedback on one segment (N, J) (``angle_matrix`` on the reference's rate) against ``ref``.
+
+    ``moments`` (optional): {"knee_adduction_r_moment": (T,) N m, ...} over the segment; without
+    them the valgus flag is None (not evaluated)."""
+    mean_dev, rmse = joint_deviation(seg, ref, band, window_s, corridor_sd)
+    joints = {j: {"deviation_deg": round(float(m), 2), "rmse_deg": round(float(r), 2),
+                  "flagged": bool(abs(m) >= threshold_deg)} for j, m, r in zip(ref.joints, mean_dev, rmse)}
+    flagged = sorted((j for j, v in joints.items() if v["flagged"]), key=lambda j: -abs(joints[j]["deviation_deg"]))
+    knee = {j: joints[j]["rmse_deg"] for j in KNEES if j in joints}
+    knee_warn = [j for j, r in knee.items() if r > knee_rmse_deg]
+    valgus = None
+    if moments is not None:
+        peak = {m: float(np.nanmax(moments[m])) for m in VALGUS_MOMENTS
+                if m in moments and np.isfinite(np.asarray(moments[m], dtype=float)).any()}
+        valgus = {"peak_nm": {m: round(v, 2) for m, v in peak.items()}, "threshold_nm": valgus_moment_nm,
+                  "flagged": [m for m, v in peak.items() if v > valgus_moment_nm]}
+    messages = [_cue(j, joints[j]["deviation_deg"]) for j in flagged]
+    messages += [f"{'right' if j.endswith('_r') else 'left'} knee angle RMSE {knee[j]:.1f} deg vs reference "
+                 f"(> {knee_rmse_deg:g} deg)" for j in knee_warn]
+    if valgus and valgus["flagged"]:
+        messages += [f"knee valgus moment {valgus['peak_nm'][m]:.0f} N m on the {'right' if '_r_' in m else 'left'} "
+                     f"knee (> {valgus_moment_nm:g} N m): injury risk" for m in valgus["flagged"]]
+    return {"reference": ref.action, "reference_clips": ref.n_clips, "threshold_deg": threshold_deg,
+            "joints": joints, "flagged_joints": flagged, "knee_rmse_warning": knee_warn,
+            "knee_rmse_deg": knee, "knee_rmse_threshold_deg": knee_rmse_deg, "valgus": valgus,
+            "messages": messages}
+
+
+# ---------------------------------------------------------------------------------- per segment
+SETTINGS_KEYS = ("threshold_deg", "knee_rmse_deg", "valgus_moment_nm", "band", "window_s", "corridor_sd")
+MIN_SEGMENT_S = 0.5
+
+
+def feedback_for_segments(refs: dict[str, Reference], settings: dict, time: np.ndarray,
+                          angles: dict[str, np.ndarray], segments: list[tuple[str, float, float]],
+                          moment_time: np.ndarray | None = None,
+                          moments: dict[str, np.ndarray] | None = None) -> list[dict]:
+    """Feedback per (action, t_start_s, t_end_s) segment of one recording: ``segment_feedback`` of
+    the angles inside it against its action's reference (``settings``: the reference file's
+    ``settings``, see SETTINGS_KEYS). A segment without a reference, shorter than MIN_SEGMENT_S or
+    without usable angles gets ``skipped`` with the reason instead."""
+    kw = {k: settings[k] for k in SETTINGS_KEYS if k in settings}
+    out = []
+    for action, t0, t1 in segments:
+        item = {"action": action, "t_start_s": float(t0), "t_end_s": float(t1)}
+        ref = refs.get(action)
+        if ref is None:
+            out.append({**item, "skipped": f"no reference movement for {action!r} (have {sorted(refs)})"})
+            continue
+        if t1 - t0 < MIN_SEGMENT_S:
+            out.append({**item, "skipped": f"segment of {t1 - t0:.2f} s (< {MIN_SEGMENT_S} s)"})
+            continue
+        try:
+            seg = angle_matrix(time, angles, ref.rate_hz, ref.joints, t0, t1)
+        except FeedbackError as exc:
+            out.append({**item, "skipped": str(exc)})
+            continue
+        mom = None
+        if moments is not None and moment_time is not None:
+            inside = (moment_time >= t0) & (moment_time <= t1)
+            mom = {k: np.asarray(v, dtype=float)[inside] for k, v in moments.items() if k in VALGUS_MOMENTS}
+        out.append({**item, **segment_feedback(seg, ref, moments=mom, **kw)})
+    return out
