@@ -52,6 +52,17 @@ def _copy(src: Path, dest: Path, rel: str, files: dict) -> None:
     files[rel] = file_sha256(dest / rel)
 
 
+def fault_admissible(processed: Path, n_classes: int, n_faults: int) -> list[list[bool]] | None:
+    """Per action, the faults it can have (the train split's, as the fault head was trained:
+    models.losses.admissible_fault_mask); None without fault labels."""
+    from models.losses import admissible_fault_mask
+
+    label, fault = processed / "train" / "label.npy", processed / "train" / "fault.npy"
+    if n_faults < 2 or not (label.is_file() and fault.is_file()):
+        return None
+    return admissible_fault_mask(np.load(label), np.load(fault), n_classes, n_faults).tolist()
+
+
 def build_bundle(dest: str | Path, champion, torque, processed_dir: str | Path, provenance: dict | None = None,
                  reference: str | Path | None = None) -> Path:
     """Copy the champion recognizer (and torque estimator) with the dataset's scalers and settings,
@@ -76,7 +87,9 @@ def build_bundle(dest: str | Path, champion, torque, processed_dir: str | Path, 
         "recognizer": {"name": champion.name, "source": champion.source, "temperature": champion.temperature,
                        "temperature_source": champion.temperature_source, "run_id": champion.run_id},
         "torque": None if torque is None else {"name": torque.name, "source": torque.source, "run_id": torque.run_id},
-        "classes": info["classes"], "faults": info.get("faults", []), "phases": info.get("phases", []),
+        "classes": info["classes"], "faults": info.get("faults", []),
+        "fault_admissible": fault_admissible(processed, len(info["classes"]), len(info.get("faults", []))),
+        "phases": info.get("phases", []),
         "timeline_hz": info["timeline_hz"], "window_length": info["window_length"],
         "window_stride": info["window_stride"], "provenance": provenance or {},
     }

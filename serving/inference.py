@@ -94,6 +94,16 @@ def _run_model(bundle, wins: list[Windows]) -> list[dict]:
     return res
 
 
+def fault_probabilities(fault_logits: np.ndarray, action: np.ndarray, admissible) -> np.ndarray:
+    """Fault probabilities (N, F) given each window's (predicted) action (N,): the softmax over the
+    faults ``admissible[action]`` (the bundle's ``fault_admissible``, as the head was trained);
+    the others get 0. ``admissible`` None: over every fault."""
+    fl = np.asarray(fault_logits, dtype=float)
+    if admissible is not None:
+        fl = np.where(np.asarray(admissible, dtype=bool)[np.asarray(action, dtype=int)], fl, -np.inf)
+    return _softmax(fl)
+
+
 def _response(bundle, req: RecognizeRequest, w: Windows, out: dict) -> RecognizeResponse:
     classes = bundle.classes
     probs = _softmax(out["logits"] / bundle.temperature)
@@ -101,7 +111,8 @@ def _response(bundle, req: RecognizeRequest, w: Windows, out: dict) -> Recognize
     t0 = float(w.t_start_s[0])
     starts = np.round((w.t_start_s - t0) * fs).astype(int)
     faults = bundle.meta.get("faults") or []
-    fprobs = _softmax(out["fault"]) if out["fault"] is not None and faults else None
+    fprobs = (fault_probabilities(out["fault"], probs.argmax(1), bundle.meta.get("fault_admissible"))
+              if out["fault"] is not None and faults else None)
     windows = []
     for i, p in enumerate(probs):
         order = np.argsort(-p)[:req.top_k]

@@ -234,7 +234,7 @@ class WindowResult(_Model):
     action: str
     probabilities: dict[str, float]
     top_k: list[ClassProbability]
-    fault: Optional[dict[str, float]] = None
+    fault: Optional[dict[str, float]] = Field(None, description="technique-fault probabilities given the predicted action (faults the action cannot have: 0)")
 
 
 class Segment(_Model):

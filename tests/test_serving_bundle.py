@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -82,3 +83,23 @@ def test_bundle_round_trip_and_a_changed_file_is_refused(artifacts, tmp_path):
         fh.write(b"\0")
     with pytest.raises(BundleError, match="sha256"):
         load_bundle(tmp_path / "b")
+
+
+def test_the_bundle_carries_the_faults_each_action_can_have_and_the_service_masks_the_others(artifacts, tmp_path):
+    from serving.inference import fault_probabilities
+
+    d = _processed(tmp_path)
+    info = json.loads((d / "dataset.json").read_text())
+    info["faults"] = ["none", "knee_valgus", "overstriding"]
+    (d / "dataset.json").write_text(json.dumps(info))
+    (d / "train").mkdir()
+    np.save(d / "train/label.npy", np.array([0, 0, 1, 1, 1]))
+    np.save(d / "train/fault.npy", np.array([0, 1, 0, 2, 2]))
+    build_bundle(tmp_path / "b", resolve_champion(artifacts), None, d)
+    adm = json.loads((tmp_path / "b/bundle.json").read_text())["fault_admissible"]
+    assert adm[0] == [True, True, False] and adm[1] == [True, False, True]
+    assert all(row == [True, False, False] for row in adm[2:])        # classes never seen: "none" only
+    p = fault_probabilities(np.array([[0.0, 0.0, 9.0], [0.0, 0.0, 9.0]]), np.array([0, 1]), adm)
+    assert p[0, 2] == 0 and p[0, :2] == pytest.approx([0.5, 0.5])   # action 0 cannot overstride
+    assert p[1, 2] > 0.99 and p[1, 1] == 0
+    assert fault_probabilities(np.zeros((1, 3)), np.array([0]), None) == pytest.approx(np.full((1, 3), 1 / 3))
