@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.budget < 1 or a.epochs < 1:
         print(f"equal_budget: --budget {a.budget} and --epochs {a.epochs} must be >= 1", file=sys.stderr)
         return 2
+    from evaluation.predict import load_trained
     from models import model_kind
     from stages.train import load_params
 
@@ -105,22 +106,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     torch.set_num_threads(a.threads)
     n_classes = len(json.loads((data_dir / "dataset.json").read_text())["classes"])
-    rows = []
+    table = out_root / "equal_budget.json"  # rows of earlier runs at this budget are kept (re-run one model)
+    rows = [r for r in json.loads(table.read_text()) if r.get("budget", r.get("windows_seen")) == a.budget] if table.is_file() else []
     for name in a.models:
         t0 = time.perf_counter()
         m = train_one(name, data_dir, out_root / name, a.budget, a.epochs, a.threads, a.retrain)
         s = score_one(out_root / name, data_dir, n_classes, a.n_boot, a.seed)
-        _, p, arch, cfg = load_params(name)
-        from evaluation.predict import load_trained
         inputs = ",".join(load_trained(out_root / name).modalities)
-        rows.append({"model": name, "inputs": inputs, "windows_seen": int(m.get("windows_seen", 0)), "lr": p.lr,
-                     "params": int(m.get("params", 0)), "seconds": float(m.get("seconds", np.nan)), **s})
+        lr = m["history"][0]["lr"] if m.get("history") else float("nan")  # the first epoch's = the peak lr
+        row = {"model": name, "budget": a.budget, "inputs": inputs, "windows_seen": int(m.get("windows_seen", 0)),
+               "lr": lr, "params": int(m.get("params", 0)), "seconds": float(m.get("seconds", np.nan)), **s}
+        rows = [r for r in rows if r["model"] != name] + [row]
         print(f"equal_budget: {name} test window acc {s['test_window_accuracy']:.3f} "
               f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
         report = Path(a.report)  # rewritten after every model: a partial table survives an interruption
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(markdown(rows, a.budget, a.epochs, data_dir, a.n_boot))
-        (out_root / "equal_budget.json").write_text(json.dumps(rows, indent=1) + "\n")
+        table.write_text(json.dumps(rows, indent=1) + "\n")
     return 0
 
 
