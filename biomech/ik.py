@@ -23,6 +23,14 @@ heels, toes 1; nose 0.1; eyes and fingers 0.05; ears and mouth unused), accuracy
 landmark whose visibility is below `min_visibility` is left out of that frame (NaN marker).
 Returned per frame: every coordinate, the RMS and maximum marker error (m) over the
 `ERROR_MARKERS` in use.
+
+A detector's landmarks (noisy, occasional left/right swaps and missed frames; evaluated in
+`evaluation.ik_accuracy`) go through three more steps: `unswap_limbs` (labels swapped back by
+temporal continuity), `uniform_landmarks` (missed / dropped frames filled on the frame grid, a
+6 Hz zero-lag low-pass), and `solve_ik(..., min_visibility=0, coordinate_weights=DETECTOR_PRIOR,
+backtrack=BACKTRACK_FRAMES)` (every returned landmark used; weak coordinate tasks on the poorly
+observed lumbar extension, knee adduction and hip rotation; the first frames re-solved
+backwards). `pelvis_to_lab` turns a pelvis solved in camera axes into a calibrated camera's lab.
 """
 from __future__ import annotations
 
@@ -222,10 +230,37 @@ def initial_pelvis_pose(points: np.ndarray, body: Body) -> np.ndarray:
     return np.array([tilt, lst, rot, *origin])
 
 
+class _FrameSolver:
+    """One frame of OpenSim IK (assemble or track at time t) -> (q, RMS and max marker error over
+    the ERROR_MARKERS in use, their number)."""
+
+    def __init__(self, solver, state, coords, points: np.ndarray):
+        self.solver, self.state, self.coords, self.points = solver, state, coords, points
+        self.errors = osim.SimTKArrayDouble()
+
+    def __call__(self, t: float, k: int, assemble: bool) -> tuple[np.ndarray, float, float, int]:
+        self.state.setTime(t)
+        (self.solver.assemble if assemble else self.solver.track)(self.state)
+        q = np.array([c.getValue(self.state) for c in self.coords])
+        self.solver.computeCurrentMarkerErrors(self.errors)
+        e = np.array([self.errors.getElt(i) for i in range(self.errors.size())])
+        used = np.array([n in ERROR_MARKERS and np.isfinite(self.points[k, _IDX[n]]).all()
+                         for n in (self.solver.getMarkerNameForIndex(i) for i in range(self.errors.size()))])
+        if not used.any():
+            return q, float("nan"), float("nan"), 0
+        return q, float(np.sqrt(np.mean(e[used] ** 2))), float(e[used].max()), int(used.sum())
+
+
 def solve_ik(body: Body, time: np.ndarray, points: np.ndarray, visibility: np.ndarray | None = None,
              *, weights: dict[str, float] = MARKER_WEIGHTS, min_visibility: float = 0.5,
-             accuracy: float = 1e-5, progress: bool = True) -> IKResult:
-    """OpenSim inverse kinematics of `body` to landmarks `points` (T,33,3) m (see module doc)."""
+             accuracy: float = 1e-5, coordinate_weights: dict[str, float] | None = None,
+             backtrack: int = 0, progress: bool = True) -> IKResult:
+    """OpenSim inverse kinematics of `body` to landmarks `points` (T,33,3) m (see module doc).
+
+    `coordinate_weights` {coordinate: weight} adds OpenSim IK coordinate tasks that hold those
+    coordinates towards 0 (rad) with that weight beside the marker tasks (see `DETECTOR_PRIOR`);
+    `backtrack` > 0 re-solves the first `backtrack` frames tracking backwards from the next one
+    and keeps, per frame, the solution with the smaller maximum marker error."""
     points = np.array(points, dtype=float)
     time = np.asarray(time, dtype=float)
     if points.ndim != 3 or points.shape[1:] != (len(MEDIAPIPE_LANDMARKS), 3) or len(time) != len(points):
@@ -241,7 +276,14 @@ def solve_ik(body: Body, time: np.ndarray, points: np.ndarray, visibility: np.nd
     for n in names:
         wset.cloneAndAppend(osim.MarkerWeight(n, float(weights[n])))
     mref = osim.MarkersReference(_marker_table(time, points, names), wset)
-    solver = osim.InverseKinematicsSolver(model, mref, osim.SimTKArrayCoordinateReference(), float("inf"))
+    crefs = osim.SimTKArrayCoordinateReference()
+    for c, w in (coordinate_weights or {}).items():
+        if c not in COORDINATES:
+            raise ValueError(f"solve_ik: coordinate_weights names {c!r}, not a coordinate of the model")
+        ref = osim.CoordinateReference(c, osim.Constant(0.0))
+        ref.setWeight(float(w))
+        crefs.push_back(ref)
+    solver = osim.InverseKinematicsSolver(model, mref, crefs, float("inf"))
     solver.setAccuracy(accuracy)
     cs = model.getCoordinateSet()
     coords = [cs.get(c) for c in COORDINATES]
@@ -255,24 +297,106 @@ def solve_ik(body: Body, time: np.ndarray, points: np.ndarray, visibility: np.nd
     q = np.full((T, len(COORDINATES)), np.nan)
     err_rms, err_max = np.full(T, np.nan), np.full(T, np.nan)
     in_use = np.zeros(T, dtype=int)
-    errors = osim.SimTKArrayDouble()
+    step = _FrameSolver(solver, state, coords, points)
     for k in tqdm(range(T), desc="inverse kinematics", unit="frame", disable=not progress, leave=False):
-        state.setTime(float(time[k]))
-        if k == 0:
-            solver.assemble(state)
-        else:
-            solver.track(state)
-        q[k] = [c.getValue(state) for c in coords]
-        solver.computeCurrentMarkerErrors(errors)
-        e = np.array([errors.getElt(i) for i in range(errors.size())])
-        used = np.array([n in ERROR_MARKERS and np.isfinite(points[k, _IDX[n]]).all()
-                         for n in (solver.getMarkerNameForIndex(i) for i in range(errors.size()))])
-        in_use[k] = int(used.sum())
-        if used.any():
-            err_rms[k] = float(np.sqrt(np.mean(e[used] ** 2)))
-            err_max[k] = float(e[used].max())
+        q[k], err_rms[k], err_max[k], in_use[k] = step(float(time[k]), k, assemble=k == 0)
+    # The start is assembled from the neutral pose and can land in a flipped limb (a detector's
+    # noisy first frames); tracked back from a later frame, the start usually does better. Each of
+    # the first `backtrack` frames keeps the solution with the smaller maximum marker error.
+    m = min(backtrack, T - 1)
+    if m > 0:
+        for c, v in zip(coords, q[m]):
+            c.setValue(state, float(v), False)
+        for k in range(m - 1, -1, -1):
+            back = step(float(time[k]), k, assemble=False)
+            if np.nan_to_num(back[2], nan=np.inf) < np.nan_to_num(err_max[k], nan=np.inf):
+                q[k], err_rms[k], err_max[k], in_use[k] = back
     q[:, _ROTATIONAL] = np.angle(np.exp(1j * q[:, _ROTATIONAL]))  # wrap to (-pi, pi]
     return IKResult(time, q, err_rms, err_max, in_use)
+
+
+# --------------------------------------------------------------------------------------
+# Detector landmarks (camera axes, hip-centred, noisy) -> IK input and a lab-frame pelvis
+# --------------------------------------------------------------------------------------
+# The MediaPipe-33 markers put both hips on the pelvis' flexion (z) axis, so pelvis tilt is not
+# observed: tilting the pelvis by d and the lumbar and both hips by -d moves no marker. On noise-free
+# landmarks the tracking solver stays where it starts; on a detector's noisy ones it wanders along
+# that null space (hip flexion errors of 15-20 deg, both sides together). A weak IK coordinate task
+# holding lumbar extension towards 0 picks one point of it; the same for the knee's adduction,
+# which lets a noisy shank flip sideways, and the hip's rotation, where a thigh turned by 180 deg
+# (knee bent backwards, foot reversed) is a local minimum the tracking can fall into and keep. Weight 1e-3 against marker weights 1-2 (m^-2): it moves
+# noise-free solutions by ~1-2 deg (hip), so the lab path does not use it.
+DETECTOR_PRIOR: dict[str, float] = {"lumbar_extension": 1e-3, "knee_adduction_r": 1e-3, "knee_adduction_l": 1e-3,
+                                  "hip_rotation_r": 1e-3, "hip_rotation_l": 1e-3}
+# First frames re-solved backwards from frame 30 (`solve_ik(backtrack=...)`) on detector input.
+BACKTRACK_FRAMES = 30
+
+
+def unswap_limbs(points: np.ndarray, pairs: dict[str, tuple[tuple[int, int], ...]] | None = None,
+                 margin: float = 0.5, min_jump_m: float = 0.1) -> tuple[np.ndarray, int]:
+    """(points (T, 33, 3) with a detector's left/right label swaps undone, number of frames
+    corrected). Per limb group (`biomech.camera.SWAP_LIMBS`: arm and leg landmark pairs), frame
+    by frame: the labels are swapped back when the labelled group lies on average more than
+    `min_jump_m` from the group's constant-velocity prediction from the two previous frames and
+    the swapped group less than `margin` times as far (summed distances): a swap jumps by the
+    distance between the limbs, while a fast limb at 30 fps misses its prediction by ~0.1 m and
+    a swap wrongly undone would carry over to every later frame. A tracker's identity check (Pose2Sim does the same on its 2-D keypoints). Frames without
+    a detection (NaN) are skipped; the first detected frame is taken as labelled correctly."""
+    from biomech.camera import SWAP_LIMBS
+
+    P = np.array(points, dtype=float)
+    seen = np.flatnonzero(np.isfinite(P).all((1, 2)))
+    swapped = np.zeros(len(P), dtype=bool)
+    for group in (pairs or SWAP_LIMBS).values():
+        left, right = np.array(group).T
+        for n, k in enumerate(seen[1:], start=1):
+            prev = P[seen[n - 1]]
+            pred = 2 * prev - P[seen[n - 2]] if n >= 2 else prev
+            keep = np.linalg.norm(P[k, left] - pred[left], axis=-1).sum() + \
+                np.linalg.norm(P[k, right] - pred[right], axis=-1).sum()
+            swap = np.linalg.norm(P[k, right] - pred[left], axis=-1).sum() + \
+                np.linalg.norm(P[k, left] - pred[right], axis=-1).sum()
+            if swap < margin * keep and keep > min_jump_m * 2 * len(left):
+                P[k, left], P[k, right] = P[k, right].copy(), P[k, left].copy()
+                swapped[k] = True
+    return P, int(swapped.sum())
+
+
+def uniform_landmarks(time: np.ndarray, points: np.ndarray, fps: float,
+                      cutoff_hz: float | None = 6.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(grid (M,), points (M, 33, 3), filled (M,) bool) of a detector's landmarks on the video's
+    nominal frame grid: frames with no detection (NaN rows) and dropped frames are filled by a
+    cubic spline (`sigproc.gaps.resample_uniform`; `filled` marks the grid frames without a
+    detected frame within half a frame), then every coordinate
+    is low-passed with the zero-lag Butterworth (`cutoff_hz`, None: none)."""
+    from sigproc.filters import butter_lowpass
+    from sigproc.gaps import resample_uniform, uniform_grid
+
+    P = np.asarray(points, dtype=float)
+    seen = np.isfinite(P).all((1, 2))
+    if seen.sum() < 8:
+        raise ValueError(f"uniform_landmarks: {int(seen.sum())} frames with a detection, need >= 8")
+    t = np.asarray(time, dtype=float)[seen]
+    grid = uniform_grid(t[0], t[-1], fps)
+    flat, _ = resample_uniform(t, P[seen].reshape(len(t), -1), grid, kind="cubic", nominal_hz=fps)
+    k = np.clip(np.searchsorted(t, grid), 1, len(t) - 1)
+    filled = np.minimum(np.abs(grid - t[k - 1]), np.abs(t[k] - grid)) > 0.5 / fps  # no detected frame there
+    if cutoff_hz:
+        flat = butter_lowpass(flat, fps, min(cutoff_hz, 0.45 * fps), 4)
+    return grid, flat.reshape(len(grid), *P.shape[1:]), filled
+
+
+def pelvis_to_lab(q: np.ndarray, R_cam: np.ndarray) -> np.ndarray:
+    """Coordinates q (T, 29) solved on `mediapipe_world_to_ylab` landmarks -> the same pose with
+    the pelvis rotation (tilt, list, rotation) in the lab frame of a calibrated camera
+    (`X_cam = R_cam @ X_lab + t`). Joint coordinates do not depend on the frame and are kept; the
+    pelvis translation is left as solved (hip-centred: ~0), since world landmarks carry none."""
+    D = np.diag([1.0, -1.0, -1.0])  # the y-up frame's axes in camera axes (mediapipe_world_to_ylab)
+    A = np.asarray(R_cam, dtype=float).T @ D  # y-up frame -> lab
+    out = np.array(q, dtype=float)
+    R_pelvis = Rotation.from_euler("ZXY", out[:, :3]).as_matrix()  # body-fixed Z-X-Y (CustomJoint)
+    out[:, :3] = Rotation.from_matrix(A @ R_pelvis).as_euler("ZXY")
+    return out
 
 
 def write_ik_mot(path: str | Path, result: IKResult, name: str | None = None) -> Path:

@@ -87,14 +87,16 @@ def write_osim(body: Body, path: str | Path, name: str = "athlete") -> Path:
 
 
 def write_external_loads(path: str | Path, grf_file: str | Path, plates: dict[str, str]) -> Path:
-    """An OpenSim ExternalLoads .xml: one ExternalForce per plate prefix ('' / '1_' ...) applied to
-    `foot_<side>` of the project's model, force and point in ground, data from `grf_file`."""
+    """An OpenSim ExternalLoads .xml: one ExternalForce per plate, {column prefix ('' / '1_' ...):
+    the body it acts on} (`foot_r` / `foot_l` on the project's model, e.g. `calcn_r` on a lab's),
+    force and point expressed in ground, data from `grf_file`'s `<prefix>ground_force_v*` /
+    `_p*` and `<prefix>ground_torque_*` columns."""
     loads = osim.ExternalLoads()
     loads.setDataFileName(str(grf_file))
-    for prefix, side in plates.items():
+    for prefix, body in plates.items():
         ef = osim.ExternalForce()
-        ef.setName(f"plate{prefix or '0_'}{side}".rstrip("_"))
-        ef.set_applied_to_body(f"foot_{side}")
+        ef.setName(f"plate_{prefix.rstrip('_') or '0'}_{body}")
+        ef.set_applied_to_body(body)
         ef.set_force_expressed_in_body("ground")
         ef.set_point_expressed_in_body("ground")
         ef.set_force_identifier(f"{prefix}ground_force_v")

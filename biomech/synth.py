@@ -31,7 +31,7 @@ from biomech.dynamics import (
     body_state, kinematics_from_state, newton_euler_leg_moments, split_ground_reaction,
     whole_body_wrench,
 )
-from biomech.io import sha256, write_mot, write_npz
+from biomech.io import read_mot, sha256, write_mot, write_npz
 from biomech.kinematics import solve_motion
 from biomech.opensim_model import InverseDynamics
 from sigproc.filters import butter_lowpass
@@ -251,10 +251,7 @@ def _write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, root: Path,
     pose = sim["pose"]
     ivt = torch.as_tensor(iv)
     pose_v = Pose({k: v[ivt] for k, v in pose.R.items()}, {k: v[ivt] for k, v in pose.p.items()})  # video frames
-    specs = capsule_specs(body)
-    caps = []
-    for name, seg, p0, p1, r in specs:
-        caps.append(cam.Capsule(name, pose_v.point(seg, p0).numpy(), pose_v.point(seg, p1).numpy(), float(r)))
+    caps = _capsules(body, pose_v)
     pts = np.concatenate([np.stack([c.p0, c.p1], 1) for c in caps], axis=1)
     camera, viewpoint = cam.tracking_camera(pts, cfg.width, cfg.height, rng_v, body_height=body.height,
                                             fps=preset.video_fps, view=cfg.view)
@@ -262,7 +259,7 @@ def _write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, root: Path,
                                         return_info=True)
     render.write_mp4(clip_dir / "video.mp4", frames, preset.video_fps)
     lm = landmarks_world(body, pose_v).numpy()
-    landmarks, landmark_truth = _detected_landmarks(lm, body, caps, camera, rinfo, frame_idx, preset, cfg,
+    landmarks, landmark_truth = _detected_landmarks(lm, body, caps, camera, rinfo, frame_idx, preset.video_fps, cfg,
                                                     _rng(spec.seed, "landmarks"))
     _write_keypoints(clip_dir / "keypoints.npz", t_frames, frame_idx, landmarks, preset, cfg)
 
@@ -394,8 +391,14 @@ def _write_clip(spec: ClipSpec, preset: Preset, cfg: SynthConfig, root: Path,
                                       **{k: v for k, v in sim["solve_info"].items()}}}
 
 
+def _capsules(body: Body, pose_v: Pose) -> list[cam.Capsule]:
+    """The body's rendering / occlusion capsules at the video frames' poses."""
+    return [cam.Capsule(name, pose_v.point(seg, p0).numpy(), pose_v.point(seg, p1).numpy(), float(r))
+            for name, seg, p0, p1, r in capsule_specs(body)]
+
+
 def _detected_landmarks(lm: np.ndarray, body: Body, caps: list, camera: cam.Camera, rinfo, frame_idx: np.ndarray,
-                        preset: Preset, cfg: SynthConfig, rng: np.random.Generator) -> tuple[dict, dict]:
+                        fps: float, cfg: SynthConfig, rng: np.random.Generator) -> tuple[dict, dict]:
     """keypoints.npz arrays from the true landmarks ``lm`` (T,33,3, lab frame) and the error
     model's record for ``synthetic_truth``: the detector-like ``image``/``world``/``visibility``
     (``cfg.landmark_error``; off: noise-free world and i.i.d. image x, y noise) and the
@@ -407,7 +410,7 @@ def _detected_landmarks(lm: np.ndarray, body: Body, caps: list, camera: cam.Came
     world_true = cam.mediapipe_world(lm, camera.R)
     truth = {"enabled": bool(err.enabled)}
     if err.enabled:
-        noisy, vis, summary = cam.detector_landmarks(lm, vis, camera, frame_idx, preset.video_fps, err, rng)
+        noisy, vis, summary = cam.detector_landmarks(lm, vis, camera, frame_idx, fps, err, rng)
         uv_n, depth_n = camera.project(noisy)
         image = cam.mediapipe_normalized(uv_n, depth_n, None, cfg.width, cfg.height, fx=camera.fx)
         world = cam.mediapipe_world(noisy, camera.R)
@@ -421,6 +424,87 @@ def _detected_landmarks(lm: np.ndarray, body: Body, caps: list, camera: cam.Came
         truth["image_xy_noise_sd"] = cfg.landmark_noise
     arrays = {"image": image, "world": world, "world_true": world_true, "ground": lm, "visibility": vis}
     return arrays, _jsonable(truth)
+
+
+def landmarks_from_viewpoints(clip_dir: str | Path, azimuths_deg) -> list[dict]:
+    """The clip's detector-like landmarks re-derived for cameras at each of ``azimuths_deg``
+    (degrees, ``ViewDistribution`` conventions), the other view parameters as drawn for the clip.
+
+    The video frames' poses are rebuilt from the clip's ground-truth coordinates (``angles.mot``,
+    C2 in time, forward kinematics of the athlete's body; they reproduce the stored noise-free
+    ``ground`` landmarks to ~1e-5 m); the camera keeps the clip's elevation, distance, aim point,
+    field of view and dolly track (``meta.json`` ``video.camera``) and turns to the new azimuth;
+    the error model is the clip's own (``synthetic_truth.landmark_error``). Then the generator's
+    own path per view: fresh moving occluders (the renderer's planner), self-occlusion visibility,
+    detector error and image / world outputs (``_detected_landmarks``). Random streams are seeded
+    per clip seed and azimuth: a call is reproducible and different azimuths draw independent
+    errors. Evaluation only (it reads the clip's ground truth).
+
+    Returns one dict per azimuth: the keypoints.npz arrays (``time``, ``frame_index``, ``image``,
+    ``world``, ``world_true``, ``ground``, ``visibility``), ``camera`` (the new Camera),
+    ``viewpoint`` (azimuth, elevation, distance, hfov; degrees, m) and ``summary`` (the error
+    draw's swap / missed-frame counts and world RMSE, as in ``synthetic_truth.landmark_error``)."""
+    d = Path(clip_dir)
+    meta = json.loads((d / "meta.json").read_text())
+    truth = (meta.get("synthetic_truth") or {}).get("landmark_error")
+    if truth is None or "camera" not in meta.get("video", {}):
+        raise ValueError(f"{d / 'meta.json'}: no synthetic_truth.landmark_error or video.camera "
+                         "(a generated clip is needed to re-derive its landmarks from another viewpoint)")
+    fields = set(cam.LandmarkError.__dataclass_fields__)
+    err = cam.LandmarkError(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in truth.items() if k in fields})
+    W, H = int(meta["video"]["width"]), int(meta["video"]["height"])
+    cfg = SynthConfig(width=W, height=H, landmark_error=err,
+                      landmark_noise=float(truth.get("image_xy_noise_sd", SynthConfig.landmark_noise)))
+    fps, fs = float(meta["rates_hz"]["video"]), float(meta["rates_hz"]["simulation"])
+    a = meta["athlete"]
+    body = build_body(a["sex"], float(a["height_m"]), float(a["mass_kg"]))
+    with np.load(d / "keypoints.npz") as kp:
+        frame_idx, t_frames = kp["frame_index"].astype(np.int64), kp["time"].astype(np.float64)
+    pose_v = _video_poses(body, d / "angles.mot", frame_idx, fps, fs)
+    caps = _capsules(body, pose_v)
+    lm = landmarks_world(body, pose_v).numpy()
+
+    stored = cam.Camera.from_dict(meta["video"]["camera"])
+    forward = stored.R[2]                                   # optical axis, camera -> aim point
+    elevation = float(np.degrees(np.arcsin(np.clip(-forward[1], -1.0, 1.0))))
+    distance = float(meta["video"]["camera"]["distance_m"])
+    hfov = float(np.degrees(2.0 * np.arctan(0.5 * W / stored.fx)))
+    target = stored.center + distance * forward
+    out = []
+    for az in np.atleast_1d(np.asarray(azimuths_deg, dtype=np.float64)) % 360.0:
+        camera = cam.viewpoint_camera(target, W, H, float(az), elevation, distance, hfov)
+        camera.track = stored.track
+        rng = _rng(int(meta["seed"]), f"landmarks@{az:.3f}")
+        rinfo = render.RenderInfo(occluders=render._plan_occluders(rng, len(frame_idx), *_image_box(caps, camera), W, H))
+        arrays, summary = _detected_landmarks(lm, body, caps, camera, rinfo, frame_idx, fps, cfg, rng)
+        out.append({"time": t_frames, "frame_index": frame_idx, **arrays, "camera": camera, "summary": summary,
+                    "viewpoint": {"azimuth_deg": float(az), "elevation_deg": elevation, "distance_m": distance,
+                                  "hfov_deg": hfov}})
+    return out
+
+
+def _video_poses(body: Body, angles_mot: Path, frame_idx: np.ndarray, fps: float, fs: float) -> Pose:
+    """Segment poses at the delivered video frames from the ground-truth coordinates: the
+    generator poses frame k at the simulation sample nearest to k / fps + MARGIN_S."""
+    tt, cols, data, _ = read_mot(angles_mot)
+    missing = [c for c in COORDINATES if c not in cols]
+    if missing:
+        raise ValueError(f"{angles_mot}: missing coordinates {missing[:5]}")
+    q = data[:, [cols.index(c) for c in COORDINATES]].copy()
+    rot = [i for i, c in enumerate(COORDINATES) if c not in TRANSLATIONS]
+    q[:, rot] = np.radians(q[:, rot])
+    t_pose = np.round((frame_idx / fps + MARGIN_S) * fs) / fs - MARGIN_S
+    return forward_kinematics(body, torch.as_tensor(CubicSpline(tt, q, axis=0)(t_pose)))
+
+
+def _image_box(caps: list, camera: cam.Camera) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame pixel bounding box (min (T,2), max (T,2)) of the capsule body, widened by the
+    largest capsule radius in pixels (where the renderer places its occluders)."""
+    P = np.concatenate([np.stack([c.p0, c.p1], 1) for c in caps], axis=1)  # (T,2K,3)
+    rad = np.repeat([c.radius for c in caps], 2)
+    uv, depth = camera.project(P)
+    r_px = (camera.fx * rad[None, :] / np.maximum(depth, 0.05)).max(axis=1, keepdims=True)
+    return uv.min(axis=1) - r_px, uv.max(axis=1) + r_px
 
 
 def _write_keypoints(path: Path, t_frames: np.ndarray, frame_idx: np.ndarray, lmk: dict, preset: Preset,
@@ -470,5 +554,5 @@ def spec_dict(spec: ClipSpec) -> dict:
     return asdict(spec)
 
 
-__all__ = ["ClipSpec", "Preset", "SynthConfig", "ClipGenerationError", "simulate", "write_clip",
+__all__ = ["ClipSpec", "Preset", "SynthConfig", "ClipGenerationError", "simulate", "write_clip", "landmarks_from_viewpoints",
            "opensim_moments", "sim_rate", "GRAVITY", "JOINT_ANGLES"]

@@ -1,6 +1,6 @@
 """Agreement of predicted and reference series: joint moments and joint angles.
 
-    icc(y)                          {"icc_3_1", "icc_2_1", "icc_1_1"} of y (n subjects, k raters)
+    icc(y)                          {"icc_3_1", "icc_2_1", "icc_1_1"} of y (n subjects, k raters; models.torque.icc)
     regression_scores(pred, target, names)  per channel RMSE, MAE, ICC(3,1), ICC(2,1), Pearson r
     grouped_regression_scores(pred, target, groups, names)  the same per group (e.g. action class)
     angle_score(pred_deg, true_deg, thresholds)  share of frames within each threshold
@@ -19,30 +19,9 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
+from models.torque import icc  # the one ICC (models is the lower layer: training scores with it too)
+
 __all__ = ["icc", "regression_scores", "grouped_regression_scores", "angle_score"]
-
-
-def icc(y: np.ndarray) -> dict[str, float]:
-    """ICC(1,1), ICC(2,1) and ICC(3,1) of ``y`` (n subjects, k raters), NaN when undefined."""
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim != 2 or y.shape[0] < 2 or y.shape[1] < 2:
-        raise ValueError(f"icc needs (n >= 2 subjects, k >= 2 raters), got shape {y.shape}")
-    n, k = y.shape
-    gm = y.mean()
-    ss_r = k * ((y.mean(1) - gm) ** 2).sum()
-    ss_c = n * ((y.mean(0) - gm) ** 2).sum()
-    ss_t = ((y - gm) ** 2).sum()
-    ss_e = ss_t - ss_r - ss_c
-    ms_r, ms_c = ss_r / (n - 1), ss_c / (k - 1)
-    ms_e = ss_e / ((n - 1) * (k - 1))
-    ms_w = (ss_c + ss_e) / (n * (k - 1))
-
-    def ratio(num: float, den: float) -> float:
-        return float(num / den) if den > 0 else float("nan")
-
-    return {"icc_3_1": ratio(ms_r - ms_e, ms_r + (k - 1) * ms_e),
-            "icc_2_1": ratio(ms_r - ms_e, ms_r + (k - 1) * ms_e + k * (ms_c - ms_e) / n),
-            "icc_1_1": ratio(ms_r - ms_w, ms_r + (k - 1) * ms_w)}
 
 
 def _flat(x, C: int | None = None) -> np.ndarray:

@@ -48,6 +48,18 @@ class TrackingParams(_Strict):
     torque_name: str = "athlete-mm-torque"
 
 
+class ViewSweepParams(_Strict):
+    """Controlled azimuth sweep of the champion (evaluation.view_sweep): every test clip re-derived
+    from each azimuth. ``raw_dir`` (the raw dataset folder) and ``sync_offsets`` (the preprocess
+    stage's sync_offsets.json) default (null) to the paths in the processed dataset.json params.
+    ``own_view``: also score each clip at its own azimuth with a fresh error draw (a control)."""
+    enabled: bool = True
+    azimuths_deg: list[float] = Field(default_factory=lambda: [15.0 + 30.0 * k for k in range(12)], min_length=1)
+    raw_dir: str | None = None
+    sync_offsets: str | None = None
+    own_view: bool = True
+
+
 class EvaluateParams(_Strict):
     dataset: str = Field(default="synth", pattern=r"^[A-Za-z0-9_\-]+$")
     data_dir: str = "data/processed"
@@ -63,6 +75,7 @@ class EvaluateParams(_Strict):
     calibration_bins: int = Field(default=15, ge=2, le=100)
     azimuth_bin_deg: float = Field(default=30.0, gt=0, le=180)
     rotation_angles_deg: list[float] = Field(default_factory=lambda: [30.0 * k for k in range(12)])
+    view_sweep: ViewSweepParams = Field(default_factory=ViewSweepParams)
     angle_thresholds_deg: list[float] = Field(default_factory=lambda: [3, 5, 7, 9, 11, 15])
     latency: LatencyParams = Field(default_factory=LatencyParams)
     champion: ChampionRule = Field(default_factory=ChampionRule)

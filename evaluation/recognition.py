@@ -78,11 +78,13 @@ def azimuth_report(y: np.ndarray, log_prob: np.ndarray, azimuth_deg: np.ndarray 
 
 
 def admissible_faults(train_label: np.ndarray, train_fault: np.ndarray, n_classes: int) -> list[list[int]]:
-    """Per action class, the fault indices seen with it in training, plus 0 ("none")."""
-    out = []
-    for k in range(n_classes):
-        out.append(sorted({0, *np.unique(train_fault[train_label == k]).tolist()}))
-    return out
+    """Per action class, the fault indices seen with it in training, plus 0 ("none")
+    (models.losses.admissible_fault_mask as lists)."""
+    from models.losses import admissible_fault_mask
+
+    n_faults = int(max(np.max(train_fault, initial=0), 0)) + 1
+    mask = admissible_fault_mask(train_label, train_fault, n_classes, n_faults)
+    return [np.flatnonzero(row).tolist() for row in mask]
 
 
 def fault_report(fault_logits: np.ndarray, y_fault: np.ndarray, y_action: np.ndarray,

@@ -168,6 +168,10 @@ def run_evaluation(p: EvaluateParams, git_sha: str | None = None) -> dict:
     summary: dict[str, Any] = {"champion": champ, "torque_champion": torque_champ, "n_test": len(test), "n_val": len(val)}
     if champ["name"]:
         summary["rotation"] = rotation_check(models[champ["name"]][0], test, data_dir, info, p.rotation_angles_deg)
+        if p.view_sweep.enabled:
+            from evaluation.view_sweep import view_sweep
+            summary["view_sweep"] = view_sweep(models[champ["name"]][0], test, data_dir, info, p.view_sweep, p.bootstrap,
+                                               reports[champ["name"]]["test"]["window"].get("accuracy"))
         summary["significance"] = C.significance(champ["name"], reports, preds, test, p.champion, seed_significance)
     dhash = dataset_content_hash(data_dir)
     runs, rows, source = {}, None, "the evaluation reports (MLflow tracking disabled)"

@@ -15,8 +15,9 @@ the kinematics require (``--align``), and go with the kinematics through
 project's Newton-Euler).
 
 Reported per action class and pooled, per joint moment: RMSE (N m), ICC(3,1) (consistency),
-ICC(2,1) (absolute agreement); and per phase of each foot: stance (its plate loaded), impact (the
-first 50 ms of a stance), flight (both plates unloaded).
+ICC(2,1) (absolute agreement); and per phase of each foot, over all clips and over the running
+clips alone ("run:<phase>_<side>"): stance (its plate loaded), impact (the first 50 ms of a
+stance), flight (both plates unloaded).
 """
 from __future__ import annotations
 
@@ -32,13 +33,14 @@ from biomech.body import build_body
 from biomech.conventions import COORDINATES, MOMENT_COORDINATES, MOMENTS, TRANSLATIONS
 from biomech.inverse_dynamics import Plate, inverse_dynamics
 from biomech.io import RawDataError, read_json, read_manifest, read_mot, read_npz, require_columns
+from models.torque import icc
 from sigproc.filters import zero_drift_correct
 
 REPORTED = ("knee_angle_r", "knee_angle_l", "hip_flexion_r", "hip_flexion_l", "ankle_angle_r", "ankle_angle_l",
             "hip_adduction_r", "hip_adduction_l", "knee_adduction_r", "knee_adduction_l")
 IMPACT_S = 0.05
 
-__all__ = ["clip_inputs", "clip_moments", "score", "evaluate_dataset", "grf_estimate_clip", "evaluate_grf_estimate"]
+__all__ = ["clip_inputs", "clip_moments", "score", "plate_offsets", "evaluate_dataset", "grf_estimate_clip", "evaluate_grf_estimate"]
 
 
 def coordinates_from_mot(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -52,16 +54,20 @@ def coordinates_from_mot(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def clip_inputs(clip_dir: Path, grf_offset_s: float, unloaded_n: float = 20.0) -> dict:
-    """Body, kinematics, plates (drift corrected, on the video clock) and the OpenSim targets of a clip."""
+    """Body, kinematics, plates (drift corrected, on the video clock; none on a clip without plates)
+    and the OpenSim targets of a clip."""
     meta = read_json(clip_dir / "meta.json")
     a = meta["athlete"]
     body = build_body(a["sex"], float(a["height_m"]), float(a["mass_kg"]))
     t, q = coordinates_from_mot(clip_dir / "angles.mot")
     tm, cols, data, _ = read_mot(clip_dir / "moments.sto")
     target = data[:, require_columns(clip_dir / "moments.sto", cols, MOMENTS)]
+    plates = {}
+    if not meta["modalities"].get("grf"):  # a consumer clip: no plate
+        return {"body": body, "t": t, "q": q, "plates": plates, "target": target, "action": meta["action"],
+                "meta": meta}
     _, g = read_npz(clip_dir / "grf.npz", ("time", "force", "cop", "free_moment"))
     rate = float(meta["rates_hz"]["grf"])
-    plates = {}
     for k, side in enumerate(("r", "l")):
         force, _ = zero_drift_correct(g["force"][:, k].astype(float), rate, unloaded_n, 1, vertical_channel=1)
         plates[side] = Plate(g["time"].astype(float) + grf_offset_s, force, g["cop"][:, k].astype(float),
@@ -93,21 +99,22 @@ def phases(grf_used: dict, t: np.ndarray, side: str) -> dict[str, np.ndarray]:
 
 def score(pred: np.ndarray, target: np.ndarray) -> dict:
     """Per reported coordinate: RMSE (N m), ICC(3,1), ICC(2,1) over all frames."""
-    from models.torque import icc_2_1, icc_3_1
-
     out = {}
     for c in REPORTED:
         j = MOMENT_COORDINATES.index(c)
         p, y = pred[:, j], target[:, j]
         if len(p) < 3:
             continue
-        pair = np.stack([y, p], 1)
-        out[f"{c}_moment"] = {"rmse": float(np.sqrt(np.mean((p - y) ** 2))), "icc_3_1": icc_3_1(pair),
-                              "icc_2_1": icc_2_1(pair), "n": int(len(p))}
+        agree = icc(np.stack([y, p], 1))
+        out[f"{c}_moment"] = {"rmse": float(np.sqrt(np.mean((p - y) ** 2))), "icc_3_1": agree["icc_3_1"],
+                              "icc_2_1": agree["icc_2_1"], "n": int(len(p))}
     return out
 
 
-def _offsets(dataset_dir: Path, offsets_file: Path | None, true_offsets: bool) -> dict[str, float] | None:
+def plate_offsets(offsets_file: Path | None, true_offsets: bool = False) -> dict[str, float] | None:
+    """Plate clock offset per clip id: recovered by the preprocess stage (`offsets_file`, default
+    reports/preprocess/sync_offsets.json); "none": zeros (the plates' own clocks); None with
+    `true_offsets` (the caller reads the generator's truth from meta.json)."""
     if true_offsets:
         return None
     if offsets_file is not None and str(offsets_file) == "none":  # plates' own clocks as recorded
@@ -125,7 +132,7 @@ def evaluate_dataset(dataset_dir: str | Path, cutoff_hz: float | None = 12.0, of
     from tqdm import tqdm
 
     dataset_dir = Path(dataset_dir)
-    offsets = _offsets(dataset_dir, offsets_file, true_offsets)
+    offsets = plate_offsets(offsets_file, true_offsets)
     clips = sorted({(r["athlete_id"], r["clip_id"]) for r in read_manifest(dataset_dir) if r["file"] == "grf.npz"})
     per_action = defaultdict(lambda: ([], []))
     per_phase = defaultdict(lambda: ([], []))
@@ -148,14 +155,16 @@ def evaluate_dataset(dataset_dir: str | Path, cutoff_hz: float | None = 12.0, of
         for key in (inp["action"], "all"):
             per_action[key][0].append(pred)
             per_action[key][1].append(inp["target"])
+        groups = ("all", "run") if inp["action"] == "run" else ("all",)
         for side in ("r", "l"):
             for ph, mask in phases(inp["grf_used"], inp["t"], side).items():
                 cols = [MOMENT_COORDINATES.index(c) for c in MOMENT_COORDINATES if c.endswith("_" + side)]
                 p = np.zeros_like(pred)
                 y = np.zeros_like(pred)
                 p[:, cols], y[:, cols] = pred[:, cols], inp["target"][:, cols]
-                per_phase[(ph, side)][0].append(p[mask])
-                per_phase[(ph, side)][1].append(y[mask])
+                for grp in groups:
+                    per_phase[(grp, ph, side)][0].append(p[mask])
+                    per_phase[(grp, ph, side)][1].append(y[mask])
     result = {"cutoff_hz": cutoff_hz, "n_clips": len(clips), "align_s": align_s,
               "plate_clock_error_ms": {"median": float(np.median(sync_err)), "p95": float(np.percentile(sync_err, 95)),
                                        "max": float(np.max(sync_err))},
@@ -164,9 +173,10 @@ def evaluate_dataset(dataset_dir: str | Path, cutoff_hz: float | None = 12.0, of
               "per_action": {k: {"n_clips": len(v[0]), **score(np.concatenate(v[0]), np.concatenate(v[1]))}
                              for k, v in sorted(per_action.items())},
               "per_phase": {}}
-    for (ph, side), (p, y) in sorted(per_phase.items()):
+    for (grp, ph, side), (p, y) in sorted(per_phase.items()):
         sc = score(np.concatenate(p), np.concatenate(y))
-        result["per_phase"][f"{ph}_{side}"] = {k: v for k, v in sc.items() if k.endswith(f"_{side}_moment")}
+        key = f"{ph}_{side}" if grp == "all" else f"{grp}:{ph}_{side}"
+        result["per_phase"][key] = {k: v for k, v in sc.items() if k.endswith(f"_{side}_moment")}
     return result
 
 
@@ -198,7 +208,7 @@ def evaluate_grf_estimate(dataset_dir: str | Path, offsets_file: Path | None = N
     from tqdm import tqdm
 
     dataset_dir = Path(dataset_dir)
-    offsets = _offsets(dataset_dir, offsets_file, False)
+    offsets = plate_offsets(offsets_file)
     clips = sorted({(r["athlete_id"], r["clip_id"]) for r in read_manifest(dataset_dir) if r["file"] == "grf.npz"})
     acc = defaultdict(lambda: defaultdict(list))
     for aid, cid in tqdm(clips, desc="grf_estimate", disable=not progress):
@@ -243,7 +253,7 @@ def _print(res: dict) -> None:
                  for c in ("knee_angle_r_moment", "knee_angle_l_moment", "hip_flexion_r_moment",
                            "hip_flexion_l_moment", "ankle_angle_r_moment", "ankle_angle_l_moment")]
         print(f"| {a} | {m['n_clips']} | " + " | ".join(cells) + " |")
-    print("| phase | frames | knee RMSE | hip flex RMSE | ankle RMSE |\n|---|---|---|---|---|")
+    print("| phase (run: running clips only) | frames | knee RMSE | hip flex RMSE | ankle RMSE |\n|---|---|---|---|---|")
     for ph, m in res["per_phase"].items():
         s = ph[-1]
         k = m.get(f"knee_angle_{s}_moment")

@@ -36,7 +36,7 @@ from biomech.ik import (calibrate_body, measured_lengths, mediapipe_world_to_yla
                         write_ik_mot)
 from biomech.io import write_manifest, write_mot, write_npz, sha256
 from ingest import IngestError
-from ingest.quality import check_anthropometry, check_marker_error, check_pose_fraction
+from ingest.quality import check_anthropometry, check_gap_length, check_marker_error, check_pose_fraction
 from ingest.video import keypoints_header, landmarks_from_video
 
 REQUIRED = ("video", "action")
@@ -50,6 +50,7 @@ class IngestSettings:
     max_marker_error_mm: float = 60.0
     max_frames: int | None = None
     ik: bool = True
+    max_gap_s: float | None = None    # longest run of frames without a pose inside the clip (None: no limit)
 
 
 def read_labels(path: str | Path) -> list[dict]:
@@ -95,6 +96,8 @@ def ingest_clip(video: Path, row: dict, clip_dir: Path, settings: IngestSettings
     info = lm["info"]
     has_pose = lm["visibility"].max(axis=1) > 0
     check_pose_fraction(video, int(has_pose.sum()), info["n_frames"], settings.min_pose_fraction)
+    check_gap_length(video, "the pose (frames without a person)", lm["time"], has_pose, info["fps"] or 30.0,
+                     settings.max_gap_s, "ingest.max_gap_s")
     clip_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(video, clip_dir / "video.mp4")
     write_npz(clip_dir / "keypoints.npz", keypoints_header(info),

@@ -34,7 +34,7 @@ import numpy as np
 
 from biomech.conventions import COORDINATES, TRANSLATIONS
 from biomech.io import read_grf_mot, read_mot, write_mot
-from biomech.opensim_model import osim, run_inverse_dynamics_tool
+from biomech.opensim_model import osim, run_inverse_dynamics_tool, write_external_loads
 from ingest import IngestError
 
 # model family -> {coordinate: sign that turns the model's value into the project's}
@@ -180,10 +180,33 @@ def run_ik(model_path: Path, trc_path: Path, out_mot: Path, ik_setup: Path | Non
     return notes
 
 
+def check_lab_gaps(trc_path: str | Path, grf_mot: str | Path | None, max_gap_s: float | None,
+                   param: str = "max_gap_s") -> dict[str, float]:
+    """The gap-fill limit on a lab trial: each marker of the ``.trc`` (NaN rows: the marker was
+    not seen) and each plate of the GRF ``.mot`` (NaN rows or dropped time stamps) must have no
+    stretch without data longer than ``max_gap_s`` inside the trial (``QualityError`` naming the
+    file, the marker or plate and the gap; None: no limit). Returns the longest gap per stream, s."""
+    from ingest.quality import check_gap_length
+
+    t, names, pos = read_trc(trc_path)
+    rate = 1.0 / float(np.median(np.diff(t)))
+    gaps = {f"marker {n}": check_gap_length(trc_path, f"marker {n!r}", t, np.isfinite(pos[:, k]).all(1), rate,
+                                            max_gap_s, param) for k, n in enumerate(names)}
+    if grf_mot is not None:
+        tg, plates = read_grf_mot(grf_mot)
+        rate_g = 1.0 / float(np.median(np.diff(tg)))
+        for pre, pl in plates.items():
+            ok = np.isfinite(pl["force"]).all(1) & np.isfinite(pl["point"]).all(1)
+            gaps[f"plate {pre!r}"] = check_gap_length(grf_mot, f"force plate {pre!r}", tg, ok, rate_g, max_gap_s, param)
+    return gaps
+
+
 def import_ik(model_path: str | Path, trc_path: str | Path, out_dir: str | Path,
-              ik_setup: str | Path | None = None) -> dict:
-    """Lab model + markers -> ``out_dir/angles.mot`` in the project's names and signs."""
+              ik_setup: str | Path | None = None, max_gap_s: float | None = None) -> dict:
+    """Lab model + markers -> ``out_dir/angles.mot`` in the project's names and signs (markers with
+    a gap longer than ``max_gap_s`` stop it, see :func:`check_lab_gaps`)."""
     model_path, trc_path, out_dir = Path(model_path), Path(trc_path), Path(out_dir)
+    check_lab_gaps(trc_path, None, max_gap_s)
     out_dir.mkdir(parents=True, exist_ok=True)
     family = model_family(model_path)
     with tempfile.TemporaryDirectory() as tmp:
@@ -206,27 +229,6 @@ def import_ik(model_path: str | Path, trc_path: str | Path, out_dir: str | Path,
 # --------------------------------------------------------------------------------------
 MIN_LOAD_N = 20.0  # below this a plate is unloaded (as in preprocessing)
 MAX_PLATE_FOOT_DISTANCE_M = 0.30
-
-
-def write_external_loads(path: str | Path, grf_mot: Path, assignment: dict[str, str]) -> Path:
-    """ExternalLoads .xml applying each plate (column prefix -> any body of a lab model, e.g.
-    calcn_r) of `grf_mot`, ground frame. (`biomech.opensim_model.write_external_loads` is the
-    same for the project's own model, whose feet are always foot_r / foot_l.)"""
-    loads = osim.ExternalLoads()
-    loads.setDataFileName(str(grf_mot))
-    for pre, body in assignment.items():
-        f = osim.ExternalForce()
-        f.setName(f"plate_{pre.rstrip('_') or 'main'}")
-        f.set_applied_to_body(body)
-        f.set_force_expressed_in_body("ground")
-        f.set_point_expressed_in_body("ground")
-        f.set_force_identifier(f"{pre}ground_force_v")
-        f.set_point_identifier(f"{pre}ground_force_p")
-        f.set_torque_identifier(f"{pre}ground_torque_")
-        f.set_data_source_name("grf")
-        loads.cloneAndAppend(f)
-    loads.printToXML(str(path))
-    return Path(path)
 
 
 def assign_plates(model_path: Path, ik_mot: Path, grf_mot: Path) -> tuple[dict[str, str], dict[str, float]]:
@@ -279,12 +281,14 @@ def assign_plates(model_path: Path, ik_mot: Path, grf_mot: Path) -> tuple[dict[s
 
 def import_trial(model_path: str | Path, trc_path: str | Path, grf_mot: str | Path, out_dir: str | Path,
                  external_loads: str | Path | None = None, ik_setup: str | Path | None = None,
-                 lowpass_hz: float = 15.0) -> dict:
-    """Lab model + markers + GRF -> ``angles.mot`` and ``moments.sto`` (project names and signs)."""
+                 lowpass_hz: float = 15.0, max_gap_s: float | None = None) -> dict:
+    """Lab model + markers + GRF -> ``angles.mot`` and ``moments.sto`` (project names and signs);
+    a marker or plate gap longer than ``max_gap_s`` stops it first (:func:`check_lab_gaps`)."""
     model_path, trc_path, grf_mot, out_dir = map(Path, (model_path, trc_path, grf_mot, out_dir))
     if not grf_mot.is_file():
         raise IngestError(f"{grf_mot}: GRF file not found")
     read_grf_mot(grf_mot)  # a file without plate columns stops here, naming it
+    check_lab_gaps(trc_path, grf_mot, max_gap_s)
     res = import_ik(model_path, trc_path, out_dir, ik_setup)
     family = res["family"]
     with tempfile.TemporaryDirectory() as tmp:

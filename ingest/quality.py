@@ -62,3 +62,32 @@ def check_anthropometry(path: str | Path, measured: dict[str, float], expected: 
             f"{implied:.2f} m person). Check height_m in the labels CSV (metres, not cm) and that "
             "one whole person is in view.")
     return ratio
+
+
+def longest_gap(t: np.ndarray, valid: np.ndarray, nominal_hz: float) -> tuple[float, float]:
+    """(duration s, start time s) of the longest stretch without data inside a stream: missing
+    samples (``valid`` False, e.g. NaN rows or frames without a pose) and dropped timestamps
+    alike, between the first and the last valid sample. (0, nan) when nothing is missing."""
+    t = np.asarray(t, dtype=float)
+    tv = t[np.asarray(valid, dtype=bool)]
+    if len(tv) < 2:
+        return (float(t[-1] - t[0]) if len(t) > 1 else 0.0), (float(t[0]) if len(t) else float("nan"))
+    missing = np.diff(tv) - 1.0 / nominal_hz       # time between two valid samples beyond one period
+    k = int(np.argmax(missing))
+    if missing[k] <= 0.5 / nominal_hz:              # jitter, not a gap
+        return 0.0, float("nan")
+    return float(missing[k]), float(tv[k] + 1.0 / nominal_hz)
+
+
+def check_gap_length(path: str | Path, stream: str, t: np.ndarray, valid: np.ndarray, nominal_hz: float,
+                     max_gap_s: float | None, param: str) -> float:
+    """Fail when ``stream`` of ``path`` has a gap longer than ``max_gap_s`` (the gap-fill limit,
+    params key ``param``; None: no limit). Returns the longest gap in s."""
+    gap, start = longest_gap(t, valid, nominal_hz)
+    if max_gap_s is not None and gap > max_gap_s:
+        raise QualityError(
+            f"{path}: {stream} has no data for {1000 * gap:.0f} ms from t = {start:.2f} s (about "
+            f"{int(round(gap * nominal_hz))} samples at {nominal_hz:g} Hz), longer than the gap-fill limit "
+            f"{param} = {1000 * max_gap_s:.0f} ms: filling it would invent the movement. Trim the clip to "
+            f"the part with data, re-record it, or raise {param}.")
+    return gap

@@ -12,7 +12,7 @@ from torch import Tensor
 from biomech.conventions import JOINT_ANGLES
 
 __all__ = ["weighted_cross_entropy", "focal_loss", "kl_temporal_smoothing", "weighted_angle_loss",
-           "compute_losses", "LOSS_DEFAULTS"]
+           "compute_losses", "LOSS_DEFAULTS", "admissible_fault_mask", "mask_fault_logits"]
 
 
 def _flatten(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -72,6 +72,27 @@ def weighted_angle_loss(pred: Tensor, target: Tensor, weights: Tensor | Sequence
     return (w * err).sum() / valid.sum().clamp_min(1)
 
 
+def admissible_fault_mask(label, fault, num_classes: int, num_faults: int):
+    """(K, F) bool numpy array: ``[k, f]`` is True when fault ``f`` occurs with action ``k`` in the
+    given (training) windows; "none" (index 0) is admissible for every action. The one definition of
+    "the faults an action can have", used by the fault loss, the evaluation and the service."""
+    import numpy as np
+
+    label, fault = np.asarray(label, dtype=np.int64), np.asarray(fault, dtype=np.int64)
+    mask = np.zeros((num_classes, num_faults), dtype=bool)
+    mask[:, 0] = True
+    ok = (label >= 0) & (label < num_classes) & (fault >= 0) & (fault < num_faults)
+    mask[label[ok], fault[ok]] = True
+    return mask
+
+
+def mask_fault_logits(fault_logits: Tensor, action: Tensor, admissible) -> Tensor:
+    """Fault logits (B, F) with the faults not admissible for each sample's action (B,) set to a
+    large negative value: the fault is recognised *given the action* (a squat cannot overstride)."""
+    m = torch.as_tensor(admissible, dtype=torch.bool, device=fault_logits.device)[action.long()]
+    return fault_logits.masked_fill(~m, -1e4)
+
+
 LOSS_DEFAULTS: dict[str, Any] = {
     "classifier": "ce",            # "ce" | "focal"
     "focal_gamma": 2.0,
@@ -83,6 +104,7 @@ LOSS_DEFAULTS: dict[str, Any] = {
     "angle_joint_weights": "auto", # "auto" (model's attention if given, else uniform) | "uniform" | list of 23
     "fault_weight": 0.5,           # technique-fault classification (only if outputs has "fault_logits")
     "fault_class_weights": None,   # list of F floats (index 0 = "none") or None
+    "fault_admissible": None,      # (K, F) bools (admissible_fault_mask): the fault loss given the true action
     "ignore_index": -100,
 }
 
@@ -100,7 +122,8 @@ def compute_losses(outputs: Mapping[str, Tensor], batch: Mapping[str, Tensor],
                    cfg: Mapping[str, Any] | None = None) -> dict[str, Tensor]:
     """Named losses ("window", "frame", "kl", ["angle"], ["fault"]) and their weighted sum "total".
     "fault": the classifier loss (``classifier``) of ``fault_logits`` (B, F) against the window's
-    clip fault ``batch["fault"]`` (0 = "none": clips without a fault), ``fault_class_weights``.
+    clip fault ``batch["fault"]`` (0 = "none": clips without a fault), ``fault_class_weights``; with
+    ``fault_admissible`` the softmax runs over the faults admissible for the window's true action.
     ``cfg`` keys: see ``LOSS_DEFAULTS`` (unknown keys raise, naming them)."""
     cfg = dict(cfg or {})
     unknown = sorted(set(cfg) - set(LOSS_DEFAULTS))
@@ -129,7 +152,10 @@ def compute_losses(outputs: Mapping[str, Tensor], batch: Mapping[str, Tensor],
         losses["angle"] = weighted_angle_loss(outputs["angles"], batch["angles"].to(outputs["angles"].dtype), jw)
         weights["angle"] = c["angle_weight"]
     if c["fault_weight"] and "fault_logits" in outputs and "fault" in batch:
-        fault = _classifier_loss(c, c["fault_class_weights"])(outputs["fault_logits"], batch["fault"])
+        fl = outputs["fault_logits"]
+        if c["fault_admissible"] is not None and "label" in batch:
+            fl = mask_fault_logits(fl, batch["label"], c["fault_admissible"])
+        fault = _classifier_loss(c, c["fault_class_weights"])(fl, batch["fault"])
         losses["fault"], weights["fault"] = fault, c["fault_weight"]
     if not losses:
         raise ValueError("compute_losses: nothing to compute (all weights 0 or targets missing)")

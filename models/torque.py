@@ -50,7 +50,7 @@ from biomech.inverse_dynamics import physics_moments as _physics
 
 from .registry import register_model
 
-__all__ = ["TorqueNE", "TorqueDirect", "moment_loss", "torque_metrics", "icc_3_1", "icc_2_1", "root_anchored_q",
+__all__ = ["TorqueNE", "TorqueDirect", "moment_loss", "torque_metrics", "icc", "root_anchored_q",
            "physics_moments"]
 
 N_Q = len(COORDINATES)
@@ -289,35 +289,27 @@ def moment_loss(pred: Tensor, target: Tensor, mass: Tensor) -> Tensor:
     return torch.sqrt(torch.mean(((pred - target.to(pred.dtype)) / m) ** 2) + 1e-12)
 
 
-def icc_3_1(y: np.ndarray) -> float:
-    """ICC(3,1), two-way mixed, consistency, single measures (Shrout & Fleiss 1979) of
-    y (n subjects, k raters): (MS_R - MS_E) / (MS_R + (k - 1) MS_E)."""
+def icc(y: np.ndarray) -> dict[str, float]:
+    """ICC(1,1), ICC(2,1) and ICC(3,1) of ``y`` (n subjects, k raters), NaN when undefined."""
     y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 2 or y.shape[0] < 2 or y.shape[1] < 2:
+        raise ValueError(f"icc needs (n >= 2 subjects, k >= 2 raters), got shape {y.shape}")
     n, k = y.shape
     gm = y.mean()
     ss_r = k * ((y.mean(1) - gm) ** 2).sum()
     ss_c = n * ((y.mean(0) - gm) ** 2).sum()
-    ss_e = ((y - gm) ** 2).sum() - ss_r - ss_c
-    ms_r = ss_r / (n - 1)
-    ms_e = ss_e / ((n - 1) * (k - 1))
-    den = ms_r + (k - 1) * ms_e
-    return float((ms_r - ms_e) / den) if den > 0 else float("nan")
-
-
-def icc_2_1(y: np.ndarray) -> float:
-    """ICC(2,1), two-way random, absolute agreement, single measures (Shrout & Fleiss 1979) of
-    y (n subjects, k raters): (MS_R - MS_E) / (MS_R + (k - 1) MS_E + k (MS_C - MS_E) / n).
-    Unlike ICC(3,1) it drops when one rater is offset from the other."""
-    y = np.asarray(y, dtype=np.float64)
-    n, k = y.shape
-    gm = y.mean()
-    ss_r = k * ((y.mean(1) - gm) ** 2).sum()
-    ss_c = n * ((y.mean(0) - gm) ** 2).sum()
-    ss_e = ((y - gm) ** 2).sum() - ss_r - ss_c
+    ss_t = ((y - gm) ** 2).sum()
+    ss_e = ss_t - ss_r - ss_c
     ms_r, ms_c = ss_r / (n - 1), ss_c / (k - 1)
     ms_e = ss_e / ((n - 1) * (k - 1))
-    den = ms_r + (k - 1) * ms_e + k * (ms_c - ms_e) / n
-    return float((ms_r - ms_e) / den) if den > 0 else float("nan")
+    ms_w = (ss_c + ss_e) / (n * (k - 1))
+
+    def ratio(num: float, den: float) -> float:
+        return float(num / den) if den > 0 else float("nan")
+
+    return {"icc_3_1": ratio(ms_r - ms_e, ms_r + (k - 1) * ms_e),
+            "icc_2_1": ratio(ms_r - ms_e, ms_r + (k - 1) * ms_e + k * (ms_c - ms_e) / n),
+            "icc_1_1": ratio(ms_r - ms_w, ms_r + (k - 1) * ms_w)}
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -336,7 +328,7 @@ def torque_metrics(pred, target, names: tuple[str, ...] = MOMENTS) -> dict:
     out: dict = {"rmse": {}, "icc": {}, "pearson": {}}
     for j, name in enumerate(names):
         out["rmse"][name] = float(np.sqrt(np.mean((p[:, j] - t[:, j]) ** 2)))
-        out["icc"][name] = icc_3_1(np.stack([t[:, j], p[:, j]], 1))
+        out["icc"][name] = icc(np.stack([t[:, j], p[:, j]], 1))["icc_3_1"]
         out["pearson"][name] = _pearson(p[:, j], t[:, j])
     for key in ("rmse", "icc", "pearson"):
         out[f"mean_{key}"] = float(np.nanmean(list(out[key].values())))

@@ -40,6 +40,7 @@ import numpy as np
 from biomech.conventions import ACTIONS, GRAVITY, IMU_SENSORS, JOINT_ANGLES, MODALITIES, MOMENTS, ROOT_COORDINATES
 from biomech.io import RawDataError, read_json, read_mot, read_npz, verify_clip
 from biomech.render import VideoReadError, read_mp4
+from ingest.quality import check_gap_length
 from sigproc import attitude as att
 from sigproc.filters import butter_lowpass, exp_smooth, iqr_outliers, kalman_rts_smooth, savgol, zero_drift_correct
 from sigproc.gaps import resample_uniform, uniform_grid
@@ -212,6 +213,8 @@ def landmarks_on_timeline(kp: dict, tl: np.ndarray, fps: float, p: PreprocessPar
         raise ClipError(f"{path}: only {n_det} of {len(t)} video frames have a pose detection "
                         f"({n_det / max(len(t), 1):.0%}); preprocess.landmarks.min_detected_fraction is "
                         f"{p.landmarks.min_detected_fraction:g}")
+    check_gap_length(path, "landmarks (frames without a pose detection)", t, det, fps, f.gap_fill.max_gap_s,
+                     "preprocess.filters.gap_fill.max_gap_s")
     if src_name != "world":  # privileged coordinates exist in every frame; the detector's gaps still apply
         src[~det] = np.nan
     world = kp["world"].astype(float)
@@ -227,6 +230,52 @@ def landmarks_on_timeline(kp: dict, tl: np.ndarray, fps: float, p: PreprocessPar
     qc = {"landmarks_missing_frames": len(t) - n_det, "landmarks_detected_fraction": n_det / len(t),
           "landmarks_filled_fraction": float(filled.mean())}
     return coords, vis, qc
+
+
+IK_TARGET_HZ = 100.0   # IK angles (video rate) are splined onto this rate, the generator's ground-truth rate
+
+
+def ik_angles(kp: dict | None, meta: dict, min_visibility: float, path: Path,
+              source: str = "world") -> tuple[np.ndarray, list[str], np.ndarray, float]:
+    """(time (F,), OpenSim coordinate names, degrees (F, C) with pelvis translations in m, median
+    per-frame RMS marker error m) from OpenSim IK
+    (biomech.ik, the ingest-video / service path) on the clip's ``source`` landmarks (the ones the
+    recognizers read, ``preprocess.landmarks.source``: detector-like ``world`` by default),
+    frames with a detection only, the person's model scaled from the stated anthropometrics and
+    the landmarks; landmarks below ``min_visibility`` are left out, unless no frame then shows both
+    hips and a shoulder (the IK's start), when every landmark is used. Raises ClipError naming
+    ``path`` when there are no landmarks to fit."""
+    from biomech.conventions import COORDINATES, TRANSLATIONS
+    from biomech.ik import calibrate_body, mediapipe_world_to_ylab, solve_ik
+
+    if kp is None:
+        raise ClipError(f"{path.parent}: no keypoints.npz, so preprocess.angles.source: ik has nothing to fit "
+                        "(use source: generator for this dataset)")
+    det = detected_frames(kp)
+    if det.sum() < 4:
+        raise ClipError(f"{path}: {int(det.sum())} frames with a pose detection: too few for inverse kinematics "
+                        "(preprocess.angles.source: ik)")
+    a = meta["athlete"]
+    sex = str(a.get("sex") or "male").lower()
+    pts = mediapipe_world_to_ylab(kp[source][det].astype(float))
+    vis = kp["visibility"][det].astype(float)
+    body = calibrate_body(pts, vis, sex=sex if sex in ("male", "female") else "male", height=float(a["height_m"]),
+                          mass=float(a["mass_kg"]), min_visibility=min_visibility)
+    t = kp["time"][det].astype(float)
+    try:
+        res = solve_ik(body, t, pts, vis, min_visibility=min_visibility, progress=False)
+    except ValueError:
+        # no frame with both hips and a shoulder visible (a side view hides the far hip): the
+        # detector's estimates of the hidden landmarks are used too, rather than losing the clip
+        try:
+            res = solve_ik(body, t, pts, vis, min_visibility=0.0, progress=False)
+        except ValueError as exc:
+            raise ClipError(f"{path}: inverse kinematics failed ({exc})") from None
+    deg = res.degrees()
+    rot = [i for i, c in enumerate(COORDINATES) if c not in TRANSLATIONS]
+    deg[:, rot] = np.degrees(np.unwrap(np.radians(deg[:, rot]), axis=0))   # continuous: no 271 for -89
+    ok = np.isfinite(deg).all(1)
+    return res.time[ok], list(COORDINATES), deg[ok], float(np.nanmedian(res.marker_error_rms))
 
 
 def process_clip(job: ClipJob, p: PreprocessParams) -> dict:
@@ -318,6 +367,8 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
         acc = imu["acc"].astype(float)
         gyr = imu["gyro"].astype(float)
         S = acc.shape[1]
+        check_gap_length(d / "imu.npz", "the IMU stream", t, np.isfinite(acc).all((1, 2)) & np.isfinite(gyr).all((1, 2)),
+                         rate, f.gap_fill.max_gap_s, "preprocess.filters.gap_fill.max_gap_s")
         # re-insertion test on the pelvis and trunk IMUs (cost: one spline fit per stream)
         gap["imu_acc"] = gapfill_terms(t, acc[:, :2], rate, f.gap_fill.rmse_drop_fraction, rng, f.gap_fill.method)
         gap["imu_gyro"] = gapfill_terms(t, gyr[:, :2], rate, f.gap_fill.rmse_drop_fraction, rng, f.gap_fill.method)
@@ -367,6 +418,8 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
         rate = float(meta["rates_hz"].get("grf") or 1.0 / np.median(np.diff(grf["time"])))
         t = grf["time"].astype(float)
         force = grf["force"].astype(float)
+        check_gap_length(d / "grf.npz", "the force plates", t, np.isfinite(force).all((1, 2)), rate,
+                         f.gap_fill.max_gap_s, "preprocess.filters.gap_fill.max_gap_s")
         gap["grf_force"] = gapfill_terms(t, force, rate, f.gap_fill.rmse_drop_fraction, rng, f.gap_fill.method)
         # the COP is carried as the plate moment about the floor origin (M = COP x F: smooth, and zero
         # when unloaded) and recovered from the filtered force and moment, as plate software does;
@@ -412,10 +465,19 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
     moments = np.zeros((T, len(MOMENTS)), np.float32)
     targets = {}
     for fname, names, out in (("angles.mot", ROOT_COORDINATES + JOINT_ANGLES, None), ("moments.sto", MOMENTS, moments)):
-        targets[fname] = fname in files
-        if fname not in files:
+        from_ik = fname == "angles.mot" and p.angles.source == "ik"
+        targets[fname] = "ik" if from_ik else fname in files
+        if from_ik:
+            t_ik = time.perf_counter()
+            tt, cols, data, qc["ik_marker_error_rms_median_m"] = ik_angles(
+                kp, meta, p.angles.min_visibility, d / "keypoints.npz", p.landmarks.source)
+            qc["ik_s"] = round(time.perf_counter() - t_ik, 3)
+            grid = uniform_grid(tt[0], tt[-1], IK_TARGET_HZ)  # video-rate IK onto the targets' rate (as the
+            tt, data = grid, resample_uniform(tt, data, grid, kind="cubic")[0]  # service does) before smoothing
+        elif fname not in files:
             continue
-        tt, cols, data, _ = read_mot(d / fname)
+        else:
+            tt, cols, data, _ = read_mot(d / fname)
         missing = [c for c in names if c not in cols]
         if missing:
             raise RawDataError(f"{d / fname}: missing columns {missing[:5]}")

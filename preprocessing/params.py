@@ -97,6 +97,10 @@ class IqrParams(_Strict):
 class GapFillParams(_Strict):
     method: Literal["cubic", "pchip", "akima", "linear"] = "cubic"
     rmse_drop_fraction: float = Field(default=0.03, ge=0, le=0.2)  # re-insertion test per clip
+    # the gap-fill limit: a clip with a longer stretch without data inside a stream (landmarks:
+    # frames without a detection; IMU / plates: dropped or NaN samples) fails (or is skipped with
+    # skip_bad_clips) naming the stream and the gap; null = no limit
+    max_gap_s: float | None = Field(default=None, gt=0)
 
 
 class ZeroDriftParams(_Strict):
@@ -144,6 +148,15 @@ class PhaseParams(_Strict):
     smooth_s: float = Field(default=0.1, ge=0, le=2)
 
 
+class AnglesParams(_Strict):
+    # the joint-angle targets (angles / root fields): "generator" reads the clip's angles.mot (the
+    # generator's ground truth, or an importer's IK); "ik" runs the project's OpenSim IK
+    # (biomech.ik, as ingest-video and the service do) on the clip's detector-like world landmarks,
+    # so the targets are what a real camera-only dataset would have (root then in the landmark frame)
+    source: Literal["generator", "ik"] = "generator"
+    min_visibility: float = Field(default=0.5, ge=0, le=1)   # landmarks below it are left out of the IK
+
+
 class PreprocessParams(_Strict):
     dataset: str = Field(default="synth", pattern=r"^[A-Za-z0-9_\-]+$")
     raw_dir: str = "data/raw"
@@ -160,6 +173,7 @@ class PreprocessParams(_Strict):
     filters: FilterParams = FilterParams()
     attitude: AttitudeParams = AttitudeParams()
     landmarks: LandmarkParams = LandmarkParams()
+    angles: AnglesParams = AnglesParams()
     phases: PhaseParams = PhaseParams()
     plots: bool = True
     evaluate_sync: bool = True   # compare recovered offsets with meta.json synthetic_truth (report only)

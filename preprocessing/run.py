@@ -295,9 +295,27 @@ def preprocess(p: PreprocessParams, progress: bool = True, report_json: Path | N
     pm = report["peak_memory"]
     pm["upper_bound_total_mb"] = round(pm["main_mb"] + workers * pm["largest_worker_mb"], 1)
     if report_json is not None:
+        details = Path(p.report_dir) / "details.json"
+        report["details_file"] = str(details)
+        details.parent.mkdir(parents=True, exist_ok=True)
+        details.write_text(json.dumps(report, indent=1) + "\n")
         report_json.parent.mkdir(parents=True, exist_ok=True)
-        report_json.write_text(json.dumps(report, indent=1) + "\n")
+        report_json.write_text(json.dumps(headline(report), indent=1) + "\n")
     return report
+
+
+def headline(report: dict) -> dict:
+    """The few figures of reports/preprocess.json (``dvc metrics show`` / ``diff``): clips processed
+    and skipped, windows per split, median sync error per stream (ms), total seconds. Everything
+    else (per-clip missed frames, gap-fill RMSE, QC means, timing, memory) is in the details file
+    beside it (``<report_dir>/details.json``, plain JSON)."""
+    out = {"clips": report["clips"]["processed"], "skipped": report["clips"]["skipped"],
+           "windows": dict(report["windows"])}
+    sync = report.get("sync_accuracy") or {}
+    if sync:
+        out["sync_ms"] = {k: v["median_ms"] for k, v in sorted(sync.items())}
+    out["seconds"] = report["timing"]["total_s"]
+    return out
 
 
 def _field_shape(fld: str, p: PreprocessParams) -> tuple:

@@ -33,6 +33,7 @@ class IngestParams(BaseModel):
     max_marker_error_mm: float = Field(default=60.0, gt=0, le=1000)
     max_frames: int | None = Field(default=None, ge=1)
     ik: bool = True
+    max_gap_s: float | None = Field(default=None, gt=0)
     skip_bad_videos: bool = False
 
 
@@ -40,7 +41,8 @@ def run(p: IngestParams, report: Path = REPORT, progress: bool = True) -> dict:
     from ingest.dataset import IngestSettings, ingest_videos
 
     settings = IngestSettings(min_pose_fraction=p.min_pose_fraction, min_visibility=p.min_visibility,
-                              max_marker_error_mm=p.max_marker_error_mm, max_frames=p.max_frames, ik=p.ik)
+                              max_marker_error_mm=p.max_marker_error_mm, max_frames=p.max_frames, ik=p.ik,
+                              max_gap_s=p.max_gap_s)
     t0 = time.perf_counter()
     summary = ingest_videos(p.video_dir, p.labels, p.out_dir, settings, skip_bad=p.skip_bad_videos,
                             progress=progress)

@@ -2,9 +2,11 @@
 
 Reads the `preprocess` section of params.yaml (active profile applied), processes every clip of
 data/raw/<dataset>/ in parallel worker processes (preprocessing.run) and writes
-data/processed/<dataset>/ (format: see preprocessing/__init__.py), one PNG per class under
-reports/preprocess/, and reports/preprocess.json (counts, windows per split, sync accuracy,
-gap-filling RMSE, frames without a pose detection, timing, peak memory) for `dvc metrics show`.
+data/processed/<dataset>/ (format: see preprocessing/__init__.py), one PNG per class, the recovered
+clock offsets per clip (sync_offsets.json) and the full report (details.json: sync accuracy,
+gap-filling RMSE, frames without a pose detection per clip, QC, timing, peak memory) under
+reports/preprocess/, and reports/preprocess.json (headline figures only: clips, skipped, windows
+per split, median sync error per stream, seconds) for `dvc metrics show` / `dvc metrics diff`.
 
     python -m stages.preprocess            # what `dvc repro preprocess` runs
 

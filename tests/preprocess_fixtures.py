@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from biomech.camera import LandmarkError
 from biomech.conventions import GRAVITY
 from biomech.io import write_manifest
@@ -61,3 +63,14 @@ def build_run(raw, tmp_path_factory):
     return _CACHE["run"]
 
 
+
+
+# module-scoped fixtures shared by the preprocessing test modules (import them by name)
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory):
+    return build_raw(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def run(raw, tmp_path_factory):
+    return build_run(raw, tmp_path_factory)

@@ -46,7 +46,7 @@ def trial(tmp_path_factory):
         plates[pre] = {"force": g["force"], "point": g["cop"], "torque": torque}
     write_grf_mot(d / "grf.mot", tp, plates)
     write_osim(body, d / "athlete.osim")
-    write_external_loads(d / "loads.xml", d / "grf.mot", {"": "r", "1_": "l"})
+    write_external_loads(d / "loads.xml", d / "grf.mot", {"": "foot_r", "1_": "foot_l"})
     return d, t, q
 
 

@@ -127,6 +127,19 @@ def test_icc_shrout_fleiss_worked_example():
     assert r["icc_3_1"] == pytest.approx(0.715, abs=0.002)
 
 
+def test_icc_hand_computed_and_offset_sensitive():
+    # n = 3 subjects, k = 2 raters: grand mean 8/3, SS_rows 19/3, SS_cols 8/3, SS_total 28/3 -> SS_err 1/3,
+    # MS_R 19/6, MS_C 8/3, MS_E 1/6: ICC(3,1) = 3 / (10/3) = 0.9, ICC(2,1) = 3 / (10/3 + 5/3) = 0.6
+    r = agreement.icc(np.array([[1, 2], [2, 3], [3, 5]]))
+    assert r["icc_3_1"] == pytest.approx(0.9) and r["icc_2_1"] == pytest.approx(0.6)
+    # a constant offset between the raters leaves consistency at 1 and lowers absolute agreement
+    x = np.linspace(0, 10, 50)
+    r = agreement.icc(np.stack([x, x + 3.0], 1))
+    assert r["icc_3_1"] == pytest.approx(1.0) and r["icc_2_1"] < 0.8
+    with pytest.raises(ValueError, match="shape"):
+        agreement.icc(np.ones((1, 2)))
+
+
 def test_regression_scores_bias_hits_absolute_agreement_only():
     rng = np.random.default_rng(0)
     t = rng.normal(size=(50, 20, 2)) * 10

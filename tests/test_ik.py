@@ -14,7 +14,7 @@ from biomech.ik import (ERROR_MARKERS, calibrate_body, measured_lengths, mediapi
                         scale_body, solve_ik, write_ik_mot)
 from biomech.io import read_json, read_mot, read_npz
 from biomech.opensim_model import add_mediapipe_markers, build_model, osim
-from ingest.ik_accuracy import flexion_rmse
+from evaluation.ik_accuracy import flexion_rmse
 from ingest.quality import QualityError, check_anthropometry, check_marker_error
 from tests.preprocess_fixtures import CFG, PRO
 
@@ -137,3 +137,83 @@ def test_anthropometry_gate_names_the_file(clips):
     hidden = np.zeros(kp["ground"].shape[:2])
     with pytest.raises(QualityError, match="cannot be scaled"):
         check_anthropometry(clip, measured_lengths(kp["ground"], hidden), table, a["height_m"])
+
+
+def test_pelvis_to_lab_turns_the_camera_frame_pelvis_into_the_lab_one(clips):
+    """IK on the noise-free camera-axes world landmarks (`world_true`), then `pelvis_to_lab` with the
+    clip's camera rotation: the pelvis tilt / list / rotation of the lab (angles.mot) come back;
+    without the turn, the heading is off by the camera's azimuth."""
+    from biomech.ik import pelvis_to_lab
+
+    clip = clips[1]  # walk: the pelvis turns and tilts
+    meta = read_json(clip / "meta.json")
+    a = meta["athlete"]
+    _, kp = read_npz(clip / "keypoints.npz")
+    pts = mediapipe_world_to_ylab(kp["world_true"])
+    body = calibrate_body(pts, sex=a["sex"], height=a["height_m"], mass=a["mass_kg"])
+    res = solve_ik(body, kp["time"], pts, min_visibility=0.0, progress=False)
+    q = pelvis_to_lab(res.q, np.asarray(meta["video"]["camera"]["R"]))
+    t, cols, truth, _ = read_mot(clip / "angles.mot")
+    for k, name in enumerate(("pelvis_tilt", "pelvis_list", "pelvis_rotation")):
+        ref = np.interp(kp["time"], t, truth[:, cols.index(name)])
+        err = np.angle(np.exp(1j * (q[:, k] - np.radians(ref))))
+        assert np.degrees(np.sqrt(np.mean(err ** 2))) < 1.0, name
+    heading = np.angle(np.exp(1j * (res.q[:, 2] - np.radians(np.interp(kp["time"], t, truth[:, cols.index("pelvis_rotation")])))))
+    assert np.degrees(np.abs(heading).mean()) > 10.0  # the camera frame's heading differs (the test can see a no-op)
+
+
+def test_uniform_landmarks_fill_missed_frames_on_the_frame_grid():
+    from biomech.ik import uniform_landmarks
+
+    t = np.arange(60) / 30.0
+    t = np.delete(t, [10, 11])  # two dropped frames
+    P = np.sin(2 * np.pi * 1.0 * t)[:, None, None] * np.ones((1, 33, 3))
+    P[20:23] = np.nan  # three frames without a detection
+    grid, out, filled = uniform_landmarks(t, P, 30.0, cutoff_hz=None)
+    assert np.allclose(np.diff(grid), 1 / 30.0) and len(grid) == 60
+    assert filled.sum() == 5 and filled[[10, 11, 22, 23, 24]].all()
+    assert np.isfinite(out).all()
+    assert np.allclose(out[:, 0, 0], np.sin(2 * np.pi * grid), atol=0.02)  # the spline bridges the gaps
+    with pytest.raises(ValueError, match="frames with a detection"):
+        uniform_landmarks(t, np.full_like(P, np.nan), 30.0)
+
+
+def test_detector_landmarks_ik_and_moments_from_ik_angles(clips):
+    """The held-out evaluation on one generated clip with detector-like landmarks: flexion within
+    the issue's reach, and moments from the IK angles on the plates close to those from the true
+    angles through the same path."""
+    from evaluation.ik_accuracy import evaluate_detector_clip
+    from evaluation.torque_id import score
+
+    clip = clips[0]  # squat
+    offset = read_json(clip / "meta.json")["synthetic_truth"]["clock_offsets_s"]["grf"]
+    row, pairs = evaluate_detector_clip(clip, offset)
+    print("\n", row["rmse_deg"], f"marker {row['marker_error_rms_mm']:.0f} mm")
+    assert max(row["rmse_deg"].values()) < 12.0, row["rmse_deg"]
+    assert 5.0 < row["marker_error_rms_mm"] < 60.0  # detector noise: not the noise-free ~0.1 mm
+    assert set(pairs) == {"ik_plates", "ik_estimated_grf", "true_plates", "true_estimated_grf"}
+    ik, true = score(*pairs["ik_plates"]), score(*pairs["true_plates"])
+    print({k: (round(ik[k]["rmse"], 1), round(true[k]["rmse"], 1)) for k in ik})
+    for side in ("r", "l"):
+        assert ik[f"knee_angle_{side}_moment"]["rmse"] < 20.0
+        assert ik[f"knee_angle_{side}_moment"]["icc_2_1"] > 0.8
+
+
+def test_unswap_limbs_undoes_a_detector_swap_and_leaves_fast_limbs_alone():
+    from biomech.camera import SWAP_LIMBS
+    from biomech.ik import unswap_limbs
+
+    t = np.arange(90) / 30.0
+    P = np.zeros((len(t), 33, 3))
+    P[:, :, 2] = np.where(np.arange(33) % 2 == 0, 0.1, -0.1)  # left / right landmarks 0.2 m apart
+    P[:, :, 0] = 0.4 * np.sin(2 * np.pi * 1.5 * t)[:, None] * np.where(np.arange(33) % 2 == 0, 1, -1)  # fast swings
+    noisy = P + np.random.default_rng(0).normal(0, 0.01, P.shape)
+    swapped = noisy.copy()
+    legs = np.array(SWAP_LIMBS["legs"])
+    swapped[40:44][:, legs[:, 0]], swapped[40:44][:, legs[:, 1]] = noisy[40:44][:, legs[:, 1]], noisy[40:44][:, legs[:, 0]]
+    swapped[60] = np.nan  # a missed frame is skipped
+    fixed, n = unswap_limbs(swapped)
+    assert n == 4
+    ok = np.isfinite(fixed).all((1, 2))
+    assert np.allclose(fixed[ok], np.where(np.isnan(swapped), np.nan, noisy)[ok])
+    assert unswap_limbs(noisy)[1] == 0  # the fast swings alone are not taken for swaps

@@ -70,3 +70,22 @@ def test_fault_loss_is_weighted_ce_of_the_clip_fault():
     assert l["total"].item() == pytest.approx((l["window"] + 0.5 * want).item(), rel=1e-6)
     assert "fault" not in compute_losses(out, batch, {**cfg, "fault_weight": 0.0})
     assert "fault" not in compute_losses({k: v for k, v in out.items() if k != "fault_logits"}, batch, cfg)
+
+
+def test_fault_loss_given_the_action_ignores_faults_the_action_cannot_have():
+    """With fault_admissible, the fault softmax runs over the faults seen with the window's action:
+    a huge logit on a fault the action never has changes nothing; on an admissible one it does."""
+    from models.losses import admissible_fault_mask
+
+    mask = admissible_fault_mask([0, 0, 1, 1], [1, 0, 2, 0], num_classes=2, num_faults=3)
+    assert mask.tolist() == [[True, True, False], [True, False, True]]
+    batch = {"label": torch.tensor([0, 1]), "fault": torch.tensor([1, 0])}
+    base = {"logits": torch.zeros(2, 2), "frame_logits": torch.zeros(2, 1, 2), "fault_logits": torch.zeros(2, 3)}
+    cfg = {"frame_weight": 0.0, "kl_weight": 0.0, "fault_weight": 1.0, "fault_admissible": mask.tolist()}
+    ref = compute_losses(base, batch, cfg)["fault"]
+    assert ref.item() == pytest.approx(math.log(2), rel=1e-6)   # two admissible faults, uniform logits
+    inadmissible = dict(base, fault_logits=torch.tensor([[0.0, 0.0, 50.0], [0.0, 50.0, 0.0]]))
+    assert compute_losses(inadmissible, batch, cfg)["fault"].item() == pytest.approx(ref.item(), rel=1e-6)
+    assert compute_losses(inadmissible, batch, {**cfg, "fault_admissible": None})["fault"].item() > 10
+    admissible = dict(base, fault_logits=torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 50.0]]))
+    assert compute_losses(admissible, batch, cfg)["fault"].item() > 10

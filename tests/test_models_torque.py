@@ -12,7 +12,7 @@ from biomech.sensors import ImuSpec
 from biomech.synth import ClipSpec, Preset, SynthConfig, simulate
 from models import available_models, build_model, model_kind
 from models.testing import make_batch
-from models.torque import icc_3_1, moment_loss, torque_metrics
+from models.torque import moment_loss, torque_metrics
 
 PRO = Preset("pro", 60.0, ImuSpec(200.0, 0.05, 0.005, 0.003, 0.0005, 32 * GRAVITY, 35.0), 1000.0)
 MASS, HEIGHT = 75.0, 1.80
@@ -157,18 +157,6 @@ def test_moment_loss_is_mass_normalised_rmse():
     assert torch.isclose(moment_loss(pred, target, mass), torch.tensor(1.0))
 
 
-def test_icc_3_1_hand_computed():
-    # n = 3 subjects, k = 2 raters: grand mean 8/3, SS_rows = 19/3, SS_cols = 8/3, SS_total = 28/3
-    # -> SS_err = 1/3, MS_R = 19/6, MS_E = 1/6, ICC(3,1) = (19/6 - 1/6) / (19/6 + 1/6) = 0.9
-    assert icc_3_1(np.array([[1, 2], [2, 3], [3, 5]])) == pytest.approx(0.9)
-    # Shrout & Fleiss (1979), Table 2 (6 targets x 4 judges): ICC(3,1) = 0.71
-    sf = np.array([[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]])
-    assert icc_3_1(sf) == pytest.approx(0.7148, abs=1e-3)
-    # a constant offset does not change consistency ICC
-    x = np.random.default_rng(0).normal(size=50)
-    assert icc_3_1(np.stack([x, x + 3.0], 1)) == pytest.approx(1.0)
-
-
 def test_torque_metrics_known_inputs():
     rng = np.random.default_rng(1)
     target = rng.normal(size=(4, 20, 10)) * 30
@@ -182,15 +170,3 @@ def test_torque_metrics_known_inputs():
     m = torque_metrics(-target, torch.as_tensor(target))
     assert all(v == pytest.approx(-1.0) for v in m["pearson"].values())
     assert set(m["rmse"]) == set(MOMENTS)
-
-
-def test_icc_2_1_hand_computed_and_offset_sensitive():
-    """Shrout & Fleiss ICC(2,1) on a 3x2 table worked by hand: MS_R 19/6, MS_C 8/3, MS_E 1/6 ->
-    3 / 5; a constant offset between raters leaves ICC(3,1) at 1 but lowers ICC(2,1)."""
-    from models.torque import icc_2_1
-
-    assert icc_2_1(np.array([[1, 2], [2, 3], [3, 5]])) == pytest.approx(0.6)
-    x = np.linspace(0, 10, 50)
-    y = np.stack([x, x + 3.0], 1)
-    assert icc_3_1(y) == pytest.approx(1.0)
-    assert icc_2_1(y) < 0.8

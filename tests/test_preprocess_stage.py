@@ -15,17 +15,7 @@ from preprocessing.params import PreprocessParams
 from preprocessing.run import preprocess
 from stages.params import ParamsError, validate
 
-from .preprocess_fixtures import CLIPS, _params, build_raw, build_run
-
-
-@pytest.fixture(scope="module")
-def raw(tmp_path_factory):
-    return build_raw(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def run(raw, tmp_path_factory):
-    return build_run(raw, tmp_path_factory)
+from .preprocess_fixtures import CLIPS, _params, raw, run  # noqa: F401 (module-scoped fixtures)
 
 
 def test_report_counts_and_files(run):
@@ -41,7 +31,7 @@ def test_report_counts_and_files(run):
             assert list(arr.shape) == meta["shape"] and str(arr.dtype) == meta["dtype"]
         assert len(idx["windows"]["clip_id"]) == idx["n_windows"]
     # MB, not kB or bytes: a Python process with numpy and the clips loaded holds tens of MB, far below 16 GiB
-    assert 40 < json.loads((out / "preprocess.json").read_text())["peak_memory"]["main_mb"] < 16384
+    assert 40 < json.loads(Path(report["details_file"]).read_text())["peak_memory"]["main_mb"] < 16384
     pngs = sorted(Path(p.report_dir).glob("window_*.png"))
     assert len(pngs) == len({c[1] for c in CLIPS})
     assert set(report["gapfill_rmse"]) == {"imu_acc", "imu_gyro", "grf_force", "landmarks"}

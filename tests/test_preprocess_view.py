@@ -16,17 +16,7 @@ from preprocessing.run import preprocess
 from preprocessing.view import rotate_scaled_landmarks
 from sigproc.normalize import ChannelScaler
 
-from .preprocess_fixtures import CLIPS, _params, build_raw, build_run
-
-
-@pytest.fixture(scope="module")
-def raw(tmp_path_factory):
-    return build_raw(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def run(raw, tmp_path_factory):
-    return build_run(raw, tmp_path_factory)
+from .preprocess_fixtures import CLIPS, _params, raw, run  # noqa: F401 (module-scoped fixtures)
 
 
 def _split(d: Path, split: str):

@@ -97,6 +97,7 @@ class TrainParams(_Strict):
     # sampling of train windows, "none" = neither
     balance: Literal["loss", "sampler", "none"] = "loss"
     loss: dict[str, Any] = Field(default_factory=dict)             # models.losses.compute_losses cfg
+    fault: dict[str, Any] = Field(default_factory=dict)            # training.tasks.FaultParams (fault head)
     augment: AugmentParams = Field(default_factory=AugmentParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
 
@@ -388,7 +389,8 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
 
     from .tasks import make_task, to_device
 
-    task = make_task(kind, data_dir, K, p.batch_size, p.seed, p.loss, p.balance, int(cfg.get("num_faults", 0)))
+    task = make_task(kind, data_dir, K, p.batch_size, p.seed, p.loss, p.balance, int(cfg.get("num_faults", 0)),
+                     p.fault)
     model = build_model(model_name, cfg).to(d.device)  # before the optimizer: its state follows the params
     n_params = int(sum(t.numel() for t in model.parameters()))
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)

@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 from sklearn.metrics import accuracy_score, f1_score
 from torch.utils.data import DataLoader, Subset
+
+from models.losses import mask_fault_logits
 
 __all__ = ["ClassificationTask", "TorqueTask", "make_task", "to_device", "split_class_weights",
            "fault_class_weights", "fault_scores", "BALANCE"]
@@ -60,15 +63,43 @@ def split_class_weights(data_dir: str | Path, num_classes: int) -> list[float]:
     return [float(v) for v in w]
 
 
-def fault_class_weights(data_dir: str | Path, num_faults: int) -> list[float]:
-    """Inverse-frequency weights of the train windows' fault labels (the class-weight rule of
-    preprocessing.split.class_weights: 1/n, sum 1, 0 for faults absent from train)."""
+class FaultParams(BaseModel):
+    """How the technique-fault head is trained and how it counts in checkpoint selection."""
+    model_config = ConfigDict(extra="forbid")
+    given_action: bool = True    # fault softmax over the faults admissible for the window's true action
+    # class weights of the fault loss: inverse frequency (1/n), its square root (1/sqrt n, milder:
+    # "none" is ~70 % of the windows, and 1/n makes the head call a fault in most of them), or none
+    balance: Literal["inverse", "sqrt", "none"] = "inverse"
+    # checkpoint selection score = val macro-F1 + score_weight * val fault macro-F1 (given the action);
+    # 0 = the action alone (val action accuracy saturates long before the fault head has learned)
+    score_weight: float = Field(default=0.0, ge=0, le=10)
+
+
+def fault_class_weights(data_dir: str | Path, num_faults: int, balance: str = "inverse") -> list[float]:
+    """Weights of the train windows' fault labels: ``inverse`` is the class-weight rule of
+    preprocessing.split.class_weights (1/n, sum 1, 0 for faults absent from train); ``sqrt`` uses
+    1/sqrt(n), normalised the same way."""
     from preprocessing.split import class_weights
 
     path = Path(data_dir) / "train" / "fault.npy"
     if not path.is_file():
         raise ValueError(f"{path} not found: the processed dataset has no fault labels")
-    return [float(w) for w in class_weights(np.load(path), num_faults)[1]]
+    counts, w = class_weights(np.load(path), num_faults)
+    if balance == "sqrt":
+        w = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0)
+        w = w / w.sum()
+    return [float(v) for v in w]
+
+
+def train_fault_mask(data_dir: str | Path, num_classes: int, num_faults: int) -> np.ndarray:
+    """(K, F) bools: the faults seen with each action in the train split (+ "none")."""
+    from models.losses import admissible_fault_mask
+
+    d = Path(data_dir) / "train"
+    for f in ("label.npy", "fault.npy"):
+        if not (d / f).is_file():
+            raise ValueError(f"{d / f} not found: the processed dataset has no fault labels")
+    return admissible_fault_mask(np.load(d / "label.npy"), np.load(d / "fault.npy"), num_classes, num_faults)
 
 
 def _macro_f1(y: np.ndarray, p: np.ndarray) -> float:
@@ -90,16 +121,22 @@ class ClassificationTask:
     score_name, score_key = "val_macro_f1", "macro_f1"
 
     def __init__(self, data_dir: Path, num_classes: int, batch_size: int, seed: int, loss_cfg: Mapping[str, Any],
-                 balance: str = "loss", num_faults: int = 0):
+                 balance: str = "loss", num_faults: int = 0, fault: Mapping[str, Any] | None = None):
         if balance not in BALANCE:
             raise ValueError(f"balance = {balance!r}: expected one of {BALANCE}")
         self.data_dir, self.K, self.batch_size, self.seed = Path(data_dir), num_classes, batch_size, seed
         self.balance, self.num_faults = balance, num_faults
         self.loss_cfg = dict(loss_cfg)
+        self.fault = FaultParams.model_validate(dict(fault or {}))
+        # the fault head is trained and scored given the action (models.losses.admissible_fault_mask)
+        self.fault_admissible = None
+        if self.fault.given_action and num_faults:
+            self.fault_admissible = train_fault_mask(self.data_dir, num_classes, num_faults)
+            self.loss_cfg["fault_admissible"] = self.fault_admissible.tolist()
         if balance == "loss" and self.loss_cfg.get("class_weights") is None:
             self.loss_cfg["class_weights"] = split_class_weights(self.data_dir, num_classes)
-        if balance == "loss" and num_faults and self.loss_cfg.get("fault_class_weights") is None:
-            self.loss_cfg["fault_class_weights"] = fault_class_weights(self.data_dir, num_faults)
+        if num_faults and self.fault.balance != "none" and self.loss_cfg.get("fault_class_weights") is None:
+            self.loss_cfg["fault_class_weights"] = fault_class_weights(self.data_dir, num_faults, self.fault.balance)
 
     def train_loader(self, epoch: int) -> DataLoader:
         from preprocessing.dataset import make_loader
@@ -122,7 +159,8 @@ class ClassificationTask:
         return compute_losses(outputs, batch, self.loss_cfg)
 
     def evaluate(self, model: torch.nn.Module, loader: Iterable, device: torch.device | None = None) -> dict[str, Any]:
-        """{"accuracy", "macro_f1", "n", "score"} over the loader (score = macro-F1), plus
+        """{"accuracy", "macro_f1", "n", "score"} over the loader (score = macro-F1, + fault.score_weight x
+        fault macro-F1 when the model has a fault head), plus
         :func:`fault_scores` when the model has a fault head."""
         model.eval()
         ys, ps, fs, fps = [], [], [], []
@@ -132,8 +170,11 @@ class ClassificationTask:
                 ys.append(batch["label"].numpy())
                 ps.append(out["logits"].argmax(-1).cpu().numpy())
                 if "fault_logits" in out:
+                    fl = out["fault_logits"]
+                    if self.fault_admissible is not None:  # given the (true) action, as the evaluate stage
+                        fl = mask_fault_logits(fl, batch["label"].to(fl.device), self.fault_admissible)
                     fs.append(batch["fault"].numpy())
-                    fps.append(out["fault_logits"].argmax(-1).cpu().numpy())
+                    fps.append(fl.argmax(-1).cpu().numpy())
         if not ys:
             return {"accuracy": float("nan"), "macro_f1": float("nan"), "n": 0, "score": float("nan")}
         y, p = np.concatenate(ys), np.concatenate(ps)
@@ -141,6 +182,7 @@ class ClassificationTask:
         res = {"accuracy": float(accuracy_score(y, p)), "macro_f1": f1, "n": int(len(y)), "score": f1}
         if fs:
             res.update(fault_scores(np.concatenate(fs), np.concatenate(fps), y, self.classes))
+            res["score"] = f1 + self.fault.score_weight * res["fault_macro_f1"]
         return res
 
     @property
@@ -258,9 +300,10 @@ class TorqueTask:
 
 
 def make_task(kind: str, data_dir: Path, num_classes: int, batch_size: int, seed: int,
-              loss_cfg: Mapping[str, Any], balance: str = "loss", num_faults: int = 0):
+              loss_cfg: Mapping[str, Any], balance: str = "loss", num_faults: int = 0,
+              fault: Mapping[str, Any] | None = None):
     if kind == "torch":
-        return ClassificationTask(data_dir, num_classes, batch_size, seed, loss_cfg, balance, num_faults)
+        return ClassificationTask(data_dir, num_classes, batch_size, seed, loss_cfg, balance, num_faults, fault)
     if kind == "torque":
         return TorqueTask(data_dir, batch_size, seed)
     raise ValueError(f"no training task for model kind {kind!r}")
