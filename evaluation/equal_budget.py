@@ -61,7 +61,7 @@ def score_one(model_dir: Path, data_dir: Path, n_classes: int, n_boot: int, seed
             "test_macro_f1": scores["macro_f1"], "test_clip_accuracy": accuracy(clip_y, clip_lp), "n_test": len(split)}
 
 
-def markdown(rows: list[dict], budget: int, epochs: int, data_dir: Path, n_boot: int) -> str:
+def markdown(rows: list[dict], budget: int, epochs: int, data_dir: Path, n_boot: int, note: str = "") -> str:
     head = (f"# Equal sample budget: {budget} train windows per model\n\n"
             f"Every torch recognizer trained on {data_dir} with its own params.yaml settings except the budget "
             f"(`train.sample_budget` = {budget} windows over {epochs} epochs, no early stopping), one seed, "
@@ -73,7 +73,7 @@ def markdown(rows: list[dict], budget: int, epochs: int, data_dir: Path, n_boot:
     lines = [f"| {r['model']} | {r['inputs']} | {r['windows_seen']} | {r['lr']:g} | {r['test_window_accuracy']:.3f} "
              f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['test_macro_f1']:.3f} | {r['test_clip_accuracy']:.3f} | "
              f"{r['params']:,} | {r['seconds']:.0f} |" for r in rows]
-    return head + "\n".join(lines) + "\n"
+    return head + "\n".join(lines) + "\n" + (f"\n{note}\n" if note else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=20261122, help="bootstrap seed")
     ap.add_argument("--retrain", action="store_true")
+    ap.add_argument("--note", default="", help="a paragraph appended to the report (what was run, and how)")
     a = ap.parse_args(argv)
     data_dir, out_root = Path(a.data_dir), Path(a.out_dir)
     if not (data_dir / "dataset.json").is_file():
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
         report = Path(a.report)  # rewritten after every model: a partial table survives an interruption
         report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(markdown(rows, a.budget, a.epochs, data_dir, a.n_boot))
+        report.write_text(markdown(rows, a.budget, a.epochs, data_dir, a.n_boot, a.note))
         table.write_text(json.dumps(rows, indent=1) + "\n")
     return 0
 
