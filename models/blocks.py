@@ -172,17 +172,19 @@ class FrameEncoder(nn.Module):
 
 
 def modality_in_features(modality: str, *, landmark_nodes: int = LANDMARK_NODES,
-                         imu_channels: int = IMU_FEATURES_PER_SENSOR) -> int:
+                         imu_channels: int = IMU_FEATURES_PER_SENSOR, imu_sensors: int = len(IMU_SENSORS)) -> int:
     return {"landmarks": landmark_nodes * LANDMARK_FEATURES,
-            "imu": len(IMU_SENSORS) * imu_channels,
+            "imu": imu_sensors * imu_channels,
             "grf": GRF_PLATES * GRF_FEATURES_PER_PLATE}[modality]
 
 
 def sensor_encoders(modalities: Sequence[str], dim: int, *, dropout: float = 0.0, causal: bool = False,
-                    landmark_nodes: int = LANDMARK_NODES, imu_channels: int = IMU_FEATURES_PER_SENSOR) -> nn.ModuleDict:
-    """One :class:`FrameEncoder` per time-series modality (landmarks / imu / grf)."""
+                    landmark_nodes: int = LANDMARK_NODES, imu_channels: int = IMU_FEATURES_PER_SENSOR,
+                    imu_sensors: int = len(IMU_SENSORS)) -> nn.ModuleDict:
+    """One :class:`FrameEncoder` per time-series modality (landmarks / imu / grf); the IMU encoder
+    reads ``imu_sensors`` sensors (a model that selects a placement subset passes its size)."""
     return nn.ModuleDict({m: FrameEncoder(modality_in_features(m, landmark_nodes=landmark_nodes,
-                                                               imu_channels=imu_channels),
+                                                               imu_channels=imu_channels, imu_sensors=imu_sensors),
                                           dim, dropout=dropout, causal=causal)
                           for m in modalities if m in TIME_SERIES})
 
@@ -193,14 +195,17 @@ class MaskedModalityFusion(nn.Module):
     embedding), softmax over the modalities PRESENT for that sample (missing ones get weight exactly
     0), fused = sum_m a_m f_m. Input (B, T, M, D) + mask (B, M) -> (B, T, D), weights (B, T, M)."""
 
-    def __init__(self, dim: int, num_modalities: int, hidden: int | None = None):
+    def __init__(self, dim: int, num_modalities: int, hidden: int | None = None, attention: bool = True):
         super().__init__()
         hidden = hidden or dim
-        self.embed = nn.Parameter(torch.zeros(num_modalities, dim))
-        self.score = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+        self.attention = attention          # False (ablation): equal weights over the present modalities
+        if attention:
+            self.embed = nn.Parameter(torch.zeros(num_modalities, dim))
+            self.score = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, 1))
 
     def forward(self, feats: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        scores = self.score(feats + self.embed).squeeze(-1)  # (B, T, M)
+        scores = (self.score(feats + self.embed).squeeze(-1) if self.attention
+                  else feats.new_zeros(feats.shape[:-1]))  # (B, T, M)
         m = mask[:, None, :].expand_as(scores)
         scores = scores.masked_fill(~m, torch.finfo(scores.dtype).min)
         weights = torch.softmax(scores, dim=-1) * m  # rows with nothing present -> all 0
@@ -213,12 +218,15 @@ class MaskedModalityFusion(nn.Module):
 class AttentionPool(nn.Module):
     """Temporal attention pooling (B, T, D) -> (B, D), weights (B, T)."""
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, attention: bool = True):
         super().__init__()
-        self.score = nn.Sequential(nn.Linear(dim, dim), nn.Tanh(), nn.Linear(dim, 1))
+        self.attention = attention          # False (ablation): the plain mean over time
+        if attention:
+            self.score = nn.Sequential(nn.Linear(dim, dim), nn.Tanh(), nn.Linear(dim, 1))
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        w = torch.softmax(self.score(x).squeeze(-1), dim=1)
+        s = self.score(x).squeeze(-1) if self.attention else x.new_zeros(x.shape[:2])
+        w = torch.softmax(s, dim=1)
         return (w.unsqueeze(-1) * x).sum(1), w
 
 
@@ -243,15 +251,16 @@ class MotionHeads(nn.Module):
     squat), not where the action is most recognisable. Angles are predicted in radians
     internally and returned in degrees (the batch convention)."""
 
-    def __init__(self, dim: int, num_classes: int, num_angles: int = 0, dropout: float = 0.0, num_faults: int = 0):
+    def __init__(self, dim: int, num_classes: int, num_angles: int = 0, dropout: float = 0.0, num_faults: int = 0,
+                 attention: bool = True):
         super().__init__()
         if num_faults == 1 or num_faults < 0:
             raise ValueError(f"num_faults = {num_faults}: expected 0 (no fault head) or >= 2 ('none' + faults)")
-        self.pool = AttentionPool(dim)
+        self.pool = AttentionPool(dim, attention)
         self.window = FrameHead(dim, num_classes, dropout)
         self.frame = FrameHead(dim, num_classes, dropout)
         self.angles = FrameHead(dim, num_angles, dropout, scale=180.0 / math.pi) if num_angles else None
-        self.fault_pool = AttentionPool(dim) if num_faults else None
+        self.fault_pool = AttentionPool(dim, attention) if num_faults else None
         self.fault = FrameHead(dim, num_faults, dropout) if num_faults else None
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
@@ -271,12 +280,13 @@ class MotionModel(nn.Module):
 
     modalities: tuple[str, ...] = ()
 
-    def __init__(self, dim: int, num_classes: int, num_angles: int = 0, dropout: float = 0.0, num_faults: int = 0):
+    def __init__(self, dim: int, num_classes: int, num_angles: int = 0, dropout: float = 0.0, num_faults: int = 0,
+                 attention: bool = True):
         super().__init__()
         if num_angles < 0:
             raise ValueError(f"num_angles must be >= 0, got {num_angles}")
         self.num_classes, self.num_angles, self.num_faults, self.dim = num_classes, num_angles, num_faults, dim
-        self.heads = MotionHeads(dim, num_classes, num_angles, dropout, num_faults)
+        self.heads = MotionHeads(dim, num_classes, num_angles, dropout, num_faults, attention)
 
     def prepare(self, batch: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], Tensor]:
         """Inputs of ``self.modalities`` with missing samples zeroed, and the (B, 4) bool mask."""

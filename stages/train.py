@@ -8,6 +8,8 @@ Reads params.yaml section `train` (active profile applied): the common settings
 (training.loop.TrainParams) plus `train.archs.<name>` (model cfg overrides, checked against the
 builder's signature; its `train` key overrides common settings for this model only; its `arch` key
 makes `<name>` a variant of a registered architecture, e.g. `tcn_imu: {arch: tcn, modalities: [imu]}`).
+A tuned file `params/tuned/<name>.yaml` (written by `stages.tune`, committed) is deep-merged over
+`train.archs.<name>` when it was tuned on the active profile: the tuned values win.
 Writes artifacts/train/<name>/ (model.pt or model.joblib, checkpoint.pt, metrics.json) and
 reports/train/<name>.json (metrics for `dvc metrics show`); with `--seed K` (K >= 1) it trains with
 seed `train.seed + K` into `train.seeds_dir`/<name>/seed_<K>/ instead (no report: the evaluate stage
@@ -21,19 +23,27 @@ import sys
 from pathlib import Path
 
 from stages.params import ParamsError, deep_merge, section, validate
+from tuning.best import TUNED_DIR, read_tuned, tuned_path
 
 
-def load_params(name: str):
-    """(profile, TrainParams, registry architecture, model cfg) of the zoo entry ``name``."""
+def load_params(name: str, extra: dict | None = None, tuned_dir: Path | str | None = TUNED_DIR):
+    """(profile, TrainParams, registry architecture, model cfg) of the zoo entry ``name``: params.yaml's
+    ``train.archs.<name>``, then the tuned file of ``tuned_dir`` (None: ignored), then ``extra``
+    (a tuning trial's values), each deep-merged over the one before."""
     from models import available_models, model_signature
     from training.loop import TrainParams
+    from tuning.best import tuned_overrides
 
     profile, raw = section("train")
     raw = dict(raw)
     archs = raw.pop("archs", None) or {}
     if not isinstance(archs, dict):
         raise ParamsError("params.yaml key 'train.archs' must be a mapping of architecture -> model cfg")
-    cfg = dict(archs.get(name) or {})
+    try:
+        tuned = tuned_overrides(name, profile, tuned_dir)
+    except ValueError as exc:
+        raise ParamsError(str(exc)) from None
+    cfg = deep_merge(deep_merge(dict(archs.get(name) or {}), tuned), extra or {})
     arch = cfg.pop("arch", name)  # a variant names the registered architecture it configures
     if arch not in available_models():
         where = f" (params.yaml key 'train.archs.{name}.arch')" if arch != name else ""
@@ -100,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     if is_main():
         print(f"train: profile={profile} model={name} (arch {arch}) seed={p.seed} dataset={p.dataset} "
               f"epochs={p.epochs} batch={p.batch_size}", file=sys.stderr)
+        tuned = read_tuned(name)
+        if tuned is not None and tuned["profile"] == profile and tuned.get("adopt", True):
+            print(f"train: {name} uses the tuned values of {tuned_path(name)} (study {tuned.get('study')}, "
+                  f"trial {tuned.get('best_trial')}): {tuned['params']}", file=sys.stderr)
     try:
         metrics = train(arch, cfg, p, data_dir, out_dir, tracker=tracker)
     except (TypeError, ValueError) as exc:  # a model cfg the builder rejects, a stale checkpoint

@@ -13,6 +13,9 @@ RNG state is checkpointed, so a resumed run reproduces the uninterrupted one.
 
 A tracker (e.g. ``training.tracking.MlflowTracker``) is optional and sees three calls only:
 ``start(params)``, ``log_epoch(epoch, metrics)``, ``finish(model, metrics, example_batch)``.
+``on_epoch(epoch, row)`` is an optional hook called on rank 0 after every epoch with the epoch's
+row (train loss, the task's validation metrics on the per-epoch subset, lr); an exception it raises
+stops the run (Optuna's pruning: ``tuning.objective`` reports the row and raises ``TrialPruned``).
 
 Distributed (``torchrun --nproc_per_node N``, i.e. ``WORLD_SIZE`` > 1): one process group (nccl
 and one GPU per process when CUDA is available, else gloo on CPU), the model in
@@ -33,7 +36,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 import numpy as np
 import torch
@@ -334,7 +337,8 @@ def _shard_loader(loader, d: _Dist):
 
 # ---- the loop --------------------------------------------------------------------------------
 def train(model_name: str, model_cfg: Mapping[str, Any] | None, train_cfg: TrainParams | Mapping[str, Any] | None,
-          data_dir: str | Path, out_dir: str | Path, tracker: Any = None, progress: bool = True) -> dict:
+          data_dir: str | Path, out_dir: str | Path, tracker: Any = None, progress: bool = True,
+          on_epoch: Callable[[int, dict], None] | None = None) -> dict:
     """Train ``model_name`` on ``data_dir`` (= ``data/processed/<dataset>``), write ``out_dir``
     (checkpoint.pt, model.pt or model.joblib, metrics.json) and return the metrics dict."""
     from models import build_model, model_kind, model_signature
@@ -369,7 +373,7 @@ def train(model_name: str, model_cfg: Mapping[str, Any] | None, train_cfg: Train
         if tracker is not None:
             tracker.start({"model_name": model_name, "model": cfg, "train": p.model_dump(mode="json")}, data_dir)
         try:
-            return _run(model_name, kind, cfg, classes, p, data_dir, out_dir, tracker, t0, progress, d)
+            return _run(model_name, kind, cfg, classes, p, data_dir, out_dir, tracker, t0, progress, d, on_epoch)
         except BaseException:
             if tracker is not None and hasattr(tracker, "fail"):
                 tracker.fail()
@@ -379,7 +383,7 @@ def train(model_name: str, model_cfg: Mapping[str, Any] | None, train_cfg: Train
 
 
 def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir: Path, tracker, t0, progress,
-         d: _Dist | None = None):
+         d: _Dist | None = None, on_epoch: Callable[[int, dict], None] | None = None):
     from models import build_model
 
     d = d or _Dist()
@@ -484,6 +488,8 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
                   file=sys.stderr)
         if tracker is not None:
             tracker.log_epoch(epoch, row)
+        if on_epoch is not None and d.main:
+            on_epoch(epoch, row)
     if state["since_best"] >= p.patience and epoch < p.epochs:
         stopped_early = True
     ddp = None

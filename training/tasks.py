@@ -3,7 +3,9 @@
 * :class:`ClassificationTask` (kind ``"torch"``): the zoo's losses (``models.losses.compute_losses``),
   class balance by one mechanism (``balance``): ``"loss"`` passes the split's ``class_weights.json``
   (w_c proportional to 1/n_c) to the classification losses, ``"sampler"`` draws class-balanced train
-  batches instead, ``"none"`` neither; score = validation macro-F1; reports accuracy and macro-F1,
+  batches instead, ``"none"`` neither; score = validation macro-F1; reports accuracy, macro-F1 and
+  the action head's negative log-likelihood (``nll``: mean unweighted cross-entropy, a graded
+  measure that still moves when accuracy saturates; the tuning objective),
   and for a model with a technique-fault head (``fault_logits``; the window's clip fault, 0 =
   "none") the fault accuracy and macro-F1, overall and per true action class.
 * :class:`TorqueTask` (kind ``"torque"``): the joint-moment estimators of ``models.torque``. Only
@@ -159,16 +161,19 @@ class ClassificationTask:
         return compute_losses(outputs, batch, self.loss_cfg)
 
     def evaluate(self, model: torch.nn.Module, loader: Iterable, device: torch.device | None = None) -> dict[str, Any]:
-        """{"accuracy", "macro_f1", "n", "score"} over the loader (score = macro-F1, + fault.score_weight x
-        fault macro-F1 when the model has a fault head), plus
-        :func:`fault_scores` when the model has a fault head."""
+        """{"accuracy", "macro_f1", "nll", "n", "score"} over the loader (score = macro-F1, + fault.score_weight x
+        fault macro-F1 when the model has a fault head; nll = mean cross-entropy of the action logits,
+        unweighted), plus :func:`fault_scores` when the model has a fault head."""
         model.eval()
         ys, ps, fs, fps = [], [], [], []
+        nll_sum = 0.0
         with torch.no_grad():
             for batch in loader:
                 out = model(to_device(self.prepare(batch), device))
                 ys.append(batch["label"].numpy())
                 ps.append(out["logits"].argmax(-1).cpu().numpy())
+                nll_sum += float(torch.nn.functional.cross_entropy(out["logits"].float().cpu(), batch["label"],
+                                                                   reduction="sum"))
                 if "fault_logits" in out:
                     fl = out["fault_logits"]
                     if self.fault_admissible is not None:  # given the (true) action, as the evaluate stage
@@ -176,10 +181,12 @@ class ClassificationTask:
                     fs.append(batch["fault"].numpy())
                     fps.append(fl.argmax(-1).cpu().numpy())
         if not ys:
-            return {"accuracy": float("nan"), "macro_f1": float("nan"), "n": 0, "score": float("nan")}
+            return {"accuracy": float("nan"), "macro_f1": float("nan"), "nll": float("nan"), "n": 0,
+                    "score": float("nan")}
         y, p = np.concatenate(ys), np.concatenate(ps)
         f1 = float(f1_score(y, p, labels=list(range(self.K)), average="macro", zero_division=0))
-        res = {"accuracy": float(accuracy_score(y, p)), "macro_f1": f1, "n": int(len(y)), "score": f1}
+        res = {"accuracy": float(accuracy_score(y, p)), "macro_f1": f1, "nll": nll_sum / len(y), "n": int(len(y)),
+               "score": f1}
         if fs:
             res.update(fault_scores(np.concatenate(fs), np.concatenate(fps), y, self.classes))
             res["score"] = f1 + self.fault.score_weight * res["fault_macro_f1"]
@@ -190,7 +197,7 @@ class ClassificationTask:
         return list(json.loads((self.data_dir / "dataset.json").read_text())["classes"])
 
     def epoch_row(self, val: dict) -> dict[str, float]:
-        row = {"val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"]}
+        row = {"val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"], "val_nll": val["nll"]}
         if "fault_macro_f1" in val:
             row["val_fault_macro_f1"] = val["fault_macro_f1"]
         return row
@@ -201,7 +208,8 @@ class ClassificationTask:
 
     def summary(self, val: dict, test: dict) -> dict[str, Any]:
         out = {"val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"], "test_accuracy": test["accuracy"],
-               "test_macro_f1": test["macro_f1"], "n_val": val["n"], "n_test": test["n"]}
+               "test_macro_f1": test["macro_f1"], "val_nll": val["nll"], "test_nll": test["nll"], "n_val": val["n"],
+               "n_test": test["n"]}
         for split, res in (("val", val), ("test", test)):
             for key in ("fault_accuracy", "fault_macro_f1", "fault_macro_f1_per_action"):
                 if key in res:

@@ -1,0 +1,358 @@
+"""Robustness of trained recognizers to degraded inputs, at inference time, on the TEST windows.
+
+    batch = occlude_landmarks(batch, 0.3, rng)           30 % of the 33 landmarks missing in each window
+    batch = drop_frames(batch, 0.2, rng)                 20 % of the frames without a detection
+    batch = drop_imu_sensors(batch, [2, 3])              the wrist IMUs missing
+    batch = shift_clock(batch, "imu", 40.0, 50.0)        IMU stream 40 ms late against the video clock
+    batch = mask_modalities(batch, ["landmarks"])        only the landmarks present
+    result = run_robustness(RobustnessParams(...))       every curve, for the champion and its peers
+
+The perturbations write what preprocessing writes for data that is not there (``preprocessing``
+docstring and ``preprocessing.clip.landmarks_on_timeline``):
+
+* an absent stream is zeros (the z-scored centre) with its ``modality_mask`` entry False;
+* a video frame without a pose detection has visibility 0 in every landmark and coordinates
+  gap-filled from the detected frames by the project's gap filler (``sigproc.gaps.resample_uniform``,
+  cubic, as the preprocess stage fills such frames);
+* a landmark hidden for the whole window cannot be gap-filled from that window: its coordinates
+  are the z-scored centre (0) and its visibility 0 (the detector's "not seen");
+* a missing IMU sensor is zeros in its 9 channels; all six missing = the IMU stream absent
+  (mask False);
+* a residual clock error of ``k`` ms delays the stream by ``k`` ms: ``x'(t) = x(t - k)``, linear
+  interpolation on the window's timeline, edges held (``resample_uniform``).
+
+Scores: window and clip accuracy (a clip = mean log-probability of its windows) with percentile
+bootstrap CIs resampling athletes (``evaluation.metrics.bootstrap_ci``, the evaluate stage's).
+Predictions go through ``evaluation.predict.predict`` (the evaluate stage's loading path); every
+model sees the same perturbed windows (the random draws are seeded per curve point).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from tqdm import tqdm
+
+from biomech.conventions import IMU_SENSORS, MODALITIES
+from evaluation import metrics as M
+from evaluation.predict import Split, Trained, load_split, load_trained, predict
+from sigproc.gaps import resample_uniform
+
+__all__ = ["RobustnessParams", "occlude_landmarks", "drop_frames", "drop_imu_sensors", "shift_clock",
+           "mask_modalities", "point_scores", "run_robustness", "CURVES"]
+
+MI = {m: i for i, m in enumerate(MODALITIES)}
+Batch = dict[str, torch.Tensor]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RobustnessParams(_Strict):
+    """params.yaml section ``robustness``."""
+    dataset: str = Field(default="synth", pattern=r"^[A-Za-z0-9_\-]+$")
+    data_dir: str = "data/processed"
+    train_dir: str = "artifacts/train"
+    champion_file: str = "artifacts/champion.json"
+    out_dir: str = "reports/robustness"              # curves (JSON, DVC plots) and details
+    metrics_file: str = "reports/robustness.json"    # headline figures (committed)
+    # "champion" = the recognizer named in champion_file (its curve column is called "champion")
+    models: list[str] = Field(default_factory=lambda: ["champion", "tcn_landmarks", "tcn_imu"])
+    seed: int = Field(default=0, ge=0)
+    threads: int = Field(default=1, ge=1, le=256)
+    batch_size: int = Field(default=128, ge=1, le=4096)
+    n_boot: int = Field(default=500, ge=10, le=100000)
+    level: float = Field(default=0.95, gt=0, lt=1)
+    occlusion_fractions: list[float] = Field(default_factory=lambda: [0.0, 0.15, 0.3, 0.45])
+    frame_drop_fractions: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75])
+    imu_sensors_dropped: list[int] = Field(default_factory=lambda: [0, 2, 4, 6])
+    clock_shift_ms: list[float] = Field(default_factory=lambda: [-100.0, -40.0, 0.0, 40.0, 100.0])
+    clock_modality: str = "imu"
+    headline_occlusion: float = Field(default=0.3, ge=0, le=1)
+    headline_clock_ms: float = 40.0
+
+
+# ---------------------------------------------------------------------------------- perturbations
+def _present(batch: Batch, modality: str) -> torch.Tensor:
+    return batch["modality_mask"][:, MI[modality]].bool()
+
+
+def occlude_landmarks(batch: Batch, fraction: float, rng: np.random.Generator) -> Batch:
+    """Hide ``round(fraction * 33)`` landmarks (drawn per window) for the whole window: coordinates
+    0 (the z-scored centre), visibility 0. Windows without landmarks are left as they are."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"occlusion fraction {fraction} outside [0, 1]")
+    lm = batch["landmarks"].clone()
+    B, _, N, _ = lm.shape
+    k = int(round(fraction * N))
+    hide = torch.zeros(B, N, dtype=torch.bool)
+    for i in range(B):
+        hide[i, torch.from_numpy(rng.choice(N, size=k, replace=False))] = True
+    hide &= _present(batch, "landmarks")[:, None]
+    lm.masked_fill_(hide[:, None, :, None], 0.0)
+    return {**batch, "landmarks": lm}
+
+
+def drop_frames(batch: Batch, fraction: float, rng: np.random.Generator) -> Batch:
+    """Remove ``round(fraction * T)`` frames (drawn per window, never all) as a detector that finds
+    no person would: visibility 0 there and coordinates gap-filled from the other frames
+    (``resample_uniform``, cubic, the preprocess stage's filler)."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"frame-drop fraction {fraction} outside [0, 1)")
+    lm = batch["landmarks"].clone()
+    B, T, N, C = lm.shape
+    k = min(int(round(fraction * T)), T - 4)    # the cubic filler needs >= 4 frames
+    if k <= 0:
+        return batch
+    t = np.arange(T, dtype=float)
+    present = _present(batch, "landmarks")
+    for i in range(B):
+        drop = rng.choice(T, size=k, replace=False)
+        if not present[i]:
+            continue
+        xyz = lm[i, :, :, :3].numpy().astype(float).reshape(T, -1)
+        xyz[drop] = np.nan
+        filled, _ = resample_uniform(t, xyz, t, kind="cubic", nominal_hz=1.0)
+        lm[i, :, :, :3] = torch.from_numpy(filled.reshape(T, N, 3)).to(lm.dtype)
+        lm[i, drop, :, 3] = 0.0
+    return {**batch, "landmarks": lm}
+
+
+def drop_imu_sensors(batch: Batch, sensors: Sequence[int] | Callable[[int], Sequence[int]]) -> Batch:
+    """Zero the channels of the IMU ``sensors`` (indices into ``biomech.conventions.IMU_SENSORS``;
+    or a function of the window index giving them); a window that loses all six has no IMU stream
+    (mask False)."""
+    imu = batch["imu"].clone()
+    mask = batch["modality_mask"].clone()
+    S = imu.shape[2]
+    for i in range(imu.shape[0]):
+        idx = sorted(set(int(s) for s in (sensors(i) if callable(sensors) else sensors)))
+        if any(s < 0 or s >= S for s in idx):
+            raise ValueError(f"IMU sensor index out of range 0..{S - 1}: {idx}")
+        imu[i, :, idx] = 0.0
+        if len(idx) == S:
+            mask[i, MI["imu"]] = False
+    return {**batch, "imu": imu, "modality_mask": mask}
+
+
+def shift_clock(batch: Batch, modality: str, shift_ms: float, rate_hz: float) -> Batch:
+    """Delay ``modality`` (``imu`` or ``grf``) by ``shift_ms`` against the other streams:
+    x'(t) = x(t - shift) on the window's timeline (``rate_hz``), linear interpolation, edges held
+    (a negative shift advances it)."""
+    if modality not in ("imu", "grf", "landmarks"):
+        raise ValueError(f"clock shift of {modality!r}: expected imu, grf or landmarks")
+    x = batch[modality]
+    if shift_ms == 0:
+        return batch
+    B, T = x.shape[:2]
+    t = np.arange(T) / rate_hz
+    flat = x.numpy().astype(float).transpose(1, 0, *range(2, x.dim())).reshape(T, -1)   # time first
+    out, _ = resample_uniform(t, flat, t - shift_ms / 1000.0, kind="linear", nominal_hz=rate_hz)
+    out = out.reshape(T, B, *x.shape[2:]).transpose(1, 0, *range(2, x.dim()))
+    # the held edge beyond one sample (resample_uniform extrapolates one period) is the first/last value
+    return {**batch, modality: torch.from_numpy(np.ascontiguousarray(out)).to(x.dtype)}
+
+
+def mask_modalities(batch: Batch, keep: Sequence[str]) -> Batch:
+    """Only the modalities ``keep`` present (the others zeroed, mask False), as at inference time
+    without those sensors."""
+    mask = batch["modality_mask"].clone()
+    out = dict(batch)
+    for m in MODALITIES:
+        if m not in keep:
+            mask[:, MI[m]] = False
+            if m in out and m != "video":
+                out[m] = torch.zeros_like(out[m])
+    out["modality_mask"] = mask
+    return out
+
+
+# ------------------------------------------------------------------------------------------ scores
+def point_scores(y: np.ndarray, log_prob: np.ndarray, split: Split, rows: np.ndarray | None, n_boot: int,
+                 seed: int, level: float) -> dict:
+    """Window and clip accuracy with bootstrap CIs over athletes on ``rows`` (default: all)."""
+    rows = np.arange(len(y)) if rows is None else np.asarray(rows)
+    if len(rows) == 0:
+        return {"n": 0}
+    ath, clips = split.meta["athlete_id"][rows], split.meta["clip_id"][rows]
+    w = M.bootstrap_ci(y[rows], log_prob[rows], ath, M.accuracy, n_boot=n_boot, seed=seed, level=level)
+    cy, clp, _, cg = M.aggregate_clips(y[rows], log_prob[rows], clips, ath)
+    c = M.bootstrap_ci(cy, clp, cg, M.accuracy, n_boot=n_boot, seed=seed, level=level)
+    return {"n": int(len(rows)), "n_clips": int(len(cy)), "n_athletes": w["n_groups"],
+            "window_accuracy": w["value"], "window_accuracy_ci": [w["low"], w["high"]],
+            "clip_accuracy": c["value"], "clip_accuracy_ci": [c["low"], c["high"]]}
+
+
+# ------------------------------------------------------------------------------------------ curves
+def _wrist_ankle_groups() -> dict[str, list[int]]:
+    ix = {s: i for i, s in enumerate(IMU_SENSORS)}
+    return {"wrists": [ix["wrist_l"], ix["wrist_r"]], "shanks": [ix["shank_l"], ix["shank_r"]],
+            "pelvis_trunk": [ix["pelvis"], ix["trunk"]]}
+
+
+def curve_points(p: RobustnessParams, rate_hz: float) -> dict[str, list[tuple[float | str, Callable | None]]]:
+    """{curve: [(level, make_transform(rng) or None for the clean windows), ...]}: each transform
+    is built with a fresh seeded rng, so every model sees the same perturbed windows."""
+    S = len(IMU_SENSORS)
+
+    def occ(f):
+        return lambda rng: (lambda b: occlude_landmarks(b, f, rng))
+
+    def frames(f):
+        return lambda rng: (lambda b: drop_frames(b, f, rng))
+
+    def imu_k(k):
+        def make(rng):
+            def tr(b):
+                picks = [rng.choice(S, size=k, replace=False) for _ in range(b["imu"].shape[0])]
+                return drop_imu_sensors(b, lambda i: picks[i])
+            return tr
+        return make
+
+    def clock(ms):
+        return lambda rng: (lambda b: shift_clock(b, p.clock_modality, ms, rate_hz))
+
+    def only(keep):
+        return lambda rng: (lambda b: mask_modalities(b, keep))
+
+    def group(idx):
+        return lambda rng: (lambda b: drop_imu_sensors(b, idx))
+
+    return {   # None: the unperturbed windows (scored once)
+        "occlusion": [(100.0 * f, occ(f) if f else None) for f in p.occlusion_fractions],
+        "frame_drop": [(100.0 * f, frames(f) if f else None) for f in p.frame_drop_fractions],
+        "imu_dropout": [(float(k), imu_k(k) if k else None) for k in p.imu_sensors_dropped],
+        "imu_placement_missing": [(name, group(idx)) for name, idx in _wrist_ankle_groups().items()],
+        "clock_shift": [(float(ms), clock(ms) if ms else None) for ms in p.clock_shift_ms],
+        "modality_mask": [("fused", None), ("landmarks", only(["landmarks"])), ("imu", only(["imu"])),
+                          ("grf", only(["grf"])), ("landmarks+imu", only(["landmarks", "imu"]))],
+    }
+
+
+def _seed(p: RobustnessParams, curve: str, j: int) -> int:
+    return int(np.random.SeedSequence([p.seed, sum(map(ord, curve)), j]).generate_state(1)[0])
+
+
+def model_curves(tr: Trained, test: Split, K: int, p: RobustnessParams, rate_hz: float) -> dict:
+    """Every curve point of one model: {curve: [{"level", window/clip accuracy + CIs}, ...]},
+    plus "preset" (pro, consumer, pro with the plates masked)."""
+    y = test.label
+    clean = predict(tr, test, K)["log_prob"]
+    out: dict[str, list[dict]] = {}
+    for curve, points in curve_points(p, rate_hz).items():
+        rows = []
+        for j, (level, make) in enumerate(points):
+            tf = make(np.random.default_rng(_seed(p, curve, j))) if make is not None else None
+            lp = predict(tr, test, K, transform=tf)["log_prob"] if tf is not None else clean
+            rows.append({"level": level, **point_scores(y, lp, test, None, p.n_boot, p.seed, p.level)})
+        out[curve] = rows
+    preset = test.meta["preset"]
+    pro = np.flatnonzero(preset == "pro")
+    rows = [{"level": name, **point_scores(y, clean, test, np.flatnonzero(preset == name), p.n_boot, p.seed, p.level)}
+            for name in ("pro", "consumer")]
+    no_plates = predict(tr, test, K, transform=lambda b: mask_modalities(b, [m for m in MODALITIES if m != "grf"]))
+    rows.append({"level": "pro_without_plates", **point_scores(y, no_plates["log_prob"], test, pro, p.n_boot, p.seed,
+                                                                p.level)})
+    out["preset"] = rows
+    return out
+
+
+# ------------------------------------------------------------------------------------------- stage
+def resolve_models(p: RobustnessParams) -> dict[str, Path]:
+    """{column name: model directory}; "champion" resolves through ``champion_file``."""
+    out = {}
+    for name in p.models:
+        real = name
+        if name == "champion":
+            f = Path(p.champion_file)
+            if not f.is_file():
+                raise FileNotFoundError(f"{f}: no champion file (run the evaluate stage)")
+            real = (json.loads(f.read_text()).get("recognizer") or {}).get("name")
+            if not real:
+                raise ValueError(f"{f}: no recognizer champion named (key recognizer.name)")
+        d = Path(p.train_dir) / real
+        if not ((d / "model.pt").is_file() or (d / "model.joblib").is_file()):
+            raise FileNotFoundError(f"{d}: no trained model for robustness.models entry {name!r}")
+        out[name] = d
+    return out
+
+
+def _plot_rows(curves: dict[str, dict], curve: str) -> list[dict]:
+    """One row per level, one column per model (window accuracy) plus its CI bounds."""
+    names = list(curves)
+    rows = []
+    for j, pt in enumerate(curves[names[0]][curve]):
+        row = {"level": pt["level"]}
+        for n in names:
+            q = curves[n][curve][j]
+            row[n] = q.get("window_accuracy")
+            row[f"{n}_low"], row[f"{n}_high"] = (q.get("window_accuracy_ci") or [None, None])
+        rows.append(row)
+    return rows
+
+
+def _at(rows: list[dict], level, key: str = "window_accuracy"):
+    for r in rows:
+        if r["level"] == level or (isinstance(level, float) and isinstance(r["level"], float)
+                                   and abs(r["level"] - level) < 1e-9):
+            return r.get(key)
+    return None
+
+
+def headline(curves: dict[str, dict], p: RobustnessParams, names: dict[str, str]) -> dict:
+    """The figures `dvc metrics show` lists: ``champion_model`` (the name behind the "champion"
+    column) and per model column, clean and perturbed window accuracy and the pro - consumer gap."""
+    out = {"champion_model": names.get("champion")}
+    for col, c in curves.items():
+        pro, con = _at(c["preset"], "pro"), _at(c["preset"], "consumer")
+        out[col] = {
+            "model": names[col],
+            "clean_window_accuracy": _at(c["occlusion"], 0.0),
+            f"occlusion_{round(100 * p.headline_occlusion)}pct_window_accuracy": _at(c["occlusion"], 100.0 * p.headline_occlusion),
+            "frame_drop_max_window_accuracy": c["frame_drop"][-1]["window_accuracy"],
+            "imu_all_dropped_window_accuracy": _at(c["imu_dropout"], float(len(IMU_SENSORS))),
+            f"clock_plus{round(p.headline_clock_ms)}ms_window_accuracy": _at(c["clock_shift"], float(p.headline_clock_ms)),
+            "pro_window_accuracy": pro, "consumer_window_accuracy": con,
+            "pro_consumer_gap": (pro - con) if pro is not None and con is not None else None,
+            "pro_without_plates_window_accuracy": _at(c["preset"], "pro_without_plates"),
+            "landmarks_only_window_accuracy": _at(c["modality_mask"], "landmarks"),
+            "imu_only_window_accuracy": _at(c["modality_mask"], "imu"),
+        }
+    return out
+
+
+def run_robustness(p: RobustnessParams) -> dict:
+    """Score every model of ``p.models`` under every perturbation; write the plots, the details and
+    the headline metrics. Returns the headline dict."""
+    torch.set_num_threads(p.threads)
+    data_dir = Path(p.data_dir) / p.dataset
+    if not (data_dir / "dataset.json").is_file():
+        raise FileNotFoundError(f"{data_dir}: not a processed dataset (run the preprocess stage)")
+    info = json.loads((data_dir / "dataset.json").read_text())
+    K, rate = len(info["classes"]), float(info.get("timeline_hz", 50.0))
+    dirs = resolve_models(p)
+    models = {col: load_trained(d) for col, d in dirs.items()}
+    bad = [col for col, t in models.items() if t.kind == "torque" or "video" in t.modalities]
+    if bad:
+        raise ValueError(f"robustness.models {bad}: torque estimators and video models are not scored here "
+                         "(recognizers on landmarks / IMU / plates only)")
+    test = load_split(data_dir, "test", p.batch_size, needs_video=False)
+    curves = {col: model_curves(t, test, K, p, rate)
+              for col, t in tqdm(models.items(), desc="robustness", unit="model", file=sys.stderr)}
+    names = {col: t.path.name for col, t in models.items()}
+    out = Path(p.out_dir)
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    for curve in next(iter(curves.values())):
+        (out / "plots" / f"{curve}.json").write_text(json.dumps(_plot_rows(curves, curve), indent=1) + "\n")
+    (out / "details.json").write_text(json.dumps({"models": names, "n_test": len(test), "params": p.model_dump(),
+                                                  "curves": curves}, indent=1) + "\n")
+    head = headline(curves, p, names)
+    Path(p.metrics_file).parent.mkdir(parents=True, exist_ok=True)
+    Path(p.metrics_file).write_text(json.dumps(head, indent=1) + "\n")
+    return head

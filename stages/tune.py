@@ -1,0 +1,253 @@
+"""DVC stage `tune`: an Optuna study of one zoo entry over the project's training loop.
+
+    python -m stages.tune tcn --fresh               # the frozen stage tune@tcn's command (README "Tuning": re-tune)
+    python -m stages.tune tcn --storage postgresql://user:pw@db-host:5432/optuna --worker 1 --n-trials 3
+    python -m stages.tune tcn --data-dir /path/to/data/processed/synth
+
+What is tuned: the search space `tune.spaces.<arch>` of params.yaml (keys relative to
+`train.archs.<arch>`: model builder arguments and `train.<setting>`), n_trials / timeout per worker
+and profile, the metric `tune.metric` (default `val_nll`, minimised: the validation split's action
+negative log-likelihood; macro-F1 is saturated near 1 on the default data and cannot rank trials).
+Seeded TPE (seed `tune.seed + worker`), median pruning on the epoch-level value of the same metric.
+Trial 0 is the current training config (`tune.enqueue_current`), so the study's own numbers say
+whether tuning improved on it. Each trial is an MLflow run nested under one run per worker.
+
+Writes (every worker, from the whole study): `params/tuned/<arch>.yaml` (the best trial's values;
+the train stage deep-merges it over `train.archs.<arch>` on the same profile: the tuned values win)
+and `reports/tune/<arch>.json` (best vs current, trial counts, workers). `--no-export` skips both.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from stages.params import ParamsError, deep_merge, section, validate
+
+REPORT_DIR = Path("reports/tune")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m stages.tune", description=__doc__.split("\n\n")[0])
+    ap.add_argument("arch", help="zoo entry with a search space in params.yaml tune.spaces.<arch>")
+    ap.add_argument("--storage", help="Optuna storage URL (default: tune.storage or sqlite:///artifacts/tune/optuna.db)")
+    ap.add_argument("--study", help="study name (default: <tune.study_prefix>-<arch>-<profile>)")
+    ap.add_argument("--n-trials", type=int, help="trials this worker runs (default: tune.n_trials; 0: only export "
+                                                 "the study's best so far)")
+    ap.add_argument("--timeout", type=float, help="seconds after which this worker starts no new trial")
+    ap.add_argument("--data-dir", help="processed dataset dir (default: tune.data_dir or train.data_dir/dataset)")
+    ap.add_argument("--worker", type=int, default=0, help="worker index: the sampler seed is tune.seed + worker")
+    ap.add_argument("--fresh", action="store_true", help="delete the study first (a re-tune from scratch)")
+    ap.add_argument("--no-export", action="store_true", help="do not write params/tuned/<arch>.yaml and the report")
+    return ap.parse_args(argv)
+
+
+def load_tune_params():
+    from tuning.config import TuneParams
+
+    profile, raw = section("tune")
+    return profile, validate(TuneParams, raw, "tune")
+
+
+def current_values(space: dict, p, arch: str, cfg: dict, name: str) -> dict:
+    """The value of every space key in the config train@<name> uses now (params.yaml + tuned file);
+    a key that is neither a model argument nor a train setting raises naming it."""
+    from models import model_signature
+    from tuning.space import lookup
+
+    sig = model_signature(arch)
+    settings = p.model_dump(mode="json")
+    out = {}
+    for key in space:
+        try:
+            if key.startswith("train."):
+                out[key] = lookup(settings, key[len("train."):])
+            else:
+                out[key] = lookup({**sig, **cfg}, key)
+        except KeyError:
+            raise ParamsError(f"params.yaml key 'tune.spaces.{name}.{key}': not a parameter of {arch!r} "
+                              f"(model: {sorted(sig)}) nor a train setting (train.<key>: {sorted(settings)})") from None
+    return out
+
+
+def in_space(value, d: dict) -> bool:
+    if d["kind"] == "categorical":
+        return value in d["choices"]
+    return isinstance(value, (int, float)) and d["low"] <= value <= d["high"]
+
+
+def redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def trial_record(t) -> dict:
+    return {"number": t.number, "value": t.value, "params": dict(t.params), **dict(t.user_attrs)}
+
+
+def study_report(study, name: str, profile: str, metric: str, direction: str, storage: str) -> dict:
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    count = {s.name.lower(): sum(t.state == s for t in trials) for s in (TrialState.COMPLETE, TrialState.PRUNED,
+                                                                         TrialState.FAIL)}
+    best = study.best_trial if done else None
+    base = next((t for t in done if t.user_attrs.get("baseline")), None)
+    sign = -1 if direction == "minimize" else 1
+    improved = None
+    if best is not None and base is not None:
+        improved = best.number != base.number and sign * (best.value - base.value) > 0
+    return {"arch": name, "profile": profile, "study": study.study_name, "storage": redact(storage),
+            "metric": metric, "direction": direction, "trials": count,
+            "workers": sorted({str(t.user_attrs.get("worker")) for t in trials if "worker" in t.user_attrs}),
+            "best": trial_record(best) if best else None, "current": trial_record(base) if base else None,
+            "improved": improved}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    name = args.arch
+    from stages import train as train_stage
+    from tuning.space import SpaceError, parse_space
+
+    try:
+        profile, tp = load_tune_params()
+        space = parse_space(tp.spaces, name)
+        _, p_now, arch, cfg_now = train_stage.load_params(name)
+        baseline = current_values(space, p_now, arch, cfg_now, name)
+    except (ParamsError, SpaceError) as exc:
+        print(f"tune: invalid parameters:\n{exc}", file=sys.stderr)
+        return 2
+    n_trials = tp.n_trials if args.n_trials is None else args.n_trials
+    if n_trials < 0:
+        print(f"tune: --n-trials {n_trials}: expected >= 0", file=sys.stderr)
+        return 2
+    data_dir = Path(args.data_dir or tp.data_dir or Path(p_now.data_dir) / p_now.dataset)
+    if n_trials and not (data_dir / "dataset.json").is_file():  # --n-trials 0 (export only) needs no data
+        print(f"tune: {data_dir} is not a processed dataset (no dataset.json; run the preprocess stage or "
+              "pass --data-dir)", file=sys.stderr)
+        return 1
+    from tuning.config import DEFAULT_STORAGE
+
+    url = args.storage or tp.storage or DEFAULT_STORAGE
+    study = _open_study(url, args.study or tp.study_name(name, profile), tp, args)
+    if study is None:
+        return 1
+    if n_trials:
+        if tp.enqueue_current and not study.get_trials(deepcopy=False):
+            _enqueue_current(study, baseline, space, name)
+
+        def config_for(overrides: dict):
+            return train_stage.load_params(name, extra=deep_merge(tp.fixed, overrides), tuned_dir=None)[1:]
+
+        try:
+            _optimize(study, name, space, config_for, data_dir, tp, profile, n_trials, args.timeout or tp.timeout_s,
+                      redact(url))
+        except ParamsError as exc:  # a suggested value the config validation rejects (space vs pydantic bounds)
+            print(f"tune: invalid trial parameters:\n{exc}", file=sys.stderr)
+            return 2
+    report = study_report(study, name, profile, tp.metric, tp.direction, url)
+    if report["best"] is None:
+        print(f"tune: no complete trial in study {study.study_name!r} ({report['trials']})", file=sys.stderr)
+        return 1
+    if not args.no_export:
+        export(report)
+    cur, best = report["current"], report["best"]
+    before = f"current (trial {cur['number']}) {cur['value']:.4f}, " if cur else ""
+    print(f"tune: {name} {tp.metric}: {before}best (trial {best['number']}) {best['value']:.4f}; "
+          f"trials {report['trials']}", file=sys.stderr)
+    return 0
+
+
+def _open_study(url: str, study_name: str, tp, args):
+    """The study in ``url`` (created or joined; deleted first with --fresh), None when the storage
+    cannot be opened (the reason printed)."""
+    from tuning.study import delete_study, make_storage, open_study
+
+    try:
+        storage = make_storage(url)
+    except Exception as exc:  # a bad URL, an unreachable server: say which
+        print(f"tune: cannot open storage {redact(url)}: {exc}", file=sys.stderr)
+        return None
+    if args.fresh and delete_study(storage, study_name):
+        print(f"tune: deleted the previous study {study_name!r} (--fresh)", file=sys.stderr)
+    return open_study(storage, study_name, tp.direction, tp.seed + args.worker, tp.sampler.n_startup_trials,
+                      tp.pruner.n_startup_trials, tp.pruner.n_warmup_steps)
+
+
+def _enqueue_current(study, baseline: dict, space: dict, name: str) -> None:
+    outside = [k for k, v in baseline.items() if not in_space(v, space[k])]
+    if outside:
+        print(f"tune: the current values of {outside} lie outside tune.spaces.{name}: trial 0 is not the "
+              "current config (widen the space to compare against it)", file=sys.stderr)
+        return
+    study.enqueue_trial(baseline, user_attrs={"baseline": True}, skip_if_exists=True)
+
+
+def _optimize(study, name: str, space: dict, config_for, data_dir: Path, tp, profile: str, n_trials: int,
+              timeout: float | None, where: str) -> None:
+    import optuna
+
+    from tuning.objective import Objective, worker_id
+
+    me = worker_id()
+    close, tracker_for = _tracking(tp, name, profile, study.study_name, me, data_dir)
+    objective = Objective(name, space, config_for, data_dir, tp.metric, me, tracker_for)
+    print(f"tune: profile={profile} {name} study={study.study_name} storage={where} worker={me} "
+          f"n_trials={n_trials} timeout={timeout} metric={tp.metric} ({tp.direction}) data={data_dir}", file=sys.stderr)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study.optimize(objective, n_trials=n_trials, timeout=timeout, gc_after_trial=True, show_progress_bar=True)
+    finally:
+        if close is not None:
+            close()
+
+
+def export(report: dict) -> None:
+    """params/tuned/<arch>.yaml (the best trial's values) and reports/tune/<arch>.json."""
+    from tuning.best import write_tuned
+    from tuning.space import to_overrides
+
+    b, name = report["best"], report["arch"]
+    path = write_tuned(name, {"profile": report["profile"], "study": report["study"], "metric": report["metric"],
+                              "direction": report["direction"], "best_value": b["value"], "best_trial": b["number"],
+                              "trials": report["trials"], "adopt": bool(report["improved"]),
+                              "params": to_overrides(b["params"])})
+    out = REPORT_DIR / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1, default=str) + "\n")
+    print(f"tune: wrote {path} and {out}", file=sys.stderr)
+
+
+def _tracking(tp, name: str, profile: str, study_name: str, me: str, data_dir: Path):
+    """(close the worker's parent run, trial -> nested MlflowTracker), (None, None) when off."""
+    if not tp.tracking.enabled:
+        return None, None
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from training.tracking import MlflowTracker
+
+    mlflow.set_tracking_uri(tp.tracking.uri)
+    exp = mlflow.set_experiment(tp.tracking.experiment)
+    client = MlflowClient(tp.tracking.uri)
+    tags = {"optuna.study": study_name, "profile": profile, "zoo_name": name, "worker": me}
+    run = client.create_run(exp.experiment_id, run_name=f"tune-{name}-{me}", tags=tags)
+    client.log_param(run.info.run_id, "data_dir", str(data_dir))
+
+    def tracker_for(trial):
+        return MlflowTracker(tp.tracking.uri, tp.tracking.experiment, run_name=f"{name}-trial-{trial.number}",
+                             log_model=False, tags={**tags, "mlflow.parentRunId": run.info.run_id,
+                                                    "optuna.trial": str(trial.number)})
+
+    def close():
+        client.set_terminated(run.info.run_id, "FINISHED")
+
+    return close, tracker_for
+
+
+if __name__ == "__main__":
+    sys.exit(main())

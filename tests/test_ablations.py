@@ -1,0 +1,131 @@
+"""Ablation switches change the model (IMU placement, attention off), the variants map to params.yaml
+keys and `dvc exp run -S` commands, the report is built from tagged MLflow runs, and (slow) one
+variant runs as a DVC experiment on the tiny profile."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from biomech.conventions import IMU_SENSORS
+from evaluation import ablations as A
+from models import build_model
+from models.testing import make_batch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _batch():
+    b = make_batch(3, 32, Tv=2, H=8, W=8, num_classes=4, seed=0)
+    b["modality_mask"][:] = True
+    return b
+
+
+def test_imu_sensors_subset_reads_only_those_sensors():
+    torch.manual_seed(0)
+    m = build_model("tcn", {"num_classes": 4, "modalities": ["imu"], "imu_sensors": ["wrist_r", "wrist_l"]}).eval()
+    full = build_model("tcn", {"num_classes": 4, "modalities": ["imu"]})
+    assert m.imu_sensors == ("wrist_l", "wrist_r")                    # the batch's order
+    assert m.encoders["imu"].in_features == 2 * 9 and full.encoders["imu"].in_features == 6 * 9
+    b = _batch()
+    ref = m(b)["logits"]
+    other = dict(b, imu=b["imu"].clone())
+    other["imu"][:, :, IMU_SENSORS.index("pelvis")] += 5.0            # a sensor the model does not read
+    assert torch.allclose(m(other)["logits"], ref)
+    wrist = dict(b, imu=b["imu"].clone())
+    wrist["imu"][:, :, IMU_SENSORS.index("wrist_r")] += 5.0
+    assert not torch.allclose(m(wrist)["logits"], ref)
+    with pytest.raises(ValueError, match="ankle"):
+        build_model("tcn", {"num_classes": 4, "imu_sensors": ["ankle"]})
+    with pytest.raises(ValueError, match="not among the modalities"):
+        build_model("tcn", {"num_classes": 4, "modalities": ["landmarks"], "imu_sensors": ["trunk"]})
+
+
+def test_attention_off_means_uniform_fusion_and_pooling():
+    m = build_model("tcn", {"num_classes": 4, "attention": False}).eval()
+    on = build_model("tcn", {"num_classes": 4})
+    names = {n for n, _ in m.named_parameters()}
+    assert not any(n.startswith(("fusion.score", "heads.pool.score")) for n in names)
+    assert any(n.startswith("fusion.score") for n, _ in on.named_parameters())
+    out = m(_batch())
+    assert torch.allclose(out["temporal_attention"], torch.full_like(out["temporal_attention"], 1 / 32))
+    assert torch.allclose(out["modality_attention"], torch.full_like(out["modality_attention"], 0.5))
+
+
+def test_variant_overrides_split_into_model_cfg_and_training():
+    cfg, train, other = A._split_overrides({"train.archs.tcn.imu_sensors": ["trunk"],
+                                            "train.archs.tcn.train.loss.kl_weight": 0.0,
+                                            "train.archs.tcn.train.epochs": 3,
+                                            "preprocess.window.length": 32}, "tcn")
+    assert cfg == {"imu_sensors": ["trunk"]} and train == {"loss": {"kl_weight": 0.0}, "epochs": 3}
+    assert other == {"preprocess.window.length": 32}
+    cmd = A.dvc_command({"train.archs.tcn.imu_sensors": ["wrist_l", "wrist_r"]}, "imu_placement/wrists")
+    assert cmd == (".venv/bin/dvc exp run robustness -n imu_placement-wrists -S 'ablations.tag=imu_placement/wrists' "
+                   "-S '++train.archs.tcn.imu_sensors=[wrist_l,wrist_r]'")
+
+
+def test_params_variants_are_valid_switches():
+    from stages.params import section, validate
+
+    ap = validate(A.AblationParams, section("ablations", ROOT / "params.yaml")[1], "ablations")
+    assert {"baseline/champion", "loss/ce_only", "imu_placement/wrists", "window/32"} <= set(ap.variants)
+    for tag, ov in ap.variants.items():
+        cfg, _, _ = A._split_overrides(ov, ap.model)
+        build_model(ap.model, {"num_classes": 4, **cfg})              # every model switch builds
+
+
+def test_report_tables_from_tagged_mlflow_runs(tmp_path):
+    ap = A.AblationParams(tracking={"uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+                          robustness_details=str(tmp_path / "none.json"),
+                          variants={"loss/ce_only": {"train.archs.tcn.train.loss.kl_weight": 0.0}})
+    base = {"test_window_accuracy": 0.95, "test_window_accuracy_low": 0.9, "test_window_accuracy_high": 0.99}
+    A._log_run(ap, "baseline/champion", base, {"profile": "tiny", "source": "t"}, {})
+    A._log_run(ap, "loss/ce_only", {**base, "test_window_accuracy": 0.90}, {"profile": "tiny", "source": "t"}, {})
+    A._log_run(ap, "loss/ce_only", {"test_window_accuracy": 0.5}, {"profile": "tiny", "source": "t",
+                                                                  "ablation_role": "train"}, {})
+    md = A.report_markdown(ap)
+    assert "### loss (profile: tiny)" in md
+    row = next(ln for ln in md.splitlines() if ln.startswith("| loss/ce_only"))
+    assert "0.900 [0.900, 0.990]" in row and "-0.050" in row           # the training run is not a score
+    assert "-S '++train.archs.tcn.train.loss.kl_weight=0.0'" in md
+
+
+@pytest.mark.slow
+def test_dvc_exp_run_one_ablation_on_tiny(tmp_path):
+    """`dvc exp run -S` of one variant in a fresh copy, on the tiny profile; `dvc exp show` lists it
+    and `dvc metrics diff` shows the robustness headline change."""
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for f in files:
+        if (ROOT / f).is_file():
+            (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, tmp_path / f)
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parents[1])
+    dvc = str(Path(sys.executable).parent / "dvc")
+
+    def run(*args):
+        p = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=3000)
+        assert p.returncode == 0, f"{args}:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+        return p.stdout
+
+    for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "ci@example.invalid"],
+                ["git", "config", "user.name", "ci"], ["git", "add", "-A"], ["git", "commit", "-qm", "x"]):
+        run(*cmd)
+    run(dvc, "exp", "run", "-S", "profile=tiny", "-S", "train.threads=1")   # the baseline on tiny (in the workspace)
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "tiny baseline")
+    run(dvc, "exp", "run", "robustness", "-n", "wrists", "-S", "ablations.tag=imu_placement/wrists",
+        "-S", "++train.archs.tcn.imu_sensors=[wrist_l,wrist_r]")
+    show = run(dvc, "exp", "show", "--md")
+    assert "wrists" in show and "imu_placement/wrists" in show
+    diff = run(dvc, "metrics", "diff", "HEAD", "--md")
+    assert "reports/robustness.json" in diff
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    assert params["train"]["archs"]["tcn"]["imu_sensors"] == ["wrist_l", "wrist_r"]
+    head = json.loads((tmp_path / "reports" / "robustness.json").read_text())
+    assert head["ablation"]["tag"] == "imu_placement/wrists"

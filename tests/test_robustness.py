@@ -1,0 +1,181 @@
+"""The robustness perturbations (each changes exactly what it claims) and the robustness stage on a
+small trained fixture (plots, details and headline metrics written; the ablation run logged)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from biomech.conventions import IMU_SENSORS, MODALITIES
+from evaluation import robustness as R
+from models.testing import make_batch
+
+MI = {m: i for i, m in enumerate(MODALITIES)}
+
+
+def _batch(B=6, T=64, seed=0):
+    b = make_batch(B, T, Tv=2, H=8, W=8, num_classes=4, seed=seed)
+    b["landmarks"][..., 3] = 0.9                      # every landmark visible
+    b["modality_mask"][:] = True
+    return b
+
+
+def test_occlusion_hides_the_stated_share_of_landmarks_and_nothing_else():
+    b = _batch()
+    b["modality_mask"][5, MI["landmarks"]] = False     # a window without landmarks stays as it is
+    out = R.occlude_landmarks(b, 0.45, np.random.default_rng(0))
+    lm, orig = out["landmarks"], b["landmarks"]
+    hidden = (lm[..., 3] == 0).all(1)                  # (B, 33): visibility 0 in every frame
+    assert hidden[:5].sum(1).tolist() == [round(0.45 * 33)] * 5          # 15 of 33 = 45 %
+    assert hidden[5].sum() == 0 and torch.equal(lm[5], orig[5])
+    assert (lm[:5][..., :3][hidden[:5][:, None, :, None].expand(-1, lm.shape[1], -1, 3)] == 0).all()
+    kept = ~hidden[:5]
+    assert torch.equal(lm[:5][kept[:, None, :].expand(-1, lm.shape[1], -1)],
+                       orig[:5][kept[:, None, :].expand(-1, lm.shape[1], -1)])
+    assert len({tuple(np.flatnonzero(h)) for h in hidden[:5].numpy()}) > 1      # drawn per window
+    assert torch.equal(R.occlude_landmarks(b, 0.0, np.random.default_rng(0))["landmarks"], orig)
+    with pytest.raises(ValueError, match="outside"):
+        R.occlude_landmarks(b, 1.5, np.random.default_rng(0))
+
+
+def test_frame_drops_set_visibility_zero_and_gap_fill_from_the_other_frames():
+    b = _batch(B=3, T=40)
+    t = torch.arange(40, dtype=torch.float32)
+    b["landmarks"][..., 0] = (0.01 * t ** 2 - 0.2 * t)[None, :, None]   # a smooth (quadratic) track
+    out = R.drop_frames(b, 0.25, np.random.default_rng(1))
+    vis = out["landmarks"][..., 3]
+    dropped = (vis == 0).all(-1)                                          # (B, T)
+    assert dropped.sum(1).tolist() == [10, 10, 10]
+    assert torch.equal(out["landmarks"][~dropped], b["landmarks"][~dropped])   # detected frames untouched
+    # the cubic gap filler recovers a quadratic exactly
+    assert torch.allclose(out["landmarks"][..., 0], b["landmarks"][..., 0], atol=1e-4)
+
+
+def test_imu_dropout_zeroes_the_chosen_sensors_and_all_six_remove_the_stream():
+    b = _batch(B=2)
+    wrists = [IMU_SENSORS.index("wrist_l"), IMU_SENSORS.index("wrist_r")]
+    out = R.drop_imu_sensors(b, wrists)
+    assert (out["imu"][:, :, wrists] == 0).all()
+    others = [s for s in range(6) if s not in wrists]
+    assert torch.equal(out["imu"][:, :, others], b["imu"][:, :, others])
+    assert out["modality_mask"][:, MI["imu"]].all()
+    gone = R.drop_imu_sensors(b, lambda i: range(6) if i == 0 else [0])
+    assert gone["modality_mask"][:, MI["imu"]].tolist() == [False, True] and (gone["imu"][0] == 0).all()
+    with pytest.raises(ValueError, match="out of range"):
+        R.drop_imu_sensors(b, [6])
+
+
+def test_clock_shift_delays_the_stream_by_the_expected_samples():
+    b = _batch(B=2, T=50)
+    imu = torch.zeros_like(b["imu"])
+    imu[:, 20] = 1.0                                   # an impulse at sample 20 (0.4 s at 50 Hz)
+    b["imu"] = imu
+    late = R.shift_clock(b, "imu", 40.0, 50.0)["imu"]  # 40 ms = 2 samples later
+    assert late[0, :, 0, 0].argmax().item() == 22 and late[0, 22, 0, 0] == pytest.approx(1.0)
+    early = R.shift_clock(b, "imu", -100.0, 50.0)["imu"]
+    assert early[1, :, 3, 5].argmax().item() == 15
+    half = R.shift_clock(b, "imu", 10.0, 50.0)["imu"]  # half a sample: linear interpolation
+    assert half[0, 20, 0, 0] == pytest.approx(0.5) and half[0, 21, 0, 0] == pytest.approx(0.5)
+    assert torch.equal(R.shift_clock(b, "imu", 40.0, 50.0)["landmarks"], b["landmarks"])
+
+
+def test_mask_modalities_keeps_only_the_named_streams():
+    b = _batch(B=2)
+    out = R.mask_modalities(b, ["landmarks"])
+    assert out["modality_mask"][:, MI["landmarks"]].all() and not out["modality_mask"][:, MI["imu"]].any()
+    assert (out["imu"] == 0).all() and torch.equal(out["landmarks"], b["landmarks"])
+
+
+# ---- the stage on a trained fixture -----------------------------------------------------------
+def _dataset(root: Path) -> Path:
+    from tests.train_fixtures import CLASSES, write_tiny_dataset
+
+    data = write_tiny_dataset(root / "processed" / "synth", n=(48, 24, 24))
+    for split in ("train", "val", "test"):
+        d = data / split
+        idx = json.loads((d / "index.json").read_text())
+        y = np.load(d / "label.npy")
+        ath = [f"{split}_a{(i // len(CLASSES)) % 3}" for i in range(len(y))]
+        idx["windows"] = {"clip_id": [f"{a}_c{int(k)}" for a, k in zip(ath, y)], "athlete_id": ath,
+                          "preset": ["pro" if i % 2 else "consumer" for i in range(len(y))]}
+        (d / "index.json").write_text(json.dumps(idx))
+    (data / "dataset.json").write_text(json.dumps({"classes": CLASSES, "faults": ["none", "knee_valgus"],
+                                                   "timeline_hz": 50}))
+    return data
+
+
+@pytest.fixture(scope="module")
+def stage_run(tmp_path_factory):
+    from training.loop import train
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("robust")
+    data = _dataset(root)
+    cfg = {"epochs": 3, "batch_size": 8, "lr": 3e-3, "seed": 3, "tracking": {"enabled": False}}
+    train("tcn", {}, cfg, data, root / "artifacts" / "train" / "tcn", progress=False)
+    train("tcn", {"modalities": ["imu"]}, cfg, data, root / "artifacts" / "train" / "tcn_imu", progress=False)
+    (root / "artifacts" / "champion.json").write_text(json.dumps({"recognizer": {"name": "tcn"}}))
+    ev = root / "reports" / "evaluation" / "models"
+    ev.mkdir(parents=True)
+    (ev / "tcn.json").write_text(json.dumps({"config": {}, "test": {"window": {"accuracy": 0.9, "accuracy_ci": [0.8, 1.0]},
+                                                                    "clip": {"accuracy": 1.0}}}))
+    params = {"profile": "default",
+              "robustness": {"data_dir": str(root / "processed"), "train_dir": str(root / "artifacts" / "train"),
+                             "champion_file": str(root / "artifacts" / "champion.json"),
+                             "out_dir": str(root / "reports" / "robustness"),
+                             "metrics_file": str(root / "reports" / "robustness.json"),
+                             "models": ["champion", "tcn_imu"], "n_boot": 50, "frame_drop_fractions": [0.0, 0.5]},
+              "ablations": {"tag": "imu_placement/wrists", "model": "tcn", "evaluation_dir": str(ev),
+                            "tracking": {"uri": f"sqlite:///{root / 'mlflow.db'}"}}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    from stages.robustness import main
+
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        rc = main([])
+    finally:
+        os.chdir(cwd)
+    return root, rc
+
+
+def test_stage_writes_plots_details_and_headline(stage_run):
+    root, rc = stage_run
+    assert rc == 0
+    plots = root / "reports" / "robustness" / "plots"
+    occ = json.loads((plots / "occlusion.json").read_text())
+    assert [r["level"] for r in occ] == [0.0, 15.0, 30.0, 45.0]
+    assert {"champion", "champion_low", "champion_high", "tcn_imu"} <= set(occ[0])
+    assert occ[0]["champion_low"] <= occ[0]["champion"] <= occ[0]["champion_high"]
+    imu = json.loads((plots / "imu_dropout.json").read_text())
+    assert imu[-1]["level"] == 6.0 and imu[-1]["tcn_imu"] <= 0.5   # an IMU-only model without its IMUs
+    # (chance is 0.25 on 4 classes; the fixture's class signal is on IMU and landmarks)
+    assert imu[0]["tcn_imu"] > 0.5
+    assert [r["level"] for r in json.loads((plots / "preset.json").read_text())] == ["pro", "consumer",
+                                                                                    "pro_without_plates"]
+    head = json.loads((root / "reports" / "robustness.json").read_text())
+    assert head["champion_model"] == "tcn" and head["champion"]["model"] == "tcn" and head["tcn_imu"]["model"] == "tcn_imu"
+    # masking what a model does not read changes nothing; taking away what it reads does
+    assert head["tcn_imu"]["imu_only_window_accuracy"] == pytest.approx(head["tcn_imu"]["clean_window_accuracy"])
+    assert head["tcn_imu"]["landmarks_only_window_accuracy"] < head["tcn_imu"]["clean_window_accuracy"]
+    gap = head["tcn_imu"]["pro_consumer_gap"]
+    assert gap == pytest.approx(head["tcn_imu"]["pro_window_accuracy"] - head["tcn_imu"]["consumer_window_accuracy"])
+    details = json.loads((root / "reports" / "robustness" / "details.json").read_text())
+    assert details["models"] == {"champion": "tcn", "tcn_imu": "tcn_imu"}
+
+
+def test_stage_logs_the_ablation_run(stage_run):
+    import mlflow
+
+    root, _ = stage_run
+    head = json.loads((root / "reports" / "robustness.json").read_text())
+    assert head["ablation"]["tag"] == "imu_placement/wrists" and head["ablation"]["test_window_accuracy"] == 0.9
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["athlete-mm-ablations"], filter_string="tags.ablation = 'imu_placement/wrists'")
+    assert len(runs) == 1 and runs["metrics.test_window_accuracy_low"][0] == 0.8
+    assert runs["tags.source"][0] == "dvc exp run"

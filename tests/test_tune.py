@@ -1,0 +1,185 @@
+"""stages.tune on the tiny fixture with sqlite storage: trials through the real training loop,
+the best-params file, nested MLflow runs, pruning from the loop's epoch hook, and the train
+stage picking the tuned values up."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+import torch
+import yaml
+
+from tests.train_fixtures import write_tiny_dataset
+
+SPACE = {"train.lr": {"low": 0.0003, "high": 0.003, "log": True}, "dropout": {"low": 0.0, "high": 0.4},
+         "kernel_size": {"choices": [3, 5]}}
+
+
+def write_project(root: Path, data: Path, tracking_uri: str | None = None, **tune) -> Path:
+    """A params.yaml in ``root`` (profile tiny) training a small tcn on the fixture ``data``."""
+    params = {
+        "profile": "tiny",
+        "train": {"dataset": data.name, "data_dir": str(data.parent), "epochs": 2, "batch_size": 8, "threads": 1,
+                  "lr": 0.001, "tracking": {"enabled": False},
+                  "archs": {"tcn": {"dim": 16, "channels": [16, 16], "train": {"lr": 0.001}}}},
+        "tune": {"archs": ["tcn"], "seed": 7, "n_trials": 5, "metric": "val_nll", "direction": "minimize",
+                 "tracking": {"enabled": tracking_uri is not None, "uri": tracking_uri or "sqlite:///unused.db",
+                              "experiment": "tune-test"},
+                 "spaces": {"tcn": SPACE}, **tune},
+        "profiles": {"tiny": {"tune": {"n_trials": 2, "sampler": {"n_startup_trials": 1},
+                                       "pruner": {"n_startup_trials": 5, "n_warmup_steps": 0}}}},
+    }
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return root / "params.yaml"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_tiny_dataset(tmp_path_factory.mktemp("processed") / "tiny")
+
+
+def test_two_trials_write_the_best_file_and_training_uses_it(data, tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from stages import train as train_stage
+    from stages import tune as stage
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    write_project(tmp_path, data, tracking_uri=uri)
+    monkeypatch.chdir(tmp_path)
+    assert stage.main(["tcn"]) == 0
+
+    study = optuna.load_study(study_name="athlete-mm-tcn-tiny", storage="sqlite:///artifacts/tune/optuna.db")
+    trials = study.get_trials()
+    assert [t.number for t in trials] == [0, 1]  # the tiny profile's n_trials
+    done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert done, [t.state for t in trials]
+    # trial 0 is the current config (params.yaml train.archs.tcn + the tcn builder's defaults)
+    assert trials[0].user_attrs["baseline"] is True
+    assert trials[0].params == {"train.lr": 0.001, "dropout": 0.2, "kernel_size": 3}
+    assert trials[1].params != trials[0].params
+    for t in done:  # the objective's value is the final val NLL the training loop computed
+        assert t.value == pytest.approx(t.user_attrs["val_nll"])
+        assert t.intermediate_values and set(t.intermediate_values) <= {1, 2}
+
+    rec = yaml.safe_load(Path("params/tuned/tcn.yaml").read_text())
+    best = min(done, key=lambda t: t.value)
+    assert rec["profile"] == "tiny" and rec["best_trial"] == best.number
+    assert rec["best_value"] == pytest.approx(best.value)
+    tuned_lr, tuned_dropout, tuned_k = best.params["train.lr"], best.params["dropout"], best.params["kernel_size"]
+    assert rec["params"] == {"train": {"lr": tuned_lr}, "dropout": tuned_dropout, "kernel_size": tuned_k}
+    report = json.loads(Path("reports/tune/tcn.json").read_text())
+    assert report["current"]["number"] == 0 and report["best"]["number"] == best.number
+    assert report["improved"] == (best.number != 0)
+
+    # each trial a run nested under the worker's parent run
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("tune-test")
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 2
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    assert sorted(r.data.tags["optuna.trial"] for r in children) == ["0", "1"]
+    child0 = next(r for r in children if r.data.tags["optuna.trial"] == "0")
+    assert float(child0.data.params["train.lr"]) == 0.001
+
+    # the stage adopts the best only when it beat trial 0 (the current config)
+    assert rec["adopt"] == (best.number != 0)
+    Path("params/tuned/tcn.yaml").write_text(yaml.safe_dump({**rec, "adopt": True}))
+    # training reads an adopted file: its values win over params.yaml's train.archs.tcn
+    _, p, arch, cfg = train_stage.load_params("tcn")
+    assert (p.lr, cfg["dropout"], cfg["kernel_size"]) == (tuned_lr, tuned_dropout, tuned_k)
+    assert cfg["dim"] == 16  # the untuned keys stay
+    assert train_stage.main(["tcn"]) == 0
+    ck = torch.load("artifacts/train/tcn/checkpoint.pt", map_location="cpu", weights_only=False)
+    assert ck["model_cfg"]["dropout"] == tuned_dropout and ck["model_cfg"]["kernel_size"] == tuned_k
+    assert ck["optimizer"]["param_groups"][0]["initial_lr"] == pytest.approx(tuned_lr)
+
+    # a file with adopt: false stays on record and is not applied
+    Path("params/tuned/tcn.yaml").write_text(yaml.safe_dump({**rec, "adopt": False}))
+    _, p, _, cfg = train_stage.load_params("tcn")
+    assert p.lr == 0.001 and "dropout" not in cfg
+    Path("params/tuned/tcn.yaml").write_text(yaml.safe_dump({**rec, "adopt": True}))
+    assert train_stage.load_params("tcn")[1].lr == tuned_lr
+
+    # a file tuned on another profile is not applied
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    params["profile"] = "default"
+    Path("params.yaml").write_text(yaml.safe_dump(params))
+    _, p, _, cfg = train_stage.load_params("tcn")
+    assert p.lr == 0.001 and "dropout" not in cfg
+
+
+def test_pruner_is_fed_from_the_epoch_hook_and_stops_the_loop(data, tmp_path, monkeypatch):
+    from stages import train as train_stage
+    from tuning.objective import Objective
+    from tuning.space import parse_space
+
+    write_project(tmp_path, data)
+    monkeypatch.chdir(tmp_path)
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.RandomSampler(seed=0),
+                                pruner=optuna.pruners.ThresholdPruner(upper=1e-6))  # any NLL > 0 is pruned
+    objective = Objective("tcn", parse_space({"tcn": SPACE}, "tcn"),
+                          lambda ov: train_stage.load_params("tcn", extra=ov, tuned_dir=None)[1:], data, "val_nll",
+                          "test-worker", work_dir=tmp_path)
+    study.optimize(objective, n_trials=1)
+    t = study.trials[0]
+    assert t.state == optuna.trial.TrialState.PRUNED
+    assert list(t.intermediate_values) == [1]  # pruned after epoch 1: epoch 2 never ran
+    assert t.intermediate_values[1] > 0 and t.user_attrs["worker"] == "test-worker"
+    assert not list(tmp_path.glob("trial0-*"))  # the trial's scratch folder is removed
+
+
+def test_bad_space_keys_are_named(data, tmp_path, monkeypatch, capsys):
+    from stages import tune as stage
+
+    write_project(tmp_path, data, spaces={"tcn": {"dropuot": {"low": 0.0, "high": 0.4}}})
+    monkeypatch.chdir(tmp_path)
+    assert stage.main(["tcn"]) == 2
+    assert "tune.spaces.tcn.dropuot" in capsys.readouterr().err
+    write_project(tmp_path, data, spaces={"tcn": {"train.lr": {"low": 0.0, "high": 0.1, "log": True}}})
+    assert stage.main(["tcn"]) == 2
+    assert "tune.spaces.tcn.train.lr.low" in capsys.readouterr().err
+    assert stage.main(["tcn_imu"]) == 2
+    assert "tune.spaces.tcn_imu" in capsys.readouterr().err
+
+
+def test_frozen_stage_keeps_the_lock_check_green_and_its_consumer_follows_its_output(tmp_path):
+    """The tune@<arch> shape: a frozen foreach stage whose committed output a consumer depends on
+    through its folder. `dvc repro` records it without running it; a changed dep of the frozen
+    stage is not stale; a changed committed output (a re-tune) is, for the consumer only."""
+    root = Path(__file__).resolve().parents[1]
+    repo = tmp_path / "p"
+    (repo / "scripts").mkdir(parents=True)
+    (repo / "tuned").mkdir()
+    shutil.copy2(root / "scripts" / "dvc_checks.py", repo / "scripts")
+    (repo / "code.txt").write_text("v1\n")
+    (repo / "tuned" / "a.yaml").write_text("lr: 0.001\n")
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {
+        "tune": {"foreach": ["a"], "do": {"cmd": "echo ran > tuned/${item}.yaml", "frozen": True, "deps": ["code.txt"],
+                                          "outs": [{"tuned/${item}.yaml": {"cache": False}}]}},
+        "train": {"cmd": "cat tuned/a.yaml > model.txt", "deps": ["tuned"], "outs": ["model.txt"]}}}))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    def run(*args):
+        return subprocess.run(list(args), cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"], ["dvc", "repro", "-q"]):
+        assert run(*cmd).returncode == 0, cmd
+    assert (repo / "tuned" / "a.yaml").read_text() == "lr: 0.001\n"  # frozen: recorded, never run
+    assert (repo / "model.txt").read_text() == "lr: 0.001\n"
+    check = [sys.executable, "scripts/dvc_checks.py", "lock"]
+    assert run(*check).returncode == 0
+    (repo / "code.txt").write_text("v2\n")
+    ok = run(*check)
+    assert ok.returncode == 0, ok.stderr
+    (repo / "tuned" / "a.yaml").write_text("lr: 0.002\n")  # a re-tune without `dvc commit` / `dvc repro`
+    stale = run(*check)
+    assert stale.returncode == 1 and "train: tuned modified" in stale.stderr, stale.stderr

@@ -1,0 +1,88 @@
+"""One trial = one call of the project's training loop (``training.loop.train``).
+
+The objective suggests the space's values, asks ``config_for(overrides)`` for the training config
+(the train stage's own ``load_params``, so a trial is validated like params.yaml), trains into a
+scratch folder, reports the epoch-level validation metric to the pruner through the loop's
+``on_epoch`` hook and returns the final validation metric (whole val split, best checkpoint).
+Tracking is attached from outside: each trial is an MLflow run nested under the worker's parent
+run (the ``mlflow.parentRunId`` tag, which is what ``mlflow.start_run(nested=True)`` writes).
+Single-process only (no torchrun: a pruning decision on rank 0 alone would stall the others).
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import optuna
+
+from .space import suggest, to_overrides
+
+__all__ = ["Objective", "worker_id", "USER_ATTRS"]
+
+# final metrics kept on every trial (user attrs) for the before/after report
+USER_ATTRS = ("val_accuracy", "val_macro_f1", "val_nll", "val_fault_macro_f1", "val_rmse_nm_per_kg",
+              "epochs", "best_epoch", "seconds")
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Objective:
+    def __init__(self, name: str, space: Mapping[str, dict], config_for: Callable[[dict], tuple],
+                 data_dir: Path, metric: str, worker: str, tracker_for: Callable[[optuna.Trial], Any] | None = None,
+                 work_dir: Path | None = None):
+        self.name, self.space, self.config_for = name, dict(space), config_for
+        self.data_dir, self.metric, self.worker = Path(data_dir), metric, worker
+        self.tracker_for, self.work_dir = tracker_for, work_dir
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        from training.loop import train
+
+        trial.set_user_attr("worker", self.worker)
+        overrides = to_overrides(suggest(trial, self.space))
+        p, arch, cfg = self.config_for(overrides)
+        tracker = self.tracker_for(trial) if self.tracker_for is not None else None
+        if tracker is not None:
+            trial.set_user_attr("mlflow_run_name", tracker.run_name)
+
+        def report(epoch: int, row: dict) -> None:
+            value = row.get(self.metric)
+            if value is None:
+                raise ValueError(f"tune.metric = {self.metric!r} is not in the epoch metrics of {self.name!r} "
+                                 f"(have: {sorted(k for k in row if k not in ('epoch', 'lr'))})")
+            if math.isfinite(float(value)):
+                trial.report(float(value), step=epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"epoch {epoch}: {self.metric} {value:.4f}")
+
+        out = Path(tempfile.mkdtemp(prefix=f"trial{trial.number}-", dir=self.work_dir))
+        try:
+            metrics = train(arch, cfg, p, self.data_dir, out, tracker=tracker, progress=False, on_epoch=report)
+        except optuna.TrialPruned:
+            if tracker is not None and tracker.run_id:
+                _mark_pruned(tracker)
+            raise
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+        for key in USER_ATTRS:
+            if key in metrics:
+                trial.set_user_attr(key, metrics[key])
+        value = metrics.get(self.metric)
+        if value is None or not math.isfinite(float(value)):
+            raise ValueError(f"trial {trial.number}: final {self.metric} = {value!r} (not a finite number)")
+        return float(value)
+
+
+def _mark_pruned(tracker) -> None:
+    """The loop ended the trial's run FAILED on the exception; say it was pruned instead."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracker.uri)
+    client.set_tag(tracker.run_id, "optuna.state", "PRUNED")
+    client.set_terminated(tracker.run_id, "KILLED")
