@@ -2,14 +2,16 @@
 
     num_nodes       int
     edges           list of [i, j] (undirected, 0-based); self-loops are added by ``adjacency``
-    imu_nodes       {IMU sensor name (biomech.conventions.IMU_SENSORS): node}   (optional)
+    imu_nodes       {IMU sensor name (biomech.conventions.IMU_SENSORS): node or [nodes]}  (optional;
+                    a sensor between two landmarks, e.g. the pelvis IMU, feeds both hips)
     grf_nodes       [node of plate 1 (right foot), node of plate 2 (left foot)]  (optional)
     source_indices  [index into the input landmark array for each node]          (optional; lets a
                     layout be a subset of the MediaPipe-33 landmarks the batch carries)
     joint_nodes     {joint group: [nodes]} used to turn node attention into per-angle weights;
                     groups: hip_r/l, knee_r/l, ankle_r/l, lumbar, shoulder_r/l, elbow_r/l (optional)
 
-Built in: "mediapipe33" and "coco17". Add one at run time with ``register_layout(name, spec)`` or
+Built in: "mediapipe33", "coco17" and "mediapipe_body" (the 17 body landmarks of MediaPipe-33: nose,
+shoulders, elbows, wrists, hips, knees, ankles, heels, toes; no eyes, ears, mouth or fingers). Add one at run time with ``register_layout(name, spec)`` or
 pass the spec dict directly as a model's ``layout`` cfg value (no code edit needed).
 """
 from __future__ import annotations
@@ -31,6 +33,13 @@ _MEDIAPIPE33_EDGES = [
 _COCO17_EDGES = [
     (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8),
     (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
+]
+
+# MediaPipe-33 indices of the "mediapipe_body" nodes 0..16
+_BODY17_SOURCE = [0, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32]
+_BODY17_EDGES = [
+    (0, 1), (0, 2), (1, 2), (1, 3), (3, 5), (2, 4), (4, 6), (1, 7), (2, 8), (7, 8),
+    (7, 9), (9, 11), (8, 10), (10, 12), (11, 13), (12, 14), (13, 15), (14, 16), (11, 15), (12, 16),
 ]
 
 LAYOUT_SPECS: dict[str, dict[str, Any]] = {
@@ -55,6 +64,17 @@ LAYOUT_SPECS: dict[str, dict[str, Any]] = {
                         "ankle_l": [15], "lumbar": [5, 6, 11, 12], "shoulder_r": [6], "shoulder_l": [5],
                         "elbow_r": [8], "elbow_l": [7]},
     },
+    "mediapipe_body": {
+        "num_nodes": 17,
+        "edges": _BODY17_EDGES,
+        # all six IMUs: pelvis -> both hips, trunk -> both shoulders, shanks -> ankles (as mediapipe33)
+        "imu_nodes": {"pelvis": [7, 8], "trunk": [1, 2], "wrist_l": 5, "wrist_r": 6, "shank_l": 11, "shank_r": 12},
+        "grf_nodes": [12, 11],
+        "source_indices": _BODY17_SOURCE,
+        "joint_nodes": {"hip_r": [8], "hip_l": [7], "knee_r": [10], "knee_l": [9], "ankle_r": [12],
+                        "ankle_l": [11], "lumbar": [1, 2, 7, 8], "shoulder_r": [2], "shoulder_l": [1],
+                        "elbow_r": [4], "elbow_l": [3]},
+    },
 }
 _SPEC_KEYS = {"name", "num_nodes", "edges", "imu_nodes", "grf_nodes", "source_indices", "joint_nodes"}
 
@@ -64,7 +84,7 @@ class Layout:
     name: str
     num_nodes: int
     edges: tuple[tuple[int, int], ...]
-    imu_nodes: Mapping[str, int] = field(default_factory=dict)
+    imu_nodes: Mapping[str, int | tuple[int, ...]] = field(default_factory=dict)
     grf_nodes: tuple[int, ...] = ()
     source_indices: tuple[int, ...] | None = None
     joint_nodes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
@@ -79,6 +99,11 @@ class Layout:
         if self_loops:
             a |= torch.eye(self.num_nodes, dtype=torch.bool)
         return a
+
+    def imu_pairs(self) -> list[tuple[str, int]]:
+        """(IMU sensor, node) for every node a sensor feeds (a sensor mapped to a list feeds each)."""
+        return [(s, n) for s, nodes in self.imu_nodes.items()
+                for n in ((nodes,) if isinstance(nodes, int) else nodes)]
 
     def angle_node_groups(self, angles: tuple[str, ...] = JOINT_ANGLES) -> list[tuple[int, ...]] | None:
         """Nodes belonging to each joint angle (via ``joint_nodes``), or None if the layout has none."""
@@ -115,7 +140,8 @@ def _validate(name: str, spec: Mapping[str, Any]) -> Layout:
     for s, i in dict(spec.get("imu_nodes") or {}).items():
         if s not in IMU_SENSORS:
             raise ValueError(f"layout {name!r}: unknown IMU sensor {s!r}; sensors are {IMU_SENSORS}")
-        imu[s] = node(i, "imu")
+        imu[s] = (node(i, "imu") if not isinstance(i, (list, tuple))
+                  else tuple(node(j, "imu") for j in i))
     grf = tuple(node(i, "grf") for i in (spec.get("grf_nodes") or ()))
     if len(grf) not in (0, 2):
         raise ValueError(f"layout {name!r}: grf_nodes needs 2 nodes (right-foot plate, left-foot plate)")

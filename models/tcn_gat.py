@@ -1,14 +1,18 @@
 """``tcn_gat``: skeleton TCN + graph attention (TCN+GAT paper).
 
-Nodes come from a layout in :mod:`models.graphs` (cfg ``layout``: a registered name or a spec dict).
-Node features per frame: xyz, velocity and acceleration (backward finite differences, zero at the
-first frames), visibility -> Linear, plus a learned node embedding. Sensor injection: for each IMU
-sensor the layout maps to a node, sigmoid(W_imu u_s) is added to that node's embedding (the same
-for the 2 GRF plates at ``grf_nodes``), only for samples where the modality is present. A dilated
-TCN runs along time for every node (temporal edges), then two multi-head graph-attention layers run
-over the skeleton graph of every frame (spatial edges, adjacency-masked). Nodes are mean-pooled into
-frame features for the heads; the angle head (23 joint angles) is on by default and the model
-returns ``angle_weights`` (B, 23) derived from the GAT attention (see ``compute_losses``).
+Nodes come from a layout in :mod:`models.graphs` (cfg ``layout``: a registered name or a spec dict;
+default ``mediapipe_body``, the 17 body landmarks: the 11 face and 6 finger landmarks of MediaPipe-33
+carry no action information here and made up half of the mean-pooled nodes). Node features per
+frame: xyz, velocity and acceleration (backward finite differences, zero at the first frames),
+visibility, normalised per node and feature by a BatchNorm over the window (ST-GCN's ``data_bn``:
+velocity and acceleration are ~10x smaller than positions in the z-scored landmarks) -> Linear,
+plus a learned node embedding. Sensor injection: for each (IMU sensor, node) pair of the layout a
+linear projection W_imu u_s is added to that node's features (the same for the 2 GRF plates at
+``grf_nodes``), only for samples where the modality is present. A dilated TCN runs along time for
+every node (temporal edges), then multi-head graph-attention layers run over the skeleton graph of
+every frame (spatial edges, adjacency-masked). Nodes are mean-pooled into frame features for the
+heads; the angle head (23 joint angles) is on by default and the model returns ``angle_weights``
+(B, 23) derived from the GAT attention (see ``compute_losses``).
 """
 from __future__ import annotations
 
@@ -60,6 +64,9 @@ class GraphAttention(nn.Module):
         return self.norm(self.act(out + self.res(x))), attn
 
 
+NODE_FEATURES = 10  # xyz, velocity, acceleration, visibility
+
+
 def node_kinematics(x: Tensor) -> Tensor:
     """(B, T, N, 4) xyz+visibility -> (B, T, N, 10): xyz, velocity, acceleration, visibility."""
     pos, vis = x[..., :3], x[..., 3:]
@@ -78,17 +85,21 @@ class TCNGAT(MotionModel):
             raise ValueError("tcn_gat needs the 'landmarks' modality")
         self.layout = layout
         N = layout.num_nodes
-        self.node_in = nn.Linear(10, dim)
+        self.data_bn = nn.BatchNorm1d(N * NODE_FEATURES)
+        self.node_in = nn.Linear(NODE_FEATURES, dim)
         self.node_embed = nn.Parameter(torch.randn(N, dim) * 0.02)
         self.use_imu = "imu" in self.modalities and bool(layout.imu_nodes)
         self.use_grf = "grf" in self.modalities and bool(layout.grf_nodes)
         if self.use_imu:
-            self.imu_gate = nn.Linear(imu_channels, dim)
-            self.register_buffer("imu_sensor_idx", torch.tensor([IMU_SENSORS.index(s) for s in layout.imu_nodes]),
+            # a linear projection, not sigmoid(W u) as before: the sigmoid squashed the z-scored IMU
+            # into (0, 1) around a constant 0.5 and its gradient was ~1 % of the TCN's
+            pairs = layout.imu_pairs()
+            self.imu_proj = nn.Linear(imu_channels, dim)
+            self.register_buffer("imu_sensor_idx", torch.tensor([IMU_SENSORS.index(s) for s, _ in pairs]),
                                  persistent=False)
-            self.register_buffer("imu_node_idx", torch.tensor(list(layout.imu_nodes.values())), persistent=False)
+            self.register_buffer("imu_node_idx", torch.tensor([n for _, n in pairs]), persistent=False)
         if self.use_grf:
-            self.grf_gate = nn.Linear(7, dim)
+            self.grf_proj = nn.Linear(7, dim)
             self.register_buffer("grf_node_idx", torch.tensor(list(layout.grf_nodes)), persistent=False)
         # dropout (0.3) sits between stages (before each GAT layer) and in the heads, not inside every
         # TCN conv / on the attention coefficients: that much noise made the model very slow to fit.
@@ -126,13 +137,15 @@ class TCNGAT(MotionModel):
         x, mask = self.prepare(batch)
         lm = self._select_nodes(x["landmarks"])
         B, T, N, _ = lm.shape
-        h = self.node_in(node_kinematics(lm)) + self.node_embed  # (B, T, N, D)
+        k = node_kinematics(lm)  # (B, T, N, F)
+        k = self.data_bn(k.flatten(2).transpose(1, 2)).transpose(1, 2).view(B, T, N, NODE_FEATURES)
+        h = self.node_in(k) + self.node_embed  # (B, T, N, D)
         if self.use_imu:
-            u = x["imu"][:, :, self.imu_sensor_idx]  # (B, T, S, C)
-            g = torch.sigmoid(self.imu_gate(u)) * mask[:, MODALITY_INDEX["imu"]].view(B, 1, 1, 1)
+            u = x["imu"][:, :, self.imu_sensor_idx]  # (B, T, pairs, C)
+            g = self.imu_proj(u) * mask[:, MODALITY_INDEX["imu"]].view(B, 1, 1, 1)
             h = h.index_add(2, self.imu_node_idx, g)
         if self.use_grf:
-            g = torch.sigmoid(self.grf_gate(x["grf"])) * mask[:, MODALITY_INDEX["grf"]].view(B, 1, 1, 1)
+            g = self.grf_proj(x["grf"]) * mask[:, MODALITY_INDEX["grf"]].view(B, 1, 1, 1)
             h = h.index_add(2, self.grf_node_idx, g)
         h = self.tcn(h.permute(0, 2, 3, 1).reshape(B * N, -1, T))  # temporal edges, per node
         h = h.view(B, N, -1, T).permute(0, 3, 1, 2)  # (B, T, N, C)
@@ -154,10 +167,10 @@ def _tcn_gat(layout: str | dict[str, Any], **kwargs) -> TCNGAT:
 
 
 @register_model("tcn_gat")
-def tcn_gat(*, num_classes: int = 12, layout: str | dict = "mediapipe33",
+def tcn_gat(*, num_classes: int = 12, layout: str | dict = "mediapipe_body",
             modalities: tuple[str, ...] = ("landmarks", "imu", "grf"), dim: int = 32,
             tcn_channels: tuple[int, ...] = (32, 32, 32), tcn_dilations: tuple[int, ...] = (1, 2, 4),
-            kernel_size: int = 3, causal: bool = False, gat_dim: int = 64, gat_heads: int = 4, gat_layers: int = 2,
+            kernel_size: int = 3, causal: bool = False, gat_dim: int = 32, gat_heads: int = 2, gat_layers: int = 2,
             dropout: float = 0.3, num_angles: int = 23, num_faults: int = 0, imu_channels: int = 9) -> TCNGAT:
     """Skeleton TCN + 2-layer multi-head GAT with IMU/GRF gated injection; ``layout`` is a name in
     models.graphs or a spec dict {num_nodes, edges, imu_nodes, grf_nodes, source_indices, joint_nodes}."""
