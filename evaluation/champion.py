@@ -2,7 +2,7 @@
 registry alias ``champion`` and artifacts/champion.json.
 
 Recognizer: the best *validation* window-level macro-F1 among models that fuse >= ``min_modalities``
-inputs, read none of ``forbidden_modalities`` (rendered pixels), are not excluded peer baselines and
+inputs, read none of ``forbidden_modalities`` (rendered pixels) and all of ``required_modalities``, are not excluded peer baselines and
 cost <= ``max_latency_ms`` per window at batch 1 on one thread. Torque estimator: the lowest
 validation RMSE (N m / kg). Both are logged as MLflow models with what a caller needs to feed them
 (dataset.json: classes, faults, window and preprocessing settings; scalers.json; the calibration
@@ -38,6 +38,9 @@ def eligibility(rep: dict, rule: ChampionRule) -> list[str]:
     bad = sorted(set(mods) & set(rule.forbidden_modalities))
     if bad:
         why.append(f"reads {bad} (cannot be fed in use)")
+    missing = sorted(set(rule.required_modalities) - set(mods))
+    if missing:
+        why.append(f"reads no {missing} (a video reaches the service as landmarks only)")
     lat = rep.get("cost", {}).get("latency_ms_per_window_b1")
     if lat is None or lat > rule.max_latency_ms:
         why.append(f"latency {lat if lat is None else round(lat, 2)} ms > {rule.max_latency_ms} ms")

@@ -28,11 +28,14 @@ class LatencyParams(_Strict):
 class ChampionRule(_Strict):
     """The served recognizer: best validation window-level macro-F1 among models that fuse at least
     ``min_modalities`` inputs, read none of ``forbidden_modalities`` (rendered pixels cannot be fed
-    in use), are not a peer baseline in ``exclude``, and cost at most ``max_latency_ms`` per window
+    in use) and all of ``required_modalities``, are not a peer baseline in ``exclude``, and cost at most ``max_latency_ms`` per window
     at batch 1 on one thread."""
     metric: Literal["val_macro_f1", "val_accuracy"] = "val_macro_f1"
     min_modalities: int = Field(default=2, ge=1, le=4)
     forbidden_modalities: list[str] = Field(default_factory=lambda: ["video"])
+    # modalities the champion must read: /analyze receives a video alone, which reaches a model as
+    # MediaPipe landmarks, so a served recognizer without them would answer from masked inputs
+    required_modalities: list[str] = Field(default_factory=list)
     max_latency_ms: float = Field(default=2.0, gt=0)
     exclude: list[str] = Field(default_factory=lambda: ["minirocket"])
     baseline: str = "minirocket"                        # the peer compared against (McNemar)

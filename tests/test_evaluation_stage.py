@@ -34,6 +34,9 @@ def test_champion_rule_filters_then_takes_best_val_f1():
     assert any("modalities" in w for w in why["single"]) and why["minirocket"] == ["peer baseline"]
     assert "torque" not in why
     assert C.select_champion(reports, ChampionRule(max_latency_ms=0.1))["name"] is None
+    # a champion that must take a video (landmarks): fused_b (IMU + plates) is out, fused_a wins
+    c = C.select_champion(reports, ChampionRule(required_modalities=["landmarks"]))
+    assert c["name"] == "fused_a" and any("landmarks" in w for w in c["candidates"]["fused_b"])
     assert C.best_single_modality(reports) == "single"
     assert C.select_torque_champion(reports)["name"] == "torque"
 
