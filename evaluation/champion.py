@@ -3,7 +3,7 @@ registry alias ``champion`` and artifacts/champion.json.
 
 Recognizer: the best *validation* window-level macro-F1 among models that fuse >= ``min_modalities``
 inputs, read none of ``forbidden_modalities`` (rendered pixels) and all of ``required_modalities``, are not excluded peer baselines and
-cost <= ``max_latency_ms`` per window at batch 1 on one thread. Torque estimator: the lowest
+cost <= ``max_latency_ms`` per window at batch 1 on one thread and <= ``max_mflops`` (either None: no gate). Torque estimator: the lowest
 validation RMSE (N m / kg). Both are logged as MLflow models with what a caller needs to feed them
 (dataset.json: classes, faults, window and preprocessing settings; scalers.json; the calibration
 temperature) and registered with alias ``champion``.
@@ -42,8 +42,11 @@ def eligibility(rep: dict, rule: ChampionRule) -> list[str]:
     if missing:
         why.append(f"reads no {missing} (a video reaches the service as landmarks only)")
     lat = rep.get("cost", {}).get("latency_ms_per_window_b1")
-    if lat is None or lat > rule.max_latency_ms:
+    if rule.max_latency_ms is not None and (lat is None or lat > rule.max_latency_ms):
         why.append(f"latency {lat if lat is None else round(lat, 2)} ms > {rule.max_latency_ms} ms")
+    flops = rep.get("cost", {}).get("flops_per_window")
+    if rule.max_mflops is not None and rep.get("kind") == "torch" and (flops is None or flops / 1e6 > rule.max_mflops):
+        why.append(f"{flops if flops is None else round(flops / 1e6, 1)} MFLOPs per window > {rule.max_mflops}")
     if not math.isfinite(_val_f1(rep, rule.metric)):
         why.append("no validation score")
     return why

@@ -36,7 +36,8 @@ class ChampionRule(_Strict):
     # modalities the champion must read: /analyze receives a video alone, which reaches a model as
     # MediaPipe landmarks, so a served recognizer without them would answer from masked inputs
     required_modalities: list[str] = Field(default_factory=list)
-    max_latency_ms: float = Field(default=2.0, gt=0)
+    max_latency_ms: float | None = Field(default=2.0, gt=0)   # None: reported, no gate
+    max_mflops: float | None = Field(default=None, gt=0)       # FLOPs per window (machine-independent)
     exclude: list[str] = Field(default_factory=lambda: ["minirocket"])
     baseline: str = "minirocket"                        # the peer compared against (McNemar)
 

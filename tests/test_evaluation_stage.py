@@ -37,6 +37,11 @@ def test_champion_rule_filters_then_takes_best_val_f1():
     # a champion that must take a video (landmarks): fused_b (IMU + plates) is out, fused_a wins
     c = C.select_champion(reports, ChampionRule(required_modalities=["landmarks"]))
     assert c["name"] == "fused_a" and any("landmarks" in w for w in c["candidates"]["fused_b"])
+    # a FLOPs budget instead of ms: the slow (13.6 ms) model is cheap in FLOPs and wins
+    for name, mf in (("slow_fused", 20), ("fused_a", 40), ("fused_b", 10), ("video_fused", 10)):
+        reports[name]["cost"]["flops_per_window"] = mf * 1e6
+    c = C.select_champion(reports, ChampionRule(max_latency_ms=None, max_mflops=30))
+    assert c["name"] == "slow_fused" and any("MFLOPs" in w for w in c["candidates"]["fused_a"])
     assert C.best_single_modality(reports) == "single"
     assert C.select_torque_champion(reports)["name"] == "torque"
 
