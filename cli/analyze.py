@@ -7,11 +7,10 @@ the ground reaction estimated from the kinematics), technique feedback per segme
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from cli import CommandError
-from cli.bundle import add_bundle_argument, load
+from cli.bundle import add_bundle_argument, emit, load
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -60,8 +59,4 @@ def run(args: argparse.Namespace) -> int:
         out = analyze_video(bundle, args.video, athlete, args.imu, args.grf, max_frames=args.max_frames)
     except InputError as exc:
         raise CommandError(str(exc)) from None
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(out))
-    print(json.dumps(out) if args.json else summary(out))
-    return 0
+    return emit(out, args, summary)

@@ -4,6 +4,7 @@ written by the `package` stage (``$BENTOML_HOME``, default ~/bentoml)."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
@@ -32,3 +33,12 @@ def load(path: Path | None):
         return load_bundle(path)
     except BundleError as exc:
         raise CommandError(str(exc)) from None
+
+
+def emit(out: dict, args: argparse.Namespace, summary) -> int:
+    """Write ``out`` to ``--out`` (JSON) when given, print it (``--json``) or its ``summary``."""
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(out))
+    print(json.dumps(out) if args.json else summary(out))
+    return 0

@@ -10,13 +10,12 @@ the packaged recognizer). Prints the segments and the recording's top classes; `
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from cli import CommandError
-from cli.bundle import add_bundle_argument, load
+from cli.bundle import add_bundle_argument, emit, load
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -118,8 +117,4 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
     except InputError as exc:
         raise CommandError(str(exc)) from None
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(out))
-    print(json.dumps(out) if args.json else summary(out))
-    return 0
+    return emit(out, args, summary)
