@@ -383,6 +383,7 @@ def zero_drift_correct(
     order: int = 1,
     vertical_channel: int | None = None,
     guard_s: float = 0.02,
+    min_span_s: float = 0.1,
 ):
     """Remove force-plate offset + slow drift estimated from unloaded samples.
 
@@ -409,6 +410,11 @@ def zero_drift_correct(
     guard_s : float
         Samples within ``guard_s`` seconds of a loaded sample are not used for the fit (excludes the
         low-force tails of contact onsets/offsets, which are load, not drift). 0 disables.
+    min_span_s : float
+        The drift's time terms (order >= 1) are fitted only when the unloaded samples span at least
+        ``min_span_s`` seconds; otherwise only the constant offset is removed. A slope fitted to a
+        few samples close together (a foot that leaves the plate for a millisecond) extrapolates
+        to kilonewtons over a trial.
 
     Returns
     -------
@@ -445,6 +451,8 @@ def zero_drift_correct(
     guard_s = float(guard_s)
     if not guard_s >= 0:
         raise ValueError(f"guard_s={guard_s} must be >= 0")
+    if not float(min_span_s) >= 0:
+        raise ValueError(f"min_span_s={min_span_s} must be >= 0")
     g = int(round(guard_s * fs))
     if g > 0:
         loaded = ~unloaded
@@ -462,7 +470,7 @@ def zero_drift_correct(
         if n_unl[c] <= order:
             skipped.append(c)
             continue
-        deg = order if np.ptp(t[m]) > 0 else 0
+        deg = order if np.ptp(t[m]) >= min_span_s and np.ptp(t[m]) > 0 else 0
         p = np.polyfit(t[m], f2[m, c], deg)
         p = np.concatenate([np.zeros(order - deg), p])
         coef[c] = p
