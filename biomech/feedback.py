@@ -277,14 +277,16 @@ def _cue(joint: str, dev: float) -> str:
 def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 9.0, knee_rmse_deg: float = 5.0,
                      valgus_moment_nm: float = 40.0, moments: dict[str, np.ndarray] | None = None,
                      band: float | None = None, window_s: float | None = 0.2, corridor_sd: float = 2.0,
-                     percentile: float | None = 95.0) -> dict:
+                     percentile: float | None = 95.0, unflagged_joints: tuple[str, ...] | list[str] = ()) -> dict:
     """Feedback on one segment (N, J) (``angle_matrix`` on the reference's rate) against ``ref``.
 
     ``moments`` (optional): {"knee_adduction_r_moment": (T,) N m, ...} over the segment; without
-    them the valgus flag is None (not evaluated)."""
+    them the valgus flag is None (not evaluated). ``unflagged_joints`` are reported but never flagged
+    (the ankle angle from video landmarks: IK's least reliable angle)."""
     mean_dev, rmse = joint_deviation(seg, ref, band, window_s, corridor_sd, percentile)
     joints = {j: {"deviation_deg": round(float(m), 2), "rmse_deg": round(float(r), 2),
-                  "flagged": bool(abs(m) >= threshold_deg)} for j, m, r in zip(ref.joints, mean_dev, rmse)}
+                  "flagged": bool(abs(m) >= threshold_deg and j not in unflagged_joints)}
+              for j, m, r in zip(ref.joints, mean_dev, rmse)}
     flagged = sorted((j for j, v in joints.items() if v["flagged"]), key=lambda j: -abs(joints[j]["deviation_deg"]))
     knee = {j: joints[j]["rmse_deg"] for j in KNEES if j in joints}
     knee_warn = [j for j, r in knee.items() if r > knee_rmse_deg]
@@ -308,7 +310,7 @@ def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 
 
 # ---------------------------------------------------------------------------------- per segment
 SETTINGS_KEYS = ("threshold_deg", "knee_rmse_deg", "valgus_moment_nm", "band", "window_s", "corridor_sd",
-                 "percentile")
+                 "percentile", "unflagged_joints")
 MIN_SEGMENT_S = 0.5
 
 

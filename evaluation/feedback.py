@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tqdm import tqdm
 
 from biomech.conventions import COORDINATES, JOINT_ANGLES
@@ -53,6 +53,7 @@ class FeedbackParams(BaseModel):
     window_s: float | None = Field(0.2, gt=0)           # deviation held this long (null: mean over the clip)
     corridor_sd: float = Field(2.0, ge=0, le=5)         # natural variation (clean clips' sd) subtracted first
     percentile: float | None = Field(95.0, gt=0, le=100)  # of the held deviation over the movement (null: max)
+    unflagged_joints: list[str] = Field(default_factory=list)  # reported, never flagged (IK too unreliable there)
     threshold_deg: float = Field(7.0, ge=7, le=11)      # the TCN+GAT paper's band; chosen on select_split
     select_split: str | None = "val"                    # where the threshold is chosen (never the test split)
     max_false_trigger: float = Field(0.118, gt=0, lt=1)  # the selection rule: most hits with at most this
@@ -63,6 +64,15 @@ class FeedbackParams(BaseModel):
     report: str = "reports/feedback.json"
     markdown: str = "reports/feedback.md"
     plot: str = "reports/feedback_sweep.csv"
+
+
+    @field_validator("unflagged_joints")
+    @classmethod
+    def _known_joints(cls, v: list[str]) -> list[str]:
+        bad = [j for j in v if j not in FEEDBACK_JOINTS]
+        if bad:
+            raise ValueError(f"unknown joints {bad} (expected some of {list(FEEDBACK_JOINTS)})")
+        return v
 
 
 class IKFailed(RuntimeError):
@@ -204,11 +214,11 @@ def clip_deviations(p: FeedbackParams, refs: dict, split: str) -> tuple[list[dic
     return rows, failed
 
 
-def flagged(row: dict, threshold: float, joints=FEEDBACK_JOINTS) -> bool:
-    return any(abs(row["deviation_deg"][j]) >= threshold for j in joints)
+def flagged(row: dict, threshold: float, joints=FEEDBACK_JOINTS, unflagged: tuple[str, ...] = ()) -> bool:
+    return any(abs(row["deviation_deg"][j]) >= threshold for j in joints if j not in unflagged)
 
 
-def rates(rows: list[dict], threshold: float) -> dict:
+def rates(rows: list[dict], threshold: float, unflagged: tuple[str, ...] = ()) -> dict:
     """At ``threshold``: hit rate per fault type (flagged on one of its joints) and false-trigger rate
     (clean clip flagged on any joint); per fault type also its false-trigger rate: clean clips of the
     actions that fault exists for, flagged on the fault's joints."""
@@ -219,12 +229,12 @@ def rates(rows: list[dict], threshold: float) -> dict:
         rs = [r for r in faulty if r["fault"] == f]
         actions = {r["action"] for r in rs}
         cs = [r for r in clean if r["action"] in actions]
-        hits = sum(flagged(r, threshold, FAULT_JOINTS[f]) for r in rs)
-        ft = sum(flagged(r, threshold, FAULT_JOINTS[f]) for r in cs)
+        hits = sum(flagged(r, threshold, FAULT_JOINTS[f], unflagged) for r in rs)
+        ft = sum(flagged(r, threshold, FAULT_JOINTS[f], unflagged) for r in cs)
         per_fault[f] = {"clips": len(rs), "hits": hits, "hit_rate": hits / len(rs), "clean_clips": len(cs),
                         "false_triggers": ft, "false_trigger_rate": ft / max(len(cs), 1)}
     hits = sum(v["hits"] for v in per_fault.values())
-    ft = sum(flagged(r, threshold) for r in clean)
+    ft = sum(flagged(r, threshold, FEEDBACK_JOINTS, unflagged) for r in clean)
     return {"threshold_deg": threshold, "faulty_clips": len(faulty), "clean_clips": len(clean),
             "hit_rate": hits / max(len(faulty), 1), "false_trigger_rate": ft / max(len(clean), 1),
             "false_triggers": ft, "per_fault": per_fault}
@@ -249,12 +259,13 @@ def evaluate(p: FeedbackParams) -> dict:
     if not rows:
         raise FeedbackError(f"{p.split}: no clip could be scored ({len(failed)} failed)")
     thresholds = sorted(set(p.sweep_deg) | {p.threshold_deg})
-    sweep = [rates(rows, th) for th in thresholds]
-    at = rates(rows, p.threshold_deg)
+    un = tuple(p.unflagged_joints)
+    sweep = [rates(rows, th, un) for th in thresholds]
+    at = rates(rows, p.threshold_deg, un)
     selection = None
     if p.select_split:
         srows, sfailed = clip_deviations(p, refs, p.select_split)
-        ssweep = [rates(srows, th) for th in thresholds]
+        ssweep = [rates(srows, th, un) for th in thresholds]
         best = select_threshold(ssweep, p.max_false_trigger)
         selection = {"split": p.select_split, "clips_scored": len(srows), "clips_failed": len(sfailed),
                      "rule": f"most hits with false-trigger rate <= {p.max_false_trigger}",
@@ -264,7 +275,7 @@ def evaluate(p: FeedbackParams) -> dict:
     return {"split": p.split, "angles": p.angles, "angles_meaning": ANGLES_MEANING[p.angles],
             "reference_angles": head.get("angles"), "reference_clips": head["references"],
             "threshold_deg": p.threshold_deg, "window_s": p.window_s, "corridor_sd": p.corridor_sd,
-            "percentile": p.percentile, "band": p.band,
+            "percentile": p.percentile, "band": p.band, "unflagged_joints": list(un),
             "hit_rate": at["hit_rate"], "false_trigger_rate": at["false_trigger_rate"],
             "goal": {"hit_rate": 0.915, "false_trigger_rate": 0.118, "source": "TCN+GAT paper"},
             "clips_scored": len(rows), "clips_failed": len(failed), "failed": failed,
@@ -273,7 +284,7 @@ def evaluate(p: FeedbackParams) -> dict:
 
 def write_reports(res: dict, p: FeedbackParams) -> None:
     headline = {k: res[k] for k in ("split", "angles", "reference_angles", "threshold_deg", "window_s", "corridor_sd",
-                                    "percentile", "band", "hit_rate", "false_trigger_rate", "clips_scored",
+                                    "percentile", "band", "unflagged_joints", "hit_rate", "false_trigger_rate", "clips_scored",
                                     "clips_failed", "goal")}
     headline["per_fault_hit_rate"] = {f: v["hit_rate"] for f, v in res["at_threshold"]["per_fault"].items()}
     headline["per_fault_false_trigger_rate"] = {f: v["false_trigger_rate"]

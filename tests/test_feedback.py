@@ -155,3 +155,12 @@ def test_a_one_frame_glitch_is_no_fault_but_a_held_deviation_is(ref):
     x[15:35, J["lumbar_bending"]] += 20.0                             # 0.8 s of side bend
     fb = segment_feedback(x, ref, threshold_deg=7, window_s=0.04)
     assert fb["flagged_joints"] == ["lumbar_bending"] and fb["joints"]["lumbar_bending"]["deviation_deg"] > 10
+
+
+def test_unflagged_joints_are_reported_but_never_flagged(ref):
+    rng = np.random.default_rng(10)
+    x = _squat(100, 50, rng)
+    x[:, J["ankle_angle_r"]] += 25.0                                  # an IK offset of the ankle
+    fb = segment_feedback(x, ref, threshold_deg=7, unflagged_joints=("ankle_angle_r", "ankle_angle_l"))
+    assert fb["flagged_joints"] == [] and fb["joints"]["ankle_angle_r"]["deviation_deg"] > 15
+    assert segment_feedback(x, ref, threshold_deg=7)["flagged_joints"] == ["ankle_angle_r"]

@@ -49,3 +49,12 @@ def test_the_threshold_is_never_chosen_on_the_scored_split(tmp_path):
     p = FeedbackParams(reference=str(ref), split="test", select_split="test")
     with pytest.raises(FeedbackError, match="select_split 'test'"):
         evaluate(p)
+
+
+def test_unflagged_joints_count_neither_as_hits_nor_as_false_triggers():
+    rows = [_row("squat", "shallow_squat", ankle_angle_r=-20.0), _row("squat", "none", ankle_angle_l=20.0)]
+    assert (rates(rows, 7.0)["hit_rate"], rates(rows, 7.0)["false_trigger_rate"]) == (1.0, 1.0)
+    r = rates(rows, 7.0, ("ankle_angle_r", "ankle_angle_l"))
+    assert (r["hit_rate"], r["false_trigger_rate"]) == (0.0, 0.0)
+    with pytest.raises(ValueError, match=r"unknown joints \['ankle'\]"):
+        FeedbackParams(unflagged_joints=["ankle"])
