@@ -294,7 +294,7 @@ def write_reports(res: dict, p: FeedbackParams) -> None:
     headline["sweep"] = [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in res["sweep"]]
     Path(p.report).parent.mkdir(parents=True, exist_ok=True)
     Path(p.report).write_text(json.dumps(headline, indent=1))
-    details = Path(p.report).with_name("feedback_details.json")
+    details = Path(p.report).with_name(Path(p.report).stem + "_details.json")   # feedback_details.json
     details.write_text(json.dumps(res, indent=1))
     with open(p.plot, "w") as fh:
         fh.write("threshold_deg,hit_rate,false_trigger_rate\n")
