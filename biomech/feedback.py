@@ -10,12 +10,15 @@ Pure functions shared by the `reference` stage, the service (/analyze), the CLI 
 
 The reference of a class is the DTW barycentre (DBA: Petitjean et al. 2011) of the clean training
 clips' joint-angle trajectories, started from the clip of median length, with the per-sample standard
-deviation of the aligned clips. A segment is aligned to it with multivariate DTW
-(``sigproc.sync.dtw_path``, Euclidean over the joints, Sakoe-Chiba band); per joint the deviation is the
-mean signed difference (segment - reference, deg) along the warping path and the RMSE along it.
-A joint whose |deviation| is at least the threshold (7-11 deg in the TCN+GAT paper) is flagged with
-the direction to correct (``JOINT_CUES``). Two more flags follow the multimodal CNN paper: knee-angle
-RMSE above 5 deg, and a knee valgus moment above 40 N m.
+deviation of the aligned clips. A segment is aligned to it by DTW (``sigproc.sync.dtw_path``) on
+mirror-invariant features (``invariant``), and each matched frame is compared with the reference or
+its left-right mirror image, whichever is closer (``align``: either leg may lead, per frame, so a gait
+clip with one step more still aligns). Per joint the difference beyond ``corridor_sd`` sd of the clean
+clips, held for ``window_s``, gives the deviation as its ``percentile`` over the movement, and the
+RMSE along the path. A joint whose |deviation| is at least the threshold (7-11 deg in the TCN+GAT
+paper) is flagged with the direction to correct (``JOINT_CUES``), unless it is one of the
+``unflagged_joints``. Two more flags follow the multimodal CNN paper: knee-angle RMSE above 5 deg,
+and a knee valgus moment above 40 N m.
 
 Sign conventions are ``biomech.conventions``'. The valgus moment is read from the internal
 ``knee_adduction_<side>_moment`` (OpenSim inverse dynamics: + towards varus): an external valgus

@@ -13,11 +13,14 @@ scored per fault type:
 at the threshold in ``params.yaml: feedback.threshold_deg`` and for every threshold of
 ``feedback.sweep_deg`` (3-15 deg). Angles in use (``--angles ik``, the default) are the ones the
 service sees: OpenSim IK of the detector-like MediaPipe world landmarks (``serving.analyze.ik_angles``),
-cached per clip under ``--cache-dir`` (2-3 s per clip the first time). ``--angles true`` scores the
+cached per clip under ``--cache-dir`` (2.6-15 s per clip the first time). The threshold is chosen on
+``feedback.select_split`` (val; never the scored split): the report gives the one with the most hits
+within ``max_false_trigger`` there, next to the one in params.yaml. ``--angles true`` scores the
 generator's true joint angles (privileged; an upper bound).
 
 Writes reports/feedback.json (headline + per fault + sweep), reports/feedback.md (tables) and
-reports/feedback_sweep.csv (the DVC plot: threshold vs hit / false-trigger rate).
+reports/feedback_sweep.csv (the DVC plot: threshold vs hit / false-trigger rate) and
+reports/feedback_sweep_per_fault.csv (per fault type).
 """
 from __future__ import annotations
 
