@@ -9,7 +9,7 @@ import numpy as np
 
 from .schemas import (ClassProbability, RecognizeRequest, RecognizeResponse, Segment, TorqueRequest, TorqueResponse,
                       WindowResult, as_array, timestamps)
-from .windows import Recording, Windows, recording_windows
+from .windows import REQUEST, Recording, Windows, recording_windows
 
 __all__ = ["InputError", "to_recording", "recognize_many", "segments_from_probs", "torque"]
 
@@ -160,7 +160,7 @@ def recognize_many(bundle, reqs: list[RecognizeRequest]) -> list[RecognizeRespon
             wins.append(recording_windows(to_recording(req), bundle))
         except (ValueError, ClipError, RawDataError) as exc:
             msg = str(exc)
-            if "/athlete-mm-req-" in msg:  # the temporary clip's path means nothing to the caller
+            if msg.startswith(str(REQUEST)):  # "request/imu.npz: ..." names a file the caller never sent
                 msg = msg.split(": ", 1)[-1]
             raise InputError(f"{where}{msg}") from None
     return [_response(bundle, r, w, o) for r, w, o in zip(reqs, wins, _run_model(bundle, wins))]
