@@ -92,6 +92,25 @@ def streams(rec: Recording):
     return s
 
 
+_PARAMS: dict = {}   # (id of the bundle's params, synchronise) -> (those params, the request's)
+
+
+def request_params(p, synchronise: bool):
+    """The preprocess params of a request, derived once per bundle (not per request): clock
+    synchronisation only when asked and possible; every window kept (``min_core_fraction`` 0: idle
+    windows of a live recording are classified too, the phases mark them); no gap-fill re-insertion
+    test (``rmse_drop_fraction`` 0: a dataset QC figure that feeds no model input)."""
+    key = (id(p), bool(synchronise))
+    if key not in _PARAMS:
+        f = p.filters
+        update = {"sync": p.sync.model_copy(update={"enabled": p.sync.enabled and bool(synchronise)}),
+                  "filters": f.model_copy(update={"gap_fill": f.gap_fill.model_copy(update={"rmse_drop_fraction": 0.0})})}
+        if hasattr(p.window, "min_core_fraction"):
+            update["window"] = p.window.model_copy(update={"min_core_fraction": 0.0})
+        _PARAMS[key] = (p, p.model_copy(update=update))   # holding p keeps its id unique
+    return _PARAMS[key][1]
+
+
 def recording_windows(rec: Recording, bundle) -> Windows:
     """Windows of ``rec`` exactly as the preprocess stage makes them, z-scored with the bundle's scalers.
     Raises preprocessing.clip.ClipError / biomech.io.RawDataError for unusable data (the caller
@@ -100,12 +119,7 @@ def recording_windows(rec: Recording, bundle) -> Windows:
 
     from .bundle import scaled
 
-    p = bundle.preprocess
-    sync = p.sync.model_copy(update={"enabled": p.sync.enabled and rec.synchronise and rec.image is not None})
-    update = {"sync": sync}
-    if hasattr(p.window, "min_core_fraction"):  # every window of a live recording is classified (idle
-        update["window"] = p.window.model_copy(update={"min_core_fraction": 0.0})  # ones too; phases mark them)
-    p = p.model_copy(update=update)
+    p = request_params(bundle.preprocess, rec.synchronise and rec.image is not None)
     out = process_recording(streams(rec), p)
     a = out["arrays"]
     mask = a["modality_mask"]
