@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .schemas import (ClassProbability, RecognizeRequest, RecognizeResponse, Segment, TorqueRequest, TorqueResponse,
-                      WindowResult, as_array, timestamps)
+                      WindowResult, as_array, columns, timestamps)
 from .windows import REQUEST, Recording, Windows, recording_windows
 
 __all__ = ["InputError", "to_recording", "recognize_many", "segments_from_probs", "torque"]
@@ -182,16 +182,10 @@ def _torque(req: TorqueRequest) -> TorqueResponse:
 
     if not req.coordinates:
         raise InputError("coordinates: empty (expected OpenSim coordinate names -> (T,) values)")
-    coords = {k: as_array(v, f"coordinates.{k}", ()) for k, v in req.coordinates.items()}
-    lengths = {len(v) for v in coords.values()}
-    if len(lengths) != 1:
-        raise InputError(f"coordinates: columns of different lengths {sorted(lengths)}")
+    coords, t = columns(req.coordinates, "coordinates", req.time, "time", req.rate_hz)
     for k, v in coords.items():
         if not np.isfinite(v).all():
             raise InputError(f"coordinates.{k}: non-finite values")
-    T = lengths.pop()
-    t = timestamps(req.time, "time", T)
-    t = np.arange(T) / req.rate_hz if t is None else t
     plates, tg = None, None
     if req.plates:
         if req.grf_rate_hz is None:
