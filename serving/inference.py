@@ -11,7 +11,7 @@ from .schemas import (ClassProbability, RecognizeRequest, RecognizeResponse, Seg
                       WindowResult, as_array, columns, timestamps)
 from .windows import REQUEST, Recording, Windows, recording_windows
 
-__all__ = ["InputError", "to_recording", "recognize_many", "segments_from_probs", "torque"]
+__all__ = ["InputError", "to_recording", "recognize_many", "run_model", "segments_from_probs", "torque"]
 
 
 class InputError(ValueError):
@@ -76,7 +76,7 @@ def segments_from_probs(probs: np.ndarray, starts: np.ndarray, length: int, clas
     return out
 
 
-def _run_model(bundle, wins: list[Windows]) -> list[dict]:
+def run_model(bundle, wins: list[Windows]) -> list[dict]:
     import torch
 
     keys = ("video", "landmarks", "imu", "grf", "modality_mask")
@@ -163,7 +163,7 @@ def recognize_many(bundle, reqs: list[RecognizeRequest]) -> list[RecognizeRespon
             if msg.startswith(str(REQUEST)):  # "request/imu.npz: ..." names a file the caller never sent
                 msg = msg.split(": ", 1)[-1]
             raise InputError(f"{where}{msg}") from None
-    return [_response(bundle, r, w, o) for r, w, o in zip(reqs, wins, _run_model(bundle, wins))]
+    return [_response(bundle, r, w, o) for r, w, o in zip(reqs, wins, run_model(bundle, wins))]
 
 
 def torque(req: TorqueRequest) -> TorqueResponse:

@@ -76,8 +76,11 @@ class AthleteMM:
 
         from serving.bundle import load_bundle
 
+        from serving.windows import warm_up
+
         torch.set_num_threads(int(os.environ.get("ATHLETE_MM_THREADS", "1")))
         self.bundle = load_bundle(_bundle_path(self.bundle_ref))
+        warm_up()   # the preprocessing's compiled kernels, before the first request
 
     # ---------------- recognition ----------------
     # max_latency_ms bounds queueing + the batch: the preprocess path costs ~40-70 ms a window here

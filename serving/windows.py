@@ -15,7 +15,7 @@ import numpy as np
 
 from biomech.conventions import ACTIONS
 
-__all__ = ["Recording", "Windows", "recording_windows"]
+__all__ = ["Recording", "Windows", "recording_windows", "request_params", "streams", "warm_up"]
 
 
 @dataclass
@@ -90,6 +90,17 @@ def streams(rec: Recording):
               "athlete": {"mass_kg": rec.mass_kg, "height_m": rec.height_m, "sex": rec.sex or "not stated"},
               "rates_hz": rates, "video": {"width": w, "height": h}}
     return s
+
+
+def warm_up() -> None:
+    """Load the compiled kernels of the preprocessing (numba's on-disk cache, or compile them) at
+    start-up, so that the first request does not pay for it."""
+    from sigproc.filters import kalman_rts_smooth
+    from sigproc.sync import dtw_path
+
+    x = np.linspace(0.0, 1.0, 16)[:, None]
+    dtw_path(x, x[::-1], window=2)
+    kalman_rts_smooth(x, 50.0, 1.0, 1.0)
 
 
 _PARAMS: dict = {}   # (id of the bundle's params, synchronise) -> (those params, the request's)
