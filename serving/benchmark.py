@@ -119,7 +119,7 @@ def mediapipe_alone(video: str, frames: int) -> dict:
 
     cap, _ = open_video(video)
     try:
-        rgb = [f for _, f in zip(range(frames), iter_frames(cap, 1280))]
+        rgb = [f for _, (_, f) in zip(range(frames), iter_frames(cap, 1280))]
     finally:
         cap.release()
     with mp_pose.Pose(static_image_mode=False, model_complexity=MODEL_COMPLEXITY, smooth_landmarks=True,
