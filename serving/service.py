@@ -83,8 +83,9 @@ class AthleteMM:
         warm_up()   # the preprocessing's compiled kernels, before the first request
 
     # ---------------- recognition ----------------
-    # max_latency_ms bounds queueing + the batch: the preprocess path costs ~40-70 ms a window here
-    # (README "Serving"), so a full batch of 32 needs seconds; requests beyond it get 503
+    # max_latency_ms bounds queueing + the batch: every request's recording goes through the preprocess
+    # path one after the other (25-80 ms a window on the shared 2-core VM, README "Serving"; the model is
+    # the cheap part), so a full batch of 32 takes 1-4 s there; 10 s keeps concurrency 32 free of 503s
     @bentoml.api(batchable=True, max_batch_size=32, max_latency_ms=10_000)
     def recognize_batch(self, requests: Annotated[list[RecognizeRequest], Field(min_length=1, max_length=32)]
                         ) -> list[RecognizeResponse]:

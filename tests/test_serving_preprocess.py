@@ -84,3 +84,19 @@ def test_service_windows_equal_the_implementation_before_the_speed_ups(golden, c
 
 if __name__ == "__main__":
     write_golden(*sys.argv[1:3])
+
+
+def test_iqr_outliers_fast_path_gives_the_nan_aware_quartiles():
+    """Without NaN, sigproc.filters.iqr_outliers takes np.percentile; the mask equals the one from
+    np.nanpercentile's fences, with and without NaN, along either axis."""
+    from sigproc.filters import iqr_outliers
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_t(2, size=(8, 40, 12))
+    for data in (x, np.where(rng.random(x.shape) < 0.1, np.nan, x)):
+        for axis in (0, 1):
+            q1, q3 = np.nanpercentile(data, [25, 75], axis=axis, keepdims=True)
+            with np.errstate(invalid="ignore"):
+                want = (data < q1 - 1.5 * (q3 - q1)) | (data > q3 + 1.5 * (q3 - q1))
+            got = iqr_outliers(data, 1.5, axis=axis)
+            assert got.any() and np.array_equal(got, want)
