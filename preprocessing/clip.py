@@ -1,6 +1,8 @@
 """One raw clip -> synchronised, filtered, resampled, windowed arrays (the per-worker work).
 
-Pipeline of :func:`process_clip` (every filter switchable in ``PreprocessParams.filters``):
+Pipeline of :func:`process_clip` (every filter switchable in ``PreprocessParams.filters``); step 1
+is :func:`read_clip`, steps 2-8 :func:`process_streams`, which the service calls on a request's
+arrays in memory through :func:`process_recording` (one implementation for both):
 
 1. ``verify_clip`` (manifest sha256) and reading: ``meta.json`` without its ``synthetic_truth``
    block (:func:`load_meta` deletes it on read), ``keypoints.npz``, ``imu.npz``, ``grf.npz``

@@ -16,6 +16,10 @@ Run from source: ``bentoml serve serving.service:AthleteMM``; the packaged bento
 store (``athlete-mm-bundle``, written by ``python -m stages.package``) or, for development,
 from the directory in ``ATHLETE_MM_BUNDLE``.
 
+Workers: ``ATHLETE_MM_WORKERS`` (default 1) processes, each with the bundle and
+``ATHLETE_MM_THREADS`` (default 1) torch threads: the per-request preprocessing is single-threaded
+Python, so throughput grows with workers (up to the cores), not with batching.
+
 Access: when ``ATHLETE_MM_API_KEY`` (or a file named by ``ATHLETE_MM_API_KEY_FILE``) is set at
 start-up, every request but health / readiness needs ``Authorization: Bearer <key>`` (or
 ``X-API-Key``); otherwise 401 and no work is done. The key is never part of the bento.
@@ -65,7 +69,7 @@ def _bundle_ref():
 
 
 @bentoml.service(name="athlete-mm", traffic={"timeout": 120, "max_concurrency": 64},
-                 workers=1, resources={"cpu": "2"})
+                 workers=int(os.environ.get("ATHLETE_MM_WORKERS", "1")), resources={"cpu": "2"})
 @bentoml.asgi_app(info_app, path="/info")
 @bentoml.asgi_app(ui_app, path="/ui")
 class AthleteMM:
