@@ -15,6 +15,7 @@ Conventions
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 from scipy.spatial.transform import Rotation
 
 from ._checks import as_float_array, check_positive
@@ -390,29 +391,46 @@ def complementary_attitude_multi(acc, gyro, fs_hz: float, gain: float = 0.02, ac
     if T > 1:
         w_mid = 0.5 * (g[1:] + g[:-1])
         dR = Rotation.from_rotvec((w_mid * dt).reshape(-1, 3)).as_matrix().reshape(T - 1, S, 3, 3)
-    eye = np.eye(3)
-    for k in range(1, T):
-        Rk = R[k - 1] @ dR[k - 1]
-        if gain > 0:
-            # predicted up direction v = Rk a; rotation axis v x UP = (-v_z, 0, v_x) (UP = +Y)
-            v = np.matmul(Rk, a_unit[k][:, :, None])[:, :, 0]
-            vx, vy, vz = v[:, 0], v[:, 1], v[:, 2]
-            sn = np.sqrt(vx * vx + vz * vz)
-            ok = use[k] & (sn >= 1e-12)
-            if ok.any():
-                ang = gain * np.arctan2(sn, vy)
-                inv = 1.0 / np.where(sn > 0, sn, 1.0)
-                ux, uz = -vz * inv, vx * inv
-                sa, c1 = np.sin(ang), 1.0 - np.cos(ang)
-                K = np.zeros((S, 3, 3))
-                K[:, 0, 1], K[:, 1, 0] = -uz * sa, uz * sa
-                K[:, 1, 2], K[:, 2, 1] = -ux * sa, ux * sa
-                # (1 - cos) K^2 for u = (ux, 0, uz): K^2 = u u^T - I
-                K[:, 0, 0] = c1 * (ux * ux - 1.0)
-                K[:, 1, 1] = -c1
-                K[:, 2, 2] = c1 * (uz * uz - 1.0)
-                K[:, 0, 2] = K[:, 2, 0] = c1 * ux * uz
-                C = eye + K
-                Rk = np.where(ok[:, None, None], C @ Rk, Rk)
-        R[k] = Rk
+    if T > 1:
+        _complementary_loop(R, dR, np.ascontiguousarray(a_unit), np.ascontiguousarray(use), gain)
     return R
+
+
+@njit(cache=True)
+def _complementary_loop(R, dR, a_unit, use, gain):  # pragma: no cover - compiled by numba
+    """The time loop of :func:`complementary_attitude_multi`, in place on R (T, S, 3, 3) with R[0]
+    set: per step and sensor the gyro increment ``Rk = R[k-1] dR[k-1]``, then (``gain`` > 0, the
+    sample usable, the predicted up direction ``v = Rk a_unit`` not already vertical) a rotation by
+    ``gain`` times the angle between v and +Y about ``u = v x UP / |.| = (-v_z, 0, v_x) / |.|``
+    (Rodrigues: ``I + sin K + (1 - cos) K^2`` with ``K^2 = u u^T - I``); the numpy version's
+    arithmetic, element by element."""
+    T, S = a_unit.shape[0], a_unit.shape[1]
+    Rk = np.empty((3, 3))
+    C = np.empty((3, 3))
+    v = np.empty(3)
+    for k in range(1, T):
+        for s in range(S):
+            for i in range(3):
+                for j in range(3):
+                    Rk[i, j] = (R[k - 1, s, i, 0] * dR[k - 1, s, 0, j] + R[k - 1, s, i, 1] * dR[k - 1, s, 1, j]
+                                + R[k - 1, s, i, 2] * dR[k - 1, s, 2, j])
+            done = False
+            if gain > 0:
+                for i in range(3):
+                    v[i] = Rk[i, 0] * a_unit[k, s, 0] + Rk[i, 1] * a_unit[k, s, 1] + Rk[i, 2] * a_unit[k, s, 2]
+                vx, vy, vz = v[0], v[1], v[2]
+                sn = np.sqrt(vx * vx + vz * vz)
+                if use[k, s] and sn >= 1e-12:
+                    ang = gain * np.arctan2(sn, vy)
+                    inv = 1.0 / sn
+                    ux, uz = -vz * inv, vx * inv
+                    sa, c1 = np.sin(ang), 1.0 - np.cos(ang)
+                    C[0, 0], C[0, 1], C[0, 2] = 1.0 + c1 * (ux * ux - 1.0), -uz * sa, c1 * ux * uz
+                    C[1, 0], C[1, 1], C[1, 2] = uz * sa, 1.0 - c1, -ux * sa
+                    C[2, 0], C[2, 1], C[2, 2] = c1 * ux * uz, ux * sa, 1.0 + c1 * (uz * uz - 1.0)
+                    for i in range(3):
+                        for j in range(3):
+                            R[k, s, i, j] = C[i, 0] * Rk[0, j] + C[i, 1] * Rk[1, j] + C[i, 2] * Rk[2, j]
+                    done = True
+            if not done:
+                R[k, s] = Rk
