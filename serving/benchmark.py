@@ -15,14 +15,17 @@ One run measures side by side, on the same 64-frame window (landmarks + IMU + GR
   errors, p50 / p95 / p99, windows per second (goal >= 1,000 at C = 32);
 * with ``--video``: /analyze frames per second on the first N frames of a real video against
   MediaPipe alone on the same decoded frames (ingest.video's settings; goal >= 85 %);
-* with ``--bundle``: in-process (no HTTP) request validation, the preprocess stage's path
-  (serving.windows -> preprocessing.clip.process_recording) and the model call, each p50.
+* with ``--bundle``: in-process (no HTTP) request validation (JSON lists / base64), the preprocess
+  stage's path (serving.windows -> preprocessing.clip.process_recording, sync on / off) with its
+  per-step timings (sync, IMU, plates, landmarks, targets, windows) and the model call, each p50;
+  ``--in-process-only`` runs just that (no server: ``--url`` unused).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 
@@ -85,28 +88,47 @@ async def _load(url: str, body: bytes, path: str, seconds: float, concurrency: i
             "seconds": round(wall, 1), "concurrency": concurrency, "windows_per_s": round(len(ms) / wall, 1)}
 
 
-def in_process(bundle_dir: str, req: dict, n: int) -> dict:
+def _p50(f, n: int) -> str:
+    """"wall / CPU" p50 ms of ``f()`` over ``n`` calls (the CPU time of this thread: on a shared,
+    overloaded machine the wall time mostly measures the waiting for a core)."""
+    wall, cpu = [], []
+    for _ in range(n):
+        t, c = time.perf_counter(), time.thread_time()
+        f()
+        cpu.append(1e3 * (time.thread_time() - c))
+        wall.append(1e3 * (time.perf_counter() - t))
+    return f"{_pct(wall)['p50_ms']} / {_pct(cpu)['p50_ms']}"
+
+
+def in_process(bundle_dir: str, clip: str, n: int) -> dict:
+    """The service's per-request steps without HTTP, wall / CPU p50 ms over ``n`` calls: request validation
+    (JSON lists / base64 float32, from the parsed body), the preprocessing (sync on / off) with the
+    preprocess stage's own per-step timings (``process_streams``' ``timing``), and the model."""
     import torch
 
+    from preprocessing.clip import process_recording
     from serving.bundle import load_bundle
     from serving.inference import run_model, to_recording
     from serving.schemas import RecognizeRequest
-    from serving.windows import recording_windows
+    from serving.windows import recording_windows, request_params, streams, warm_up
 
     torch.set_num_threads(1)
     b = load_bundle(bundle_dir)
+    warm_up()
     out = {}
-    r = RecognizeRequest.model_validate(req)
-    w = recording_windows(to_recording(r), b)
-    for name, f in (("validate", lambda: RecognizeRequest.model_validate(req)),
-                    ("preprocess", lambda: recording_windows(to_recording(r), b)),
-                    ("model", lambda: run_model(b, [w]))):
-        ts = []
-        for _ in range(n):
-            t = time.perf_counter()
-            f()
-            ts.append(1e3 * (time.perf_counter() - t))
-        out[name] = _pct(ts)["p50_ms"]
+    for compact in (False, True):
+        req = request_from_clip(clip, span=SPAN, compact=compact)
+        out[f"validate_{'b64' if compact else 'json'}"] = _p50(lambda: RecognizeRequest.model_validate(req), n)
+    for sync in (True, False):
+        rec = to_recording(RecognizeRequest.model_validate({**req, "synchronise": sync}))
+        w = recording_windows(rec, b)
+        key = f"preprocess_{'sync' if sync else 'nosync'}"
+        out[key] = _p50(lambda: recording_windows(rec, b), n)
+        p = request_params(b.preprocess, sync)
+        steps = [process_recording(streams(rec), p)["timing"] for _ in range(n)]
+        out[key + "_steps"] = {k[:-2]: round(1e3 * float(np.median([s[k] for s in steps])), 2)
+                               for k in ("sync_s", "imu_s", "grf_s", "landmarks_s", "targets_s", "windows_s")}
+    out["model"] = _p50(lambda: run_model(b, [w]), n)
     return out
 
 
@@ -171,7 +193,9 @@ def summary(res: dict) -> str:
                            f"{a['frames_per_s']} / {m['frames_per_s']}", ">= 85 %")
                      + f"   = {100 * a['frames_per_s'] / m['frames_per_s']:.0f} %")
     if "in_process_p50_ms" in res:
-        lines.append(f"  in-process p50 ms: {res['in_process_p50_ms']}")
+        for k, v in res["in_process_p50_ms"].items():
+            lines.append(f"  in-process p50 ms (wall / CPU) {k:<24} {v}")
+    lines.append(f"  load average (1, 5, 15 min) at the start: {res.get('load_average')}")
     return "\n".join(lines)
 
 
@@ -185,12 +209,17 @@ def main(argv=None) -> int:
     ap.add_argument("--video", help="a real video for /analyze vs MediaPipe alone (optional)")
     ap.add_argument("--video-frames", type=int, default=100)
     ap.add_argument("--bundle", help="a bundle directory for the in-process breakdown (optional)")
+    ap.add_argument("--n-in-process", type=int, default=50, help="calls per in-process step")
+    ap.add_argument("--in-process-only", action="store_true",
+                    help="only the in-process breakdown (needs --bundle; no server)")
     ap.add_argument("--api-key")
     ap.add_argument("--out", type=Path)
     a = ap.parse_args(argv)
     headers = {"Authorization": f"Bearer {a.api_key}"} if a.api_key else {}
-    res = {"window": {"clip": a.clip, "span_s": SPAN}}
-    for compact in (False, True):
+    res = {"window": {"clip": a.clip, "span_s": SPAN}, "load_average": [round(x, 2) for x in os.getloadavg()]}
+    if a.in_process_only and not a.bundle:
+        ap.error("--in-process-only needs --bundle")
+    for compact in (False, True) if not a.in_process_only else ():
         for sync in (True, False):
             q = {**request_from_clip(a.clip, span=SPAN, compact=compact), "synchronise": sync}
             body = json.dumps({"request": q}).encode()
@@ -199,16 +228,16 @@ def main(argv=None) -> int:
             print(key, res[key], flush=True)
     q = {**request_from_clip(a.clip, span=SPAN, compact=True), "synchronise": True}
     for key, path, body in (("load_batch", "/recognize_batch", {"requests": [q]}),
-                            ("load_single", "/recognize", {"request": q})):
+                            ("load_single", "/recognize", {"request": q})) if not a.in_process_only else ():
         res[key] = asyncio.run(_load(a.url, json.dumps(body).encode(), path, a.seconds, a.concurrency, headers))
         print(key, res[key], flush=True)
-    if a.video:
+    if a.video and not a.in_process_only:
         res["mediapipe_alone"] = mediapipe_alone(a.video, a.video_frames)
         print("mediapipe_alone", res["mediapipe_alone"], flush=True)
         res["analyze"] = analyze_fps(a.url, a.video, a.video_frames, headers)
         print("analyze", res["analyze"], flush=True)
     if a.bundle:
-        res["in_process_p50_ms"] = in_process(a.bundle, request_from_clip(a.clip, span=SPAN), 50)
+        res["in_process_p50_ms"] = in_process(a.bundle, a.clip, a.n_in_process)
         print("in_process_p50_ms", res["in_process_p50_ms"])
     print(summary(res))
     if a.out:

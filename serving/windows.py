@@ -95,12 +95,15 @@ def streams(rec: Recording):
 def warm_up() -> None:
     """Load the compiled kernels of the preprocessing (numba's on-disk cache, or compile them) at
     start-up, so that the first request does not pay for it."""
+    from sigproc.attitude import complementary_attitude_multi
     from sigproc.filters import kalman_rts_smooth
     from sigproc.sync import dtw_path
 
     x = np.linspace(0.0, 1.0, 16)[:, None]
     dtw_path(x, x[::-1], window=2)
     kalman_rts_smooth(x, 50.0, 1.0, 1.0)
+    acc = np.tile([0.0, 9.81, 0.0], (16, 1, 1)) + 0.1 * x[:, :, None]
+    complementary_attitude_multi(acc, 0.1 * acc, 100.0, gain=0.02)
 
 
 _PARAMS: dict = {}   # (id of the bundle's params, synchronise) -> (those params, the request's)
