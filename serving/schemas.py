@@ -235,7 +235,10 @@ class RecognizeRequest(_Model):
     landmarks: Optional[LandmarksIn] = None
     imu: Optional[ImuIn] = None
     grf: Optional[GrfIn] = None
-    synchronise: bool = Field(True, description="recover the IMU / plate clock offsets (needs landmarks.image)")
+    synchronise: bool = Field(True, description="recover the IMU / plate clock offsets from the data (needs "
+                                                "landmarks.image); false: the streams' stamps are already on the "
+                                                "video clock, no recovery (about half the preprocessing time), and "
+                                                "the response's sync says method 'none', error 'sync disabled'")
     top_k: int = Field(3, ge=1, le=12)
 
 

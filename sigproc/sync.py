@@ -125,15 +125,11 @@ def estimate_offset_xcorr(ref_t, ref, sig_t, sig, max_lag_s: float = 0.2, fs_hz:
     sg, ss = _resample(st, sx, fs)
     rr = _zscore(rr)
     ss = _zscore(ss)
-    num = np.zeros(rr.shape[0] + ss.shape[0] - 1)
-    e_r = np.zeros_like(num)
-    e_s = np.zeros_like(num)
-    ones_r = np.ones(rr.shape[0])
-    ones_s = np.ones(ss.shape[0])
-    for c in range(rr.shape[1]):
-        num += signal.correlate(rr[:, c], ss[:, c], mode="full", method="fft")
-        e_r += signal.correlate(rr[:, c] ** 2, ones_s, mode="full", method="fft")
-        e_s += signal.correlate(ones_r, ss[:, c] ** 2, mode="full", method="fft")
+    # summed over channels: the cross-correlation (one FFT over all channels: correlate(a, b) is
+    # convolve(a, b reversed)) and, by linearity, the energies in the overlap as one correlation each
+    num = signal.fftconvolve(rr, ss[::-1], mode="full", axes=0).sum(1)
+    e_r = signal.correlate((rr ** 2).sum(1), np.ones(ss.shape[0]), mode="full", method="fft")
+    e_s = signal.correlate(np.ones(rr.shape[0]), (ss ** 2).sum(1), mode="full", method="fft")
     lags = signal.correlation_lags(rr.shape[0], ss.shape[0], mode="full")
     # Peak at lag k: rr[n + k] ~ ss[n]  =>  rg[0] + (n + k) dt = sg[0] + n dt + offset
     offsets = rg[0] - sg[0] + lags * dt
