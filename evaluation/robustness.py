@@ -86,6 +86,9 @@ class RobustnessParams(_Strict):
     video_models: list[str] = Field(default_factory=list)
     video_frame_fractions: list[float] = Field(default_factory=lambda: [0.0, 0.15, 0.3, 0.45])
     video_frame_modes: list[str] = Field(default_factory=lambda: list(VIDEO_FRAME_MODES))
+    # the pixel models cost 1-2.4 GFLOPs a window: score them on this many test windows, evenly
+    # spaced over the split (windows are stored clip by clip, so ~every clip); null: all
+    video_max_windows: int | None = Field(default=None, ge=1)
     headline_occlusion: float = Field(default=0.3, ge=0, le=1)
     headline_clock_ms: float = 40.0
 
@@ -344,6 +347,23 @@ def model_curves(tr: Trained, test: Split, K: int, p: RobustnessParams, rate_hz:
 
 
 # ------------------------------------------------------------------------------------------- stage
+def subset_split(split: Split, rows: Sequence[int], batch_size: int) -> Split:
+    """The windows ``rows`` of ``split`` (in that order) as a split of their own."""
+    rows = np.asarray(rows, dtype=np.int64)
+    idx = torch.from_numpy(rows)
+    full = {k: torch.cat([b[k] for b in split.batches])[idx] for k in split.batches[0]}
+    batches = [{k: v[i:i + batch_size] for k, v in full.items()} for i in range(0, len(rows), batch_size)]
+    return Split(split.name, batches, split.label[rows], split.fault[rows], split.mask[rows],
+                 {k: v[rows] for k, v in split.meta.items()})
+
+
+def evenly_spaced(n: int, m: int | None) -> np.ndarray:
+    """``min(m, n)`` indices spread evenly over 0..n-1 (all of them for ``m`` None)."""
+    if m is None or m >= n:
+        return np.arange(n)
+    return np.unique(np.round(np.linspace(0, n - 1, m)).astype(np.int64))
+
+
 def video_model_curves(tr: Trained, test: Split, K: int, p: RobustnessParams, fill: Sequence[float]) -> dict:
     """The video-frame curves of one video model; each point also states ``frames_lost`` per window."""
     out = score_curves(tr, test, K, p, video_curve_points(p, fill), predict(tr, test, K)["log_prob"])
@@ -453,7 +473,10 @@ def run_robustness(p: RobustnessParams) -> dict:
     curves = {col: model_curves(t, test, K, p, rate)
               for col, t in tqdm(models.items(), desc="robustness", unit="model", file=sys.stderr)}
     fill = video_blank_value(data_dir)
-    vcurves = {col: video_model_curves(t, test, K, p, fill)
+    vtest = test
+    if video_models and p.video_max_windows is not None and p.video_max_windows < len(test):
+        vtest = subset_split(test, evenly_spaced(len(test), p.video_max_windows), p.batch_size)
+    vcurves = {col: video_model_curves(t, vtest, K, p, fill)
                for col, t in tqdm(video_models.items(), desc="robustness (video frames)", unit="model",
                                   file=sys.stderr)}
     names = {col: t.path.name for col, t in {**models, **video_models}.items()}
@@ -464,6 +487,7 @@ def run_robustness(p: RobustnessParams) -> dict:
             (out / "plots" / f"{curve}.json").write_text(json.dumps(_plot_rows(group, curve), indent=1) + "\n")
     (out / "details.json").write_text(json.dumps({"models": names, "n_test": len(test), "params": p.model_dump(),
                                                   "curves": curves, "video_curves": vcurves,
+                                                  "n_test_video": len(vtest),
                                                   "video_blank_value": fill}, indent=1) + "\n")
     head = {**headline(curves, p, {c: names[c] for c in curves}), **video_headline(vcurves, names)}
     Path(p.metrics_file).parent.mkdir(parents=True, exist_ok=True)

@@ -132,7 +132,7 @@ def stage_run(tmp_path_factory):
                              "out_dir": str(root / "reports" / "robustness"),
                              "metrics_file": str(root / "reports" / "robustness.json"),
                              "models": ["champion", "tcn_imu"], "n_boot": 50, "frame_drop_fractions": [0.0, 0.5],
-                             "video_models": ["video_model"]},
+                             "video_models": ["video_model"], "video_max_windows": 10},
               "ablations": {"tag": "imu_placement/wrists", "model": "tcn", "evaluation_dir": str(ev),
                             "tracking": {"uri": f"sqlite:///{root / 'mlflow.db'}"}}}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
@@ -239,6 +239,8 @@ def test_stage_writes_the_video_frame_curves(stage_run):
     details = json.loads((root / "reports" / "robustness" / "details.json").read_text())
     pts = details["video_curves"]["video_model"]["video_blank"]
     assert [p["frames_lost"] for p in pts] == [0, 1, 1, 2] and pts[0]["frames_per_window"] == 4
+    assert details["n_test_video"] == 10 and all(p["n"] == 10 for p in pts)       # video_max_windows
+    assert details["curves"]["champion"]["occlusion"][0]["n"] == details["n_test"] == 24
     head = json.loads((root / "reports" / "robustness.json").read_text())
     v = head["video_model"]
     assert v["model"] == "video_model" and v["video_clean_window_accuracy"] == pts[0]["window_accuracy"]
@@ -254,3 +256,20 @@ def test_a_video_model_in_models_or_a_non_video_model_in_video_models_is_refused
         R.run_robustness(R.RobustnessParams(**{**base, "models": ["video_model"], "video_models": []}))
     with pytest.raises(ValueError, match="robustness.video_models.*tcn_imu"):
         R.run_robustness(R.RobustnessParams(**{**base, "models": ["tcn_imu"], "video_models": ["tcn_imu"]}))
+
+
+def test_subset_split_keeps_the_chosen_windows_in_order():
+    from evaluation.predict import Split
+
+    b = [make_batch(4, 8, Tv=2, H=4, W=4, num_classes=4, seed=k) for k in range(3)]
+    y = np.arange(12)
+    meta = {"clip_id": np.array([f"c{i}" for i in range(12)], dtype=object),
+            "athlete_id": np.array([f"a{i % 3}" for i in range(12)], dtype=object)}
+    split = Split("test", b, y, y % 2, np.ones((12, 4), bool), meta)
+    rows = R.evenly_spaced(12, 5)
+    assert rows.tolist() == [0, 3, 6, 8, 11] and R.evenly_spaced(12, None).tolist() == list(range(12))
+    sub = R.subset_split(split, rows, batch_size=2)
+    assert len(sub) == 5 and [len(x["label"]) for x in sub.batches] == [2, 2, 1]
+    assert sub.label.tolist() == rows.tolist() and sub.meta["clip_id"].tolist() == [f"c{i}" for i in rows]
+    video = torch.cat([x["video"] for x in b])
+    assert torch.equal(torch.cat([x["video"] for x in sub.batches]), video[torch.from_numpy(rows)])
