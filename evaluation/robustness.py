@@ -315,16 +315,26 @@ def _seed(p: RobustnessParams, curve: str, j: int) -> int:
     return int(np.random.SeedSequence([p.seed, sum(map(ord, curve)), j]).generate_state(1)[0])
 
 
-def score_curves(tr: Trained, test: Split, K: int, p: RobustnessParams, points: dict, clean: np.ndarray) -> dict:
+def change_vs_clean(clean: np.ndarray, lp: np.ndarray) -> dict:
+    """How much a perturbation moved the predictions: the share of windows whose predicted class
+    changed and the mean total-variation distance between the class probabilities."""
+    return {"changed_predictions": float(np.mean(clean.argmax(1) != lp.argmax(1))),
+            "mean_tv_distance": float(0.5 * np.abs(np.exp(clean) - np.exp(lp)).sum(1).mean())}
+
+
+def score_curves(tr: Trained, test: Split, K: int, p: RobustnessParams, points: dict, clean: np.ndarray,
+                 with_change: bool = False) -> dict:
     """{curve: [{"level", window/clip accuracy + CIs}, ...]} of one model over ``points``
-    (``curve_points`` / ``video_curve_points``); ``clean``: its log-probabilities unperturbed."""
+    (``curve_points`` / ``video_curve_points``); ``clean``: its log-probabilities unperturbed;
+    ``with_change``: each point also says how far the predictions moved (``change_vs_clean``)."""
     out: dict[str, list[dict]] = {}
     for curve, pts in points.items():
         rows = []
         for j, (level, make) in enumerate(pts):
             tf = make(np.random.default_rng(_seed(p, curve, j))) if make is not None else None
             lp = predict(tr, test, K, transform=tf)["log_prob"] if tf is not None else clean
-            rows.append({"level": level, **point_scores(test.label, lp, test, None, p.n_boot, p.seed, p.level)})
+            rows.append({"level": level, **point_scores(test.label, lp, test, None, p.n_boot, p.seed, p.level),
+                         **(change_vs_clean(clean, lp) if with_change else {})})
         out[curve] = rows
     return out
 
@@ -365,12 +375,18 @@ def evenly_spaced(n: int, m: int | None) -> np.ndarray:
 
 
 def video_model_curves(tr: Trained, test: Split, K: int, p: RobustnessParams, fill: Sequence[float]) -> dict:
-    """The video-frame curves of one video model; each point also states ``frames_lost`` per window."""
-    out = score_curves(tr, test, K, p, video_curve_points(p, fill), predict(tr, test, K)["log_prob"])
+    """The video-frame curves of one video model; each point also states ``frames_lost`` per window
+    and how far the predictions moved; ``video_absent``: the video stream masked (mask False), the
+    model on its other streams alone (how much it relies on the pixels at all)."""
+    points = {**video_curve_points(p, fill),
+              "video_absent": [("absent", lambda rng: (lambda b: mask_modalities(b, [m for m in MODALITIES
+                                                                                     if m != "video"])))]}
+    out = score_curves(tr, test, K, p, points, predict(tr, test, K)["log_prob"], with_change=True)
     Tv = int(test.batches[0]["video"].shape[1])
-    for rows in out.values():
+    for curve, rows in out.items():
         for r in rows:
-            r["frames_lost"], r["frames_per_window"] = _lost_frames(r["level"] / 100.0, Tv), Tv
+            lost = Tv if curve == "video_absent" else _lost_frames(r["level"] / 100.0, Tv)
+            r["frames_lost"], r["frames_per_window"] = lost, Tv
     return out
 
 
@@ -445,7 +461,12 @@ def video_headline(curves: dict[str, dict], names: dict[str, str]) -> dict:
         first = next(iter(c.values()))
         row = {"model": names[col], "video_clean_window_accuracy": first[0]["window_accuracy"]}
         for curve, rows in c.items():
-            row[f"{curve}_{round(rows[-1]['level'])}pct_window_accuracy"] = rows[-1]["window_accuracy"]
+            if curve == "video_absent":
+                row["video_absent_window_accuracy"] = rows[0]["window_accuracy"]
+                row["video_absent_changed_predictions"] = rows[0]["changed_predictions"]
+            else:
+                row[f"{curve}_{round(rows[-1]['level'])}pct_window_accuracy"] = rows[-1]["window_accuracy"]
+                row[f"{curve}_{round(rows[-1]['level'])}pct_changed_predictions"] = rows[-1]["changed_predictions"]
         out[col] = row
     return out
 

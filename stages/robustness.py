@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{f(v['consumer_window_accuracy'])}", file=sys.stderr)
         elif isinstance(v, dict) and "video_clean_window_accuracy" in v:
             lost = ", ".join(f"{k.removesuffix('_window_accuracy')} {f(x)}" for k, x in v.items()
-                             if k.startswith("video_") and k != "video_clean_window_accuracy")
+                             if k.startswith("video_") and k.endswith("_window_accuracy")
+                             and k != "video_clean_window_accuracy")
             print(f"robustness: profile={profile} {col}: test window accuracy clean "
                   f"{f(v['video_clean_window_accuracy'])}; {lost}", file=sys.stderr)
     print(f"robustness: champion {c}; {p.metrics_file}, {p.out_dir}/plots", file=sys.stderr)

@@ -240,11 +240,16 @@ def test_stage_writes_the_video_frame_curves(stage_run):
     pts = details["video_curves"]["video_model"]["video_blank"]
     assert [p["frames_lost"] for p in pts] == [0, 1, 1, 2] and pts[0]["frames_per_window"] == 4
     assert details["n_test_video"] == 10 and all(p["n"] == 10 for p in pts)       # video_max_windows
+    assert pts[0]["changed_predictions"] == 0 and pts[0]["mean_tv_distance"] == 0
+    assert pts[-1]["mean_tv_distance"] > 0             # a video-only model: losing frames moves its output
+    absent = details["video_curves"]["video_model"]["video_absent"]
+    assert [a["level"] for a in absent] == ["absent"] and absent[0]["frames_lost"] == 4
     assert details["curves"]["champion"]["occlusion"][0]["n"] == details["n_test"] == 24
     head = json.loads((root / "reports" / "robustness.json").read_text())
     v = head["video_model"]
     assert v["model"] == "video_model" and v["video_clean_window_accuracy"] == pts[0]["window_accuracy"]
     assert v["video_blank_45pct_window_accuracy"] == pts[-1]["window_accuracy"]
+    assert v["video_absent_window_accuracy"] == absent[0]["window_accuracy"]
     assert "video_model" not in details["curves"]            # and not on the landmark / IMU curves
 
 
