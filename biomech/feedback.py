@@ -10,12 +10,15 @@ Pure functions shared by the `reference` stage, the service (/analyze), the CLI 
 
 The reference of a class is the DTW barycentre (DBA: Petitjean et al. 2011) of the clean training
 clips' joint-angle trajectories, started from the clip of median length, with the per-sample standard
-deviation of the aligned clips. A segment is aligned to it with multivariate DTW
-(``sigproc.sync.dtw_path``, Euclidean over the joints, Sakoe-Chiba band); per joint the deviation is the
-mean signed difference (segment - reference, deg) along the warping path and the RMSE along it.
-A joint whose |deviation| is at least the threshold (7-11 deg in the TCN+GAT paper) is flagged with
-the direction to correct (``JOINT_CUES``). Two more flags follow the multimodal CNN paper: knee-angle
-RMSE above 5 deg, and a knee valgus moment above 40 N m.
+deviation of the aligned clips. A segment is aligned to it by DTW (``sigproc.sync.dtw_path``) on
+mirror-invariant features (``invariant``), and each matched frame is compared with the reference or
+its left-right mirror image, whichever is closer (``align``: either leg may lead, per frame, so a gait
+clip with one step more still aligns). Per joint the difference beyond ``corridor_sd`` sd of the clean
+clips, held for ``window_s``, gives the deviation as its ``percentile`` over the movement, and the
+RMSE along the path. A joint whose |deviation| is at least the threshold (7-11 deg in the TCN+GAT
+paper) is flagged with the direction to correct (``JOINT_CUES``), unless it is one of the
+``unflagged_joints``. Two more flags follow the multimodal CNN paper: knee-angle RMSE above 5 deg,
+and a knee valgus moment above 40 N m.
 
 Sign conventions are ``biomech.conventions``'. The valgus moment is read from the internal
 ``knee_adduction_<side>_moment`` (OpenSim inverse dynamics: + towards varus): an external valgus
@@ -32,10 +35,10 @@ import numpy as np
 from sigproc.sync import dtw_path
 
 __all__ = ["FEEDBACK_JOINTS", "FAULT_JOINTS", "JOINT_CUES", "Reference", "FeedbackError", "angle_matrix",
-           "build_reference", "mirror", "align", "joint_deviation", "segment_feedback", "save_references",
+           "build_reference", "mirror", "invariant", "align", "aligned_difference", "joint_deviation", "segment_feedback", "save_references",
            "load_references", "feedback_for_segments"]
 
-FORMAT = "athlete-mm-reference/1"
+FORMAT = "athlete-mm-reference/2"   # /2: frames matched per pair with either side (align)
 
 # Joints the feedback speaks about: legs and trunk (arm style is free in every class).
 FEEDBACK_JOINTS: tuple[str, ...] = (
@@ -133,23 +136,49 @@ def mirror(traj: np.ndarray, joints: tuple[str, ...] = FEEDBACK_JOINTS) -> np.nd
     return traj[:, idx] * sign
 
 
-def align(seg: np.ndarray, ref: np.ndarray, band: float = 0.3, joints: tuple[str, ...] | None = None
-          ) -> tuple[np.ndarray, bool]:
-    """DTW warping path (K, 2) between segment (n, J) and reference (m, J), Euclidean over the
-    joints, Sakoe-Chiba band of ``band`` x the longer length. With ``joints`` the segment's mirror
-    image is tried too; returns (path, mirrored) of the cheaper one."""
-    w = _band(len(seg), len(ref), band)
-    path, cost = dtw_path(seg, ref, window=w)
-    if joints is None:
-        return path, False
-    mpath, mcost = dtw_path(mirror(seg, joints), ref, window=w)
-    return (mpath, True) if mcost < cost else (path, False)
+def invariant(traj: np.ndarray, joints: tuple[str, ...] = FEEDBACK_JOINTS) -> np.ndarray:
+    """Mirror-invariant features of an (N, J) trajectory: per left/right pair the sum and the
+    absolute difference, per trunk joint the value (its magnitude where a mirror negates it). A
+    movement and its mirror image have the same features, so DTW on them aligns a gait's left step
+    with the reference's right one as readily as with its left one."""
+    pairs = [(k, joints.index(j[:-2] + "_l")) for k, j in enumerate(joints) if j.endswith("_r")]
+    centre = [k for k, j in enumerate(joints) if j[-2:] not in ("_r", "_l")]
+    cols = [traj[:, r] + traj[:, l] for r, l in pairs] + [np.abs(traj[:, r] - traj[:, l]) for r, l in pairs]
+    cols += [np.abs(traj[:, k]) if joints[k] in MIRROR_NEGATED else traj[:, k] for k in centre]
+    return np.stack(cols, axis=1) / np.sqrt(2.0)
+
+
+def align(seg: np.ndarray, ref: np.ndarray, band: float | None = None,
+          joints: tuple[str, ...] = FEEDBACK_JOINTS) -> tuple[np.ndarray, np.ndarray]:
+    """DTW warping path (K, 2) between segment (n, J) and reference (m, J) and, per matched pair,
+    whether the segment's frame is compared with the reference's mirror image (either leg may lead,
+    and a gait clip may hold one step more or less than the reference: the side is chosen per
+    frame pair). The path is DTW on the mirror-invariant features (``invariant``; Euclidean, with
+    a Sakoe-Chiba band of ``band`` x the longer length, None: no band: a jump may sit anywhere in
+    its clip); the side per pair is the closer one over the joints."""
+    w = None if band is None else _band(len(seg), len(ref), band)
+    path, _ = dtw_path(invariant(seg, joints), invariant(ref, joints), window=w)
+    a, b = seg[path[:, 0]], ref[path[:, 1]]
+    flip = ((a - mirror(b, joints)) ** 2).sum(1) < ((a - b) ** 2).sum(1)
+    return path, flip
+
+
+def aligned_difference(seg: np.ndarray, ref: np.ndarray, band: float | None = None,
+                       joints: tuple[str, ...] = FEEDBACK_JOINTS) -> tuple[np.ndarray, np.ndarray]:
+    """(path (K, 2), difference (K, J) deg): segment - reference along the DTW path, on the
+    segment's own sides (against the reference's mirror image where ``align`` chose it)."""
+    path, flip = align(seg, ref, band, joints)
+    r = ref[path[:, 1]]
+    r = np.where(flip[:, None], mirror(r, joints), r)
+    return path, seg[path[:, 0]] - r
 
 
 # ---------------------------------------------------------------------------------- the reference
 def build_reference(action: str, trajs: list[np.ndarray], rate_hz: float,
-                    joints: tuple[str, ...] = FEEDBACK_JOINTS, iterations: int = 3, band: float = 0.3) -> Reference:
-    """DTW barycentre averaging of the clean clips' (N_i, J) trajectories."""
+                    joints: tuple[str, ...] = FEEDBACK_JOINTS, iterations: int = 3,
+                    band: float | None = None) -> Reference:
+    """DTW barycentre averaging of the clean clips' (N_i, J) trajectories (each frame on the
+    reference's sides: mirrored where ``align`` matched it with the mirror image)."""
     trajs = [np.asarray(x, dtype=float) for x in trajs]
     if not trajs:
         raise FeedbackError(f"reference {action!r}: no clean clips")
@@ -162,9 +191,10 @@ def build_reference(action: str, trajs: list[np.ndarray], rate_hz: float,
         s, s2, n = np.zeros_like(mean), np.zeros_like(mean), np.zeros(len(mean))
         for x in trajs:
             p, flip = align(x, mean, band, joints)
-            x = mirror(x, joints) if flip else x
-            np.add.at(s, p[:, 1], x[p[:, 0]])
-            np.add.at(s2, p[:, 1], x[p[:, 0]] ** 2)
+            xs = x[p[:, 0]]
+            xs = np.where(flip[:, None], mirror(xs, joints), xs)
+            np.add.at(s, p[:, 1], xs)
+            np.add.at(s2, p[:, 1], xs ** 2)
             np.add.at(n, p[:, 1], 1)
         mean = s / n[:, None]
     sd = np.sqrt(np.maximum(s2 / n[:, None] - mean ** 2, 0.0))
@@ -199,28 +229,26 @@ def load_references(path: str | Path) -> tuple[dict[str, Reference], dict]:
 
 
 # ---------------------------------------------------------------------------------- feedback
-def joint_deviation(seg: np.ndarray, ref: Reference, band: float = 0.3, window_s: float | None = 0.4,
-                    corridor_sd: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def joint_deviation(seg: np.ndarray, ref: Reference, band: float | None = None, window_s: float | None = 0.2,
+                    corridor_sd: float = 2.0, percentile: float | None = 95.0) -> tuple[np.ndarray, np.ndarray]:
     """Per joint: the deviation (segment - reference, deg) and the RMSE along the DTW path.
 
-    The difference along the path is averaged per reference sample; with ``window_s`` the deviation
-    is the largest (in magnitude, signed) moving average over ``window_s`` of reference time, i.e.
-    the largest deviation held that long (a fault at the landing of a jump lasts a fraction of the
-    clip); with ``window_s=None`` it is the mean over the whole path. ``corridor_sd`` > 0 first
-    shrinks the difference by that many standard deviations of the clean clips (a normative
-    corridor: natural variation is not a fault). The segment's mirror image is aligned too and the
-    cheaper one kept (either leg may lead); deviations are reported on the segment's own sides."""
+    The difference along the path (``aligned_difference``: either leg may lead) is averaged per
+    reference sample; ``corridor_sd`` > 0 first shrinks it by that many standard deviations of the
+    clean clips (a normative corridor: natural variation is no fault). With ``window_s`` it is then
+    averaged over ``window_s`` of reference time and the deviation is the ``percentile`` of its
+    magnitude over the movement (None: the largest), signed as the samples at or beyond it: a
+    deviation held over the last 5 % of the movement, not one sample's (a fault at the landing of a
+    jump lasts a fraction of the clip); with ``window_s=None`` it is the mean over the whole path.
+    Deviations are on the segment's own sides."""
     if seg.ndim != 2 or seg.shape[1] != len(ref.joints):
         raise FeedbackError(f"segment: shape {list(seg.shape)}, expected (N, {len(ref.joints)}) over {list(ref.joints)}")
-    p, flip = align(seg, ref.mean, band, ref.joints)
-    d = (mirror(seg, ref.joints) if flip else seg)[p[:, 0]] - ref.mean[p[:, 1]]
-    dev, rmse = _deviation(d, p, ref, window_s, corridor_sd), np.sqrt((d ** 2).mean(0))
-    if flip:  # back to the segment's own sides and signs (the mirror is its own inverse)
-        dev, rmse = mirror(dev[None], ref.joints)[0], np.abs(mirror(rmse[None], ref.joints)[0])
-    return dev, rmse
+    p, d = aligned_difference(seg, ref.mean, band, ref.joints)
+    return _deviation(d, p, ref, window_s, corridor_sd, percentile), np.sqrt((d ** 2).mean(0))
 
 
-def _deviation(d: np.ndarray, p: np.ndarray, ref: Reference, window_s: float | None, corridor_sd: float) -> np.ndarray:
+def _deviation(d: np.ndarray, p: np.ndarray, ref: Reference, window_s: float | None, corridor_sd: float,
+               percentile: float | None) -> np.ndarray:
     from scipy.ndimage import uniform_filter1d
 
     if window_s is None and corridor_sd == 0:
@@ -233,8 +261,12 @@ def _deviation(d: np.ndarray, p: np.ndarray, ref: Reference, window_s: float | N
         return per_ref.mean(0)
     w = max(1, int(round(window_s * ref.rate_hz)))
     sm = uniform_filter1d(per_ref, size=min(w, len(per_ref)), axis=0, mode="nearest")
-    k = np.abs(sm).argmax(0)
-    return sm[k, np.arange(sm.shape[1])]
+    if percentile is None:
+        k = np.abs(sm).argmax(0)
+        return sm[k, np.arange(sm.shape[1])]
+    mag = np.percentile(np.abs(sm), percentile, axis=0)
+    sign = np.sign((sm * (np.abs(sm) >= mag)).sum(0))
+    return np.where(sign == 0, 1.0, sign) * mag
 
 
 def _cue(joint: str, dev: float) -> str:
@@ -247,14 +279,17 @@ def _cue(joint: str, dev: float) -> str:
 
 def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 9.0, knee_rmse_deg: float = 5.0,
                      valgus_moment_nm: float = 40.0, moments: dict[str, np.ndarray] | None = None,
-                     band: float = 0.3, window_s: float | None = 0.4, corridor_sd: float = 0.0) -> dict:
+                     band: float | None = None, window_s: float | None = 0.2, corridor_sd: float = 2.0,
+                     percentile: float | None = 95.0, unflagged_joints: tuple[str, ...] | list[str] = ()) -> dict:
     """Feedback on one segment (N, J) (``angle_matrix`` on the reference's rate) against ``ref``.
 
     ``moments`` (optional): {"knee_adduction_r_moment": (T,) N m, ...} over the segment; without
-    them the valgus flag is None (not evaluated)."""
-    mean_dev, rmse = joint_deviation(seg, ref, band, window_s, corridor_sd)
+    them the valgus flag is None (not evaluated). ``unflagged_joints`` are reported but never flagged
+    (the ankle angle from video landmarks: IK's least reliable angle)."""
+    mean_dev, rmse = joint_deviation(seg, ref, band, window_s, corridor_sd, percentile)
     joints = {j: {"deviation_deg": round(float(m), 2), "rmse_deg": round(float(r), 2),
-                  "flagged": bool(abs(m) >= threshold_deg)} for j, m, r in zip(ref.joints, mean_dev, rmse)}
+                  "flagged": bool(abs(m) >= threshold_deg and j not in unflagged_joints)}
+              for j, m, r in zip(ref.joints, mean_dev, rmse)}
     flagged = sorted((j for j, v in joints.items() if v["flagged"]), key=lambda j: -abs(joints[j]["deviation_deg"]))
     knee = {j: joints[j]["rmse_deg"] for j in KNEES if j in joints}
     knee_warn = [j for j, r in knee.items() if r > knee_rmse_deg]
@@ -277,7 +312,8 @@ def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 
 
 
 # ---------------------------------------------------------------------------------- per segment
-SETTINGS_KEYS = ("threshold_deg", "knee_rmse_deg", "valgus_moment_nm", "band", "window_s", "corridor_sd")
+SETTINGS_KEYS = ("threshold_deg", "knee_rmse_deg", "valgus_moment_nm", "band", "window_s", "corridor_sd",
+                 "percentile", "unflagged_joints")
 MIN_SEGMENT_S = 0.5
 
 

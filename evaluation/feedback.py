@@ -13,11 +13,14 @@ scored per fault type:
 at the threshold in ``params.yaml: feedback.threshold_deg`` and for every threshold of
 ``feedback.sweep_deg`` (3-15 deg). Angles in use (``--angles ik``, the default) are the ones the
 service sees: OpenSim IK of the detector-like MediaPipe world landmarks (``serving.analyze.ik_angles``),
-cached per clip under ``--cache-dir`` (2-3 s per clip the first time). ``--angles true`` scores the
+cached per clip under ``--cache-dir`` (2.6-15 s per clip the first time). The threshold is chosen on
+``feedback.select_split`` (val; never the scored split): the report gives the one with the most hits
+within ``max_false_trigger`` there, next to the one in params.yaml. ``--angles true`` scores the
 generator's true joint angles (privileged; an upper bound).
 
 Writes reports/feedback.json (headline + per fault + sweep), reports/feedback.md (tables) and
-reports/feedback_sweep.csv (the DVC plot: threshold vs hit / false-trigger rate).
+reports/feedback_sweep.csv (the DVC plot: threshold vs hit / false-trigger rate) and
+reports/feedback_sweep_per_fault.csv (per fault type).
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tqdm import tqdm
 
 from biomech.conventions import COORDINATES, JOINT_ANGLES
@@ -49,10 +52,14 @@ class FeedbackParams(BaseModel):
     max_clips_per_class: int | None = Field(12, ge=1)
     rate_hz: float = Field(25.0, gt=0, le=200)
     iterations: int = Field(3, ge=1, le=20)
-    band: float = Field(0.3, gt=0, le=1)
-    window_s: float | None = Field(0.4, gt=0)           # deviation held this long (null: mean over the clip)
-    corridor_sd: float = Field(3.0, ge=0, le=5)         # natural variation (clean clips' sd) subtracted first
-    threshold_deg: float = Field(9.0, ge=7, le=11)      # the TCN+GAT paper's band
+    band: float | None = Field(None, gt=0, le=1)        # Sakoe-Chiba band (null: none; a jump sits anywhere in a clip)
+    window_s: float | None = Field(0.2, gt=0)           # deviation held this long (null: mean over the clip)
+    corridor_sd: float = Field(2.0, ge=0, le=5)         # natural variation (clean clips' sd) subtracted first
+    percentile: float | None = Field(95.0, gt=0, le=100)  # of the held deviation over the movement (null: max)
+    unflagged_joints: list[str] = Field(default_factory=list)  # reported, never flagged (IK too unreliable there)
+    threshold_deg: float = Field(7.0, ge=7, le=11)      # the TCN+GAT paper's band; chosen on select_split
+    select_split: str | None = "val"                    # where the threshold is chosen (never the test split)
+    max_false_trigger: float = Field(0.118, gt=0, lt=1)  # the selection rule: most hits with at most this
     knee_rmse_deg: float = Field(5.0, gt=0)
     valgus_moment_nm: float = Field(40.0, gt=0)
     sweep_deg: list[float] = Field(default_factory=lambda: [3, 5, 7, 9, 11, 13, 15])
@@ -60,6 +67,15 @@ class FeedbackParams(BaseModel):
     report: str = "reports/feedback.json"
     markdown: str = "reports/feedback.md"
     plot: str = "reports/feedback_sweep.csv"
+
+
+    @field_validator("unflagged_joints")
+    @classmethod
+    def _known_joints(cls, v: list[str]) -> list[str]:
+        bad = [j for j in v if j not in FEEDBACK_JOINTS]
+        if bad:
+            raise ValueError(f"unknown joints {bad} (expected some of {list(FEEDBACK_JOINTS)})")
+        return v
 
 
 class IKFailed(RuntimeError):
@@ -191,7 +207,7 @@ def clip_deviations(p: FeedbackParams, refs: dict, split: str) -> tuple[list[dic
         try:
             t, ang = clip_angles(c, p.angles, Path(p.cache_dir))
             dev, rmse = joint_deviation(angle_matrix(t, ang, p.rate_hz), refs[c["action"]], p.band,
-                                        p.window_s, p.corridor_sd)
+                                        p.window_s, p.corridor_sd, p.percentile)
         except (IKFailed, FeedbackError) as exc:
             failed.append(str(exc))
             continue
@@ -201,57 +217,104 @@ def clip_deviations(p: FeedbackParams, refs: dict, split: str) -> tuple[list[dic
     return rows, failed
 
 
-def flagged(row: dict, threshold: float, joints=FEEDBACK_JOINTS) -> bool:
-    return any(abs(row["deviation_deg"][j]) >= threshold for j in joints)
+def flagged(row: dict, threshold: float, joints=FEEDBACK_JOINTS, unflagged: tuple[str, ...] = ()) -> bool:
+    return any(abs(row["deviation_deg"][j]) >= threshold for j in joints if j not in unflagged)
 
 
-def rates(rows: list[dict], threshold: float) -> dict:
-    """Hit rate per fault type (flagged on one of its joints), false-trigger rate (clean, any joint)."""
+def rates(rows: list[dict], threshold: float, unflagged: tuple[str, ...] = ()) -> dict:
+    """At ``threshold``: hit rate per fault type (flagged on one of its joints) and false-trigger rate
+    (clean clip flagged on any joint); per fault type also its false-trigger rate: clean clips of the
+    actions that fault exists for, flagged on the fault's joints."""
     clean = [r for r in rows if r["fault"] == "none"]
     faulty = [r for r in rows if r["fault"] != "none"]
     per_fault = {}
     for f in sorted({r["fault"] for r in faulty}):
         rs = [r for r in faulty if r["fault"] == f]
-        hits = sum(flagged(r, threshold, FAULT_JOINTS[f]) for r in rs)
-        per_fault[f] = {"clips": len(rs), "hits": hits, "hit_rate": hits / len(rs)}
+        actions = {r["action"] for r in rs}
+        cs = [r for r in clean if r["action"] in actions]
+        hits = sum(flagged(r, threshold, FAULT_JOINTS[f], unflagged) for r in rs)
+        ft = sum(flagged(r, threshold, FAULT_JOINTS[f], unflagged) for r in cs)
+        per_fault[f] = {"clips": len(rs), "hits": hits, "hit_rate": hits / len(rs), "clean_clips": len(cs),
+                        "false_triggers": ft, "false_trigger_rate": ft / max(len(cs), 1)}
     hits = sum(v["hits"] for v in per_fault.values())
-    ft = sum(flagged(r, threshold) for r in clean)
+    ft = sum(flagged(r, threshold, FEEDBACK_JOINTS, unflagged) for r in clean)
     return {"threshold_deg": threshold, "faulty_clips": len(faulty), "clean_clips": len(clean),
             "hit_rate": hits / max(len(faulty), 1), "false_trigger_rate": ft / max(len(clean), 1),
             "false_triggers": ft, "per_fault": per_fault}
 
 
+def select_threshold(sweep: list[dict], max_false_trigger: float) -> dict:
+    """The sweep entry with the most hits among those with at most ``max_false_trigger`` false
+    triggers (ties: the lower false-trigger rate, then the higher threshold); without one, the
+    lowest false-trigger rate."""
+    ok = [s for s in sweep if s["false_trigger_rate"] <= max_false_trigger]
+    if not ok:
+        return min(sweep, key=lambda s: (s["false_trigger_rate"], -s["threshold_deg"]))
+    return max(ok, key=lambda s: (s["hit_rate"], -s["false_trigger_rate"], s["threshold_deg"]))
+
+
 def evaluate(p: FeedbackParams) -> dict:
     refs, head = load_references(p.reference)
+    if p.select_split == p.split:
+        raise FeedbackError(f"feedback.select_split {p.select_split!r}: the threshold must not be chosen on "
+                            f"the split it is scored on ({p.split!r})")
     rows, failed = clip_deviations(p, refs, p.split)
     if not rows:
         raise FeedbackError(f"{p.split}: no clip could be scored ({len(failed)} failed)")
-    sweep = [rates(rows, th) for th in sorted(set(p.sweep_deg) | {p.threshold_deg})]
-    at = rates(rows, p.threshold_deg)
+    thresholds = sorted(set(p.sweep_deg) | {p.threshold_deg})
+    un = tuple(p.unflagged_joints)
+    sweep = [rates(rows, th, un) for th in thresholds]
+    at = rates(rows, p.threshold_deg, un)
+    selection = None
+    if p.select_split:
+        srows, sfailed = clip_deviations(p, refs, p.select_split)
+        ssweep = [rates(srows, th, un) for th in thresholds]
+        best = select_threshold(ssweep, p.max_false_trigger)
+        selection = {"split": p.select_split, "clips_scored": len(srows), "clips_failed": len(sfailed),
+                     "rule": f"most hits with false-trigger rate <= {p.max_false_trigger}",
+                     "selected_threshold_deg": best["threshold_deg"],
+                     "params_threshold_deg": p.threshold_deg,
+                     "sweep": [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in ssweep]}
     return {"split": p.split, "angles": p.angles, "angles_meaning": ANGLES_MEANING[p.angles],
             "reference_angles": head.get("angles"), "reference_clips": head["references"],
             "threshold_deg": p.threshold_deg, "window_s": p.window_s, "corridor_sd": p.corridor_sd,
+            "percentile": p.percentile, "band": p.band, "unflagged_joints": list(un),
             "hit_rate": at["hit_rate"], "false_trigger_rate": at["false_trigger_rate"],
             "goal": {"hit_rate": 0.915, "false_trigger_rate": 0.118, "source": "TCN+GAT paper"},
             "clips_scored": len(rows), "clips_failed": len(failed), "failed": failed,
-            "at_threshold": at, "sweep": sweep, "clips": rows}
+            "selection": selection, "at_threshold": at, "sweep": sweep, "clips": rows}
 
 
 def write_reports(res: dict, p: FeedbackParams) -> None:
     headline = {k: res[k] for k in ("split", "angles", "reference_angles", "threshold_deg", "window_s", "corridor_sd",
-                                    "hit_rate",
-                                    "false_trigger_rate", "clips_scored", "clips_failed", "goal")}
+                                    "percentile", "band", "unflagged_joints", "hit_rate", "false_trigger_rate", "clips_scored",
+                                    "clips_failed", "goal")}
     headline["per_fault_hit_rate"] = {f: v["hit_rate"] for f, v in res["at_threshold"]["per_fault"].items()}
+    headline["per_fault_false_trigger_rate"] = {f: v["false_trigger_rate"]
+                                                for f, v in res["at_threshold"]["per_fault"].items()}
+    if res["selection"]:
+        headline["selection"] = {k: v for k, v in res["selection"].items() if k != "sweep"}
     headline["sweep"] = [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in res["sweep"]]
     Path(p.report).parent.mkdir(parents=True, exist_ok=True)
     Path(p.report).write_text(json.dumps(headline, indent=1))
-    details = Path(p.report).with_name("feedback_details.json")
+    details = Path(p.report).with_name(Path(p.report).stem + "_details.json")   # feedback_details.json
     details.write_text(json.dumps(res, indent=1))
     with open(p.plot, "w") as fh:
         fh.write("threshold_deg,hit_rate,false_trigger_rate\n")
         for s in res["sweep"]:
             fh.write(f"{s['threshold_deg']:g},{s['hit_rate']:.4f},{s['false_trigger_rate']:.4f}\n")
+    with open(per_fault_plot(p), "w") as fh:   # the per-fault DVC plot: <fault>_hit, <fault>_false per threshold
+        fh.write(",".join(["threshold_deg"] + [f"{f}_{k}" for f in FAULT_JOINTS for k in ("hit", "false")]) + "\n")
+        for s in res["sweep"]:
+            v = s["per_fault"]
+            cells = [f"{v[f]['hit_rate']:.4f},{v[f]['false_trigger_rate']:.4f}" if f in v else "," for f in FAULT_JOINTS]
+            fh.write(",".join([f"{s['threshold_deg']:g}"] + cells) + "\n")
     Path(p.markdown).write_text(markdown(res))
+
+
+def per_fault_plot(p: FeedbackParams) -> Path:
+    """reports/feedback_sweep_per_fault.csv next to ``p.plot``."""
+    return Path(p.plot).with_name(Path(p.plot).stem + "_per_fault.csv")
 
 
 def markdown(res: dict) -> str:
@@ -259,8 +322,9 @@ def markdown(res: dict) -> str:
     lines = [f"# Technique feedback on the {res['split']} split", "",
              f"Angles scored: **{res['angles']}** ({res['angles_meaning']}); reference built from the clean training "
              f"clips' {res['reference_angles']} angles. A clip is flagged when, after multivariate DTW alignment "
-             f"to its class reference (or its mirror image), a joint's deviation held for {res['window_s']} s "
-             f"beyond {res['corridor_sd']:g} sd of the clean clips is at least the threshold (15 leg and trunk "
+             f"to its class reference (either leg leading, chosen per frame), a joint's deviation held for "
+             f"{res['window_s']} s beyond {res['corridor_sd']:g} sd of the clean clips, its "
+             f"{res['percentile'] if res['percentile'] is not None else 'largest'} percentile over the movement, is at least the threshold (15 leg and trunk "
              f"joints; a faulty clip counts as a hit when one of its fault's joints is flagged, "
              f"biomech.feedback.FAULT_JOINTS). Clips scored: {res['clips_scored']} "
              f"({res['clips_failed']} failed: IK did not converge or no reference). The clip's labelled action "
@@ -269,10 +333,20 @@ def markdown(res: dict) -> str:
              f"({sum(v['hits'] for v in at['per_fault'].values())}/{at['faulty_clips']} faulty clips), false-trigger "
              f"rate **{res['false_trigger_rate']:.1%}** ({at['false_triggers']}/{at['clean_clips']} clean clips); "
              f"goal (TCN+GAT paper) >= 91.5 % hits with <= 11.8 % false triggers.", "",
-             "| fault | clips | hits | hit rate |", "|---|---:|---:|---:|"]
+             "Per fault type: hit rate over its faulty clips; false-trigger rate over the clean clips of the "
+             "actions it exists for, flagged on the fault's joints.", "",
+             "| fault | clips | hits | hit rate | clean clips | false triggers | false-trigger rate |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for f, v in at["per_fault"].items():
-        lines.append(f"| {f} | {v['clips']} | {v['hits']} | {v['hit_rate']:.1%} |")
-    lines += ["", "Threshold sweep:", "", "| threshold (deg) | hit rate | false-trigger rate |", "|---:|---:|---:|"]
+        lines.append(f"| {f} | {v['clips']} | {v['hits']} | {v['hit_rate']:.1%} | {v['clean_clips']} | "
+                     f"{v['false_triggers']} | {v['false_trigger_rate']:.1%} |")
+    sel = res.get("selection")
+    if sel:
+        lines += ["", f"Threshold chosen on the **{sel['split']}** split ({sel['clips_scored']} clips; {sel['rule']}): "
+                  f"{sel['selected_threshold_deg']:g} deg (params.yaml: {sel['params_threshold_deg']:g} deg).", "",
+                  f"| threshold (deg) | {sel['split']} hit rate | {sel['split']} false-trigger rate |", "|---:|---:|---:|"]
+        lines += [f"| {s['threshold_deg']:g} | {s['hit_rate']:.1%} | {s['false_trigger_rate']:.1%} |" for s in sel["sweep"]]
+    lines += ["", f"Threshold sweep ({res['split']}):", "", "| threshold (deg) | hit rate | false-trigger rate |", "|---:|---:|---:|"]
     for s in res["sweep"]:
         lines.append(f"| {s['threshold_deg']:g} | {s['hit_rate']:.1%} | {s['false_trigger_rate']:.1%} |")
     return "\n".join(lines) + "\n"

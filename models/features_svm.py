@@ -11,10 +11,8 @@ Built through the shared registry: ``build_model("features_svm", cfg)``; ``model
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping
 
-import joblib
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.decomposition import PCA
@@ -22,22 +20,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from biomech.conventions import MODALITIES
-
 from .registry import register_model
+from .sklearn_base import SklearnModel, as_numpy, presence
 
 FEATURE_NAMES = ("mean", "max", "min", "std", "var", "median", "range", "slope", "abs_energy")
 
 
-def _np(x: Any) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
 def window_features(x: np.ndarray) -> np.ndarray:
     """(N, T, *channels) -> (N, C * 9) statistics over time, feature-major per channel."""
-    x = _np(x).astype(np.float64).reshape(x.shape[0], x.shape[1], -1)
+    x = as_numpy(x).astype(np.float64).reshape(x.shape[0], x.shape[1], -1)
     t = np.arange(x.shape[1], dtype=np.float64)
     tc = t - t.mean()
     slope = np.einsum("t,ntc->nc", tc, x - x.mean(1, keepdims=True)) / max((tc ** 2).sum(), 1e-12)
@@ -46,8 +37,7 @@ def window_features(x: np.ndarray) -> np.ndarray:
     return np.stack(feats, axis=-1).reshape(x.shape[0], -1)
 
 
-class FeatureSVM:
-    kind = "sklearn"
+class FeatureSVM(SklearnModel):
     # the calibrated SVC uses sklearn-internal classes that skops does not trust by default; they
     # are sklearn's own, so the MLflow logger lists them explicitly
     trusted_types = ["sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration"]
@@ -73,17 +63,15 @@ class FeatureSVM:
         return CalibratedClassifierCV(svc, method="sigmoid", cv=folds, ensemble=False) if probability else svc
 
     def features(self, data: Mapping[str, Any]) -> np.ndarray:
-        n = _np(data[self.modalities[0]]).shape[0]
-        mask = _np(data["modality_mask"]).astype(bool) if "modality_mask" in data else np.ones((n, len(MODALITIES)), bool)
         cols = []
         for m in self.modalities:
-            present = mask[:, MODALITIES.index(m)]
-            cols.append(window_features(_np(data[m])) * present[:, None])
+            present = presence(data, m)
+            cols.append(window_features(as_numpy(data[m])) * present[:, None])
             cols.append(present[:, None].astype(np.float64))
         return np.concatenate(cols, axis=1)
 
     def fit(self, data: Mapping[str, Any], y: Any = None) -> "FeatureSVM":
-        y = _np(data["label"] if y is None else y)
+        y = as_numpy(data["label"] if y is None else y)
         self.pipeline.fit(self.features(data), y)
         return self
 
@@ -94,10 +82,6 @@ class FeatureSVM:
         return self.pipeline.predict_proba(self.features(data))
 
     @property
-    def classes_(self) -> np.ndarray:
-        return self.pipeline.classes_
-
-    @property
     def n_components_(self) -> int:
         return int(self.pipeline.named_steps["pca"].n_components_)
 
@@ -105,16 +89,6 @@ class FeatureSVM:
     def n_params(self) -> int:
         """What the training report calls params for this model: the PCA components kept."""
         return self.n_components_
-
-    def save(self, path: str | Path) -> None:
-        joblib.dump(self, path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> "FeatureSVM":
-        obj = joblib.load(path)
-        if not isinstance(obj, cls):
-            raise TypeError(f"{path} does not hold a {cls.__name__}")
-        return obj
 
 
 @register_model("features_svm", kind="sklearn")

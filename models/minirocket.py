@@ -21,45 +21,33 @@ scaler + ridge on the same features predicts the window's clip fault (``predict_
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping
 
-import joblib
 import numpy as np
 from sklearn.linear_model import RidgeClassifierCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from biomech.conventions import MODALITIES
-
 from .registry import register_model
+from .sklearn_base import SklearnModel, as_numpy, presence
 
 TIME_SERIES = ("landmarks", "imu", "grf")
-
-
-def _np(x: Any) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
 
 
 def panel(data: Mapping[str, Any], modalities: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(N, C, T) float64 panel of the modalities' channels (missing ones zeroed) and the (N, M)
     presence indicators."""
-    n = _np(data[modalities[0]]).shape[0]
-    mask = _np(data["modality_mask"]).astype(bool) if "modality_mask" in data else np.ones((n, len(MODALITIES)), bool)
     chans, present = [], []
     for m in modalities:
-        x = _np(data[m]).astype(np.float64)
+        x = as_numpy(data[m]).astype(np.float64)
         x = x.reshape(x.shape[0], x.shape[1], -1)  # (N, T, C_m)
-        p = mask[:, MODALITIES.index(m)]
+        p = presence(data, m)
         chans.append(x * p[:, None, None])
         present.append(p.astype(np.float64))
     return np.concatenate(chans, axis=2).transpose(0, 2, 1).copy(), np.stack(present, axis=1)
 
 
-class MiniRocketRidge:
-    kind = "sklearn"
+class MiniRocketRidge(SklearnModel):
     trusted_types: list[str] = []  # skops: scaler + ridge are default-trusted sklearn types
 
     def __init__(self, *, modalities: tuple[str, ...] = ("imu", "landmarks"), num_kernels: int = 10000,
@@ -88,13 +76,13 @@ class MiniRocketRidge:
         return np.concatenate([f, present], axis=1)
 
     def fit(self, data: Mapping[str, Any], y: Any = None) -> "MiniRocketRidge":
-        y = _np(data["label"] if y is None else y)
+        y = as_numpy(data["label"] if y is None else y)
         x, _ = panel(data, self.modalities)
         self.rocket.fit(x)
         feats = self.features(data)
         self.pipeline.fit(feats, y)
-        if self.faults and "fault" in data and len(np.unique(_np(data["fault"]))) >= 2:
-            self.fault_pipeline = self._ridge().fit(feats, _np(data["fault"]))
+        if self.faults and "fault" in data and len(np.unique(as_numpy(data["fault"]))) >= 2:
+            self.fault_pipeline = self._ridge().fit(feats, as_numpy(data["fault"]))
         return self
 
     def predict_fault(self, data: Mapping[str, Any]) -> np.ndarray:
@@ -116,10 +104,6 @@ class MiniRocketRidge:
         return e / e.sum(1, keepdims=True)
 
     @property
-    def classes_(self) -> np.ndarray:
-        return self.pipeline.classes_
-
-    @property
     def n_params(self) -> int:
         """Learned numbers: the ridge's coefficients and intercepts (the kernels are fixed)."""
         r = self.pipeline.named_steps["ridge"]
@@ -128,16 +112,6 @@ class MiniRocketRidge:
     @property
     def alpha_(self) -> float:
         return float(self.pipeline.named_steps["ridge"].alpha_)
-
-    def save(self, path: str | Path) -> None:
-        joblib.dump(self, path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> "MiniRocketRidge":
-        obj = joblib.load(path)
-        if not isinstance(obj, cls):
-            raise TypeError(f"{path} does not hold a {cls.__name__}")
-        return obj
 
 
 @register_model("minirocket", kind="sklearn")

@@ -107,3 +107,60 @@ def test_segments_of_a_recording(ref):
                                 [("squat", 0.0, 1.96), ("squat", 2.0, 3.96), ("walk", 0.0, 3.9), ("squat", 1.0, 1.2)])
     assert out[0]["flagged_joints"] == [] and "knee_angle_r" in out[1]["flagged_joints"]
     assert "no reference movement for 'walk'" in out[2]["skipped"] and "0.20 s" in out[3]["skipped"]
+
+
+def _gait(n_cycles: float, n: int, rng, left_first: bool = False, step_deg: float = 60.0) -> np.ndarray:
+    """Walking-like (N, J): each knee and hip flexes once a cycle, the left half a cycle after the right."""
+    ph = np.linspace(0, n_cycles, n) + (0.5 if left_first else 0.0)
+    x = np.zeros((n, len(FEEDBACK_JOINTS)))
+    for side, shift in (("r", 0.0), ("l", 0.5)):
+        s = np.sin(np.pi * (ph + shift)) ** 2
+        x[:, J[f"knee_angle_{side}"]] = step_deg * s
+        x[:, J[f"hip_flexion_{side}"]] = 0.5 * step_deg * s - 10
+    return x + 0.5 * rng.standard_normal(x.shape)
+
+
+def test_a_gait_clip_with_one_step_more_and_the_other_leg_first_is_no_fault():
+    """Whole-clip mirroring cannot align 3 cycles started on the left with 2.5 started on the right
+    (one part of the clip is always left against right); the side is chosen per frame pair."""
+    rng = np.random.default_rng(7)
+    ref = build_reference("walk", [_gait(2.5, int(rng.integers(60, 70)), rng) for _ in range(6)], RATE)
+    clean = segment_feedback(_gait(3.0, 75, rng, left_first=True), ref, threshold_deg=7)
+    assert clean["flagged_joints"] == [], clean["joints"]
+    short = segment_feedback(_gait(3.0, 75, rng, left_first=True, step_deg=35.0), ref, threshold_deg=7)
+    assert {"knee_angle_r", "knee_angle_l"} <= set(short["flagged_joints"])       # 25 deg less knee flexion
+    assert short["joints"]["knee_angle_l"]["deviation_deg"] < -10
+
+
+def test_a_movement_anywhere_in_its_clip_aligns_without_a_band(ref):
+    """A jump early in one clip and late in another: no Sakoe-Chiba band (feedback.band: null)."""
+    rng = np.random.default_rng(8)
+    still = lambda k: np.zeros((k, len(FEEDBACK_JOINTS))) + 0.5 * rng.standard_normal((k, len(FEEDBACK_JOINTS)))  # noqa: E731
+    early = np.concatenate([still(5), _squat(100, 50, rng), still(45)])
+    late_ref = build_reference("squat", [np.concatenate([still(45), _squat(100, 50, rng), still(5)]) for _ in range(4)],
+                               RATE)
+    assert segment_feedback(early, late_ref, threshold_deg=7)["flagged_joints"] == []
+    banded = segment_feedback(early, late_ref, threshold_deg=7, band=0.3)   # the old setting misaligns it
+    assert banded["flagged_joints"], "a 0.3 band should not reach a jump moved by 40 of 100 samples"
+
+
+def test_a_one_frame_glitch_is_no_fault_but_a_held_deviation_is(ref):
+    """The 95th percentile of the held deviation over the movement, not its largest value: with no
+    holding window (0.04 s = one sample) one frame in 45 is beyond the percentile."""
+    rng = np.random.default_rng(9)
+    x = _squat(100, 50, rng)
+    x[25, J["lumbar_bending"]] += 60.0                                # one frame (an IK flip)
+    assert segment_feedback(x, ref, threshold_deg=7, window_s=0.04)["flagged_joints"] == []
+    assert "lumbar_bending" in segment_feedback(x, ref, threshold_deg=7, window_s=0.04, percentile=None)["flagged_joints"]
+    x[15:35, J["lumbar_bending"]] += 20.0                             # 0.8 s of side bend
+    fb = segment_feedback(x, ref, threshold_deg=7, window_s=0.04)
+    assert fb["flagged_joints"] == ["lumbar_bending"] and fb["joints"]["lumbar_bending"]["deviation_deg"] > 10
+
+
+def test_unflagged_joints_are_reported_but_never_flagged(ref):
+    rng = np.random.default_rng(10)
+    x = _squat(100, 50, rng)
+    x[:, J["ankle_angle_r"]] += 25.0                                  # an IK offset of the ankle
+    fb = segment_feedback(x, ref, threshold_deg=7, unflagged_joints=("ankle_angle_r", "ankle_angle_l"))
+    assert fb["flagged_joints"] == [] and fb["joints"]["ankle_angle_r"]["deviation_deg"] > 15
+    assert segment_feedback(x, ref, threshold_deg=7)["flagged_joints"] == ["ankle_angle_r"]
