@@ -350,7 +350,25 @@ def _robustness_tables(details: dict) -> list[str]:
         if curve == "preset":
             lines += ["", f"Published: {PUBLISHED['preset']}."]
         lines.append("")
-    return lines
+    return lines + _video_table(details)
+
+
+def _video_table(details: dict) -> list[str]:
+    """Video models: window accuracy [CI] and the share of predictions changed, per frame-loss point."""
+    vc = details.get("video_curves") or {}
+    if not vc:
+        return []
+    lines = ["### video frames lost (video models)", "",
+             f"{details.get('n_test_video')} evenly spaced test windows; window accuracy [95 % CI], share of "
+             "predictions changed vs clean.", "", "| model | curve | " + " | ".join(
+                 f"{r['level']}" + ("" if isinstance(r["level"], str) else " %") for r in next(iter(vc.values()))["video_blank"]
+             ) + " |", "|---|---|" + "---|" * len(next(iter(vc.values()))["video_blank"])]
+    for col, curves in vc.items():
+        for curve, rows in curves.items():
+            cells = [f"{r['window_accuracy']:.3f} [{r['window_accuracy_ci'][0]:.3f}, {r['window_accuracy_ci'][1]:.3f}], "
+                     f"{100 * r.get('changed_predictions', 0):.1f} %" for r in rows]
+            lines.append(f"| {col} | {curve} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def report_markdown(ap: AblationParams) -> str:

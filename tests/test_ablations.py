@@ -224,3 +224,17 @@ def test_dvc_exp_run_one_ablation_on_tiny(tmp_path):
     assert params["train"]["archs"]["tcn"]["imu_sensors"] == ["wrist_l", "wrist_r"]
     head = json.loads((tmp_path / "reports" / "robustness.json").read_text())
     assert head["ablation"]["tag"] == "imu_placement/wrists"
+
+
+def test_report_lists_the_video_frame_curves(tmp_path):
+    pt = {"window_accuracy": 0.5, "window_accuracy_ci": [0.4, 0.6], "changed_predictions": 0.25}
+    details = {"models": {"champion": "tcn"}, "n_test": 10, "n_test_video": 8,
+               "curves": {"champion": {"modality_mask": [], "preset": []}},
+               "video_curves": {"sta_c3d_lstm": {"video_blank": [{"level": 0.0, **pt, "changed_predictions": 0.0},
+                                                                 {"level": 45.0, **pt}]}}}
+    (tmp_path / "d.json").write_text(json.dumps(details))
+    ap = A.AblationParams(tracking={"uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+                          robustness_details=str(tmp_path / "d.json"), variants={})
+    md = A.report_markdown(ap)
+    assert "### video frames lost (video models)" in md and "8 evenly spaced test windows" in md
+    assert "| sta_c3d_lstm | video_blank | 0.500 [0.400, 0.600], 0.0 % | 0.500 [0.400, 0.600], 25.0 % |" in md
