@@ -91,10 +91,12 @@ def spline_derivatives(t: np.ndarray, q: np.ndarray, degree: int = 5) -> tuple[n
     return sp(t), sp(t, 1), sp(t, 2)
 
 
-def filter_plate(plate: Plate, cutoff_hz: float | None, order: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    """(uniform grid (M,), wrench (M, 6) = [F (3), M about the floor origin (3)]) of one plate:
-    gaps (dropped samples) filled by a cubic spline on the plate's own nominal rate, then the
-    zero-lag low-pass (none when cutoff_hz is None)."""
+def filter_plate(plate: Plate, cutoff_hz: float | None, order: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(uniform grid (M,), wrench (M, 6) = [F (3), M about the floor origin (3)], unfiltered
+    vertical force (M,)) of one plate: gaps (dropped samples) filled by a cubic spline on the
+    plate's own nominal rate, then the zero-lag low-pass (none when cutoff_hz is None). The
+    unfiltered vertical force says when the foot is really on the plate: the low-pass spreads a
+    contact's force into the swing before and after it (see :func:`plate_wrench_at`)."""
     rate = _rate(plate.time, "force plate")
     F = np.asarray(plate.force, dtype=float)
     cop = np.asarray(plate.cop, dtype=float)
@@ -103,19 +105,25 @@ def filter_plate(plate: Plate, cutoff_hz: float | None, order: int = 4) -> tuple
     W = np.concatenate([F, M], 1)
     grid = uniform_grid(plate.time[0], plate.time[-1], rate)
     W, _ = resample_uniform(plate.time, W, grid, kind="cubic", nominal_hz=rate)
+    raw_fy = W[:, 1].copy()
     if cutoff_hz:
         W = butter_lowpass(W, rate, min(cutoff_hz, 0.45 * rate), order)
-    return grid, W
+    return grid, W, raw_fy
 
 
-def plate_wrench_at(grid: np.ndarray, W: np.ndarray, t: np.ndarray,
-                    unloaded_n: float = UNLOADED_N) -> dict[str, np.ndarray]:
+def plate_wrench_at(grid: np.ndarray, W: np.ndarray, t: np.ndarray, unloaded_n: float = UNLOADED_N,
+                    raw_fy: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Force (T,3), COP (T,3) on the floor and free moment (T,) at times t from a filtered plate
-    wrench; zero where the vertical force is below `unloaded_n` (and outside the plate's record)."""
+    wrench; zero where the vertical force is below `unloaded_n` (and outside the plate's record),
+    and, given the plate's unfiltered vertical force `raw_fy` (M,) on the same grid, wherever that
+    is below `unloaded_n`: the foot is off the plate there, and the filter's spread of the
+    contact's force into swing would act on a foot in the air."""
     Wt, _ = resample_uniform(grid, W, t, kind="cubic")
     inside = (t >= grid[0]) & (t <= grid[-1])
     F, M = Wt[:, :3], Wt[:, 3:]
     loaded = (F[:, 1] > unloaded_n) & inside
+    if raw_fy is not None:
+        loaded &= np.interp(t, grid, raw_fy) > unloaded_n
     fy = np.where(loaded, F[:, 1], 1.0)
     cop = np.stack([M[:, 2] / fy, np.zeros_like(fy), -M[:, 0] / fy], -1)
     free = M[:, 1] - (cop[:, 2] * F[:, 0] - cop[:, 0] * F[:, 2])
@@ -189,7 +197,7 @@ def _grid_shift(t: np.ndarray, f_required: np.ndarray, plates: list, search_s: f
 
 def inverse_dynamics(body: Body, t: np.ndarray, q: np.ndarray, plates: dict[str, Plate | None],
                      cutoff_hz: float | None = 12.0, order: int = 4, unloaded_n: float = UNLOADED_N,
-                     min_rate_hz: float = MIN_RATE_HZ, align_s: float = 0.0) -> IDResult:
+                     min_rate_hz: float = MIN_RATE_HZ, align_s: float = 0.0, contact_from_raw: bool = True) -> IDResult:
     """Hip / knee / ankle moments on the kinematics' own timeline.
 
     t (T,) s, uniform; q (T, 29) in COORDINATES order (rad; pelvis_t* m); plates: side ('r', 'l')
@@ -217,7 +225,8 @@ def inverse_dynamics(body: Body, t: np.ndarray, q: np.ndarray, plates: dict[str,
     filtered = {s: filter_plate(p, cutoff_hz, order) for s, p in plates.items() if p is not None}
     shift = 0.0
     if align_s > 0 and filtered:
-        shift = plate_clock_shift(t, required_force(body, qf, qd, qdd), list(filtered.values()), align_s)
+        shift = plate_clock_shift(t, required_force(body, qf, qd, qdd), [(g, W) for g, W, _ in filtered.values()],
+                                  align_s)
     grf = {}
     covered = np.ones(len(t), dtype=bool)
     for side in ("r", "l"):
@@ -225,10 +234,10 @@ def inverse_dynamics(body: Body, t: np.ndarray, q: np.ndarray, plates: dict[str,
             zero = np.zeros((len(t), 3))
             grf[side] = {"force": zero, "cop": zero.copy(), "free_moment": np.zeros(len(t))}
             continue
-        grid, W = filtered[side]
+        grid, W, raw_fy = filtered[side]
         grid = grid + shift
         covered &= (t >= grid[0]) & (t <= grid[-1])
-        grf[side] = plate_wrench_at(grid, W, t, unloaded_n)
+        grf[side] = plate_wrench_at(grid, W, t, unloaded_n, raw_fy if contact_from_raw else None)
     tt = {s: {k: torch.as_tensor(v) for k, v in g.items()} for s, g in grf.items()}
     with torch.no_grad():
         m = physics_moments(body, torch.as_tensor(qf), torch.as_tensor(qd), torch.as_tensor(qdd), tt)

@@ -1,15 +1,23 @@
 """Inverse dynamics at the capture rate on raw generated clips with force plates, scored against
 the generator's OpenSim moments (``moments.sto``).
 
-    python -m evaluation.torque_id [data/raw/synth] [--cutoff 12] [--offsets FILE | --true-offsets]
-                                   [--out reports/torque_id.json]
+    python -m evaluation.torque_id [data/raw/synth] [--split data/processed/synth/split.json] [--cutoff 12]
+                                   [--offsets FILE | --true-offsets] [--align 0.12] [--out reports/torque_id.json]
+    python -m evaluation.torque_id DATASET --split SPLIT --offsets SYNC_OFFSETS --report reports/torque_id.md
+
+The second form is the torque report: the split's test clips under four conditions (the plates'
+clock from the preprocess stage's estimate refined against the kinematics, or the generator's
+true clock = a lab's shared hardware clock; no filter or the CLI's 12 Hz), written as Markdown
+with its JSON beside it.
 
 Inputs per pro clip: ``angles.mot`` (the true coordinates at 100 Hz: a lab's IK file without IK
 error) and ``grf.npz`` (the plates with their noise, zero offset, drift and dropped samples, on
 their own clock). The plates are put on the video clock with the offsets the preprocess stage
 recovered (``reports/preprocess/sync_offsets.json``; ``--true-offsets`` reads the generator's
 truth instead, a privileged input, labelled as such in the output), zero-drift corrected
-(``sigproc.filters.zero_drift_correct``), their clock refined within +-20 ms against the force
+(``sigproc.filters.zero_drift_correct``), their clock refined within +-ALIGN s (default 0.12 s:
+the preprocess stage's landmark-based estimate is off by up to 50 ms at p95 and 150 ms at worst
+on the default data, so a +-20 ms search left a fifth of the clips 20-60 ms off) against the force
 the kinematics require (``--align``), and go with the kinematics through
 ``biomech.inverse_dynamics.inverse_dynamics`` (one low-pass for both, spline derivatives, the
 project's Newton-Euler).
@@ -18,6 +26,11 @@ Reported per action class and pooled, per joint moment: RMSE (N m), ICC(3,1) (co
 ICC(2,1) (absolute agreement); and per phase of each foot, over all clips and over the running
 clips alone ("run:<phase>_<side>"): stance (its plate loaded), impact (the first 50 ms of a
 stance), flight (both plates unloaded).
+
+Plate quality check: a clip whose drift-corrected plate reads below -QC_NEGATIVE_N (a plate cannot
+pull the foot down; noise is ~1.5 N) fails it (named in the output) and is scored apart: the
+generator produces such pulls in a few bouncing landings, where its own ground truth uses a
+force no plate records.
 """
 from __future__ import annotations
 
@@ -39,8 +52,10 @@ from sigproc.filters import zero_drift_correct
 REPORTED = ("knee_angle_r", "knee_angle_l", "hip_flexion_r", "hip_flexion_l", "ankle_angle_r", "ankle_angle_l",
             "hip_adduction_r", "hip_adduction_l", "knee_adduction_r", "knee_adduction_l")
 IMPACT_S = 0.05
+QC_NEGATIVE_N = 50.0  # a drift-corrected plate reading below -this fails the quality check
 
-__all__ = ["clip_inputs", "clip_moments", "score", "plate_offsets", "evaluate_dataset", "grf_estimate_clip", "evaluate_grf_estimate"]
+__all__ = ["clip_inputs", "clip_moments", "score", "plate_offsets", "plate_qc", "dataset_clips", "evaluate_dataset",
+           "grf_estimate_clip", "evaluate_grf_estimate", "report_markdown"]
 
 
 def coordinates_from_mot(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -76,6 +91,27 @@ def clip_inputs(clip_dir: Path, grf_offset_s: float, unloaded_n: float = 20.0) -
         raise RawDataError(f"{clip_dir}: angles.mot and moments.sto have different times")
     return {"body": body, "t": t, "q": q, "plates": plates, "target": target, "action": meta["action"],
             "meta": meta}
+
+
+def plate_qc(plates: dict) -> str | None:
+    """None, or why the clip's plates fail the quality check (a vertical pull, see module doc)."""
+    for side, p in plates.items():
+        low = float(np.min(p.force[:, 1]))
+        if low < -QC_NEGATIVE_N:
+            return f"plate {side} reads {low:.0f} N vertical (< -{QC_NEGATIVE_N:.0f} N)"
+    return None
+
+
+def dataset_clips(dataset_dir: Path, split: Path | None = None) -> list[tuple[str, str]]:
+    """(athlete, clip) of the pro clips (with plates), only the split's test clips given `split`."""
+    clips = sorted({(r["athlete_id"], r["clip_id"]) for r in read_manifest(dataset_dir) if r["file"] == "grf.npz"})
+    if split is not None:
+        test = set(read_json(split)["clips"]["test"])
+        clips = [c for c in clips if c[1] in test]
+    if not clips:
+        where = f" in the test split of {split}" if split else ""
+        raise RawDataError(f"{dataset_dir}: no clip with force plates{where}")
+    return clips
 
 
 def clip_moments(inputs: dict, cutoff_hz: float | None, align_s: float = 0.0) -> np.ndarray:
@@ -128,15 +164,19 @@ def plate_offsets(offsets_file: Path | None, true_offsets: bool = False) -> dict
 
 
 def evaluate_dataset(dataset_dir: str | Path, cutoff_hz: float | None = 12.0, offsets_file: Path | None = None,
-                     true_offsets: bool = False, align_s: float = 0.02, progress: bool = True) -> dict:
+                     true_offsets: bool = False, align_s: float = 0.12, progress: bool = True,
+                     split: Path | None = None) -> dict:
+    """Scores of the pro clips (the split's test clips given `split`) per action, pooled and per
+    phase; clips failing :func:`plate_qc` are scored apart ("qc_failed")."""
     from tqdm import tqdm
 
     dataset_dir = Path(dataset_dir)
     offsets = plate_offsets(offsets_file, true_offsets)
-    clips = sorted({(r["athlete_id"], r["clip_id"]) for r in read_manifest(dataset_dir) if r["file"] == "grf.npz"})
+    clips = dataset_clips(dataset_dir, split)
     per_action = defaultdict(lambda: ([], []))
     per_phase = defaultdict(lambda: ([], []))
     sync_err = []
+    qc_failed = {}
     for aid, cid in tqdm(clips, desc="torque_id", disable=not progress):
         d = dataset_dir / aid / cid
         if offsets is None:
@@ -152,7 +192,14 @@ def evaluate_dataset(dataset_dir: str | Path, cutoff_hz: float | None = 12.0, of
         ok = np.isfinite(pred).all(1)
         pred, inp["target"], inp["t"] = pred[ok], inp["target"][ok], inp["t"][ok]
         inp["grf_used"] = {s: {k: v[ok] for k, v in g.items()} for s, g in inp["grf_used"].items()}
-        for key in (inp["action"], "all"):
+        why = plate_qc(inp["plates"])
+        if why:
+            qc_failed[cid] = {"action": inp["action"], "reason": why}
+            for key in ("qc_failed", "all_incl_qc_failed"):
+                per_action[key][0].append(pred)
+                per_action[key][1].append(inp["target"])
+            continue
+        for key in (inp["action"], "all", "all_incl_qc_failed"):
             per_action[key][0].append(pred)
             per_action[key][1].append(inp["target"])
         groups = ("all", "run") if inp["action"] == "run" else ("all",)
@@ -165,7 +212,8 @@ def evaluate_dataset(dataset_dir: str | Path, cutoff_hz: float | None = 12.0, of
                 for grp in groups:
                     per_phase[(grp, ph, side)][0].append(p[mask])
                     per_phase[(grp, ph, side)][1].append(y[mask])
-    result = {"cutoff_hz": cutoff_hz, "n_clips": len(clips), "align_s": align_s,
+    result = {"cutoff_hz": cutoff_hz, "n_clips": len(clips), "align_s": align_s, "qc_failed": qc_failed,
+              "clips": "test split of " + str(split) if split else "every pro clip",
               "plate_clock_error_ms": {"median": float(np.median(sync_err)), "p95": float(np.percentile(sync_err, 95)),
                                        "max": float(np.max(sync_err))},
               "plate_offsets": "generator truth (privileged)" if true_offsets else
@@ -180,7 +228,7 @@ def evaluate_dataset(dataset_dir: str | Path, cutoff_hz: float | None = 12.0, of
     return result
 
 
-def grf_estimate_clip(inputs: dict, align_s: float = 0.02) -> dict:
+def grf_estimate_clip(inputs: dict, align_s: float = 0.12) -> dict:
     """One clip with its plates hidden: GRF / COP from the kinematics (biomech.grf_estimate) against
     the plates, and the moments from it against the plate-based moments and the targets."""
     from biomech.grf_estimate import estimate_grf
@@ -202,14 +250,14 @@ def grf_estimate_clip(inputs: dict, align_s: float = 0.02) -> dict:
     return out
 
 
-def evaluate_grf_estimate(dataset_dir: str | Path, offsets_file: Path | None = None, align_s: float = 0.02,
-                          progress: bool = True) -> dict:
+def evaluate_grf_estimate(dataset_dir: str | Path, offsets_file: Path | None = None, align_s: float = 0.12,
+                          progress: bool = True, split: Path | None = None) -> dict:
     """GRF estimation error on the pro clips with their plates hidden, per action and pooled."""
     from tqdm import tqdm
 
     dataset_dir = Path(dataset_dir)
     offsets = plate_offsets(offsets_file)
-    clips = sorted({(r["athlete_id"], r["clip_id"]) for r in read_manifest(dataset_dir) if r["file"] == "grf.npz"})
+    clips = dataset_clips(dataset_dir, split)
     acc = defaultdict(lambda: defaultdict(list))
     for aid, cid in tqdm(clips, desc="grf_estimate", disable=not progress):
         inp = clip_inputs(dataset_dir / aid / cid, offsets[cid])
@@ -263,25 +311,99 @@ def _print(res: dict) -> None:
               f"{m[f'ankle_angle_{s}_moment']['rmse']:.2f} |")
 
 
+REPORT_CONDITIONS = (  # (key, label, true clock offsets, cut-off Hz); the lab clock is not searched
+    ("estimated_sync_c0", "plates on the clock estimated from the data (preprocess offset, then the kinematics "
+     "search within +-ALIGN), no filter", False, None),
+    ("lab_clock_c0", "plates on the true clock (a lab's shared hardware clock: the generator's offsets, "
+     "privileged here; no search), no filter", True, None),
+    ("estimated_sync_c12", "estimated clock, 12 Hz on kinematics and plates (the CLI's default)", False, 12.0),
+    ("lab_clock_c12", "true clock (lab, no search), 12 Hz on kinematics and plates", True, 12.0),
+)
+ROW_MOMENTS = ("knee_angle_r_moment", "knee_angle_l_moment", "hip_flexion_r_moment", "hip_flexion_l_moment",
+               "ankle_angle_r_moment", "ankle_angle_l_moment")
+
+
+def _cell(m: dict, c: str) -> str:
+    return f"{m[c]['rmse']:.2f} / {m[c]['icc_2_1']:.3f} / {m[c]['icc_3_1']:.3f}" if c in m else "-"
+
+
+def report_markdown(results: dict[str, dict], command: str) -> str:
+    """The torque report: per condition, per action (RMSE N m / ICC(2,1) / ICC(3,1)) and per phase."""
+    lines = ["# Joint moments by inverse dynamics at the capture rate (generated test split, force plates, "
+             "true kinematics)", "", f"Command: `{command}`", "",
+             "Inputs: `angles.mot` (the generator's coordinates at 100 Hz: no IK error) and the raw plates "
+             "(`grf.npz`: noise, zero offset, drift, dropped samples, own clock), zero-drift corrected; scored "
+             "against `moments.sto` (OpenSim's InverseDynamicsSolver on the generator's exact loads). "
+             "Cells: RMSE N m / ICC(2,1) absolute agreement / ICC(3,1) consistency. Target (the multimodal CNN "
+             "paper): knee RMSE <= 4.1 N m, ICC >= 0.93.", ""]
+    for key, label, _, _ in REPORT_CONDITIONS:
+        if key not in results:
+            continue
+        r = results[key]
+        e = r["plate_clock_error_ms"]
+        lines += [f"## {label}", "",
+                  f"{r['n_clips']} pro clips ({r['clips']}); plate clock error after the search: median "
+                  f"{e['median']:.2f} ms, p95 {e['p95']:.2f} ms, max {e['max']:.2f} ms.", ""]
+        if r["qc_failed"]:
+            lines += ["Failed the plate quality check, scored apart (row `qc_failed`; `all` leaves them out, "
+                      "`all_incl_qc_failed` keeps them): " + "; ".join(
+                f"{c} ({v['action']}: {v['reason']})" for c, v in r["qc_failed"].items()), ""]
+        lines += ["| action | clips | knee r | knee l | hip flexion r | hip flexion l | ankle r | ankle l |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for a, m in r["per_action"].items():
+            lines.append(f"| {a} | {m['n_clips']} | " + " | ".join(_cell(m, c) for c in ROW_MOMENTS) + " |")
+        lines += ["", "Per phase of each foot (all QC-passed clips; `run:` the running clips alone), RMSE N m:", "",
+                  "| phase | frames | knee | hip flexion | ankle |", "|---|---|---|---|---|"]
+        for ph, m in r["per_phase"].items():
+            sd = ph[-1]
+            k = m.get(f"knee_angle_{sd}_moment")
+            if k is not None:
+                lines.append(f"| {ph} | {k['n']} | {k['rmse']:.2f} | {m[f'hip_flexion_{sd}_moment']['rmse']:.2f} | "
+                             f"{m[f'ankle_angle_{sd}_moment']['rmse']:.2f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def run_report(args, command: str) -> int:
+    results = {}
+    for key, _, true_offsets, cutoff in REPORT_CONDITIONS:
+        results[key] = evaluate_dataset(args.dataset, cutoff, args.offsets, true_offsets,
+                                        0.0 if true_offsets else args.align, split=args.split)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(report_markdown(results, command))
+    args.report.with_suffix(".json").write_text(json.dumps(results, indent=1))
+    for key in results:
+        print(key)
+        _print(results[key])
+    print(f"wrote {args.report} and {args.report.with_suffix('.json')}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m evaluation.torque_id", description=__doc__.splitlines()[0])
     ap.add_argument("dataset", nargs="?", default="data/raw/synth")
+    ap.add_argument("--split", type=Path, default=None, help="split.json: score its test clips only")
     ap.add_argument("--cutoff", type=float, default=12.0, help="low-pass for kinematics and plates (Hz); 0: none")
     ap.add_argument("--offsets", type=Path, default=None,
-                    help="sync_offsets.json of the preprocess stage; 'none': the plates' clocks as recorded "
-                         "(then give --align 0.12 to find the offset from the kinematics alone)")
+                    help="sync_offsets.json of the preprocess stage; 'none': the plates' clocks as recorded")
     ap.add_argument("--true-offsets", action="store_true", help="use the generator's clock offsets (privileged)")
-    ap.add_argument("--align", type=float, default=0.02,
+    ap.add_argument("--align", type=float, default=0.12,
                     help="refine the plate clock within +-ALIGN s against the kinematics' required force; 0: off")
     ap.add_argument("--estimated-grf", action="store_true",
                     help="hide the plates: GRF / COP from the kinematics, scored against the plates")
+    ap.add_argument("--report", type=Path, default=None,
+                    help="write the torque report (Markdown + JSON beside it) over the four conditions")
     ap.add_argument("--out", type=Path, default=None, help="write the figures as JSON")
     args = ap.parse_args(argv)
     try:
+        if args.report:
+            command = "python -m evaluation.torque_id " + " ".join(sys.argv[1:] if argv is None else argv)
+            return run_report(args, command)
         if args.estimated_grf:
-            res = evaluate_grf_estimate(args.dataset, args.offsets, args.align)
+            res = evaluate_grf_estimate(args.dataset, args.offsets, args.align, split=args.split)
         else:
-            res = evaluate_dataset(args.dataset, args.cutoff or None, args.offsets, args.true_offsets, args.align)
+            res = evaluate_dataset(args.dataset, args.cutoff or None, args.offsets, args.true_offsets, args.align,
+                                   split=args.split)
     except (RawDataError, ValueError) as exc:
         print(f"torque_id: {exc}", file=sys.stderr)
         return 1

@@ -19,7 +19,7 @@ no ``ground`` (lab-frame truth) field.
 
 Video handling: frames are decoded with OpenCV (FFmpeg), which applies the container's
 rotation metadata (phone videos) so landmarks are in the upright image; the rotation seen is
-reported. Frame times come from the decoder's presentation timestamps, so variable frame rates
+reported; decoding runs in its own thread, a few frames ahead of MediaPipe (`prefetch`). Frame times come from the decoder's presentation timestamps, so variable frame rates
 keep their true timing; the nominal rate is reported as ``fps``. Frames whose longer side
 exceeds `max_side` pixels are downscaled first (MediaPipe works at 256 px internally; the
 normalised coordinates do not change). A file that cannot be opened or decodes no frame raises
@@ -75,6 +75,47 @@ def iter_frames(cap: cv2.VideoCapture, max_side: int):
         yield t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def prefetch(items, depth: int = 8):
+    """Iterate ``items`` in a background thread, up to ``depth`` ahead: OpenCV decodes the next
+    frames (it releases the GIL) while MediaPipe works on the current one. An exception in the
+    producer is raised here; leaving the loop early stops the producer."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce():
+        try:
+            for x in items:
+                while not stop.is_set():
+                    try:
+                        q.put((x, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((done, None))
+        except BaseException as exc:  # handed to the consumer
+            q.put((done, exc))
+
+    th = threading.Thread(target=produce, name="video-decode", daemon=True)
+    th.start()
+    try:
+        while True:
+            x, exc = q.get()
+            if x is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield x
+    finally:
+        stop.set()
+        th.join(timeout=5)
+
+
 def _as_array(landmark_list) -> tuple[np.ndarray, np.ndarray]:
     lm = landmark_list.landmark
     xyz = np.array([(p.x, p.y, p.z) for p in lm], dtype=np.float32)
@@ -96,6 +137,7 @@ def landmarks_from_video(path: str | Path, *, max_frames: int | None = None, max
     cap, info = open_video(path)
     times, image, world, vis = [], [], [], []
     shape = None
+    frames = None
     total = info["n_frames_header"] if info["n_frames_header"] > 0 else None
     if max_frames is not None and total is not None:
         total = min(total, max_frames)
@@ -103,7 +145,7 @@ def landmarks_from_video(path: str | Path, *, max_frames: int | None = None, max
         with mp_pose.Pose(static_image_mode=False, model_complexity=MODEL_COMPLEXITY,
                           smooth_landmarks=True, enable_segmentation=False,
                           min_detection_confidence=min_detection_confidence) as pose:
-            frames = iter_frames(cap, max_side)
+            frames = prefetch(iter_frames(cap, max_side))   # decoding pipelined with the pose model
             for t, rgb in tqdm(frames, total=total, desc=f"pose {path.name}", unit="frame",
                                disable=not progress, leave=False):
                 shape = shape or rgb.shape[:2]
@@ -121,6 +163,8 @@ def landmarks_from_video(path: str | Path, *, max_frames: int | None = None, max
                 if max_frames is not None and len(times) >= max_frames:
                     break
     finally:
+        if frames is not None:
+            frames.close()   # stops the decoding thread before the capture is released
         cap.release()
     if not times:
         raise IngestError(f"{path}: no frame could be decoded (empty or corrupt video; "

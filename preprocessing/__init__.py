@@ -3,6 +3,7 @@
     preprocessing.run.preprocess(params)      the `preprocess` stage (stages/preprocess.py is thin)
     preprocessing.params.PreprocessParams     params.yaml section `preprocess` (pydantic, extra=forbid)
     preprocessing.clip.process_clip           one clip (sync, filters, resampling, windows)
+    preprocessing.clip.process_recording      the same on streams in memory (the service; no files)
     preprocessing.sync.recover_offsets        IMU / force-plate clock offsets vs the video clock
     preprocessing.view.rotate_scaled_landmarks  stored windows seen from a camera turned about the vertical
     preprocessing.evaluate                    sync accuracy vs synthetic truth, gap-fill RMSE (report only)

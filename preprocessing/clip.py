@@ -1,6 +1,8 @@
 """One raw clip -> synchronised, filtered, resampled, windowed arrays (the per-worker work).
 
-Pipeline of :func:`process_clip` (every filter switchable in ``PreprocessParams.filters``):
+Pipeline of :func:`process_clip` (every filter switchable in ``PreprocessParams.filters``); step 1
+is :func:`read_clip`, steps 2-8 :func:`process_streams`, which the service calls on a request's
+arrays in memory through :func:`process_recording` (one implementation for both):
 
 1. ``verify_clip`` (manifest sha256) and reading: ``meta.json`` without its ``synthetic_truth``
    block (:func:`load_meta` deletes it on read), ``keypoints.npz``, ``imu.npz``, ``grf.npz``
@@ -278,31 +280,83 @@ def ik_angles(kp: dict | None, meta: dict, min_visibility: float, path: Path,
     return res.time[ok], list(COORDINATES), deg[ok], float(np.nanmedian(res.marker_error_rms))
 
 
-def process_clip(job: ClipJob, p: PreprocessParams) -> dict:
-    """Process one clip; raises ClipError (naming the path) for missing/corrupt/unusable data."""
-    d = job.clip_dir
-    try:
-        return _process(job, p)
-    except (RawDataError, VideoReadError, FileNotFoundError) as exc:
-        raise ClipError(str(exc)) from exc
-    except ClipError:
-        raise
-    except Exception as exc:  # a numerical failure inside one clip: name the clip
-        raise ClipError(f"{d}: preprocessing failed ({type(exc).__name__}: {exc})") from exc
+@dataclass
+class ClipStreams:
+    """One clip's streams in memory, as read from the raw layout (or sent to the service).
+
+    ``path`` names the clip in error messages (the clip directory; the service passes a
+    ``request`` placeholder). ``targets`` maps ``angles.mot`` / ``moments.sto`` to their
+    ``biomech.io.read_mot`` tuples (time, columns, data, header) when the clip has them."""
+    athlete_id: str
+    clip_id: str
+    split: str
+    path: Path
+    meta: dict
+    kp: dict | None = None
+    imu: dict | None = None
+    grf: dict | None = None
+    frames: np.ndarray | None = None
+    targets: dict | None = None
 
 
-def _process(job: ClipJob, p: PreprocessParams) -> dict:
-    tic = time.perf_counter()
-    timing = {}
+def read_clip(job: ClipJob, p: PreprocessParams) -> ClipStreams:
+    """Verify (manifest sha256) and read one raw clip's files (step 1 of the module docstring)."""
     d = job.clip_dir
     verify_clip(job.dataset_dir, list(job.rows))
     files = {r["file"] for r in job.rows}
     if "meta.json" not in files:
         raise RawDataError(f"{d / 'meta.json'}: not listed in the manifest")
-    meta = load_meta(d / "meta.json")
+    s = ClipStreams(job.athlete_id, job.clip_id, job.split, d, load_meta(d / "meta.json"), targets={})
+    if "keypoints.npz" in files:
+        _, s.kp = read_npz(d / "keypoints.npz", ("time", "world", "visibility"))
+    if "imu.npz" in files:
+        _, s.imu = read_npz(d / "imu.npz", ("time", "acc", "gyro"))
+    if "grf.npz" in files:
+        _, s.grf = read_npz(d / "grf.npz", ("time", "force", "cop", "free_moment"))
+    if "video.mp4" in files:
+        s.frames, _ = read_mp4(d / "video.mp4")
+    for fname in ("angles.mot", "moments.sto"):
+        if fname in files and not (fname == "angles.mot" and p.angles.source == "ik"):
+            s.targets[fname] = read_mot(d / fname)
+    return s
+
+
+def _guarded(where: Path, run):
+    """``run()`` with every failure as a ClipError naming ``where``."""
+    try:
+        return run()
+    except (RawDataError, VideoReadError, FileNotFoundError) as exc:
+        raise ClipError(str(exc)) from exc
+    except ClipError:
+        raise
+    except Exception as exc:  # a numerical failure inside one clip: name the clip
+        raise ClipError(f"{where}: preprocessing failed ({type(exc).__name__}: {exc})") from exc
+
+
+def process_clip(job: ClipJob, p: PreprocessParams) -> dict:
+    """Read and process one clip; raises ClipError (naming the path) for missing/corrupt/unusable data."""
+    def run():
+        tic = time.perf_counter()
+        s = read_clip(job, p)
+        return process_streams(s, p, read_s=time.perf_counter() - tic, tic=tic)
+
+    return _guarded(job.clip_dir, run)
+
+
+def process_recording(s: ClipStreams, p: PreprocessParams) -> dict:
+    """:func:`process_clip` on streams already in memory (the service's path: no files)."""
+    return _guarded(s.path, lambda: process_streams(s, p))
+
+
+def process_streams(cs: ClipStreams, p: PreprocessParams, read_s: float = 0.0, tic: float | None = None) -> dict:
+    """Steps 2-8 of the module docstring on one clip's streams (errors unwrapped: use
+    :func:`process_clip` / :func:`process_recording`)."""
+    tic = time.perf_counter() if tic is None else tic
+    timing = {"read_s": read_s}
+    d, meta, kp, imu, grf, frames = cs.path, cs.meta, cs.kp, cs.imu, cs.grf, cs.frames
     f = p.filters
     fs = float(p.timeline_hz)
-    rng = np.random.default_rng(np.random.SeedSequence([p.seed, *map(ord, job.clip_id)]))
+    rng = np.random.default_rng(np.random.SeedSequence([p.seed, *map(ord, cs.clip_id)]))
     fps = float(meta["rates_hz"]["video"])
     mass = float(meta["athlete"]["mass_kg"])
     height = float(meta["athlete"]["height_m"])
@@ -311,18 +365,6 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
     if action not in ACTIONS:
         raise RawDataError(f"{d / 'meta.json'}: unknown action {action!r}")
     fault = str(meta.get("fault", "none"))
-
-    kp = imu = grf = None
-    if "keypoints.npz" in files:
-        _, kp = read_npz(d / "keypoints.npz", ("time", "world", "visibility"))
-    if "imu.npz" in files:
-        _, imu = read_npz(d / "imu.npz", ("time", "acc", "gyro"))
-    if "grf.npz" in files:
-        _, grf = read_npz(d / "grf.npz", ("time", "force", "cop", "free_moment"))
-    frames = None
-    if "video.mp4" in files:
-        frames, _ = read_mp4(d / "video.mp4")
-    timing["read_s"] = time.perf_counter() - tic
 
     # ---------------- synchronisation ----------------
     t1 = time.perf_counter()
@@ -466,7 +508,8 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
     targets = {}
     for fname, names, out in (("angles.mot", ROOT_COORDINATES + JOINT_ANGLES, None), ("moments.sto", MOMENTS, moments)):
         from_ik = fname == "angles.mot" and p.angles.source == "ik"
-        targets[fname] = "ik" if from_ik else fname in files
+        stored = (cs.targets or {}).get(fname)
+        targets[fname] = "ik" if from_ik else stored is not None
         if from_ik:
             t_ik = time.perf_counter()
             tt, cols, data, qc["ik_marker_error_rms_median_m"] = ik_angles(
@@ -474,10 +517,10 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
             qc["ik_s"] = round(time.perf_counter() - t_ik, 3)
             grid = uniform_grid(tt[0], tt[-1], IK_TARGET_HZ)  # video-rate IK onto the targets' rate (as the
             tt, data = grid, resample_uniform(tt, data, grid, kind="cubic")[0]  # service does) before smoothing
-        elif fname not in files:
+        elif stored is None:
             continue
         else:
-            tt, cols, data, _ = read_mot(d / fname)
+            tt, cols, data, _ = stored
         missing = [c for c in names if c not in cols]
         if missing:
             raise RawDataError(f"{d / fname}: missing columns {missing[:5]}")
@@ -546,7 +589,7 @@ def _process(job: ClipJob, p: PreprocessParams) -> dict:
     timing["windows_s"] = time.perf_counter() - t1
     timing["total_s"] = time.perf_counter() - tic
     return {
-        "clip_id": job.clip_id, "athlete_id": job.athlete_id, "split": job.split, "action": action,
+        "clip_id": cs.clip_id, "athlete_id": cs.athlete_id, "split": cs.split, "action": action,
         "fault": fault, "preset": meta.get("preset"), "fps": fps, "n_timeline": T,
         "camera_azimuth_deg": camera_azimuth(meta), "view_heading_deg": heading,
         "t0_s": float(tl[0]), "starts": starts.astype(np.int32), "arrays": arrays,

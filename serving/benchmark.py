@@ -1,18 +1,22 @@
-"""Latency and load benchmark of a running service (figures printed, never asserted).
+"""Latency, throughput and /analyze benchmark of a running service (figures printed, never asserted).
 
     bentoml serve athlete-mm:latest --port 3000 &
     python -m serving.benchmark --url http://127.0.0.1:3000 --clip data/raw/synth/<athlete>/<clip> \
-        [--n 200] [--seconds 60] [--concurrency 32] [--out reports/serving_benchmark.json]
+        [--video VIDEO.mp4 --video-frames 100] [--bundle DIR] [--n 200] [--seconds 60] [--concurrency 32] \
+        [--out reports/serving_benchmark.json]
 
 One run measures side by side, on the same 64-frame window (landmarks + IMU + GRF cut from a raw clip,
 1.4 s so that 64 timeline samples at 50 Hz survive synchronisation):
 
-* /recognize at concurrency 1, JSON lists vs compact base64 arrays, with and without clock
-  synchronisation: p50 / p95 / p99 ms;
+* /recognize at concurrency 1, JSON lists vs compact base64 float32 arrays, with and without clock
+  synchronisation: p50 / p95 / p99 ms and the request size (goal p50 <= 5 ms, p99 <= 20 ms);
 * a bounded asyncio client at concurrency C for S seconds against /recognize_batch (one window per
-  request; the server batches concurrent requests): errors, p50 / p95 / p99, windows per second;
-* in-process (no HTTP): request validation, the preprocess stage's path (preprocessing.clip.process_clip
-  through serving.windows) and the model call, each p50, to show where the time goes.
+  request; the server's adaptive batching groups concurrent requests) and against /recognize:
+  errors, p50 / p95 / p99, windows per second (goal >= 1,000 at C = 32);
+* with ``--video``: /analyze frames per second on the first N frames of a real video against
+  MediaPipe alone on the same decoded frames (ingest.video's settings; goal >= 85 %);
+* with ``--bundle``: in-process (no HTTP) request validation, the preprocess stage's path
+  (serving.windows -> preprocessing.clip.process_recording) and the model call, each p50.
 """
 from __future__ import annotations
 
@@ -85,7 +89,7 @@ def in_process(bundle_dir: str, req: dict, n: int) -> dict:
     import torch
 
     from serving.bundle import load_bundle
-    from serving.inference import _run_model, to_recording
+    from serving.inference import run_model, to_recording
     from serving.schemas import RecognizeRequest
     from serving.windows import recording_windows
 
@@ -96,7 +100,7 @@ def in_process(bundle_dir: str, req: dict, n: int) -> dict:
     w = recording_windows(to_recording(r), b)
     for name, f in (("validate", lambda: RecognizeRequest.model_validate(req)),
                     ("preprocess", lambda: recording_windows(to_recording(r), b)),
-                    ("model", lambda: _run_model(b, [w]))):
+                    ("model", lambda: run_model(b, [w]))):
         ts = []
         for _ in range(n):
             t = time.perf_counter()
@@ -106,6 +110,71 @@ def in_process(bundle_dir: str, req: dict, n: int) -> dict:
     return out
 
 
+def mediapipe_alone(video: str, frames: int) -> dict:
+    """MediaPipe Pose (ingest.video's settings) on the first ``frames`` decoded frames of ``video``,
+    decoding excluded from the time: frames per second."""
+    from mediapipe.python.solutions import pose as mp_pose
+
+    from ingest.video import MODEL_COMPLEXITY, iter_frames, open_video
+
+    cap, _ = open_video(video)
+    try:
+        rgb = [f for _, (_, f) in zip(range(frames), iter_frames(cap, 1280))]
+    finally:
+        cap.release()
+    with mp_pose.Pose(static_image_mode=False, model_complexity=MODEL_COMPLEXITY, smooth_landmarks=True,
+                      enable_segmentation=False, min_detection_confidence=0.5) as pose:
+        t = time.perf_counter()
+        for f in rgb:
+            pose.process(f)
+        wall = time.perf_counter() - t
+    return {"frames": len(rgb), "seconds": round(wall, 2), "frames_per_s": round(len(rgb) / wall, 2)}
+
+
+def analyze_fps(url: str, video: str, frames: int, headers: dict) -> dict:
+    """One /analyze request on the first ``frames`` frames of ``video``: frames per second end to end
+    (upload, MediaPipe, recognition, IK, moments, feedback) and the server's per-step timings."""
+    import httpx
+
+    with open(video, "rb") as fh:
+        t = time.perf_counter()
+        r = httpx.post(url + "/analyze", files={"video": fh}, headers=headers, timeout=1800,
+                       data={"mass_kg": "70", "height_m": "1.72", "sex": "male", "max_frames": str(frames)})
+        wall = time.perf_counter() - t
+    if r.status_code != 200:
+        raise RuntimeError(f"/analyze: HTTP {r.status_code} {r.text[:300]}")
+    out = r.json()
+    n = out["video"]["frames"]
+    return {"frames": n, "seconds": round(wall, 2), "frames_per_s": round(n / wall, 2), "timings_s": out["timings_s"]}
+
+
+def _goal(name: str, value: float, goal: str) -> str:
+    return f"  {name:<44} {value:>10}   goal {goal}"
+
+
+def summary(res: dict) -> str:
+    """The side-by-side figures against the issue's goals."""
+    lines = ["", "athlete-mm serving benchmark (figures; goals from issue 10)"]
+    for k in ("c1_json_sync", "c1_b64_sync", "c1_json_nosync", "c1_b64_nosync"):
+        if k in res:
+            lines.append(_goal(f"/recognize c=1 {k[3:]} p50 / p99 ms", f"{res[k]['p50_ms']} / {res[k]['p99_ms']}",
+                               "<= 5 / <= 20") + f"   ({res[k]['bytes']} B)")
+    for k in ("load_batch", "load_single"):
+        if k in res:
+            r = res[k]
+            lines.append(_goal(f"{'/recognize_batch' if k == 'load_batch' else '/recognize'} c={r['concurrency']} "
+                               f"{r['seconds']} s windows/s", r["windows_per_s"], ">= 1000")
+                         + f"   errors {r['errors']}, p50/p95/p99 {r['p50_ms']}/{r['p95_ms']}/{r['p99_ms']} ms")
+    if "analyze" in res:
+        a, m = res["analyze"], res["mediapipe_alone"]
+        lines.append(_goal(f"/analyze fps vs MediaPipe alone ({a['frames']} frames)",
+                           f"{a['frames_per_s']} / {m['frames_per_s']}", ">= 85 %")
+                     + f"   = {100 * a['frames_per_s'] / m['frames_per_s']:.0f} %")
+    if "in_process_p50_ms" in res:
+        lines.append(f"  in-process p50 ms: {res['in_process_p50_ms']}")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--url", default="http://127.0.0.1:3000")
@@ -113,6 +182,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--video", help="a real video for /analyze vs MediaPipe alone (optional)")
+    ap.add_argument("--video-frames", type=int, default=100)
     ap.add_argument("--bundle", help="a bundle directory for the in-process breakdown (optional)")
     ap.add_argument("--api-key")
     ap.add_argument("--out", type=Path)
@@ -127,12 +198,19 @@ def main(argv=None) -> int:
             res[key] = {**sequential(a.url, body, "/recognize", a.n, headers), "bytes": len(body)}
             print(key, res[key], flush=True)
     q = {**request_from_clip(a.clip, span=SPAN, compact=True), "synchronise": True}
-    body = json.dumps({"requests": [q]}).encode()
-    res["load_batch"] = asyncio.run(_load(a.url, body, "/recognize_batch", a.seconds, a.concurrency, headers))
-    print("load_batch", res["load_batch"], flush=True)
+    for key, path, body in (("load_batch", "/recognize_batch", {"requests": [q]}),
+                            ("load_single", "/recognize", {"request": q})):
+        res[key] = asyncio.run(_load(a.url, json.dumps(body).encode(), path, a.seconds, a.concurrency, headers))
+        print(key, res[key], flush=True)
+    if a.video:
+        res["mediapipe_alone"] = mediapipe_alone(a.video, a.video_frames)
+        print("mediapipe_alone", res["mediapipe_alone"], flush=True)
+        res["analyze"] = analyze_fps(a.url, a.video, a.video_frames, headers)
+        print("analyze", res["analyze"], flush=True)
     if a.bundle:
         res["in_process_p50_ms"] = in_process(a.bundle, request_from_clip(a.clip, span=SPAN), 50)
         print("in_process_p50_ms", res["in_process_p50_ms"])
+    print(summary(res))
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(res, indent=1))

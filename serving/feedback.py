@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .inference import InputError
-from .schemas import FeedbackRequest, FeedbackResponse, SegmentFeedback, as_array, timestamps
+from .schemas import FeedbackRequest, FeedbackResponse, SegmentFeedback, columns
 
 MAX_ABS_DEG = 1e4      # a joint angle beyond this is not degrees
 NO_REFERENCE = "no reference movements in this bento (package built without `python -m stages.reference`)"
@@ -34,20 +34,11 @@ def feedback(bundle, req: FeedbackRequest) -> FeedbackResponse:
     if missing:
         raise InputError(f"angles: missing {missing} (expected OpenSim coordinate names, degrees)")
     try:
-        ang = {k: as_array(v, f"angles.{k}", ()) for k, v in req.angles.items() if k in FEEDBACK_JOINTS}
-        n = {len(v) for v in ang.values()}
-        if len(n) != 1:
-            raise InputError(f"angles: columns of different lengths {sorted(n)}")
-        T = n.pop()
-        t = timestamps(req.time, "time", T)
-        t = np.arange(T) / req.rate_hz if t is None else t
+        ang, t = columns({k: v for k, v in req.angles.items() if k in FEEDBACK_JOINTS}, "angles", req.time,
+                         "time", req.rate_hz)
         mt, mom = None, None
         if req.moments:
-            mom = {k: as_array(v, f"moments.{k}", ()) for k, v in req.moments.items()}
-            m = {len(v) for v in mom.values()}
-            if len(m) != 1:
-                raise InputError(f"moments: columns of different lengths {sorted(m)}")
-            mt = timestamps(req.moments_time, "moments_time", m.pop())
+            mom, mt = columns(req.moments, "moments", req.moments_time, "moments_time")
             if mt is None:
                 raise InputError("moments_time: required with moments")
     except InputError:

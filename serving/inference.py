@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from .schemas import (ClassProbability, RecognizeRequest, RecognizeResponse, Segment, TorqueRequest, TorqueResponse,
-                      WindowResult, as_array, timestamps)
-from .windows import Recording, Windows, recording_windows
+                      WindowResult, as_array, columns, timestamps)
+from .windows import REQUEST, Recording, Windows, recording_windows
 
-__all__ = ["InputError", "to_recording", "recognize_many", "segments_from_probs", "torque"]
+__all__ = ["InputError", "to_recording", "recognize_many", "run_model", "segments_from_probs", "torque"]
 
 
 class InputError(ValueError):
@@ -76,7 +76,7 @@ def segments_from_probs(probs: np.ndarray, starts: np.ndarray, length: int, clas
     return out
 
 
-def _run_model(bundle, wins: list[Windows]) -> list[dict]:
+def run_model(bundle, wins: list[Windows]) -> list[dict]:
     import torch
 
     keys = ("video", "landmarks", "imu", "grf", "modality_mask")
@@ -160,10 +160,10 @@ def recognize_many(bundle, reqs: list[RecognizeRequest]) -> list[RecognizeRespon
             wins.append(recording_windows(to_recording(req), bundle))
         except (ValueError, ClipError, RawDataError) as exc:
             msg = str(exc)
-            if "/athlete-mm-req-" in msg:  # the temporary clip's path means nothing to the caller
+            if msg.startswith(str(REQUEST)):  # "request/imu.npz: ..." names a file the caller never sent
                 msg = msg.split(": ", 1)[-1]
             raise InputError(f"{where}{msg}") from None
-    return [_response(bundle, r, w, o) for r, w, o in zip(reqs, wins, _run_model(bundle, wins))]
+    return [_response(bundle, r, w, o) for r, w, o in zip(reqs, wins, run_model(bundle, wins))]
 
 
 def torque(req: TorqueRequest) -> TorqueResponse:
@@ -182,16 +182,10 @@ def _torque(req: TorqueRequest) -> TorqueResponse:
 
     if not req.coordinates:
         raise InputError("coordinates: empty (expected OpenSim coordinate names -> (T,) values)")
-    coords = {k: as_array(v, f"coordinates.{k}", ()) for k, v in req.coordinates.items()}
-    lengths = {len(v) for v in coords.values()}
-    if len(lengths) != 1:
-        raise InputError(f"coordinates: columns of different lengths {sorted(lengths)}")
+    coords, t = columns(req.coordinates, "coordinates", req.time, "time", req.rate_hz)
     for k, v in coords.items():
         if not np.isfinite(v).all():
             raise InputError(f"coordinates.{k}: non-finite values")
-    T = lengths.pop()
-    t = timestamps(req.time, "time", T)
-    t = np.arange(T) / req.rate_hz if t is None else t
     plates, tg = None, None
     if req.plates:
         if req.grf_rate_hz is None:

@@ -128,6 +128,22 @@ def timestamps(value, name: str, n: int) -> np.ndarray | None:
     return t
 
 
+def columns(values: dict, name: str, time=None, time_name: str = "time", rate_hz: float | None = None
+            ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """Named (T,) columns of one length (``name.<column>``) and their (T,) times: ``time`` when given
+    (strictly increasing, one per sample), else ``i / rate_hz`` (None without a rate). Raises
+    ValueError naming the field (different lengths, wrong shape, bad stamps)."""
+    cols = {k: as_array(v, f"{name}.{k}", ()) for k, v in values.items()}
+    lengths = {len(v) for v in cols.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"{name}: columns of different lengths {sorted(lengths)}")
+    n = lengths.pop()
+    t = timestamps(time, time_name, n)
+    if t is None and rate_hz is not None:
+        t = np.arange(n) / rate_hz
+    return cols, t
+
+
 def _finite(arr: np.ndarray, name: str, allow_nan_rows: bool = False) -> np.ndarray:
     bad = ~np.isfinite(arr)
     if allow_nan_rows:  # a detector leaves whole NaN rows on frames without a person; inf is never valid

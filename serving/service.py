@@ -16,6 +16,10 @@ Run from source: ``bentoml serve serving.service:AthleteMM``; the packaged bento
 store (``athlete-mm-bundle``, written by ``python -m stages.package``) or, for development,
 from the directory in ``ATHLETE_MM_BUNDLE``.
 
+Workers: ``ATHLETE_MM_WORKERS`` (default 1) processes, each with the bundle and
+``ATHLETE_MM_THREADS`` (default 1) torch threads: the per-request preprocessing is single-threaded
+Python, so throughput grows with workers (up to the cores), not with batching.
+
 Access: when ``ATHLETE_MM_API_KEY`` (or a file named by ``ATHLETE_MM_API_KEY_FILE``) is set at
 start-up, every request but health / readiness needs ``Authorization: Bearer <key>`` (or
 ``X-API-Key``); otherwise 401 and no work is done. The key is never part of the bento.
@@ -65,7 +69,7 @@ def _bundle_ref():
 
 
 @bentoml.service(name="athlete-mm", traffic={"timeout": 120, "max_concurrency": 64},
-                 workers=1, resources={"cpu": "2"})
+                 workers=int(os.environ.get("ATHLETE_MM_WORKERS", "1")), resources={"cpu": "2"})
 @bentoml.asgi_app(info_app, path="/info")
 @bentoml.asgi_app(ui_app, path="/ui")
 class AthleteMM:
@@ -76,12 +80,16 @@ class AthleteMM:
 
         from serving.bundle import load_bundle
 
+        from serving.windows import warm_up
+
         torch.set_num_threads(int(os.environ.get("ATHLETE_MM_THREADS", "1")))
         self.bundle = load_bundle(_bundle_path(self.bundle_ref))
+        warm_up()   # the preprocessing's compiled kernels, before the first request
 
     # ---------------- recognition ----------------
-    # max_latency_ms bounds queueing + the batch: the preprocess path costs ~40-70 ms a window here
-    # (README "Serving"), so a full batch of 32 needs seconds; requests beyond it get 503
+    # max_latency_ms bounds queueing + the batch: every request's recording goes through the preprocess
+    # path one after the other (25-80 ms a window on the shared 2-core VM, README "Serving"; the model is
+    # the cheap part), so a full batch of 32 takes 1-4 s there; 10 s keeps concurrency 32 free of 503s
     @bentoml.api(batchable=True, max_batch_size=32, max_latency_ms=10_000)
     def recognize_batch(self, requests: Annotated[list[RecognizeRequest], Field(min_length=1, max_length=32)]
                         ) -> list[RecognizeResponse]:

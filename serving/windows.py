@@ -1,28 +1,21 @@
 """A live recording (landmarks / IMU / plates at their own rates) -> the model's z-scored windows.
 
-The service runs the preprocess stage's own per-clip path, ``preprocessing.clip.process_clip``
-(synchronisation, gap filling, IQR outliers, Butterworth, attitude, Kalman smoothing, the 50 Hz
-timeline, skeleton and view normalisation, phases, windows), never a copy of it: the recording is
-written as a one-clip dataset in the raw layout (keypoints.npz, imu.npz, grf.npz, meta.json with
-checksums) in a private temporary directory that is deleted before the answer is returned, then
-z-scored with the train-split scalers that travel in the bundle.
-
-``preprocessing`` has no in-memory entry point yet (``process_clip`` reads files); the temporary
-clip costs a few milliseconds of file I/O per request (measured in serving/benchmark.py).
+The service runs the preprocess stage's own per-clip path on the request's arrays in memory,
+``preprocessing.clip.process_recording`` (the steps of ``process_clip`` after reading the files:
+synchronisation, gap filling, IQR outliers, Butterworth, attitude, Kalman smoothing, the 50 Hz
+timeline, skeleton and view normalisation, phases, windows), never a copy of it; no file is written.
+The windows are then z-scored with the train-split scalers that travel in the bundle.
 """
 from __future__ import annotations
 
-import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from biomech.conventions import ACTIONS
-from biomech.io import sha256, write_npz
 
-__all__ = ["Recording", "Windows", "recording_windows"]
+__all__ = ["Recording", "Windows", "recording_windows", "request_params", "streams", "warm_up"]
 
 
 @dataclass
@@ -65,61 +58,80 @@ def _times(t, t0: float, n: int, rate: float) -> np.ndarray:
     return t if t is not None else t0 + np.arange(n) / rate
 
 
-def _write_clip(root: Path, rec: Recording) -> list[dict]:
-    d = root / "a" / "c"
-    d.mkdir(parents=True)
-    files = []
+REQUEST = Path("request")   # names the request in preprocessing's error messages (stripped by serving.inference)
+
+
+def streams(rec: Recording):
+    """The request as ``preprocessing.clip.ClipStreams`` (the raw layout's arrays and meta.json fields)."""
+    from preprocessing.clip import ClipStreams
+
+    s = ClipStreams("a", "c", "request", REQUEST, meta={})
     rates = {}
     if rec.world is not None:
         T = len(rec.world)
-        kp = {"time": rec.landmarks_t if rec.landmarks_t is not None else np.arange(T) / rec.landmarks_hz, "frame_index": np.arange(T), "world": rec.world,
-              "visibility": rec.visibility if rec.visibility is not None else np.ones(rec.world.shape[:2])}
+        s.kp = {"time": _times(rec.landmarks_t, 0.0, T, rec.landmarks_hz), "frame_index": np.arange(T),
+                "world": rec.world,
+                "visibility": rec.visibility if rec.visibility is not None else np.ones(rec.world.shape[:2])}
         if rec.image is not None:
-            kp["image"] = rec.image
-        write_npz(d / "keypoints.npz", {"source": "service request"}, **kp)
-        files.append("keypoints.npz")
+            s.kp["image"] = rec.image
         rates["video"] = rec.landmarks_hz
     if rec.acc is not None:
-        n = len(rec.acc)
-        write_npz(d / "imu.npz", {"source": "service request"}, time=_times(rec.imu_t, rec.imu_t0_s, n, rec.imu_hz),
-                  acc=rec.acc, gyro=rec.gyro)
-        files.append("imu.npz")
+        s.imu = {"time": _times(rec.imu_t, rec.imu_t0_s, len(rec.acc), rec.imu_hz), "acc": rec.acc, "gyro": rec.gyro}
         rates["imu"] = rec.imu_hz
     if rec.force is not None:
-        m = len(rec.force)
-        write_npz(d / "grf.npz", {"source": "service request"}, time=_times(rec.grf_t, rec.grf_t0_s, m, rec.grf_hz),
-                  force=rec.force, cop=rec.cop, free_moment=rec.free_moment)
-        files.append("grf.npz")
+        s.grf = {"time": _times(rec.grf_t, rec.grf_t0_s, len(rec.force), rec.grf_hz), "force": rec.force,
+                 "cop": rec.cop, "free_moment": rec.free_moment}
         rates["grf"] = rec.grf_hz
-    rates.setdefault("video", rec.landmarks_hz or 50.0)  # process_clip reads it; no landmarks: unused
+    rates.setdefault("video", rec.landmarks_hz or 50.0)  # process_streams reads it; no landmarks: unused
     w, h = rec.image_size or (1, 1)
-    # process_clip reads a label from meta.json; a request has none: the placeholder feeds only the
+    # the preprocessing reads a label from meta; a request has none: the placeholder feeds only the
     # (ignored) target fields, never a model input
-    meta = {"clip_id": "c", "athlete_id": "a", "action": ACTIONS[0], "fault": "none", "preset": "request",
-            "athlete": {"mass_kg": rec.mass_kg, "height_m": rec.height_m, "sex": rec.sex or "not stated"},
-            "rates_hz": rates, "video": {"width": w, "height": h}}
-    (d / "meta.json").write_text(json.dumps(meta))
-    files.append("meta.json")
-    return [{"athlete_id": "a", "clip_id": "c", "file": f, "sha256": sha256(d / f)} for f in files]
+    s.meta = {"clip_id": "c", "athlete_id": "a", "action": ACTIONS[0], "fault": "none", "preset": "request",
+              "athlete": {"mass_kg": rec.mass_kg, "height_m": rec.height_m, "sex": rec.sex or "not stated"},
+              "rates_hz": rates, "video": {"width": w, "height": h}}
+    return s
+
+
+def warm_up() -> None:
+    """Load the compiled kernels of the preprocessing (numba's on-disk cache, or compile them) at
+    start-up, so that the first request does not pay for it."""
+    from sigproc.filters import kalman_rts_smooth
+    from sigproc.sync import dtw_path
+
+    x = np.linspace(0.0, 1.0, 16)[:, None]
+    dtw_path(x, x[::-1], window=2)
+    kalman_rts_smooth(x, 50.0, 1.0, 1.0)
+
+
+_PARAMS: dict = {}   # (id of the bundle's params, synchronise) -> (those params, the request's)
+
+
+def request_params(p, synchronise: bool):
+    """The preprocess params of a request, derived once per bundle (not per request): clock
+    synchronisation only when asked and possible; every window kept (``min_core_fraction`` 0: idle
+    windows of a live recording are classified too, the phases mark them); no gap-fill re-insertion
+    test (``rmse_drop_fraction`` 0: a dataset QC figure that feeds no model input)."""
+    key = (id(p), bool(synchronise))
+    if key not in _PARAMS:
+        f = p.filters
+        update = {"sync": p.sync.model_copy(update={"enabled": p.sync.enabled and bool(synchronise)}),
+                  "filters": f.model_copy(update={"gap_fill": f.gap_fill.model_copy(update={"rmse_drop_fraction": 0.0})})}
+        if hasattr(p.window, "min_core_fraction"):
+            update["window"] = p.window.model_copy(update={"min_core_fraction": 0.0})
+        _PARAMS[key] = (p, p.model_copy(update=update))   # holding p keeps its id unique
+    return _PARAMS[key][1]
 
 
 def recording_windows(rec: Recording, bundle) -> Windows:
     """Windows of ``rec`` exactly as the preprocess stage makes them, z-scored with the bundle's scalers.
     Raises preprocessing.clip.ClipError / biomech.io.RawDataError for unusable data (the caller
     turns them into a 4xx)."""
-    from preprocessing.clip import ClipJob, process_clip
+    from preprocessing.clip import process_recording
 
     from .bundle import scaled
 
-    p = bundle.preprocess
-    sync = p.sync.model_copy(update={"enabled": p.sync.enabled and rec.synchronise and rec.image is not None})
-    update = {"sync": sync}
-    if hasattr(p.window, "min_core_fraction"):  # every window of a live recording is classified (idle
-        update["window"] = p.window.model_copy(update={"min_core_fraction": 0.0})  # ones too; phases mark them)
-    p = p.model_copy(update=update)
-    with tempfile.TemporaryDirectory(prefix="athlete-mm-req-") as tmp:
-        rows = _write_clip(Path(tmp), rec)
-        out = process_clip(ClipJob(tmp, "a", "c", tuple(rows), "request"), p)
+    p = request_params(bundle.preprocess, rec.synchronise and rec.image is not None)
+    out = process_recording(streams(rec), p)
     a = out["arrays"]
     mask = a["modality_mask"]
     batch = {

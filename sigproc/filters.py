@@ -10,7 +10,10 @@ Conventions
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
+from numba import njit
 from scipy import ndimage, signal
 
 from ._checks import as_float_array, check_axis, check_fs_cutoff, check_positive
@@ -24,6 +27,14 @@ __all__ = [
     "remove_outliers",
     "zero_drift_correct",
 ]
+
+
+@lru_cache(maxsize=256)
+def _butter_sos(order: int, cutoff_hz: float, fs_hz: float) -> np.ndarray:
+    """Second-order sections of the Butterworth low-pass (designed once per setting: the service
+    filters every request with the same few). Shared between calls: never modify it (scipy's
+    sosfilt needs a writable array, so it is not flagged read-only)."""
+    return signal.butter(order, cutoff_hz, btype="low", fs=fs_hz, output="sos")
 
 
 def butter_lowpass(x, fs_hz: float, cutoff_hz: float, order: int = 4, axis: int = 0) -> np.ndarray:
@@ -74,7 +85,7 @@ def butter_lowpass(x, fs_hz: float, cutoff_hz: float, order: int = 4, axis: int 
         )
     if not np.all(np.isfinite(x)):
         raise ValueError("x contains NaN/inf; fill gaps first (e.g. sigproc.gaps.resample_uniform or remove_outliers)")
-    sos = signal.butter(order, fc, btype="low", fs=fs, output="sos")
+    sos = _butter_sos(order, fc, fs)
     default_padlen = max(3 * (2 * len(sos) + 1), int(np.ceil(3.0 * fs / fc)))
     padlen = min(default_padlen, n - 1)
     return signal.sosfiltfilt(sos, x, axis=axis, padlen=padlen)
@@ -227,60 +238,7 @@ def kalman_rts_smooth(
     P11 = np.full(C, 1e6 * r / dt**2)
     # Before the first measurement we start at that measurement: treat it as time of init.
 
-    pf = np.empty((T, C))
-    vf = np.empty((T, C))
-    pp = np.empty((T, C))
-    vp = np.empty((T, C))
-    Pf = np.empty((T, 3, C))
-    Pp = np.empty((T, 3, C))
-    for k in range(T):
-        if k > 0:
-            p = p + dt * v
-            a00 = P00 + 2.0 * dt * P01 + dt * dt * P11 + Q00
-            a01 = P01 + dt * P11 + Q01
-            a11 = P11 + Q11
-            P00, P01, P11 = a00, a01, a11
-        pp[k], vp[k] = p, v
-        Pp[k, 0], Pp[k, 1], Pp[k, 2] = P00, P01, P11
-        m = finite[k]
-        if m.any():
-            S = P00 + r
-            K0 = P00 / S
-            K1 = P01 / S
-            innov = np.where(m, np.nan_to_num(z[k]) - p, 0.0)
-            K0 = np.where(m, K0, 0.0)
-            K1 = np.where(m, K1, 0.0)
-            p = p + K0 * innov
-            v = v + K1 * innov
-            n00 = (1.0 - K0) * P00
-            n01 = (1.0 - K0) * P01
-            n11 = P11 - K1 * P01
-            P00, P01, P11 = n00, n01, n11
-        pf[k], vf[k] = p, v
-        Pf[k, 0], Pf[k, 1], Pf[k, 2] = P00, P01, P11
-
-    ps = np.empty((T, C))
-    vs = np.empty((T, C))
-    ps[-1], vs[-1] = pf[-1], vf[-1]
-    for k in range(T - 2, -1, -1):
-        f00, f01, f11 = Pf[k]
-        b00, b01, b11 = Pp[k + 1]
-        # M = Pf_k F^T
-        m00 = f00 + dt * f01
-        m01 = f01
-        m10 = f01 + dt * f11
-        m11 = f11
-        det = b00 * b11 - b01 * b01
-        i00, i01, i11 = b11 / det, -b01 / det, b00 / det
-        g00 = m00 * i00 + m01 * i01
-        g01 = m00 * i01 + m01 * i11
-        g10 = m10 * i00 + m11 * i01
-        g11 = m10 * i01 + m11 * i11
-        dp = ps[k + 1] - pp[k + 1]
-        dv = vs[k + 1] - vp[k + 1]
-        ps[k] = pf[k] + g00 * dp + g01 * dv
-        vs[k] = vf[k] + g10 * dp + g11 * dv
-
+    ps, vs = _kalman_rts_loops(np.ascontiguousarray(z), finite, dt, r, Q00, Q01, Q11, p, v, P00, P01, P11)
     empty = ~finite.any(axis=0)
     ps[:, empty] = np.nan
     vs[:, empty] = np.nan
@@ -306,7 +264,10 @@ def iqr_outliers(x, k: float = 1.5, axis: int = 0) -> np.ndarray:
     k = float(k)
     if not k >= 0:
         raise ValueError(f"k={k} must be >= 0")
-    q1, q3 = np.nanpercentile(x, [25.0, 75.0], axis=axis, keepdims=True)
+    # np.percentile computes the same quartiles as np.nanpercentile when there is no NaN, vectorised
+    # (nanpercentile runs a Python-level loop over the channels)
+    quartiles = np.nanpercentile if np.isnan(x).any() else np.percentile
+    q1, q3 = quartiles(x, [25.0, 75.0], axis=axis, keepdims=True)
     iqr = q3 - q1
     with np.errstate(invalid="ignore"):
         return (x < q1 - k * iqr) | (x > q3 + k * iqr)
@@ -383,6 +344,7 @@ def zero_drift_correct(
     order: int = 1,
     vertical_channel: int | None = None,
     guard_s: float = 0.02,
+    min_span_s: float = 0.1,
 ):
     """Remove force-plate offset + slow drift estimated from unloaded samples.
 
@@ -409,6 +371,11 @@ def zero_drift_correct(
     guard_s : float
         Samples within ``guard_s`` seconds of a loaded sample are not used for the fit (excludes the
         low-force tails of contact onsets/offsets, which are load, not drift). 0 disables.
+    min_span_s : float
+        The drift's time terms (order >= 1) are fitted only when the unloaded samples span at least
+        ``min_span_s`` seconds; otherwise only the constant offset is removed. A slope fitted to a
+        few samples close together (a foot that leaves the plate for a millisecond) extrapolates
+        to kilonewtons over a trial.
 
     Returns
     -------
@@ -445,6 +412,8 @@ def zero_drift_correct(
     guard_s = float(guard_s)
     if not guard_s >= 0:
         raise ValueError(f"guard_s={guard_s} must be >= 0")
+    if not float(min_span_s) >= 0:
+        raise ValueError(f"min_span_s={min_span_s} must be >= 0")
     g = int(round(guard_s * fs))
     if g > 0:
         loaded = ~unloaded
@@ -462,7 +431,7 @@ def zero_drift_correct(
         if n_unl[c] <= order:
             skipped.append(c)
             continue
-        deg = order if np.ptp(t[m]) > 0 else 0
+        deg = order if np.ptp(t[m]) >= min_span_s and np.ptp(t[m]) > 0 else 0
         p = np.polyfit(t[m], f2[m, c], deg)
         p = np.concatenate([np.zeros(order - deg), p])
         coef[c] = p
@@ -483,3 +452,69 @@ def zero_drift_correct(
         "message": msg,
     }
     return (out[:, 0] if one_d else out), info
+
+
+@njit(cache=True)
+def _kalman_rts_loops(z, finite, dt, r, Q00, Q01, Q11, p, v, P00, P01, P11):  # pragma: no cover - numba
+    """Forward Kalman filter and backward RTS pass of :func:`kalman_rts_smooth`, per channel
+    (the element-wise arithmetic of the vectorised form, in the same order, compiled)."""
+    T, C = z.shape
+    ps = np.empty((T, C))
+    vs = np.empty((T, C))
+    pf = np.empty((T, C))
+    vf = np.empty((T, C))
+    pp = np.empty((T, C))
+    vp = np.empty((T, C))
+    Pf = np.empty((T, 3, C))
+    Pp = np.empty((T, 3, C))
+    for c in range(C):
+        pc, vc, a00, a01, a11 = p[c], v[c], P00[c], P01[c], P11[c]
+        for k in range(T):
+            if k > 0:
+                pc = pc + dt * vc
+                n00 = a00 + 2.0 * dt * a01 + dt * dt * a11 + Q00
+                n01 = a01 + dt * a11 + Q01
+                n11 = a11 + Q11
+                a00, a01, a11 = n00, n01, n11
+            pp[k, c], vp[k, c] = pc, vc
+            Pp[k, 0, c], Pp[k, 1, c], Pp[k, 2, c] = a00, a01, a11
+            any_finite = False
+            for cc in range(C):
+                if finite[k, cc]:
+                    any_finite = True
+                    break
+            if any_finite:
+                S = a00 + r
+                K0 = a00 / S
+                K1 = a01 / S
+                innov = z[k, c] - pc if finite[k, c] else 0.0
+                if not finite[k, c]:
+                    K0 = 0.0
+                    K1 = 0.0
+                pc = pc + K0 * innov
+                vc = vc + K1 * innov
+                n00 = (1.0 - K0) * a00
+                n01 = (1.0 - K0) * a01
+                n11 = a11 - K1 * a01
+                a00, a01, a11 = n00, n01, n11
+            pf[k, c], vf[k, c] = pc, vc
+            Pf[k, 0, c], Pf[k, 1, c], Pf[k, 2, c] = a00, a01, a11
+        ps[T - 1, c], vs[T - 1, c] = pf[T - 1, c], vf[T - 1, c]
+        for k in range(T - 2, -1, -1):
+            f00, f01, f11 = Pf[k, 0, c], Pf[k, 1, c], Pf[k, 2, c]
+            b00, b01, b11 = Pp[k + 1, 0, c], Pp[k + 1, 1, c], Pp[k + 1, 2, c]
+            m00 = f00 + dt * f01
+            m01 = f01
+            m10 = f01 + dt * f11
+            m11 = f11
+            det = b00 * b11 - b01 * b01
+            i00, i01, i11 = b11 / det, -b01 / det, b00 / det
+            g00 = m00 * i00 + m01 * i01
+            g01 = m00 * i01 + m01 * i11
+            g10 = m10 * i00 + m11 * i01
+            g11 = m10 * i01 + m11 * i11
+            dp = ps[k + 1, c] - pp[k + 1, c]
+            dv = vs[k + 1, c] - vp[k + 1, c]
+            ps[k, c] = pf[k, c] + g00 * dp + g01 * dv
+            vs[k, c] = vf[k, c] + g10 * dp + g11 * dv
+    return ps, vs

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from scipy import signal
 
 from ._checks import as_float_array, check_positive
@@ -199,7 +200,7 @@ def dtw_path(a, b, window: int | None = None):
 
     Notes
     -----
-    Memory and time are O(n * band width); each row is computed vectorised using
+    Memory and time are O(n * band width), compiled with numba; each row is computed as
     ``D[i, j] = C_j + min_{k<=j}(m_k - C_{k-1})`` with ``C`` the cumulative row cost and
     ``m_k = min(D[i-1, k], D[i-1, k-1])``.
     """
@@ -218,45 +219,63 @@ def dtw_path(a, b, window: int | None = None):
             raise ValueError(f"window={window} must be >= 0 or None")
     lo, hi = _band_limits(n, m, window)
     width = int((hi - lo).max()) + 1
-    D = np.full((n, width), np.inf)
-
-    prev = None
-    for i in range(n):
-        js = np.arange(lo[i], hi[i] + 1)
-        d = np.sqrt(((A[i] - B[js]) ** 2).sum(axis=1))
-        if i == 0:
-            mk = np.full(js.size, np.inf)
-            if lo[0] == 0:
-                mk[0] = 0.0
-        else:
-            plo, phi, prow = lo[i - 1], hi[i - 1], prev
-            up = np.full(js.size, np.inf)  # D[i-1, j]
-            diag = np.full(js.size, np.inf)  # D[i-1, j-1]
-            ok = (js >= plo) & (js <= phi)
-            up[ok] = prow[js[ok] - plo]
-            ok2 = (js - 1 >= plo) & (js - 1 <= phi)
-            diag[ok2] = prow[js[ok2] - 1 - plo]
-            mk = np.minimum(up, diag)
-        C = np.cumsum(d)
-        row = C + np.minimum.accumulate(mk - (C - d))
-        D[i, : js.size] = row
-        prev = row
+    D = _dtw_band(np.ascontiguousarray(A), np.ascontiguousarray(B), lo, hi, width)
     cost = float(D[n - 1, (m - 1) - lo[n - 1]])
     if not np.isfinite(cost):  # pragma: no cover - band construction guarantees a path
         raise ValueError(f"no warping path inside window={window}")
+    return _dtw_backtrack(D, lo, hi, m), cost
 
-    def get(i, j):
-        if i < 0 or j < lo[i] or j > hi[i]:
-            return np.inf
-        return D[i, j - lo[i]]
 
-    path = [(n - 1, m - 1)]
+@njit(cache=True)
+def _dtw_band(A, B, lo, hi, width):  # pragma: no cover - compiled by numba
+    """Accumulated cost D (n, width) inside the band, row i holding columns lo[i]..hi[i]: per row
+    ``D[i, j] = C_j + min_{k<=j}(m_k - (C_k - d_k))`` with ``C`` the cumulative row cost, ``d`` the
+    local cost and ``m_k = min(D[i-1, k], D[i-1, k-1])`` (the same arithmetic, in the same order, as
+    numpy's cumsum / minimum.accumulate of a row)."""
+    n, nc = A.shape
+    D = np.full((n, width), np.inf)
+    for i in range(n):
+        csum = 0.0
+        run = np.inf
+        for j in range(lo[i], hi[i] + 1):
+            ss = 0.0
+            for c in range(nc):
+                e = A[i, c] - B[j, c]
+                ss += e * e
+            d = np.sqrt(ss)
+            if i == 0:
+                mk = 0.0 if (j == 0 and lo[0] == 0) else np.inf
+            else:
+                up = D[i - 1, j - lo[i - 1]] if lo[i - 1] <= j <= hi[i - 1] else np.inf
+                dg = D[i - 1, j - 1 - lo[i - 1]] if lo[i - 1] <= j - 1 <= hi[i - 1] else np.inf
+                mk = min(up, dg)
+            csum = csum + d
+            run = min(run, mk - (csum - d))
+            D[i, j - lo[i]] = csum + run
+    return D
+
+
+@njit(cache=True)
+def _dtw_backtrack(D, lo, hi, m):  # pragma: no cover - compiled by numba
+    """Warping path (K, 2) from (n-1, m-1) back to (0, 0): each step takes the cheapest of the
+    diagonal, upper and left neighbours (the first of them on ties)."""
+    n = D.shape[0]
+    path = np.empty((n + m, 2), dtype=np.int64)
     i, j = n - 1, m - 1
+    k = n + m - 1
+    path[k, 0], path[k, 1] = i, j
     while i > 0 or j > 0:
-        cands = ((get(i - 1, j - 1), i - 1, j - 1), (get(i - 1, j), i - 1, j), (get(i, j - 1) if j > 0 else np.inf, i, j - 1))
-        _, i, j = min(cands, key=lambda c: c[0])
-        path.append((i, j))
-    return np.array(path[::-1], dtype=int), cost
+        best, bi, bj = np.inf, i - 1, j - 1
+        if i > 0 and lo[i - 1] <= j - 1 <= hi[i - 1]:
+            best = D[i - 1, j - 1 - lo[i - 1]]
+        if i > 0 and lo[i - 1] <= j <= hi[i - 1] and D[i - 1, j - lo[i - 1]] < best:
+            best, bi, bj = D[i - 1, j - lo[i - 1]], i - 1, j
+        if j > 0 and lo[i] <= j - 1 <= hi[i] and D[i, j - 1 - lo[i]] < best:
+            best, bi, bj = D[i, j - 1 - lo[i]], i, j - 1
+        i, j = bi, bj
+        k -= 1
+        path[k, 0], path[k, 1] = i, j
+    return path[k:].copy()
 
 
 def refine_offset_dtw(

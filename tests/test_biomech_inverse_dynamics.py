@@ -94,3 +94,17 @@ def test_moment_uncertainty_from_body_models(run_clip):
     # the body model matters most where the limbs accelerate: hip more uncertain than ankle
     hip, ankle = MOMENT_COORDINATES.index("hip_flexion_r"), MOMENT_COORDINATES.index("ankle_angle_r")
     assert sd[:, hip].mean() > sd[:, ankle].mean() > 0
+
+
+def test_filtered_plate_force_stays_inside_the_raw_contact(run_clip):
+    """A 12 Hz low-pass spreads each contact's force into the swing around it; that force must not
+    act on a foot in the air: the load applied is zero wherever the unfiltered plate is unloaded."""
+    body, t, q, plates, _ = run_clip
+    raw = inverse_dynamics(body, t, q, plates, cutoff_hz=None)
+    masked = inverse_dynamics(body, t, q, plates, cutoff_hz=12.0)
+    spread = inverse_dynamics(body, t, q, plates, cutoff_hz=12.0, contact_from_raw=False)
+    swing = raw.grf["r"]["force"][:, 1] == 0
+    assert swing.sum() > 20
+    assert spread.grf["r"]["force"][swing, 1].max() > 50  # the filter's spread, without the mask
+    assert np.all(masked.grf["r"]["force"][swing] == 0)
+    assert np.all(masked.grf["r"]["cop"][swing] == 0)

@@ -216,3 +216,19 @@ def test_zero_drift_no_unloaded_samples():
     assert "unchanged" in info["message"]
     out1, info1 = zero_drift_correct(np.r_[np.zeros(10), np.full(10, 500.0)] + 2.0, 100.0)
     assert out1.shape == (20,) and abs(out1[:10].mean()) < 1e-9
+
+
+def test_zero_drift_slope_needs_a_span_of_unloaded_samples():
+    """A plate loaded the whole trial but for two samples at its start (a lunge's rear foot): a
+    slope fitted to two samples 1 ms apart extrapolates to hundreds of newtons; the fit falls back
+    to the constant offset and the load stays what the plate read."""
+    fs = 1000.0
+    t = np.arange(3000) / fs
+    load = np.full_like(t, 250.0)
+    load[:2] = [0.0, 3.0]  # the two near-zero samples (unguarded: at the record's start)
+    meas = load + 4.0
+    out, info = zero_drift_correct(meas, fs, unloaded_threshold_n=20.0, guard_s=0.0)
+    assert info["corrected"].all()
+    assert np.abs(out[-100:] - 250.0).max() < 5.0
+    slope, _ = zero_drift_correct(meas, fs, unloaded_threshold_n=20.0, guard_s=0.0, min_span_s=0.0)
+    assert np.abs(slope[-100:] - 250.0).max() > 100.0  # what the unguarded slope does
