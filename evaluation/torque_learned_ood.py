@@ -24,7 +24,7 @@ heads zero, i.e. the plain Newton-Euler), ``learned`` (the trained ``torque_ne``
   generator's pelvis pose (privileged root); ``ik_landmarks_only``: IK joint angles and pelvis pose
   from the landmarks and the camera calibration (:func:`ik_in_lab`; no privileged input);
   ``ik_angles_anchored``: IK joint angles, no pelvis pose (torque_ne anchors the pelvis on the
-  plates, with pelvis list = rotation = 0).
+  plates, ``models.torque.root_anchored_q``: exact for in-place stances only).
 
 Reports knee / hip / ankle flexion RMSE (N m) per condition and estimator.
 """
@@ -41,6 +41,7 @@ import torch
 from biomech.body import Pose, build_body, landmarks_world, perturb_body
 from biomech.conventions import ACTIONS, COORDINATES, JOINT_ANGLES, MOMENTS, TRANSLATIONS
 from biomech.io import RawDataError, read_json, read_mot, read_npz
+from biomech.sensors import resample_at
 from biomech.synth import MARGIN_S, ClipSpec, SynthConfig, newton_euler_moments, simulate
 from evaluation.torque_uncertainty import PRO
 
@@ -48,7 +49,7 @@ REPORTED = ("knee_angle_r", "knee_angle_l", "hip_flexion_r", "hip_flexion_l", "a
 ESTIMATORS = ("physics", "learned", "direct")
 VIDEO_FPS = 60.0
 
-__all__ = ["load_estimators", "windows_batch", "score", "simulated_streams", "body_condition",
+__all__ = ["load_estimators", "windows_batch", "score", "clip_of_windows", "simulated_streams", "body_condition",
            "ik_condition", "test_condition", "evaluate"]
 
 
@@ -96,16 +97,38 @@ def predict(models: dict[str, torch.nn.Module], batch: dict[str, torch.Tensor], 
     return out
 
 
-def score(preds: dict[str, np.ndarray], target: np.ndarray) -> dict:
-    """{"n_windows", "rmse": {estimator: {<coordinate>_moment: N m}}} over every frame."""
-    t = np.asarray(target, dtype=np.float64).reshape(-1, len(MOMENTS))
-    out = {"n_windows": int(len(target)), "rmse": {}}
-    for k, p in preds.items():
-        p = np.asarray(p, dtype=np.float64).reshape(-1, len(MOMENTS))
-        out["rmse"][k] = {f"{c}_moment": float(np.sqrt(np.mean((p[:, MOMENTS.index(f"{c}_moment")]
-                                                               - t[:, MOMENTS.index(f"{c}_moment")]) ** 2)))
-                          for c in REPORTED}
+def _rmse(p: np.ndarray, t: np.ndarray, j: int) -> float:
+    return float(np.sqrt(np.mean((p[..., j] - t[..., j]) ** 2)))
+
+
+def score(preds: dict[str, np.ndarray], target: np.ndarray, clips: np.ndarray | None = None,
+          n_boot: int = 1000, seed: int = 0) -> dict:
+    """{"n_windows", "rmse": {estimator: {<coordinate>_moment: N m}}} over every frame (N,T,10);
+    with ``clips`` (N,) (the clip of each window) also "learned_minus_physics_ci95": the 95 %
+    interval of the learned minus physics RMSE over ``n_boot`` resamplings of the clips."""
+    t = np.asarray(target, dtype=np.float64)
+    js = {f"{c}_moment": MOMENTS.index(f"{c}_moment") for c in REPORTED}
+    preds = {k: np.asarray(p, dtype=np.float64) for k, p in preds.items()}
+    out = {"n_windows": int(len(t)), "rmse": {k: {n: _rmse(p, t, j) for n, j in js.items()} for k, p in preds.items()}}
+    if clips is not None and {"learned", "physics"} <= set(preds):
+        clips = np.asarray(clips)
+        ids = np.unique(clips)
+        rows = [np.flatnonzero(clips == c) for c in ids]
+        rng = np.random.default_rng(seed)
+        d = {n: [] for n in js}
+        for _ in range(n_boot):
+            w = np.concatenate([rows[i] for i in rng.integers(0, len(ids), len(ids))])
+            for n, j in js.items():
+                d[n].append(_rmse(preds["learned"][w], t[w], j) - _rmse(preds["physics"][w], t[w], j))
+        out["n_clips"] = int(len(ids))
+        out["learned_minus_physics_ci95"] = {n: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))]
+                                             for n, v in d.items()}
     return out
+
+
+def clip_of_windows(results: list[dict]) -> np.ndarray:
+    """(N,) the index of the result (clip) of each window of windows_batch(results)."""
+    return np.concatenate([np.full(len(r["arrays"]["angles"]), i) for i, r in enumerate(results)])
 
 
 def preprocess_params(processed_dir: Path):
@@ -133,30 +156,30 @@ def test_condition(models, processed_dir: Path) -> dict:
     return score(preds, target)
 
 
+def _video_landmarks(athlete, sim: dict, duration: float) -> dict:
+    """keypoints.npz-like dict: the athlete's noise-free world landmarks at 60 fps, hip-centred as
+    MediaPipe's (they give the preprocessing its timeline and phases; the estimators never read them)."""
+    tv = np.arange(int(np.floor(duration * VIDEO_FPS))) / VIDEO_FPS
+    iv = torch.as_tensor(np.clip(np.round((tv + MARGIN_S) * sim["fs"]).astype(int), 0, len(sim["t"]) - 1))
+    pose = sim["pose"]
+    lm = landmarks_world(athlete, Pose({k: v[iv] for k, v in pose.R.items()}, {k: v[iv] for k, v in pose.p.items()}))
+    lm = lm.numpy()
+    lm = lm - lm[:, 23:25].mean(1, keepdims=True)
+    return {"time": tv, "world": lm.astype(np.float32), "visibility": np.ones(lm.shape[:2], np.float32)}
+
+
 def simulated_streams(athlete, sex: str, height: float, mass: float, action: str, seed: int,
                       duration: float = 3.0, clip_id: str = "sim"):
-    """(ClipStreams, truth-attached) of one clip simulated for ``athlete`` (a Body) whose stated
-    sex / height / mass are given: landmarks (noise-free world landmarks at 60 fps, for the
-    timeline and the phases), exact plates at 1 kHz, coordinates at 100 Hz (angles.mot) and the
-    athlete's Newton-Euler moments (moments.sto)."""
+    """ClipStreams of one clip simulated for ``athlete`` (a Body) whose stated sex / height / mass
+    are given: landmarks (:func:`_video_landmarks`), exact plates at 1 kHz on the video clock,
+    coordinates at 100 Hz (angles.mot) and the athlete's Newton-Euler moments (moments.sto)."""
     from preprocessing.clip import ClipStreams
 
     spec = ClipSpec(clip_id, "ood", sex, height, mass, action, "none", "pro", duration, seed)
     sim = simulate(athlete, spec, PRO, SynthConfig(width=64, height=64))
-    fs = sim["fs"]
-    tv = np.arange(int(np.floor(duration * VIDEO_FPS))) / VIDEO_FPS
-    iv = torch.as_tensor(np.clip(np.round((tv + MARGIN_S) * fs).astype(int), 0, len(sim["t"]) - 1))
-    pose = sim["pose"]
-    lm = landmarks_world(athlete, Pose({k: v[iv] for k, v in pose.R.items()}, {k: v[iv] for k, v in pose.p.items()}))
-    lm = lm.numpy()
-    lm = lm - lm[:, 23:25].mean(1, keepdims=True)  # hip-centred, as MediaPipe world landmarks
-    kp = {"time": tv, "world": lm.astype(np.float32), "visibility": np.ones(lm.shape[:2], np.float32)}
     tg = np.arange(-0.05, duration + 0.05, 0.001)
-    grf = {"time": tg}
-    for key in ("force", "cop", "free_moment"):
-        grf[key] = np.stack([np.interp(tg + MARGIN_S, sim["t"], c) if c.ndim == 1 else
-                             np.stack([np.interp(tg + MARGIN_S, sim["t"], c[:, j]) for j in range(c.shape[1])], 1)
-                             for c in (sim["grf"][s][key].numpy() for s in ("r", "l"))], 1)
+    grf = {"time": tg, **{k: np.stack([resample_at(sim["t"], sim["grf"][s][k].numpy(), tg + MARGIN_S)
+                                       for s in ("r", "l")], 1) for k in ("force", "cop", "free_moment")}}
     t_gt = np.arange(int(np.floor(duration * 100.0))) / 100.0
     q = sim["spline"](t_gt + MARGIN_S)
     rot = [i for i, c in enumerate(COORDINATES) if c not in TRANSLATIONS]
@@ -165,9 +188,9 @@ def simulated_streams(athlete, sex: str, height: float, mass: float, action: str
     meta = {"action": action, "preset": "pro", "fault": "none",
             "athlete": {"sex": sex, "height_m": height, "mass_kg": mass},
             "rates_hz": {"video": VIDEO_FPS, "grf": 1000.0}}
-    return ClipStreams("ood", clip_id, "test", Path(f"simulated/{clip_id}"), meta, kp=kp, grf=grf,
-                       targets={"angles.mot": (t_gt, list(COORDINATES), q, {}),
-                                "moments.sto": (t_gt, list(MOMENTS), truth, {})})
+    return ClipStreams("ood", clip_id, "test", Path(f"simulated/{clip_id}"), meta, kp=_video_landmarks(athlete, sim, duration),
+                       grf=grf, targets={"angles.mot": (t_gt, list(COORDINATES), q, {}),
+                                         "moments.sto": (t_gt, list(MOMENTS), truth, {})})
 
 
 def body_condition(models, p, n_clips: int, progress: bool = True) -> dict:
@@ -190,7 +213,7 @@ def body_condition(models, p, n_clips: int, progress: bool = True) -> dict:
     out = {}
     for key, results in res.items():
         batch = windows_batch(results)
-        out[f"body_{key}"] = score(predict(models, batch), batch["moments"].numpy())
+        out[f"body_{key}"] = score(predict(models, batch), batch["moments"].numpy(), clip_of_windows(results))
     return out
 
 
@@ -267,15 +290,15 @@ def ik_condition(models, p, raw_dir: Path, processed_dir: Path, cache_dir: Path,
     if not ik_res:
         raise IKFailed(f"{cache_dir}: IK failed on every selected clip")
     true_b, ik_b, lab_b = windows_batch(true_res), windows_batch(ik_res), windows_batch(lab_res)
-    target = true_b["moments"].numpy()
+    target, clips = true_b["moments"].numpy(), clip_of_windows(true_res)
     mixed = {**ik_b, "root": true_b["root"]}
     anchored = {k: v for k, v in ik_b.items() if k != "root"}
     true_anchored = {k: v for k, v in true_b.items() if k != "root"}
-    out = {"ik_true_angles": score(predict(models, true_b), target),
-           "ik_true_angles_anchored": score(predict(models, true_anchored), target),
-           "ik_angles_true_root": score(predict(models, mixed), target),
-           "ik_landmarks_only": score(predict(models, lab_b), target),
-           "ik_angles_anchored": score(predict(models, anchored), target)}
+    out = {"ik_true_angles": score(predict(models, true_b), target, clips),
+           "ik_true_angles_anchored": score(predict(models, true_anchored), target, clips),
+           "ik_angles_true_root": score(predict(models, mixed), target, clips),
+           "ik_landmarks_only": score(predict(models, lab_b), target, clips),
+           "ik_angles_anchored": score(predict(models, anchored), target, clips)}
     ang = np.sqrt(np.mean((ik_b["angles"].numpy() - true_b["angles"].numpy()) ** 2, (0, 1)))
     droot = lab_b["root"].numpy() - true_b["root"].numpy()
     out["ik_clips"] = {"n": len(ik_res), "ik_failed": failed,
@@ -304,10 +327,10 @@ CONDITIONS = {
     "body_table": "simulated clips, de Leva's table body (exact plates, true coordinates)",
     "body_perturbed": "the same seeds, athletes off the table (lengths +-5 %, mass distribution +-10 %)",
     "ik_true_angles": "IK test clips, the generator's angles and pelvis pose (privileged; reference)",
-    "ik_true_angles_anchored": "the same, no pelvis pose (torque_ne anchors it: list = rotation = 0)",
+    "ik_true_angles_anchored": "the same, no pelvis pose (torque_ne anchors it: exact for in-place stances only)",
     "ik_angles_true_root": "IK joint angles, the generator's pelvis pose (privileged root)",
     "ik_landmarks_only": "IK joint angles and pelvis pose from the landmarks + camera (no privileged input)",
-    "ik_angles_anchored": "IK joint angles, no pelvis pose (anchored on the plates)",
+    "ik_angles_anchored": "IK joint angles, no pelvis pose (anchored: exact for in-place stances only)",
 }
 
 
@@ -326,12 +349,15 @@ def markdown(res: dict, command: str = "") -> str:
     for c in conds:
         for k in ESTIMATORS:
             lines.append(f"| {c} | {k} | " + " | ".join(f"{res[c]['rmse'][k][f'{j}_moment']:.1f}" for j in REPORTED) + " |")
-    lines += ["", "Learned minus physics (N m; positive: the learned residuals make it worse):", "",
+    lines += ["", "Learned minus physics (N m; positive: the learned residuals make it worse), with the 95 % "
+              "interval over 1000 resamplings of the clips where the clips are known:", "",
               f"| condition | {head} |", "|---|" + "---|" * len(REPORTED)]
     for c in conds:
         r = res[c]["rmse"]
+        ci = res[c].get("learned_minus_physics_ci95", {})
         lines.append(f"| {c} | " + " | ".join(
-            f"{r['learned'][f'{j}_moment'] - r['physics'][f'{j}_moment']:+.1f}" for j in REPORTED) + " |")
+            f"{r['learned'][f'{j}_moment'] - r['physics'][f'{j}_moment']:+.1f}"
+            + (" [{:+.1f}, {:+.1f}]".format(*ci[f"{j}_moment"]) if ci else "") for j in REPORTED) + " |")
     ik = res.get("ik_clips")
     if ik:
         lines += ["", f"IK clips: {ik['n']} ({ik['ik_failed']} IK failures); joint-angle RMSE (deg): "

@@ -99,3 +99,18 @@ def test_physics_on_the_table_squat_is_close_and_breaks_without_plates(squat_win
     bad = score(predict(physics, no_plates), b["moments"].numpy())["rmse"]["physics"]["knee_angle_r_moment"]
     assert good < 15.0
     assert bad > 3 * good
+
+
+def test_score_bootstraps_the_learned_minus_physics_difference_over_clips():
+    rng = np.random.default_rng(0)
+    target = rng.normal(0, 10, (12, 8, len(MOMENTS)))
+    physics = target + rng.normal(0, 2, target.shape)
+    learned = physics.copy()
+    j = MOMENTS.index("hip_flexion_r_moment")
+    learned[..., j] += 5.0  # worse on the right hip in every clip
+    r = score({"physics": physics, "learned": learned}, target, clips=np.repeat(np.arange(6), 2), n_boot=200)
+    assert r["n_clips"] == 6
+    lo, hi = r["learned_minus_physics_ci95"]["hip_flexion_r_moment"]
+    assert 0 < lo <= hi
+    assert r["learned_minus_physics_ci95"]["knee_angle_r_moment"] == [0.0, 0.0]
+    assert "learned_minus_physics_ci95" not in score({"physics": physics, "learned": learned}, target)
