@@ -114,3 +114,42 @@ def test_score_bootstraps_the_learned_minus_physics_difference_over_clips():
     assert 0 < lo <= hi
     assert r["learned_minus_physics_ci95"]["knee_angle_r_moment"] == [0.0, 0.0]
     assert "learned_minus_physics_ci95" not in score({"physics": physics, "learned": learned}, target)
+
+
+def _fake_layout(tmp_path, clips):
+    """raw/<athlete>/<clip>/meta.json, processed/split.json and an IK cache file per cached clip."""
+    import json
+
+    raw, proc, cache = tmp_path / "raw", tmp_path / "proc", tmp_path / "cache"
+    proc.mkdir()
+    (proc / "split.json").write_text(json.dumps({"athletes": {"test": ["a0", "a1"], "train": ["a9"]}}))
+    for athlete, clip, action, preset, cached in clips:
+        d = raw / athlete / clip
+        d.mkdir(parents=True)
+        (d / "meta.json").write_text(json.dumps({"action": action, "preset": preset, "fault": "none"}))
+        if cached:
+            (cache / athlete).mkdir(parents=True, exist_ok=True)
+            np.savez(cache / athlete / f"{clip}.npz", time=np.zeros(1), deg=np.zeros((1, 29)))
+    return raw, proc, cache
+
+
+def test_ik_clips_takes_cached_pro_test_clips_one_action_after_the_other(tmp_path):
+    from evaluation.torque_learned_ood import ik_clips
+
+    raw, proc, cache = _fake_layout(tmp_path, [
+        ("a0", "c0", "walk", "pro", True), ("a0", "c1", "walk", "pro", True), ("a0", "c2", "walk", "pro", True),
+        ("a1", "c3", "squat", "pro", True), ("a1", "c4", "squat", "consumer", True),  # no plates
+        ("a1", "c5", "run", "pro", False),                                             # not in the cache
+        ("a9", "c6", "run", "pro", True)])                                             # a training athlete
+    got = ik_clips(raw, proc, cache, 3)
+    assert [c["clip"] for c in got] == ["c0", "c3", "c1"]
+    assert [c["clip"] for c in ik_clips(raw, proc, cache, 10)] == ["c0", "c3", "c1", "c2"]
+
+
+def test_ik_clips_names_the_cache_when_nothing_is_cached(tmp_path):
+    from biomech.io import RawDataError
+    from evaluation.torque_learned_ood import ik_clips
+
+    raw, proc, cache = _fake_layout(tmp_path, [("a0", "c0", "walk", "pro", False)])
+    with pytest.raises(RawDataError, match="no IK cache file"):
+        ik_clips(raw, proc, cache, 4)
