@@ -219,10 +219,10 @@ def body_condition(models, p, n_clips: int, progress: bool = True) -> dict:
 
 def ik_clips(raw_dir: Path, processed_dir: Path, cache_dir: Path, n: int) -> list[dict]:
     """Up to ``n`` pro test clips with an IK cache file, one action after the other (round robin)."""
-    from evaluation.feedback import split_clips
+    from evaluation.feedback import ik_cache_file, split_clips
 
     clips = [c for c in split_clips(raw_dir, processed_dir, "test")
-             if c["meta"].get("preset") == "pro" and (cache_dir / c["athlete"] / f"{c['clip']}.npz").is_file()]
+             if c["meta"].get("preset") == "pro" and ik_cache_file(c, cache_dir).is_file()]
     by_action: dict[str, list] = {}
     for c in clips:
         by_action.setdefault(c["action"], []).append(c)
@@ -274,12 +274,12 @@ def ik_condition(models, p, raw_dir: Path, processed_dir: Path, cache_dir: Path,
     "ik_angles_anchored"} on the same windows."""
     from tqdm import tqdm
 
-    from evaluation.feedback import IKFailed
+    from evaluation.feedback import IKFailed, ik_cache_file
     from preprocessing.clip import process_recording
 
     true_res, ik_res, lab_res, failed = [], [], [], 0
     for c in tqdm(ik_clips(raw_dir, processed_dir, cache_dir, n_clips), desc="torque_learned_ood IK", disable=not progress):
-        with np.load(cache_dir / c["athlete"] / f"{c['clip']}.npz") as z:
+        with np.load(ik_cache_file(c, cache_dir)) as z:
             if "error" in z.files:
                 failed += 1
                 continue

@@ -120,6 +120,8 @@ def _fake_layout(tmp_path, clips):
     """raw/<athlete>/<clip>/meta.json, processed/split.json and an IK cache file per cached clip."""
     import json
 
+    from evaluation.feedback import ik_cache_file
+
     raw, proc, cache = tmp_path / "raw", tmp_path / "proc", tmp_path / "cache"
     proc.mkdir()
     (proc / "split.json").write_text(json.dumps({"athletes": {"test": ["a0", "a1"], "train": ["a9"]}}))
@@ -127,9 +129,11 @@ def _fake_layout(tmp_path, clips):
         d = raw / athlete / clip
         d.mkdir(parents=True)
         (d / "meta.json").write_text(json.dumps({"action": action, "preset": preset, "fault": "none"}))
+        (d / "keypoints.npz").write_bytes(clip.encode())
         if cached:
-            (cache / athlete).mkdir(parents=True, exist_ok=True)
-            np.savez(cache / athlete / f"{clip}.npz", time=np.zeros(1), deg=np.zeros((1, 29)))
+            f = ik_cache_file({"dir": d, "athlete": athlete, "clip": clip}, cache)
+            f.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(f, time=np.zeros(1), deg=np.zeros((1, 29)))
     return raw, proc, cache
 
 
