@@ -186,13 +186,19 @@ def split_ground_reaction(body: Body, pose: Pose, F: torch.Tensor, N: torch.Tens
                           ) -> dict[str, dict[str, torch.Tensor]]:
     """Per-foot ground reaction: force (T,3), COP (T,3) on the floor, free moment about Y (T,).
 
-    The total wrench (F, N) is zeroed where no foot is in contact (flight). The centre of
+    The total wrench (F, N) is zeroed where no foot is in contact (flight) and where it would pull
+    the body down (F_y <= 0: no floor can). The centre of
     pressure is where the wrench has no horizontal moment: cx = N_z / F_y, cz = -N_x / F_y.
     The vertical load is shared by the feet in contact in proportion to how close the COP is
     to each foot (or by `load` shares when given); each foot's COP is its own sole centre
     shifted by the common COP offset and clamped to its sole.
     """
     dtype = F.dtype
+    # The floor pushes, it cannot pull: where a planned contact would need a downward ground force
+    # (the body falling faster than g, e.g. a landing's last frames before touch-down), the foot
+    # is unloaded, as a force plate would read it; the unmatched wrench is a pelvis residual, as in flight.
+    pushing = F[:, 1].detach().cpu().numpy() > 0
+    contact = {s: np.asarray(contact[s], dtype=bool) & pushing for s in ("r", "l")}
     cr = torch.as_tensor(contact["r"], dtype=torch.bool)
     cl = torch.as_tensor(contact["l"], dtype=torch.bool)
     any_c = (cr | cl).unsqueeze(-1)

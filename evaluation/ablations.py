@@ -11,8 +11,12 @@ The variants live in params.yaml ``ablations.variants`` (``family/variant: {para
 the keys are params.yaml keys, so the same mapping is the `-S` overrides of a DVC experiment (with
 ``ablations.tag`` set, the robustness stage logs the experiment's run) and the model / training
 overrides of ``train`` here. Keys under ``train.archs.<model>.`` change one model's training;
-``preprocess.*`` keys (window length) need the preprocess stage again: ``train`` skips those
-(run them with `dvc exp run`).
+``ablations.model`` names the zoo entry a variant ablates (default ``ablations.model``, e.g.
+``tcn_gat`` for the "without GAT" family); ``preprocess.*`` keys (window length) re-run the
+preprocessing: ``train`` writes that dataset under ``--work-dir`` from ``--raw-dir`` (the `dvc exp
+run` re-runs the preprocess stage); ``evaluate.*`` keys only steer the pipeline's champion choice
+and are not used by ``train``. A family's reference is its ``<family>/baseline`` variant when it
+has one (``gat/baseline``: tcn_gat as it is), else ``baseline/champion``.
 
 Every run scores the ablated model on the TEST split with the evaluate stage's code
 (``evaluation.predict`` + ``evaluation.recognition.level_reports``: window and clip accuracy and
@@ -77,6 +81,8 @@ def _scores(rep: dict) -> dict:
     vw = rep.get("val", {}).get("window", {})
     if "macro_f1" in vw:
         out["val_window_macro_f1"] = vw["macro_f1"]
+    for key, v in (rep.get("n") or {}).items():
+        out[f"n_{key}"] = v
     return out
 
 
@@ -121,17 +127,25 @@ def dvc_command(overrides: dict[str, Any], tag: str) -> str:
             f"{sets}").rstrip()
 
 
+def variant_model(ap: AblationParams, overrides: dict[str, Any]) -> str:
+    """The zoo entry a variant ablates: its ``ablations.model`` override, else ``ap.model``."""
+    return str(overrides.get("ablations.model", ap.model))
+
+
+def _set_dotted(d: dict, key: str, value: Any) -> None:
+    *path, last = key.split(".")
+    for part in path:
+        d = d.setdefault(part, {})
+    d[last] = value
+
+
 def _split_overrides(overrides: dict[str, Any], model: str) -> tuple[dict, dict, dict]:
     """(model cfg, train settings, other keys) of a variant's params.yaml overrides."""
     cfg, train, other = {}, {}, {}
     pre = f"train.archs.{model}."
     for k, v in overrides.items():
         if k.startswith(pre + "train."):
-            d = train
-            *path, last = k[len(pre + "train."):].split(".")
-            for part in path:
-                d = d.setdefault(part, {})
-            d[last] = v
+            _set_dotted(train, k[len(pre + "train."):], v)
         elif k.startswith(pre):
             cfg[k[len(pre):]] = v
         else:
@@ -161,17 +175,67 @@ def score_model(model_dir: Path, data_dir: Path, ep) -> dict:
     lp, vlp = predict(tr, test, K)["log_prob"], predict(tr, val, K)["log_prob"]
     consumer = np.flatnonzero(test.meta["preset"] == "consumer")
     return {"model": tr.name, "modalities": list(tr.modalities), "config": tr.cfg,
+            "n": {"test_windows": int(len(test.label)), "test_clips": int(len(np.unique(test.meta["clip_id"])))},
             "test": level_reports(test.label, lp, test, K, ep),
             "consumer": level_reports(test.label, lp, test, K, ep, consumer),
             "val": {"window": M.classification_scores(val.label, vlp, K)}}
 
 
+def _variant_overrides(ap: AblationParams, tag: str, common: dict[str, Any] | None) -> tuple[str, dict, dict, dict]:
+    """(model, model cfg, train settings, preprocess overrides) of variant ``tag``. ``common``
+    keys apply where they fit: another model's ``train.archs.*`` keys are dropped, ``preprocess.*``
+    ones only matter for a variant that re-runs preprocessing; ``evaluate.*`` keys (the pipeline's
+    champion choice) are not used here; anything else is an error that names the keys."""
+    own = ap.variants[tag]
+    model = variant_model(ap, own)
+    pre = f"train.archs.{model}."
+    shared = {k: v for k, v in (common or {}).items()
+              if not (k.startswith("train.archs.") and not k.startswith(pre))}
+    if not any(k.startswith("preprocess.") for k in own):
+        shared = {k: v for k, v in shared.items() if not k.startswith("preprocess.")}
+    cfg, train, other = _split_overrides({**shared, **own}, model)
+    prep = {k[len("preprocess."):]: v for k, v in other.items() if k.startswith("preprocess.")}
+    bad = sorted(k for k in other if not k.startswith(("preprocess.", "evaluate.", "ablations.")))
+    if bad:
+        raise ValueError(f"ablation {tag!r}: keys {bad} are not train.archs.{model}.*, preprocess.* or evaluate.* "
+                         f"(re-run it with: {dvc_command(own, tag)})")
+    return model, cfg, train, prep
+
+
+def preprocess_variant(overrides: dict[str, Any], raw_dir: Path, out_root: Path) -> Path:
+    """The preprocess stage's processing of ``raw_dir/<dataset>`` with params.yaml's ``preprocess``
+    section (active profile) and ``overrides`` (keys relative to it, e.g. ``window.length``),
+    written to ``out_root/processed/<dataset>``; reused when it was made with the same parameters.
+    Returns the processed dataset directory."""
+    from preprocessing.params import PreprocessParams
+    from preprocessing.run import preprocess
+    from stages.params import section, validate
+
+    raw = section("preprocess")[1]
+    for k, v in overrides.items():
+        _set_dotted(raw, k, v)
+    raw.update(raw_dir=str(raw_dir), out_dir=str(out_root / "processed"), report_dir=str(out_root / "preprocess"))
+    p = validate(PreprocessParams, raw, "preprocess")
+    data = out_root / "processed" / p.dataset
+    if not (raw_dir / p.dataset / "manifest.csv").is_file():
+        raise FileNotFoundError(f"{raw_dir / p.dataset}: no raw dataset (manifest.csv) to preprocess "
+                                f"for preprocess overrides {overrides}; pass --raw-dir")
+    stamp = data / "ablation_preprocess.json"
+    if stamp.is_file() and json.loads(stamp.read_text()) == p.model_dump(mode="json"):
+        return data
+    preprocess(p, report_json=out_root / "preprocess.json")
+    stamp.write_text(json.dumps(p.model_dump(mode="json"), indent=1) + "\n")
+    return data
+
+
 def train_variant(ap: AblationParams, tag: str, data_dir: Path, work_dir: Path, profile: str = "default",
-                  common: dict[str, Any] | None = None) -> dict:
-    """Retrain ``ap.model`` with the variant's overrides (``ap.variants[tag]``) on ``data_dir`` with
-    the active profile's training settings from params.yaml, score it on the test split, log the
-    training and the scores to MLflow with tag ablation=<tag>. Returns the result, also written to
-    ``ap.out_dir/<family>__<variant>.json``. ``common``: params.yaml-key overrides applied to
+                  common: dict[str, Any] | None = None, raw_dir: Path | None = None) -> dict:
+    """Retrain the variant's model (``ablations.model`` or ``ap.model``) with its overrides
+    (``ap.variants[tag]``) on ``data_dir`` with the active profile's training settings from
+    params.yaml, score it on the test split, log the training and the scores to MLflow with tag
+    ablation=<tag>. A variant with ``preprocess.*`` keys first preprocesses ``raw_dir`` with them
+    into ``work_dir/<tag>/`` and trains on that dataset instead. Returns the result, also written
+    to ``ap.out_dir/<family>__<variant>.json``. ``common``: params.yaml-key overrides applied to
     every variant before its own (e.g. a smaller training budget for the whole family)."""
     from stages.params import deep_merge
     from stages.train import load_params
@@ -180,27 +244,30 @@ def train_variant(ap: AblationParams, tag: str, data_dir: Path, work_dir: Path, 
 
     if tag not in ap.variants:
         raise ValueError(f"ablation {tag!r} is not in params.yaml ablations.variants ({sorted(ap.variants)})")
-    cfg_over, train_over, other = _split_overrides({**(common or {}), **ap.variants[tag]}, ap.model)
-    if other:
-        raise ValueError(f"ablation {tag!r}: keys {sorted(other)} change more than train.archs.{ap.model} "
-                         f"(re-run them with: {dvc_command(ap.variants[tag], tag)})")
-    _, p, arch, cfg = load_params(ap.model)
+    model, cfg_over, train_over, prep = _variant_overrides(ap, tag, common)
+    out_dir = work_dir / tag.replace("/", "__")
+    if prep:
+        if raw_dir is None:
+            raise ValueError(f"ablation {tag!r} changes preprocess keys {sorted(prep)}: pass --raw-dir "
+                             f"(or run: {dvc_command(ap.variants[tag], tag)})")
+        data_dir = preprocess_variant(prep, raw_dir, out_dir)
+    _, p, arch, cfg = load_params(model)
     cfg = {**cfg, **cfg_over}
     p = TrainParams.model_validate(deep_merge(p.model_dump(), train_over))
     tracker = None
     if ap.tracking.enabled:
         tracker = MlflowTracker(ap.tracking.uri, ap.tracking.experiment, run_name=f"{tag} (train)", log_model=False,
-                                tags={"ablation": tag, "ablation_role": "train", "profile": profile, "zoo_name": ap.model})
-    out_dir = work_dir / tag.replace("/", "__")
-    metrics = train(arch, cfg, p, data_dir, out_dir, tracker=tracker)
-    rep = score_model(out_dir, data_dir, _evaluate_params())
+                                tags={"ablation": tag, "ablation_role": "train", "profile": profile, "zoo_name": model})
+    metrics = train(arch, cfg, p, data_dir, out_dir / "model", tracker=tracker)
+    rep = score_model(out_dir / "model", data_dir, _evaluate_params())
     scores = _scores(rep)
-    run_id = _log_run(ap, tag, scores, {"ablation_role": "score", "profile": profile, "model": ap.model,
+    run_id = _log_run(ap, tag, scores, {"ablation_role": "score", "profile": profile, "model": model,
                                         "source": "evaluation.ablations train", "data_dir": str(data_dir),
                                         "train_run_id": str(getattr(tracker, "run_id", None))},
                       {"overrides": ap.variants[tag], "common": common or {}, "model_cfg": cfg})
-    result = {"tag": tag, "profile": profile, "data_dir": str(data_dir), "overrides": ap.variants[tag], "common": common,
-              "mlflow_run_id": run_id, "train_seconds": metrics.get("seconds"), **scores}
+    result = {"tag": tag, "model": model, "profile": profile, "data_dir": str(data_dir),
+              "overrides": ap.variants[tag], "common": common, "mlflow_run_id": run_id,
+              "train_seconds": metrics.get("seconds"), **scores}
     Path(ap.out_dir).mkdir(parents=True, exist_ok=True)
     (Path(ap.out_dir) / f"{tag.replace('/', '__')}.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
@@ -239,16 +306,27 @@ def _fmt(run: dict, key: str) -> str:
     return f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else f"{v:.3f}"
 
 
+def _delta(r: dict, base: dict | None, key: str) -> str:
+    return f"{r[key] - base[key]:+.3f}" if base and r is not base and key in r and key in base else ""
+
+
+def _n(r: dict) -> str:
+    w, c = r.get("n_test_windows"), r.get("n_test_clips")
+    return "n/a" if w is None else f"{int(w)} / {int(c)}"
+
+
 def _family_table(family: str, runs: list[dict], base: dict | None) -> list[str]:
     lines = [f"### {family}", "",
-             "| variant | profile | source | window accuracy [95 % CI] | window macro-F1 [CI] | clip accuracy [CI] | "
-             "Δ window acc vs baseline |", "|---|---|---|---|---|---|---|"]
+             "| variant | profile | source | test windows / clips | window accuracy [95 % CI] | window macro-F1 [CI] | "
+             "clip accuracy [CI] | Δ window acc | Δ clip acc |", "|---|---|---|---|---|---|---|---|---|"]
     rows = ([base] if base else []) + sorted(runs, key=lambda r: r["tag"])
     for r in rows:
-        d = (f"{r['test_window_accuracy'] - base['test_window_accuracy']:+.3f}"
-             if base and "test_window_accuracy" in r and r is not base else "")
-        lines.append(f"| {r['tag']} | {r['profile']} | {r['source']} | {_fmt(r, 'test_window_accuracy')} | "
-                     f"{_fmt(r, 'test_window_macro_f1')} | {_fmt(r, 'test_clip_accuracy')} | {d} |")
+        lines.append(f"| {r['tag']} | {r['profile']} | {r['source']} | {_n(r)} | {_fmt(r, 'test_window_accuracy')} | "
+                     f"{_fmt(r, 'test_window_macro_f1')} | {_fmt(r, 'test_clip_accuracy')} | "
+                     f"{_delta(r, base, 'test_window_accuracy')} | {_delta(r, base, 'test_clip_accuracy')} |")
+    fam = family.split(" ")[0]
+    if fam in PUBLISHED:
+        lines += ["", f"Published: {PUBLISHED[fam]}."]
     return lines + [""]
 
 
@@ -272,7 +350,25 @@ def _robustness_tables(details: dict) -> list[str]:
         if curve == "preset":
             lines += ["", f"Published: {PUBLISHED['preset']}."]
         lines.append("")
-    return lines
+    return lines + _video_table(details)
+
+
+def _video_table(details: dict) -> list[str]:
+    """Video models: window accuracy [CI] and the share of predictions changed, per frame-loss point."""
+    vc = details.get("video_curves") or {}
+    if not vc:
+        return []
+    lines = ["### video frames lost (video models)", "",
+             f"{details.get('n_test_video')} evenly spaced test windows; window accuracy [95 % CI], share of "
+             "predictions changed vs clean.", "", "| model | curve | " + " | ".join(
+                 f"{r['level']}" + ("" if isinstance(r["level"], str) else " %") for r in next(iter(vc.values()))["video_blank"]
+             ) + " |", "|---|---|" + "---|" * len(next(iter(vc.values()))["video_blank"])]
+    for col, curves in vc.items():
+        for curve, rows in curves.items():
+            cells = [f"{r['window_accuracy']:.3f} [{r['window_accuracy_ci'][0]:.3f}, {r['window_accuracy_ci'][1]:.3f}], "
+                     f"{100 * r.get('changed_predictions', 0):.1f} %" for r in rows]
+            lines.append(f"| {col} | {curve} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def report_markdown(ap: AblationParams) -> str:
@@ -280,6 +376,7 @@ def report_markdown(ap: AblationParams) -> str:
     masking and preset tables (from the robustness stage's details), the commands."""
     runs = ablation_runs(ap)
     base = {(r["profile"]): r for r in runs if r["tag"] == "baseline/champion"}
+    own_base = {(r["tag"].split("/")[0], r["profile"]): r for r in runs if r["tag"].endswith("/baseline")}
     lines = ["# Ablations", "", "Generated by `python -m evaluation.ablations report` from the MLflow runs tagged "
              f"`ablation` in experiment `{ap.tracking.experiment}` ({ap.tracking.uri}) and "
              f"`{ap.robustness_details}`. Scores are on the subject-wise TEST split with the evaluate stage's code "
@@ -287,7 +384,7 @@ def report_markdown(ap: AblationParams) -> str:
              "other ablation figures are not quoted here.", ""]
     families: dict[str, list[dict]] = {}
     for r in runs:
-        if r["tag"] != "baseline/champion":
+        if r["tag"] != "baseline/champion" and not r["tag"].endswith("/baseline"):
             families.setdefault(r["tag"].split("/")[0], []).append(r)
     if not runs:
         lines += ["No ablation run recorded yet (`python -m evaluation.ablations train`, or a `dvc exp run` below).", ""]
@@ -296,7 +393,7 @@ def report_markdown(ap: AblationParams) -> str:
         for r in rs:
             by_profile.setdefault(r["profile"], []).append(r)
         for prof, prs in sorted(by_profile.items()):
-            lines += _family_table(f"{fam} (profile: {prof})", prs, base.get(prof))
+            lines += _family_table(f"{fam} (profile: {prof})", prs, own_base.get((fam, prof), base.get(prof)))
     det = Path(ap.robustness_details)
     if det.is_file():
         d = json.loads(det.read_text())
@@ -315,8 +412,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("commands", help="print the `dvc exp run` of every variant")
     t = sub.add_parser("train", help="retrain variants on a processed dataset and score them")
     t.add_argument("--data-dir", default=None, help="processed dataset (default: params.yaml train.data_dir/dataset)")
-    t.add_argument("--work-dir", default="artifacts/ablations", help="where the variants' models go")
-    t.add_argument("--only", default=None, help="comma-separated variant tags (default: every retrainable one)")
+    t.add_argument("--work-dir", default="artifacts/ablations", help="where the variants' models (and the "
+                                                                     "re-preprocessed datasets) go")
+    t.add_argument("--raw-dir", default=None, help="raw data root for variants with preprocess.* keys (window "
+                                                   "length; default: params.yaml preprocess.raw_dir)")
+    t.add_argument("--only", default=None, help="comma-separated variant tags (default: every variant)")
     t.add_argument("--baseline-dir", default=None,
                    help="score this trained model dir as baseline/champion (default: retrain it, tag baseline/champion)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=YAML",
@@ -357,8 +457,11 @@ def main(argv: list[str] | None = None) -> int:
         common[k] = yaml.safe_load(v)
     if args.label:
         profile = f"{profile}, {args.label}"
-    tags = args.only.split(",") if args.only else [t for t, v in sorted(ap.variants.items())
-                                                   if not _split_overrides(v, ap.model)[2]]
+    tags = args.only.split(",") if args.only else sorted(ap.variants)
+    raw_dir = Path(args.raw_dir if args.raw_dir else section("preprocess")[1].get("raw_dir", "data/raw"))
+    from biomech.io import RawDataError
+    from preprocessing.clip import ClipError
+
     for tag in tags:
         try:
             if tag == "baseline/champion" and args.baseline_dir:
@@ -368,8 +471,8 @@ def main(argv: list[str] | None = None) -> int:
                                        "source": f"scored {args.baseline_dir}"}, {"overrides": {}})
                 res = {"tag": tag, **sc}
             else:
-                res = train_variant(ap, tag, data_dir, Path(args.work_dir), profile, common)
-        except (ValueError, FileNotFoundError) as exc:
+                res = train_variant(ap, tag, data_dir, Path(args.work_dir), profile, common, raw_dir)
+        except (ValueError, FileNotFoundError, ClipError, RawDataError) as exc:
             print(f"ablations: {exc}", file=sys.stderr)
             return 1
         print(f"ablations: {tag}: test window acc {res.get('test_window_accuracy', float('nan')):.3f} "

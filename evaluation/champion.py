@@ -78,11 +78,13 @@ def best_single_modality(reports: dict[str, dict]) -> str | None:
 
 def significance(champ: str, reports: dict, preds: dict, test, rule: ChampionRule,
                  mcnemar: Callable[[str, str, dict, Any], dict]) -> dict:
-    """Mean +- std over seeds of the champion, the baseline and the best single-modality model, and
-    McNemar of the champion against the other two."""
+    """Mean +- std over seeds of the champion, the baseline, the best single-modality model and
+    every other model trained at more than one seed, and McNemar of the champion against the
+    baseline and the best single-modality model."""
     out: dict[str, Any] = {"seeds": {}, "mcnemar": {}}
     others = {"baseline": rule.baseline if rule.baseline in preds else None, "single_modality": best_single_modality(reports)}
-    for name in {champ, *[o for o in others.values() if o]}:
+    replicated = [n for n, r in reports.items() if len(r.get("seeds", {}).get("runs", [])) > 1]
+    for name in {champ, *[o for o in others.values() if o], *replicated}:
         out["seeds"][name] = {k: v for k, v in reports[name]["seeds"].items() if k != "runs"}
     for role, other in others.items():
         out["mcnemar"][role] = mcnemar(champ, other, preds, test) if other and other != champ else None

@@ -25,8 +25,11 @@ reports/feedback_sweep_per_fault.csv (per fault type).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +52,7 @@ class FeedbackParams(BaseModel):
     reference: str = "artifacts/reference/reference.npz"
     angles: str = Field("ik", pattern="^(ik|true)$")
     cache_dir: str = ".cache/feedback/ik"
+    workers: int = Field(2, ge=1, le=256)              # processes for the IK of uncached clips
     max_clips_per_class: int | None = Field(12, ge=1)
     rate_hz: float = Field(25.0, gt=0, le=200)
     iterations: int = Field(3, ge=1, le=20)
@@ -105,13 +109,22 @@ def true_angles(clip_dir: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return t, {c: cols[c] for c in JOINT_ANGLES}
 
 
+def ik_cache_file(clip: dict, cache_dir: Path) -> Path:
+    """<cache_dir>/<athlete>/<clip>-<hash>.npz, the hash over the IK's inputs (keypoints.npz and
+    meta.json bytes): regenerated data never reads a stale entry. The IK code is not in the key:
+    delete the cache after changing it."""
+    h = hashlib.sha256()
+    for name in ("keypoints.npz", "meta.json"):
+        h.update((clip["dir"] / name).read_bytes())
+    return cache_dir / clip["athlete"] / f"{clip['clip']}-{h.hexdigest()[:16]}.npz"
+
+
 def ik_angles_cached(clip: dict, cache_dir: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """OpenSim IK of the clip's detector-like world landmarks (what /analyze computes from a video's
-    MediaPipe landmarks), cached as <cache_dir>/<athlete>/<clip>.npz."""
+    MediaPipe landmarks), cached per clip (``ik_cache_file``)."""
     from serving.analyze import ik_angles
 
-
-    f = cache_dir / clip["athlete"] / f"{clip['clip']}.npz"
+    f = ik_cache_file(clip, cache_dir)
     if not f.is_file():
         _, kp = read_npz(clip["dir"] / "keypoints.npz", ("time", "world", "visibility"))
         a = clip["meta"]["athlete"]
@@ -168,9 +181,37 @@ def select_reference_clips(clips: list[dict], max_per_class: int | None) -> list
     return out
 
 
+def _ik_to_cache(clip: dict, cache_dir: Path) -> None:
+    try:
+        ik_angles_cached(clip, cache_dir)
+    except IKFailed:
+        pass  # the failure is cached too; the caller reads and reports it in clip order
+
+
+def fill_ik_cache(clips: list[dict], cache_dir: str | Path, workers: int, desc: str = "IK") -> int:
+    """OpenSim IK of the clips not yet in the cache, on ``workers`` spawn processes (one clip each:
+    the IK of a clip does not depend on the others, so the cached angles are those of a serial run).
+    Returns the number of clips computed. Readers then take every clip from the cache in order."""
+    cache_dir = Path(cache_dir)
+    todo = [c for c in clips if not ik_cache_file(c, cache_dir).is_file()]
+    workers = min(workers, len(todo))
+    if workers <= 1:
+        for c in tqdm(todo, desc=desc, unit="clip", disable=not todo):
+            _ik_to_cache(c, cache_dir)
+        return len(todo)
+    # spawn, not fork: OpenSim / torch threads of this process must not be forked
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        for _ in tqdm(pool.map(_ik_to_cache, todo, [cache_dir] * len(todo)), total=len(todo), desc=desc,
+                      unit="clip"):
+            pass
+    return len(todo)
+
+
 def reference_trajectories(p: FeedbackParams) -> dict[str, list[np.ndarray]]:
     """Clean training clips' (N, J) trajectories per action (``p.angles`` source)."""
     clips = select_reference_clips(split_clips(p.raw_dir, p.processed_dir, "train"), p.max_clips_per_class)
+    if p.angles == "ik":
+        fill_ik_cache(clips, p.cache_dir, p.workers, desc=f"IK ({p.workers} workers)")
     out: dict[str, list[np.ndarray]] = {}
     for c in tqdm(clips, desc=f"reference ({p.angles} angles)", unit="clip"):
         try:

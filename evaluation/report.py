@@ -302,12 +302,13 @@ def _details_md(reports: dict, summary: dict) -> list[str]:
         L += _azimuth_md(reports[name].get("azimuth", {}), summary.get("view_sweep"))
     sig = summary.get("significance")
     if sig:
-        L += ["", "## Seeds and paired tests", "", "| model | seeds | window acc mean +- std | macro-F1 | clip acc |",
-              "|---|---|---|---|---|"]
-        for n, s in sig["seeds"].items():
-            L.append(f"| {n} | {s['window_accuracy']['n']} | {_f(s['window_accuracy']['mean'])} +- "
-                     f"{_f(s['window_accuracy']['std'])} | {_f(s['window_macro_f1']['mean'])} +- "
-                     f"{_f(s['window_macro_f1']['std'])} | {_f(s['clip_accuracy']['mean'])} +- {_f(s['clip_accuracy']['std'])} |")
+        L += ["", "## Seeds and paired tests", "",
+              "| model | seeds | window acc mean +- std | macro-F1 | clip acc | fault macro-F1 (given the action) |",
+              "|---|---|---|---|---|---|"]
+        pm = lambda s, k: f"{_f(s[k]['mean'])} +- {_f(s[k]['std'])}" if k in s else "-"  # noqa: E731
+        for n, s in sorted(sig["seeds"].items()):
+            L.append(f"| {n} | {s['window_accuracy']['n']} | {pm(s, 'window_accuracy')} | {pm(s, 'window_macro_f1')} | "
+                     f"{pm(s, 'clip_accuracy')} | {pm(s, 'fault_macro_f1')} |")
         L += ["", "| champion vs | pair | windows: only champ / only other / p | clips: only champ / only other / p |",
               "|---|---|---|---|"]
         for role, m in sig["mcnemar"].items():

@@ -82,21 +82,31 @@ def evaluate_models(models: dict[str, list[Trained]], test: Split, val: Split, d
                                      max_seconds=p.latency.max_seconds)
             for extra in runs[1:]:
                 outs.append(predict(extra, test, K))
-            rep["seeds"] = _seed_rows(runs, outs, test, K, p)
+            rep["seeds"] = _seed_rows(runs, outs, test, K, p, admissible, faults, classes)
             preds[name] = outs
         rep["eval_seconds"] = round(time.perf_counter() - t0, 2)
         reports[name] = rep
     return reports, preds
 
 
-def _seed_rows(runs: list[Trained], outs: list[dict], test: Split, K: int, p: EvaluateParams) -> dict:
+def _seed_rows(runs: list[Trained], outs: list[dict], test: Split, K: int, p: EvaluateParams,
+               admissible: list[list[int]] | None = None, fault_names=(), class_names=()) -> dict:
+    """Per seed: window accuracy / macro-F1, clip accuracy and (fault head) the fault macro-F1 given
+    the action; their mean +- std over the seeds."""
+    from evaluation.recognition import fault_report
+
     rows = []
     for tr, o in zip(runs, outs):
-        rows.append({"path": str(tr.path), "seed": tr.seed, "window_accuracy": M.accuracy(test.label, o["log_prob"]),
-                     "window_macro_f1": M.macro_f1(test.label, o["log_prob"]),
-                     "clip_accuracy": float(_clip_correct(o, test).mean()) if len(test) else float("nan")})
-    return {"runs": rows, **{k: M.mean_std([r[k] for r in rows])
-                             for k in ("window_accuracy", "window_macro_f1", "clip_accuracy")}}
+        row = {"path": str(tr.path), "seed": tr.seed, "window_accuracy": M.accuracy(test.label, o["log_prob"]),
+               "window_macro_f1": M.macro_f1(test.label, o["log_prob"]),
+               "clip_accuracy": float(_clip_correct(o, test).mean()) if len(test) else float("nan")}
+        if "fault_logits" in o and admissible is not None and len(test):
+            row["fault_macro_f1"] = fault_report(o["fault_logits"], test.fault, test.label, admissible, fault_names,
+                                                 class_names)["macro_f1"]
+        rows.append(row)
+    keys = ("window_accuracy", "window_macro_f1", "clip_accuracy") + (("fault_macro_f1",) if all(
+        "fault_macro_f1" in r for r in rows) and rows else ())
+    return {"runs": rows, **{k: M.mean_std([r[k] for r in rows]) for k in keys}}
 
 
 def _clip_correct(o: dict, test: Split) -> np.ndarray:

@@ -13,13 +13,14 @@ from typing import Mapping
 
 import torch
 from torch import Tensor, nn
-from torchvision.models import resnet
 
 from .blocks import (TCN, MaskedModalityFusion, MotionModel, SEBlock, check_modalities, sensor_encoders,
                      sequence_length)
 from .registry import register_model
 
-_RESNETS = {"resnet18": (resnet.resnet18, 512), "resnet50": (resnet.resnet50, 2048)}
+# torchvision is imported when a video trunk is built: stages that only import the registry
+# (sklearn models, package, reference) skip its ~2 s start-up
+_RESNETS = {"resnet18": 512, "resnet50": 2048}
 
 
 def _load_backbone_weights(net: nn.Module, path: str) -> None:
@@ -41,8 +42,10 @@ class SEResNet(nn.Module):
         super().__init__()
         if backbone not in _RESNETS:
             raise ValueError(f"unknown backbone {backbone!r}; choose from {sorted(_RESNETS)}")
-        factory, self.out_channels = _RESNETS[backbone]
-        net = factory(weights=None)
+        from torchvision.models import resnet
+
+        self.out_channels = _RESNETS[backbone]
+        net = getattr(resnet, backbone)(weights=None)
         if weights_path:
             _load_backbone_weights(net, weights_path)
         self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)

@@ -13,6 +13,10 @@ every node (temporal edges), then multi-head graph-attention layers run over the
 every frame (spatial edges, adjacency-masked). Nodes are mean-pooled into frame features for the
 heads; the angle head (23 joint angles) is on by default and the model returns ``angle_weights``
 (B, 23) derived from the GAT attention (see ``compute_losses``).
+
+``gat=False`` (the "without GAT" ablation) removes the spatial edges: no graph-attention layer, the
+per-node TCN features are mean-pooled over the nodes as they are (identity over nodes), the node
+attention is uniform (1/N) and so are the angle weights (all 1). Everything else is the same model.
 """
 from __future__ import annotations
 
@@ -78,8 +82,11 @@ def node_kinematics(x: Tensor) -> Tensor:
 class TCNGAT(MotionModel):
     def __init__(self, *, num_classes: int, layout: Layout, modalities: tuple[str, ...], dim: int,
                  tcn_channels: tuple[int, ...], tcn_dilations: tuple[int, ...], kernel_size: int, causal: bool,
-                 gat_dim: int, gat_heads: int, gat_layers: int, dropout: float, num_angles: int, num_faults: int, imu_channels: int):
-        super().__init__(gat_dim, num_classes, num_angles, dropout, num_faults)
+                 gat_dim: int, gat_heads: int, gat_layers: int, gat: bool, dropout: float, num_angles: int, num_faults: int,
+                 imu_channels: int):
+        if gat and gat_layers < 1:
+            raise ValueError(f"tcn_gat: gat_layers = {gat_layers} with gat: true; use gat: false for no graph attention")
+        super().__init__(gat_dim if gat else tcn_channels[-1], num_classes, num_angles, dropout, num_faults)
         self.modalities = check_modalities(modalities, ("landmarks", "imu", "grf"))
         if "landmarks" not in self.modalities:
             raise ValueError("tcn_gat needs the 'landmarks' modality")
@@ -105,9 +112,10 @@ class TCNGAT(MotionModel):
         # TCN conv / on the attention coefficients: that much noise made the model very slow to fit.
         self.tcn = TCN(dim, tcn_channels, kernel_size, tcn_dilations, causal, 0.0)
         adj = layout.adjacency(self_loops=True)
-        dims = (self.tcn.out_channels,) + (gat_dim,) * gat_layers
+        n_gat = gat_layers if gat else 0
+        dims = (self.tcn.out_channels,) + (gat_dim,) * n_gat
         self.gats = nn.ModuleList(GraphAttention(dims[i], dims[i + 1], adj, gat_heads, 0.0)
-                                  for i in range(gat_layers))
+                                  for i in range(n_gat))
         self.drop = nn.Dropout(dropout)
         groups = layout.angle_node_groups(JOINT_ANGLES) if num_angles == len(JOINT_ANGLES) else None
         if groups is not None:
@@ -153,8 +161,10 @@ class TCNGAT(MotionModel):
         for gat in self.gats:
             h, attn = gat(self.drop(h))
         feats = h.mean(2)
-        # attention received by each node, averaged over frames, heads and target nodes (sums to 1)
-        node_att = attn.mean(dim=(1, 2)).mean(-2)  # (B, N)
+        if attn is None:   # gat: false: no spatial edges, every node counts the same
+            node_att = h.new_full((B, N), 1.0 / N)
+        else:   # attention received by each node, averaged over frames, heads and target nodes (sums to 1)
+            node_att = attn.mean(dim=(1, 2)).mean(-2)  # (B, N)
         out = {"features": feats, "node_attention": node_att}
         if self.angle_groups is not None:
             w = (node_att * N) @ self.angle_groups.t()  # (B, J), node importance per angle
@@ -171,7 +181,8 @@ def tcn_gat(*, num_classes: int = 12, layout: str | dict = "mediapipe_body",
             modalities: tuple[str, ...] = ("landmarks", "imu", "grf"), dim: int = 32,
             tcn_channels: tuple[int, ...] = (32, 32, 32), tcn_dilations: tuple[int, ...] = (1, 2, 4),
             kernel_size: int = 3, causal: bool = False, gat_dim: int = 32, gat_heads: int = 2, gat_layers: int = 2,
-            dropout: float = 0.3, num_angles: int = 23, num_faults: int = 0, imu_channels: int = 9) -> TCNGAT:
+            gat: bool = True, dropout: float = 0.3, num_angles: int = 23, num_faults: int = 0, imu_channels: int = 9) -> TCNGAT:
     """Skeleton TCN + 2-layer multi-head GAT with IMU/GRF gated injection; ``layout`` is a name in
-    models.graphs or a spec dict {num_nodes, edges, imu_nodes, grf_nodes, source_indices, joint_nodes}."""
+    models.graphs or a spec dict {num_nodes, edges, imu_nodes, grf_nodes, source_indices, joint_nodes};
+    ``gat=False``: the same model without its graph-attention layers (mean over the nodes' TCN features)."""
     return _tcn_gat(**{k: v for k, v in locals().items()})

@@ -5,7 +5,8 @@
 Reads params.yaml section `feedback` (evaluation.feedback.FeedbackParams). For every action class,
 the DTW barycentre of the clean (fault "none") training clips' joint angles (biomech.feedback),
 from the angles the service sees in use (`feedback.angles: ik`: OpenSim IK of the detector-like
-landmarks; `true`: the generator's angles). Writes `feedback.reference` (artifacts/reference/
+landmarks, on `feedback.workers` processes, cached per clip in `feedback.cache_dir`; `true`: the
+generator's angles). Writes `feedback.reference` (artifacts/reference/
 reference.npz; the package stage puts it in the bento) and reports/reference.json.
 """
 from __future__ import annotations
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--processed-dir", help="override feedback.processed_dir")
     ap.add_argument("--angles", choices=("ik", "true"), help="override feedback.angles")
     ap.add_argument("--reference", help="override feedback.reference (the output file)")
+    ap.add_argument("--cache-dir", help="override feedback.cache_dir (IK angles per clip)")
+    ap.add_argument("--workers", type=int, help="override feedback.workers (IK processes)")
     ap.add_argument("--report", default="reports/reference.json")
     a = ap.parse_args(argv)
     try:

@@ -1,6 +1,6 @@
 """DVC stage `robustness`: the champion and a few peers on perturbed test windows (landmark
 occlusion, frame drops, IMU dropout and placement, residual clock error, modality masking, pro vs
-consumer), and the ablation record of a `dvc exp run -S ablations.tag=...` experiment.
+consumer; video frames blank or dropped for the video models), and the ablation record of a `dvc exp run -S ablations.tag=...` experiment.
 
     python -m stages.robustness            # what `dvc repro robustness` runs
 
@@ -54,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"robustness: profile={profile} {col} ({v['model']}): test window accuracy clean "
                   f"{f(v['clean_window_accuracy'])}, pro {f(v['pro_window_accuracy'])}, consumer "
                   f"{f(v['consumer_window_accuracy'])}", file=sys.stderr)
+        elif isinstance(v, dict) and "video_clean_window_accuracy" in v:
+            lost = ", ".join(f"{k.removesuffix('_window_accuracy')} {f(x)}" for k, x in v.items()
+                             if k.startswith("video_") and k.endswith("_window_accuracy")
+                             and k != "video_clean_window_accuracy")
+            print(f"robustness: profile={profile} {col}: test window accuracy clean "
+                  f"{f(v['video_clean_window_accuracy'])}; {lost}", file=sys.stderr)
     print(f"robustness: champion {c}; {p.metrics_file}, {p.out_dir}/plots", file=sys.stderr)
     return 0
 

@@ -195,9 +195,10 @@ def _optimize(study, name: str, space: dict, config_for, data_dir: Path, tp, pro
 
     me = worker_id()
     close, tracker_for = _tracking(tp, name, profile, study.study_name, me, data_dir)
-    objective = Objective(name, space, config_for, data_dir, tp.metric, me, tracker_for)
+    objective = Objective(name, space, config_for, data_dir, tp.metric, me, tracker_for, seeds=tp.seeds)
     print(f"tune: profile={profile} {name} study={study.study_name} storage={where} worker={me} "
-          f"n_trials={n_trials} timeout={timeout} metric={tp.metric} ({tp.direction}) data={data_dir}", file=sys.stderr)
+          f"n_trials={n_trials} timeout={timeout} metric={tp.metric} ({tp.direction}, mean of {tp.seeds} seed(s)) "
+          f"data={data_dir}", file=sys.stderr)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         study.optimize(objective, n_trials=n_trials, timeout=timeout, gc_after_trial=True, show_progress_bar=True)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -17,6 +18,8 @@ from biomech.conventions import IMU_SENSORS
 from evaluation import ablations as A
 from models import build_model
 from models.testing import make_batch
+
+from .preprocess_fixtures import raw  # noqa: F401 (module-scoped fixture: a tiny raw dataset)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,8 +79,100 @@ def test_params_variants_are_valid_switches():
     ap = validate(A.AblationParams, section("ablations", ROOT / "params.yaml")[1], "ablations")
     assert {"baseline/champion", "loss/ce_only", "imu_placement/wrists", "window/32"} <= set(ap.variants)
     for tag, ov in ap.variants.items():
-        cfg, _, _ = A._split_overrides(ov, ap.model)
-        build_model(ap.model, {"num_classes": 4, **cfg})              # every model switch builds
+        model = A.variant_model(ap, ov)
+        cfg, _, _ = A._split_overrides(ov, model)
+        build_model(model, {"num_classes": 4, **cfg})                 # every model switch builds
+
+
+def test_gat_off_is_the_same_model_without_its_graph_attention():
+    from models.tcn_gat import GraphAttention
+
+    torch.manual_seed(0)
+    on = build_model("tcn_gat", {"num_classes": 4})
+    torch.manual_seed(0)
+    off = build_model("tcn_gat", {"num_classes": 4, "gat": False}).eval()
+    assert sum(isinstance(m, GraphAttention) for m in on.modules()) == 2
+    assert not any(isinstance(m, GraphAttention) for m in off.modules())
+    on_keys, off_keys = set(on.state_dict()), set(off.state_dict())
+    assert off_keys == {k for k in on_keys if not k.startswith("gats.")}      # nothing else removed or added
+    b = _batch()
+    out = off(b)
+    N = off.layout.num_nodes
+    assert torch.allclose(out["node_attention"], torch.full((3, N), 1.0 / N))
+    assert torch.allclose(out["angle_weights"], torch.ones_like(out["angle_weights"]))
+    assert out["logits"].shape == on.eval()(b)["logits"].shape
+    from evaluation.benchmark import count_flops
+
+    assert count_flops(off, b) < count_flops(on, b)
+    with pytest.raises(ValueError, match="gat: false"):
+        build_model("tcn_gat", {"num_classes": 4, "gat_layers": 0})
+
+
+def test_gat_off_variant_ablates_tcn_gat_and_has_its_own_baseline():
+    from stages.params import section, validate
+
+    ap = validate(A.AblationParams, section("ablations", ROOT / "params.yaml")[1], "ablations")
+    model, cfg, train, prep = A._variant_overrides(ap, "gat/off", {"train.archs.tcn.train.threads": 1,
+                                                                   "train.archs.tcn_gat.train.threads": 1,
+                                                                   "preprocess.workers": 1})
+    assert model == "tcn_gat" and cfg == {"gat": False} and train == {"threads": 1} and prep == {}
+    assert A.variant_model(ap, ap.variants["gat/baseline"]) == "tcn_gat"
+    assert "-S '++ablations.model=tcn_gat' -S '++train.archs.tcn_gat.gat=false'" in A.dvc_command(
+        ap.variants["gat/off"], "gat/off")
+    model, cfg, _, prep = A._variant_overrides(ap, "window/96", {"preprocess.workers": 1})
+    assert model == "tcn" and cfg == {} and prep == {"window.length": 96, "workers": 1}
+    with pytest.raises(ValueError, match="generate.n_clips"):
+        A._variant_overrides(A.AblationParams(variants={"x/y": {"generate.n_clips": 3}}), "x/y", None)
+
+
+def test_report_uses_the_familys_own_baseline(tmp_path):
+    ap = A.AblationParams(tracking={"uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+                          robustness_details=str(tmp_path / "none.json"), variants={})
+    tags = {"profile": "p", "source": "t"}
+    A._log_run(ap, "baseline/champion", {"test_window_accuracy": 0.99, "test_clip_accuracy": 1.0}, tags, {})
+    A._log_run(ap, "gat/baseline", {"test_window_accuracy": 0.90, "test_clip_accuracy": 0.95,
+                                    "n_test_windows": 459, "n_test_clips": 180}, tags, {})
+    A._log_run(ap, "gat/off", {"test_window_accuracy": 0.80, "test_clip_accuracy": 0.85}, tags, {})
+    md = A.report_markdown(ap)
+    assert "### gat (profile: p)" in md and "### baseline" not in md
+    row = next(ln for ln in md.splitlines() if ln.startswith("| gat/off"))
+    assert "-0.100 | -0.100 |" in row                                   # against tcn_gat, not the champion
+    assert "| 459 / 180 |" in next(ln for ln in md.splitlines() if ln.startswith("| gat/baseline"))
+
+
+@pytest.mark.parametrize("length", [32, 96])
+def test_window_length_reaches_the_dataset_the_model_and_the_service(length, raw, tmp_path):
+    """A window/<L> variant re-preprocesses the raw clips: the processed windows, dataset.json, a
+    model fed them and the packaged service all use L frames (50 Hz: L / 50 s per window)."""
+    from serving.bundle import build_bundle, load_bundle
+    from serving.champion import resolve_champion
+    from serving.client import request_from_clip
+    from serving.inference import recognize_many
+    from serving.schemas import RecognizeRequest
+
+    over = {"window.length": length, "dataset": "tiny", "workers": 1, "plots": False}
+    data = A.preprocess_variant(over, raw.parent, tmp_path / "w")
+    info = json.loads((data / "dataset.json").read_text())
+    assert info["window_length"] == length and info["params"]["window"]["length"] == length
+    lm = np.load(data / "train" / "landmarks.npy", mmap_mode="r")
+    assert lm.shape[1] == length and np.load(data / "train" / "video.npy", mmap_mode="r").shape[1] == 8
+    stamp = (data / "dataset.json").stat().st_mtime_ns
+    assert A.preprocess_variant(over, raw.parent, tmp_path / "w") == data           # same parameters: reused
+    assert (data / "dataset.json").stat().st_mtime_ns == stamp
+
+    art = tmp_path / "artifacts" / "train" / "tcn"
+    art.mkdir(parents=True)
+    cfg = {"num_classes": len(info["classes"]), "modalities": ["landmarks", "imu"]}
+    m = build_model("tcn", cfg)
+    torch.save({"model_name": "tcn", "model_cfg": cfg, "classes": info["classes"], "state_dict": m.state_dict()},
+               art / "model.pt")
+    (art / "metrics.json").write_text(json.dumps({"model": "tcn", "kind": "torch", "val_macro_f1": 0.5}))
+    build_bundle(tmp_path / "bundle", resolve_champion(tmp_path / "artifacts"), None, data)
+    b = load_bundle(tmp_path / "bundle")
+    assert b.meta["window_length"] == length
+    clip = next(p.parent for p in sorted(raw.glob("*/*/meta.json")))
+    res = recognize_many(b, [RecognizeRequest.model_validate(request_from_clip(clip, ("landmarks", "imu")))])[0]
+    assert res.windows and all(w.t_end_s - w.t_start_s == pytest.approx(length / 50.0, abs=1e-3) for w in res.windows)
 
 
 def test_report_tables_from_tagged_mlflow_runs(tmp_path):
@@ -129,3 +224,17 @@ def test_dvc_exp_run_one_ablation_on_tiny(tmp_path):
     assert params["train"]["archs"]["tcn"]["imu_sensors"] == ["wrist_l", "wrist_r"]
     head = json.loads((tmp_path / "reports" / "robustness.json").read_text())
     assert head["ablation"]["tag"] == "imu_placement/wrists"
+
+
+def test_report_lists_the_video_frame_curves(tmp_path):
+    pt = {"window_accuracy": 0.5, "window_accuracy_ci": [0.4, 0.6], "changed_predictions": 0.25}
+    details = {"models": {"champion": "tcn"}, "n_test": 10, "n_test_video": 8,
+               "curves": {"champion": {"modality_mask": [], "preset": []}},
+               "video_curves": {"sta_c3d_lstm": {"video_blank": [{"level": 0.0, **pt, "changed_predictions": 0.0},
+                                                                 {"level": 45.0, **pt}]}}}
+    (tmp_path / "d.json").write_text(json.dumps(details))
+    ap = A.AblationParams(tracking={"uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+                          robustness_details=str(tmp_path / "d.json"), variants={})
+    md = A.report_markdown(ap)
+    assert "### video frames lost (video models)" in md and "8 evenly spaced test windows" in md
+    assert "| sta_c3d_lstm | video_blank | 0.500 [0.400, 0.600], 0.0 % | 0.500 [0.400, 0.600], 25.0 % |" in md

@@ -140,6 +140,10 @@ def test_trained_fixture_evaluates_above_chance(evaluated):
     lo, hi = rep["test"]["window"]["accuracy_ci"]
     assert lo <= rep["test"]["window"]["accuracy"] <= hi
     assert rep["seeds"]["window_accuracy"]["n"] == 2     # artifacts/train/tcn + seeds/tcn/seed_4
+    # fault macro-F1 over the seeds too; the first run's is the stage's own fault figure
+    assert rep["seeds"]["fault_macro_f1"]["n"] == 2
+    assert rep["seeds"]["runs"][0]["fault_macro_f1"] == pytest.approx(rep["fault"]["macro_f1"])
+    assert "fault_macro_f1" not in json.loads((Path(p.report_dir) / "models" / "features_svm.json").read_text())["seeds"]
     assert rep["cost"]["params"] > 1000 and rep["cost"]["flops_per_window"] > rep["cost"]["params"]
     assert rep["cost"]["latency_ms"]["32"]["median"] > rep["cost"]["latency_ms"]["1"]["median"]
     svm = json.loads((Path(p.report_dir) / "models" / "features_svm.json").read_text())

@@ -287,3 +287,19 @@ def test_landmark_error_switch_off_gives_noise_free_world(tmp_path):
     _, kp = read_npz(tmp_path / spec.athlete_id / spec.clip_id / "keypoints.npz")
     np.testing.assert_array_equal(kp["world"], kp["world_true"])
     assert not np.isnan(kp["image"]).any()
+
+
+@pytest.mark.parametrize("seed", [31, 32, 33])
+def test_ground_never_pulls_a_landing_foot_down(seed):
+    # a standing long jump's planned touch-down comes a few frames before the body stops falling
+    # faster than g; the plates must read no pulling force there (they read 56-311 N of pull once)
+    spec = _spec("standing_long_jump", seed)
+    body = build_body(spec.sex, spec.height, spec.mass)
+    sim = simulate(body, spec, PRO, CFG)
+    for s in ("r", "l"):
+        assert sim["grf"][s]["force"][:, 1].numpy().min() >= 0.0, s
+    # and what the feet get is still the whole body's wrench wherever the floor pushes
+    fy = sum(sim["grf"][s]["force"][:, 1].numpy() for s in ("r", "l"))
+    need = sim["F_total"][:, 1]
+    contact = (sim["contact"]["r"] | sim["contact"]["l"]) & (need > 0)
+    assert np.allclose(fy[contact], need[contact], atol=1e-6)

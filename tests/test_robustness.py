@@ -119,6 +119,8 @@ def stage_run(tmp_path_factory):
     cfg = {"epochs": 3, "batch_size": 8, "lr": 3e-3, "seed": 3, "tracking": {"enabled": False}}
     train("tcn", {}, cfg, data, root / "artifacts" / "train" / "tcn", progress=False)
     train("tcn", {"modalities": ["imu"]}, cfg, data, root / "artifacts" / "train" / "tcn_imu", progress=False)
+    train("sta_c3d_lstm", {"modalities": ["video"], "c3d_channels": [4, 8], "dim": 16},
+          {**cfg, "epochs": 1}, data, root / "artifacts" / "train" / "video_model", progress=False)
     (root / "artifacts" / "champion.json").write_text(json.dumps({"recognizer": {"name": "tcn"}}))
     ev = root / "reports" / "evaluation" / "models"
     ev.mkdir(parents=True)
@@ -129,7 +131,8 @@ def stage_run(tmp_path_factory):
                              "champion_file": str(root / "artifacts" / "champion.json"),
                              "out_dir": str(root / "reports" / "robustness"),
                              "metrics_file": str(root / "reports" / "robustness.json"),
-                             "models": ["champion", "tcn_imu"], "n_boot": 50, "frame_drop_fractions": [0.0, 0.5]},
+                             "models": ["champion", "tcn_imu"], "n_boot": 50, "frame_drop_fractions": [0.0, 0.5],
+                             "video_models": ["video_model"], "video_max_windows": 10},
               "ablations": {"tag": "imu_placement/wrists", "model": "tcn", "evaluation_dir": str(ev),
                             "tracking": {"uri": f"sqlite:///{root / 'mlflow.db'}"}}}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
@@ -166,7 +169,7 @@ def test_stage_writes_plots_details_and_headline(stage_run):
     gap = head["tcn_imu"]["pro_consumer_gap"]
     assert gap == pytest.approx(head["tcn_imu"]["pro_window_accuracy"] - head["tcn_imu"]["consumer_window_accuracy"])
     details = json.loads((root / "reports" / "robustness" / "details.json").read_text())
-    assert details["models"] == {"champion": "tcn", "tcn_imu": "tcn_imu"}
+    assert details["models"] == {"champion": "tcn", "tcn_imu": "tcn_imu", "video_model": "video_model"}
 
 
 def test_stage_logs_the_ablation_run(stage_run):
@@ -179,3 +182,99 @@ def test_stage_logs_the_ablation_run(stage_run):
     runs = mlflow.search_runs(experiment_names=["athlete-mm-ablations"], filter_string="tags.ablation = 'imu_placement/wrists'")
     assert len(runs) == 1 and runs["metrics.test_window_accuracy_low"][0] == 0.8
     assert runs["tags.source"][0] == "dvc exp run"
+
+
+def test_blank_video_frames_are_the_fill_colour_and_the_rest_is_untouched():
+    b = make_batch(5, 32, Tv=8, H=6, W=6, num_classes=4, seed=2)
+    b["modality_mask"][:] = True
+    b["modality_mask"][4, MI["video"]] = False             # a window without video stays as it is
+    fill = [-1.5, -2.0, -2.5]
+    out = R.occlude_video_frames(b, 0.3, np.random.default_rng(0), "blank", fill)["video"]
+    v = b["video"]
+    blank = (out == torch.tensor(fill).view(1, 1, 3, 1, 1)).flatten(2).all(-1)   # (B, Tv)
+    assert blank[:4].sum(1).tolist() == [round(0.3 * 8)] * 4                   # 2 of 8 frames per window
+    assert torch.equal(out[:4][~blank[:4]], v[:4][~blank[:4]])
+    assert torch.equal(out[4], v[4]) and not blank[4].any()
+    assert len({tuple(np.flatnonzero(r)) for r in blank[:4].numpy()}) > 1        # drawn per window
+    assert torch.equal(R.occlude_video_frames(b, 0.0, np.random.default_rng(0))["video"], v)
+    most = R.occlude_video_frames(b, 0.95, np.random.default_rng(0))["video"]   # at least one frame kept
+    assert ((most[:4] == 0).flatten(2).all(-1).sum(1) == 7).all()
+    with pytest.raises(ValueError, match="outside"):
+        R.occlude_video_frames(b, 1.0, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="mode"):
+        R.occlude_video_frames(b, 0.3, np.random.default_rng(0), "smear")
+
+
+def test_dropped_video_frames_show_the_nearest_delivered_frame():
+    b = make_batch(3, 32, Tv=8, H=4, W=4, num_classes=4, seed=3)
+    b["modality_mask"][:] = True
+    v = torch.arange(8, dtype=torch.float32).view(1, 8, 1, 1, 1).expand(3, 8, 3, 4, 4).clone()
+    b["video"] = v                                          # frame j is the constant image j
+    out = R.occlude_video_frames(b, 0.45, np.random.default_rng(4), "drop")["video"]
+    for i in range(3):
+        shown = out[i, :, 0, 0, 0].long().tolist()
+        kept = sorted(set(shown))
+        assert len(kept) == 8 - round(0.45 * 8)            # 4 of 8 frames lost
+        # a kept frame shows itself; a lost one the nearest kept frame, the earlier one on a tie
+        assert shown == [min(kept, key=lambda k: (abs(j - k), k)) for j in range(8)]
+        assert shown != list(range(8))
+
+
+def test_black_in_the_models_video_space_comes_from_the_scalers(tmp_path):
+    (tmp_path / "scalers.json").write_text(json.dumps({"video": {"center": [0.5, 0.4, 0.2], "scale": [0.25, 0.2, 0.1]}}))
+    assert R.video_blank_value(tmp_path) == pytest.approx([-2.0, -2.0, -2.0])
+    (tmp_path / "scalers.json").write_text(json.dumps({}))
+    assert R.video_blank_value(tmp_path) == [0.0, 0.0, 0.0]
+
+
+def test_stage_writes_the_video_frame_curves(stage_run):
+    root, rc = stage_run
+    assert rc == 0
+    plots = root / "reports" / "robustness" / "plots"
+    for mode in ("blank", "drop"):
+        rows = json.loads((plots / f"video_{mode}.json").read_text())
+        assert [r["level"] for r in rows] == [0.0, 15.0, 30.0, 45.0]
+        assert {"video_model", "video_model_low", "video_model_high"} <= set(rows[0])
+        assert "champion" not in rows[0]                    # landmark models are not on the video curves
+    details = json.loads((root / "reports" / "robustness" / "details.json").read_text())
+    pts = details["video_curves"]["video_model"]["video_blank"]
+    assert [p["frames_lost"] for p in pts] == [0, 1, 1, 2] and pts[0]["frames_per_window"] == 4
+    assert details["n_test_video"] == 10 and all(p["n"] == 10 for p in pts)       # video_max_windows
+    assert pts[0]["changed_predictions"] == 0 and pts[0]["mean_tv_distance"] == 0
+    assert pts[-1]["mean_tv_distance"] > 0             # a video-only model: losing frames moves its output
+    absent = details["video_curves"]["video_model"]["video_absent"]
+    assert [a["level"] for a in absent] == ["absent"] and absent[0]["frames_lost"] == 4
+    assert details["curves"]["champion"]["occlusion"][0]["n"] == details["n_test"] == 24
+    head = json.loads((root / "reports" / "robustness.json").read_text())
+    v = head["video_model"]
+    assert v["model"] == "video_model" and v["video_clean_window_accuracy"] == pts[0]["window_accuracy"]
+    assert v["video_blank_45pct_window_accuracy"] == pts[-1]["window_accuracy"]
+    assert v["video_absent_window_accuracy"] == absent[0]["window_accuracy"]
+    assert "video_model" not in details["curves"]            # and not on the landmark / IMU curves
+
+
+def test_a_video_model_in_models_or_a_non_video_model_in_video_models_is_refused(stage_run, tmp_path):
+    root, _ = stage_run
+    base = yaml.safe_load((root / "params.yaml").read_text())["robustness"]
+    base.update(out_dir=str(tmp_path / "out"), metrics_file=str(tmp_path / "r.json"))
+    with pytest.raises(ValueError, match="robustness.models.*video_model"):
+        R.run_robustness(R.RobustnessParams(**{**base, "models": ["video_model"], "video_models": []}))
+    with pytest.raises(ValueError, match="robustness.video_models.*tcn_imu"):
+        R.run_robustness(R.RobustnessParams(**{**base, "models": ["tcn_imu"], "video_models": ["tcn_imu"]}))
+
+
+def test_subset_split_keeps_the_chosen_windows_in_order():
+    from evaluation.predict import Split
+
+    b = [make_batch(4, 8, Tv=2, H=4, W=4, num_classes=4, seed=k) for k in range(3)]
+    y = np.arange(12)
+    meta = {"clip_id": np.array([f"c{i}" for i in range(12)], dtype=object),
+            "athlete_id": np.array([f"a{i % 3}" for i in range(12)], dtype=object)}
+    split = Split("test", b, y, y % 2, np.ones((12, 4), bool), meta)
+    rows = R.evenly_spaced(12, 5)
+    assert rows.tolist() == [0, 3, 6, 8, 11] and R.evenly_spaced(12, None).tolist() == list(range(12))
+    sub = R.subset_split(split, rows, batch_size=2)
+    assert len(sub) == 5 and [len(x["label"]) for x in sub.batches] == [2, 2, 1]
+    assert sub.label.tolist() == rows.tolist() and sub.meta["clip_id"].tolist() == [f"c{i}" for i in rows]
+    video = torch.cat([x["video"] for x in b])
+    assert torch.equal(torch.cat([x["video"] for x in sub.batches]), video[torch.from_numpy(rows)])

@@ -279,3 +279,28 @@ def test_recognizers_learn_the_fault_head(data, tmp_path):
     assert "val_fault_macro_f1" in m["history"][0]
     assert m["test_fault_macro_f1"] >= 0.75, m["test_fault_macro_f1"]
     assert set(m["test_fault_macro_f1_per_action"]) == {"a", "b", "c", "d"}
+
+
+def test_ema_weights_are_validated_saved_and_resumed(data, tmp_path):
+    cfg = {**CFG, "ema_decay": 0.9}
+    train("tcn", {}, cfg, data, tmp_path / "e", progress=False)
+    ck = torch.load(tmp_path / "e" / "checkpoint.pt", weights_only=False)
+    saved = torch.load(tmp_path / "e" / "model.pt", weights_only=False)["state_dict"]
+    averaged = {k.removeprefix("module."): v for k, v in ck["ema"].items() if k.startswith("module.")}
+    assert set(averaged) == set(saved)
+    w = "heads.classifier.weight" if "heads.classifier.weight" in saved else next(k for k in saved if k.endswith("weight"))
+    # the saved (best-epoch) weights are the average, not the last trained ones
+    if torch.load(tmp_path / "e" / "model.pt", weights_only=False)["epoch"] == ck["epoch"]:
+        assert torch.equal(saved[w], averaged[w])
+    assert not torch.equal(saved[w], ck["model"][w])
+    # resuming restores the average: the same weights as the uninterrupted run
+    train("tcn", {}, {**cfg, "epochs": 1}, data, tmp_path / "r", progress=False)
+    train("tcn", {}, cfg, data, tmp_path / "r", progress=False)
+    a = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=False)["ema"]
+    assert all(torch.equal(a[k], ck["ema"][k]) for k in a if k != "n_averaged")
+
+
+def test_resume_with_ema_from_a_checkpoint_without_it_names_the_file(data, tmp_path):
+    train("tcn", {}, {**CFG, "epochs": 1}, data, tmp_path, progress=False)
+    with pytest.raises(ValueError, match="checkpoint.pt: checkpoint written without ema_decay"):
+        train("tcn", {}, {**CFG, "ema_decay": 0.9}, data, tmp_path, progress=False)

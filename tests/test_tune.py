@@ -183,3 +183,24 @@ def test_frozen_stage_keeps_the_lock_check_green_and_its_consumer_follows_its_ou
     (repo / "tuned" / "a.yaml").write_text("lr: 0.002\n")  # a re-tune without `dvc commit` / `dvc repro`
     stale = run(*check)
     assert stale.returncode == 1 and "train: tuned modified" in stale.stderr, stale.stderr
+
+
+def test_multi_seed_objective_returns_the_mean_over_training_seeds(data, tmp_path, monkeypatch):
+    from stages import train as train_stage
+    from tuning.objective import Objective
+    from tuning.space import parse_space
+
+    write_project(tmp_path, data)
+    monkeypatch.chdir(tmp_path)
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.RandomSampler(seed=0))
+    objective = Objective("tcn", parse_space({"tcn": SPACE}, "tcn"),
+                          lambda ov: train_stage.load_params("tcn", extra=ov, tuned_dir=None)[1:], data, "val_nll",
+                          "w0", seeds=2)
+    study.optimize(objective, n_trials=1)
+    t = study.trials[0]
+    per_seed = t.user_attrs["val_nll_per_seed"]
+    assert len(per_seed) == 2 and per_seed[0] != per_seed[1]   # two trainings, different seeds
+    assert per_seed[0] == pytest.approx(t.user_attrs["val_nll"])   # attrs of the first seed
+    assert t.value == pytest.approx(sum(per_seed) / 2)
+    with pytest.raises(ValueError, match="tune.seeds = 0"):
+        Objective("tcn", {}, lambda ov: None, data, "val_nll", "w0", seeds=0)

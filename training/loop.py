@@ -4,7 +4,9 @@ torch models: AdamW + cosine annealing (per epoch, to ``min_lr``), class balance
 split's class weights in the loss, or class-balanced sampling), batch augmentation, early stopping on validation macro-F1 (the
 torque estimators: windows with force plates, moment RMSE; see training.tasks),
 a checkpoint every epoch (``checkpoint.pt``: model, optimizer, scheduler, RNG state, epoch, best
-score; resumed from when present), the best weights in ``model.pt`` and ``metrics.json``.
+score; resumed from when present), the best weights in ``model.pt`` and ``metrics.json``. With
+``ema_decay`` the weights validated and saved are an exponential moving average of the trained ones
+(``torch.optim.swa_utils.AveragedModel``).
 sklearn models (``features_svm``, ``minirocket``): ``fit`` on the whole train split, ``model.joblib``.
 
 Determinism: ``torch.manual_seed(seed)``, ``use_deterministic_algorithms(True, warn_only=True)``,
@@ -86,6 +88,9 @@ class TrainParams(_Strict):
     min_lr: float = Field(default=1e-6, ge=0, le=1)
     patience: int = Field(default=5, ge=1)                        # epochs without a better val macro-F1
     grad_clip: float | None = Field(default=1.0, gt=0)
+    # exponential moving average of the weights (and BatchNorm buffers), updated after every step
+    # with this decay; validation, checkpoint selection and model.pt use the averaged weights; null = off
+    ema_decay: float | None = Field(default=None, gt=0, lt=1)
     threads: int | None = Field(default=None, ge=1, le=256)
     max_batches_per_epoch: int | None = Field(default=None, ge=1)  # smoke runs only
     # equal sample budget: train windows seen over the run (all epochs, all ranks); replaces
@@ -144,6 +149,15 @@ def augment_batch(batch: dict[str, torch.Tensor], a: AugmentParams, g: torch.Gen
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+def weight_average(model: torch.nn.Module, decay: float | None):
+    """An exponential moving average of ``model``'s parameters and buffers (None when ``decay`` is None)."""
+    if decay is None:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
 def _classes(data_dir: Path) -> list[str]:
     info = json.loads((data_dir / "dataset.json").read_text())
     return list(info["classes"])
@@ -398,6 +412,7 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
     model = build_model(model_name, cfg).to(d.device)  # before the optimizer: its state follows the params
     n_params = int(sum(t.numel() for t in model.parameters()))
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
+    ema = weight_average(model, p.ema_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=p.epochs, eta_min=p.min_lr)
     ckpt_path, best_path = out_dir / "checkpoint.pt", out_dir / "model.pt"
     state = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "since_best": 0, "history": []}
@@ -407,6 +422,10 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
         if ck.get("model_name") != model_name or ck.get("model_cfg") != cfg:
             raise ValueError(f"{ckpt_path}: checkpoint of a different model/cfg; delete it to start over")
         model.load_state_dict(ck["model"])
+        if ema is not None:
+            if "ema" not in ck:
+                raise ValueError(f"{ckpt_path}: checkpoint written without ema_decay; delete it to start over")
+            ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
         # the epoch budget may have grown since the checkpoint: continue the cosine of *this* budget
@@ -453,6 +472,8 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
             if p.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)
             opt.step()
+            if ema is not None:
+                ema.update_parameters(model)
             total += float(losses["total"].detach())
             n_batches += 1
             bar.update()
@@ -462,7 +483,8 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
         _sync_buffers(model, d)
         lr = opt.param_groups[0]["lr"]
         sched.step()
-        val = _broadcast(task.evaluate(model, epoch_val_loader, d.device) if d.main else None, d)  # one decision
+        scored = ema.module if ema is not None else model   # the weights validated and saved
+        val = _broadcast(task.evaluate(scored, epoch_val_loader, d.device) if d.main else None, d)  # one decision
         row = {"epoch": epoch, "train_loss": total / max(n_batches, 1), **task.epoch_row(val), "lr": lr}
         state["history"].append(row)
         score = val["score"] if not math.isnan(val["score"]) else -row["train_loss"]
@@ -470,7 +492,7 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
             state.update(best_score=score, best_epoch=epoch, since_best=0)
             if d.main:
                 torch.save({"model_name": model_name, "model_cfg": cfg, "classes": classes,
-                            "state_dict": model.state_dict(), "epoch": epoch,
+                            "state_dict": scored.state_dict(), "epoch": epoch,
                             task.score_name: val[task.score_key]}, best_path)
         else:
             state["since_best"] += 1
@@ -479,6 +501,8 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
             ckpt = {"model_name": model_name, "model_cfg": cfg, "model": model.state_dict(),
                     "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
                     "epoch": epoch, "best_score": state["best_score"], "state": state}
+            if ema is not None:
+                ckpt["ema"] = ema.state_dict()
             if d.device.type == "cuda":
                 ckpt["cuda_rng"] = torch.cuda.get_rng_state(d.device)
             tmp = ckpt_path.with_suffix(".tmp")

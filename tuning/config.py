@@ -38,6 +38,9 @@ class TuneParams(_Strict):
     n_trials: int = Field(default=8, ge=1)            # per worker
     timeout_s: float | None = Field(default=None, gt=0)   # per worker: no new trial after this
     metric: str = "val_nll"           # a key of the loop's epoch row and of the final metrics
+    # training seeds per trial (train.seed + 0 .. n-1): the trial's value is the metric's mean over
+    # them, so that a best trial is one that holds at a second seed; pruning watches the first seed
+    seeds: int = Field(default=1, ge=1, le=10)
     direction: Literal["minimize", "maximize"] = "minimize"
     enqueue_current: bool = True      # trial 0 = what train@<arch> trains now (the "before")
     # settings every trial (trial 0 included) trains with, deep-merged over train.archs.<arch>

@@ -3,7 +3,9 @@
 The objective suggests the space's values, asks ``config_for(overrides)`` for the training config
 (the train stage's own ``load_params``, so a trial is validated like params.yaml), trains into a
 scratch folder, reports the epoch-level validation metric to the pruner through the loop's
-``on_epoch`` hook and returns the final validation metric (whole val split, best checkpoint).
+``on_epoch`` hook and returns the final validation metric (whole val split, best checkpoint);
+with ``seeds`` > 1 the trial trains once per seed (``train.seed + k``) and returns the metric's
+mean over them (pruning and tracking follow the first seed; the values per seed are user attrs).
 Tracking is attached from outside: each trial is an MLflow run nested under the worker's parent
 run (the ``mlflow.parentRunId`` tag, which is what ``mlflow.start_run(nested=True)`` writes).
 Single-process only (no torchrun: a pruning decision on rank 0 alone would stall the others).
@@ -36,8 +38,10 @@ def worker_id() -> str:
 class Objective:
     def __init__(self, name: str, space: Mapping[str, dict], config_for: Callable[[dict], tuple],
                  data_dir: Path, metric: str, worker: str, tracker_for: Callable[[optuna.Trial], Any] | None = None,
-                 work_dir: Path | None = None):
-        self.name, self.space, self.config_for = name, dict(space), config_for
+                 work_dir: Path | None = None, seeds: int = 1):
+        if seeds < 1:
+            raise ValueError(f"tune.seeds = {seeds}: expected >= 1 training seeds per trial")
+        self.name, self.space, self.config_for, self.seeds = name, dict(space), config_for, seeds
         self.data_dir, self.metric, self.worker = Path(data_dir), metric, worker
         self.tracker_for, self.work_dir = tracker_for, work_dir
 
@@ -61,22 +65,34 @@ class Objective:
             if trial.should_prune():
                 raise optuna.TrialPruned(f"epoch {epoch}: {self.metric} {value:.4f}")
 
-        out = Path(tempfile.mkdtemp(prefix=f"trial{trial.number}-", dir=self.work_dir))
+        values = []
+        for k in range(self.seeds):
+            p_k = p.model_copy(update={"seed": p.seed + k})
+            metrics = self._train_one(trial, train, arch, cfg, p_k, tracker if k == 0 else None,
+                                      report if k == 0 else None)
+            if k == 0:
+                for key in USER_ATTRS:
+                    if key in metrics:
+                        trial.set_user_attr(key, metrics[key])
+            value = metrics.get(self.metric)
+            if value is None or not math.isfinite(float(value)):
+                raise ValueError(f"trial {trial.number} seed {p_k.seed}: final {self.metric} = {value!r} "
+                                 f"(not a finite number)")
+            values.append(float(value))
+        if self.seeds > 1:
+            trial.set_user_attr(f"{self.metric}_per_seed", values)
+        return sum(values) / len(values)
+
+    def _train_one(self, trial, train, arch, cfg, p, tracker, report) -> dict:
+        out = Path(tempfile.mkdtemp(prefix=f"trial{trial.number}-s{p.seed}-", dir=self.work_dir))
         try:
-            metrics = train(arch, cfg, p, self.data_dir, out, tracker=tracker, progress=False, on_epoch=report)
+            return train(arch, cfg, p, self.data_dir, out, tracker=tracker, progress=False, on_epoch=report)
         except optuna.TrialPruned:
             if tracker is not None and tracker.run_id:
                 _mark_pruned(tracker)
             raise
         finally:
             shutil.rmtree(out, ignore_errors=True)
-        for key in USER_ATTRS:
-            if key in metrics:
-                trial.set_user_attr(key, metrics[key])
-        value = metrics.get(self.metric)
-        if value is None or not math.isfinite(float(value)):
-            raise ValueError(f"trial {trial.number}: final {self.metric} = {value!r} (not a finite number)")
-        return float(value)
 
 
 def _mark_pruned(tracker) -> None:

@@ -1,0 +1,93 @@
+"""Train a variant of a zoo model over several seeds and compare it with the peer baseline's seeds.
+
+    python scripts/champion_seeds.py VARIANT --set '{"train": {"epochs": 12}}' --seeds 0 1 2 \
+        --data /work/main/data/processed/synth --baseline-dir /work/main/artifacts --out tmp/champ
+
+Each seed k trains ``train.archs.<model>`` of params.yaml (active profile) with the JSON overrides of
+``--set`` deep-merged over it and seed ``train.seed + k`` (as ``stages.train <model> --seed k``), into
+``<out>/<variant>/seed_<k>/`` (no MLflow). Then, on the same windows: val and test window accuracy,
+macro-F1, val NLL, fault macro-F1 given the action, and McNemar (exact) against the baseline's k-th
+run (``<baseline-dir>/train/<baseline>`` for k = 0, ``<baseline-dir>/seeds/<baseline>/seed_k`` else).
+Prints one row per seed and the mean +- std, and writes ``<out>/<variant>/summary.json``.
+Choices are to be made on the val figures; test is for reporting.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from evaluation import metrics as M  # noqa: E402
+from evaluation.predict import load_split, load_trained, predict  # noqa: E402
+from stages.train import load_params  # noqa: E402
+from training.loop import train  # noqa: E402
+
+
+def baseline_dir(root: Path, name: str, k: int) -> Path:
+    return root / "train" / name if k == 0 else root / "seeds" / name / f"seed_{k}"
+
+
+def train_seed(model: str, overrides: dict, k: int, data_dir: Path, out_dir: Path, threads: int) -> dict:
+    _, p, arch, cfg = load_params(model, extra=overrides)
+    p = p.model_copy(update={"seed": p.seed + k, "threads": threads,
+                             "tracking": p.tracking.model_copy(update={"enabled": False})})
+    if (out_dir / "metrics.json").is_file():
+        return json.loads((out_dir / "metrics.json").read_text())
+    return train(arch, cfg, p, data_dir, out_dir, tracker=None, progress=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("variant")
+    ap.add_argument("--model", default="tcn")
+    ap.add_argument("--set", default="{}", help="JSON overrides deep-merged over train.archs.<model>")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--data", type=Path, default=Path("data/processed/synth"))
+    ap.add_argument("--baseline", default="minirocket")
+    ap.add_argument("--baseline-dir", type=Path, default=Path("artifacts"))
+    ap.add_argument("--out", type=Path, default=Path("tmp/champ"))
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    overrides = json.loads(a.set)
+    K = len(json.loads((a.data / "dataset.json").read_text())["classes"])
+    test, val = load_split(a.data, "test", 128, needs_video=False), load_split(a.data, "val", 128, needs_video=False)
+    rows = []
+    for k in a.seeds:
+        out = a.out / a.variant / f"seed_{k}"
+        m = train_seed(a.model, overrides, k, a.data, out, a.threads)
+        tr = load_trained(out)
+        lp, vlp = predict(tr, test, K)["log_prob"], predict(tr, val, K)["log_prob"]
+        row = {"seed": k, "val_acc": M.accuracy(val.label, vlp), "val_nll": m["val_nll"],
+               "val_fault_f1": m.get("val_fault_macro_f1"), "test_acc": M.accuracy(test.label, lp),
+               "test_fault_f1": m.get("test_fault_macro_f1"), "errors": int((lp.argmax(1) != test.label).sum()),
+               "seconds": m["seconds"], "best_epoch": m["best_epoch"]}
+        bdir = baseline_dir(a.baseline_dir, a.baseline, k)
+        if (bdir / "model.joblib").is_file() or (bdir / "model.pt").is_file():
+            blp = predict(load_trained(bdir), test, K)["log_prob"]
+            row["baseline_acc"] = M.accuracy(test.label, blp)
+            row["mcnemar"] = M.mcnemar_exact(lp.argmax(1) == test.label, blp.argmax(1) == test.label)
+        rows.append(row)
+        mc = row.get("mcnemar", {})
+        print(f"{a.variant} seed {k}: val acc {row['val_acc']:.4f} nll {row['val_nll']:.4f} fault {row['val_fault_f1']:.3f} | "
+              f"test acc {row['test_acc']:.4f} ({row['errors']} err) fault {row['test_fault_f1']:.3f} | "
+              f"{a.baseline} {row.get('baseline_acc', float('nan')):.4f} McNemar {mc.get('a_only')}/{mc.get('b_only')} "
+              f"p={mc.get('p_value', float('nan')):.3g} | {row['seconds']:.0f} s, best epoch {row['best_epoch']}", flush=True)
+    summary = {"variant": a.variant, "model": a.model, "overrides": overrides, "runs": rows,
+               **{f"{key}_mean_std": M.mean_std([r[key] for r in rows if r.get(key) is not None])
+                  for key in ("val_acc", "val_nll", "val_fault_f1", "test_acc", "test_fault_f1", "baseline_acc")}}
+    (a.out / a.variant / "summary.json").write_text(json.dumps(summary, indent=1, default=float) + "\n")
+    for key in ("val_acc", "val_nll", "val_fault_f1", "test_acc", "test_fault_f1", "baseline_acc"):
+        s = summary[f"{key}_mean_std"]
+        print(f"{a.variant} {key}: {s['mean']:.4f} +- {s['std']:.4f} (n={s['n']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
