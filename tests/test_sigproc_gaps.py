@@ -72,3 +72,21 @@ def test_resample_errors_and_outside_range():
     x_new, filled = resample_uniform(t, t * 2, np.array([-1.0, -0.05, 0.5, 0.95, 5.0]))
     np.testing.assert_allclose(x_new, [0.0, -0.1, 1.0, 1.9, 1.8], atol=1e-9)
     np.testing.assert_array_equal(filled, [True, False, False, False, True])
+
+
+def test_cubic_is_the_not_a_knot_spline_of_scipy_cubicspline():
+    """kind="cubic" (one make_interp_spline fit over all channels) gives CubicSpline's not-a-knot
+    interpolant per channel, inside the data and in the one-period extrapolation at both ends,
+    on irregular stamps with a NaN row (dropped before the fit)."""
+    from scipy.interpolate import CubicSpline
+
+    rng = np.random.default_rng(7)
+    t = np.sort(rng.choice(np.arange(400), 300, replace=False)) / 100.0
+    x = np.cumsum(rng.standard_normal((300, 5)), 0) * [1.0, 10.0, 100.0, 1e3, 0.01]
+    x[40] = np.nan
+    q = np.linspace(t[0] - 0.009, t[-1] + 0.009, 777)
+    got, _ = resample_uniform(t, x, q, kind="cubic", nominal_hz=100.0)
+    good = np.isfinite(x).all(1)
+    for c in range(x.shape[1]):
+        want = CubicSpline(t[good], x[good, c], bc_type="not-a-knot")(q)
+        np.testing.assert_allclose(got[:, c], want, rtol=1e-11, atol=1e-11 * np.abs(x[good, c]).max())
