@@ -91,7 +91,8 @@ def packaged(tmp_path_factory):
     home = work / "bentoml"
     code = ("from stages.package import PackageParams, package; package(PackageParams("
             f"artifacts_dir={str(work / 'artifacts')!r}, processed_dir={str(processed)!r}, "
-            f"out_dir={str(work / 'package')!r}, report={str(work / 'package.json')!r}, tracking_uri=None))")
+            f"out_dir={str(work / 'package')!r}, report={str(work / 'package.json')!r}, tracking_uri=None, "
+            "reference=None))")   # hermetic: not the repo's artifacts/reference (tests/test_feedback_service.py packages one)
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=_env(home), capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     return {"raw": raw, "processed": processed, "work": work, "home": home, "out": out,
