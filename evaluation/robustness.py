@@ -134,7 +134,10 @@ def drop_frames(batch: Batch, fraction: float, rng: np.random.Generator) -> Batc
         xyz = lm[i, :, :, :3].numpy().astype(float).reshape(T, -1)
         xyz[drop] = np.nan
         filled, _ = resample_uniform(t, xyz, t, kind="cubic", nominal_hz=1.0)
-        lm[i, :, :, :3] = torch.from_numpy(filled.reshape(T, N, 3)).to(lm.dtype)
+        # only the dropped frames take the filler's values: the spline reproduces the detected ones
+        # to rounding, not bit for bit
+        fill = torch.from_numpy(filled.reshape(T, N, 3)).to(lm.dtype)
+        lm[i, drop, :, :3] = fill[drop]
         lm[i, drop, :, 3] = 0.0
     return {**batch, "landmarks": lm}
 
