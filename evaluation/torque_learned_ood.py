@@ -43,6 +43,7 @@ from biomech.conventions import ACTIONS, COORDINATES, JOINT_ANGLES, MOMENTS, TRA
 from biomech.io import RawDataError, read_json, read_mot, read_npz
 from biomech.sensors import resample_at
 from biomech.synth import MARGIN_S, ClipSpec, SynthConfig, newton_euler_moments, simulate
+from evaluation.metrics import bootstrap_ci
 from evaluation.torque_uncertainty import PRO
 
 REPORTED = ("knee_angle_r", "knee_angle_l", "hip_flexion_r", "hip_flexion_l", "ankle_angle_r", "ankle_angle_l")
@@ -111,18 +112,16 @@ def score(preds: dict[str, np.ndarray], target: np.ndarray, clips: np.ndarray | 
     preds = {k: np.asarray(p, dtype=np.float64) for k, p in preds.items()}
     out = {"n_windows": int(len(t)), "rmse": {k: {n: _rmse(p, t, j) for n, j in js.items()} for k, p in preds.items()}}
     if clips is not None and {"learned", "physics"} <= set(preds):
-        clips = np.asarray(clips)
-        ids = np.unique(clips)
-        rows = [np.flatnonzero(clips == c) for c in ids]
-        rng = np.random.default_rng(seed)
-        d = {n: [] for n in js}
-        for _ in range(n_boot):
-            w = np.concatenate([rows[i] for i in rng.integers(0, len(ids), len(ids))])
-            for n, j in js.items():
-                d[n].append(_rmse(preds["learned"][w], t[w], j) - _rmse(preds["physics"][w], t[w], j))
-        out["n_clips"] = int(len(ids))
-        out["learned_minus_physics_ci95"] = {n: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))]
-                                             for n, v in d.items()}
+        # the project's group bootstrap (evaluation.metrics), resampling clips; it passes the
+        # resampled rows as its labels, so the metric indexes the windows with them
+        rows = np.arange(len(t))
+        out["learned_minus_physics_ci95"] = {}
+        for n, j in js.items():
+            def delta(w, _unused, j=j):
+                return _rmse(preds["learned"][w], t[w], j) - _rmse(preds["physics"][w], t[w], j)
+            ci = bootstrap_ci(rows, np.zeros((len(t), 1)), list(clips), delta, n_boot=n_boot, seed=seed)
+            out["learned_minus_physics_ci95"][n] = [ci["low"], ci["high"]]
+        out["n_clips"] = int(len(np.unique(np.asarray(clips))))
     return out
 
 
