@@ -62,6 +62,8 @@ class ViewSweepParams(_Strict):
     raw_dir: str | None = None
     sync_offsets: str | None = None
     own_view: bool = True
+    # processes deriving the clips' views (spawn; 1 = in the evaluate process): the same windows
+    workers: int = Field(default=1, ge=1, le=64)
 
 
 class EvaluateParams(_Strict):

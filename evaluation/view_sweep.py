@@ -79,15 +79,45 @@ def _clip_offsets(path: Path) -> dict[str, dict[str, float]]:
             for r in rows}
 
 
+def _clip_views(job: tuple) -> tuple[list[np.ndarray], float, float]:
+    """One clip of the sweep (a worker's unit): its landmark windows per view and the seconds spent
+    deriving the views and building the windows. ``job`` = (clip_dir, azimuths, window starts,
+    timeline t0, recovered offsets, PreprocessParams, scalers)."""
+    from biomech.synth import landmarks_from_viewpoints
+    from preprocessing.view import clip_landmark_windows
+
+    clip_dir, azs, starts, t0, offsets, pp, scalers = job
+    t1 = time.perf_counter()
+    views = landmarks_from_viewpoints(clip_dir, azs)
+    t2 = time.perf_counter()
+    wins = clip_landmark_windows(clip_dir, views, starts, t0, offsets, pp, scalers)
+    return wins, t2 - t1, time.perf_counter() - t2
+
+
+def _init_worker() -> None:
+    torch.set_num_threads(1)
+
+
+def _map_clips(jobs: list[tuple], workers: int):
+    """``_clip_views`` over ``jobs`` in order: in this process (``workers`` 1) or on ``workers``
+    spawn processes (each clip's draws are seeded by its own seed and azimuth, so the windows do
+    not depend on which process derives them)."""
+    if workers <= 1 or len(jobs) < 2:
+        yield from map(_clip_views, jobs)
+        return
+    from multiprocessing import get_context
+
+    # spawn, not fork: forking after torch initialised its thread pool can deadlock
+    with get_context("spawn").Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
+        yield from pool.imap(_clip_views, jobs, chunksize=4)
+
+
 def sweep_landmarks(split: Split, data_dir: Path, info: dict, azimuths_deg: list[float], sp,
                     progress: bool = True) -> tuple[dict[str, np.ndarray], dict]:
     """Landmark windows of every window of ``split`` seen from each azimuth (and, with
     ``sp.own_view``, from each clip's own azimuth with a fresh draw under the key "own"):
-    ({key: (N, L, 33, 4) float32}, timing). Raises FileNotFoundError / ValueError naming what
-    is missing."""
-    from biomech.synth import landmarks_from_viewpoints
-    from preprocessing.view import clip_landmark_windows
-
+    ({key: (N, L, 33, 4) float32}, timing), derived on ``sp.workers`` processes. Raises
+    FileNotFoundError / ValueError naming what is missing."""
     raw, offsets_file, pp = _sources(data_dir, info, sp)
     for path in (raw, offsets_file):
         if not path.exists():
@@ -103,9 +133,8 @@ def sweep_landmarks(split: Split, data_dir: Path, info: dict, azimuths_deg: list
     keys = [f"{a:g}" for a in azimuths_deg] + (["own"] if sp.own_view else [])
     n, L = len(split), int(pp.window.length)
     out = {k: np.zeros((n, L, 33, 4), np.float32) for k in keys}
-    t_derive = t_windows = 0.0
-    for clip in tqdm(list(dict.fromkeys(clip_ids)), desc="view sweep", unit="clip", disable=not progress,
-                     file=sys.stderr):
+    jobs, clip_rows = [], []
+    for clip in dict.fromkeys(clip_ids):
         rows = np.flatnonzero(clip_ids == clip)
         clip_dir = raw / str(meta["athlete_id"][rows[0]]) / clip
         if clip not in offsets:
@@ -115,15 +144,20 @@ def sweep_landmarks(split: Split, data_dir: Path, info: dict, azimuths_deg: list
         azs = list(azimuths_deg)
         if sp.own_view:
             azs.append(float(json.loads((clip_dir / "meta.json").read_text())["video"]["camera"]["azimuth_deg"]))
-        t1 = time.perf_counter()
-        views = landmarks_from_viewpoints(clip_dir, azs)
-        t2 = time.perf_counter()
-        wins = clip_landmark_windows(clip_dir, views, starts, t0, offsets[clip], pp, scalers)
-        t_windows += time.perf_counter() - t2
-        t_derive += t2 - t1
+        jobs.append((clip_dir, azs, starts, t0, offsets[clip], pp, scalers))
+        clip_rows.append(rows)
+    t_derive = t_windows = 0.0
+    t0 = time.perf_counter()
+    results = _map_clips(jobs, sp.workers)
+    for rows, (wins, td, tw) in tqdm(zip(clip_rows, results), total=len(jobs), desc="view sweep", unit="clip",
+                                     disable=not progress, file=sys.stderr):
+        t_derive += td
+        t_windows += tw
         for k, w in zip(keys, wins):
             out[k][rows] = w
-    return out, {"derive_s": round(t_derive, 2), "windows_s": round(t_windows, 2)}
+    # derive_s / windows_s: summed over the clips (CPU-bound work, in whichever process); wall_s: elapsed
+    return out, {"derive_s": round(t_derive, 2), "windows_s": round(t_windows, 2),
+                 "wall_s": round(time.perf_counter() - t0, 2), "workers": int(sp.workers)}
 
 
 def _with_landmarks(split: Split, landmarks: np.ndarray) -> Split:
@@ -200,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--offsets", help="sync_offsets.json of the preprocess stage (default: from dataset.json params)")
     ap.add_argument("--split", default="test")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=1, help="processes deriving the views (same windows as 1)")
     ap.add_argument("--json", help="write the result here")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -208,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     trained = load_trained(a.model)
     split = load_split(data_dir, a.split, 64, needs_video="video" in trained.modalities)
-    sp = ViewSweepParams(raw_dir=a.raw, sync_offsets=a.offsets)
+    sp = ViewSweepParams(raw_dir=a.raw, sync_offsets=a.offsets, workers=a.workers)
     cpu0 = time.process_time()
     r = view_sweep(trained, split, data_dir, info, sp, BootstrapParams(seed=20261122))
     cpu = time.process_time() - cpu0

@@ -240,3 +240,22 @@ def test_sweep_windows_line_up_with_the_stored_windows(run):
     for i in range(len(own)):
         other = clips != clips[i]
         assert dist[i, i] < dist[i, other].min(), (i, clips[i])
+
+
+def test_sweep_on_two_processes_gives_the_same_windows_as_one(run):
+    """evaluate.view_sweep.workers is 2 in params.yaml for speed: each clip's draws are seeded by
+    its own seed and azimuth, so the windows are bit for bit those of one process, in split order."""
+    from evaluation.params import ViewSweepParams
+    from evaluation.predict import load_split
+    from evaluation.view_sweep import sweep_landmarks
+
+    _, _, d, _ = run
+    info = json.loads((d / "dataset.json").read_text())
+    split = load_split(d, "train", needs_video=False)
+    assert len(set(split.meta["clip_id"].tolist())) > 2      # several clips, spread over both workers
+    one, t1 = sweep_landmarks(split, d, info, [45.0, 200.0], ViewSweepParams(workers=1), progress=False)
+    two, t2 = sweep_landmarks(split, d, info, [45.0, 200.0], ViewSweepParams(workers=2), progress=False)
+    assert (t1["workers"], t2["workers"]) == (1, 2)
+    assert list(two) == list(one) == ["45", "200", "own"]
+    for k in one:
+        assert np.isfinite(one[k]).any() and np.array_equal(two[k], one[k], equal_nan=True), k
