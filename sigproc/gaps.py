@@ -137,13 +137,15 @@ def resample_uniform(t, x, t_new, kind: str = "cubic", nominal_hz: float | None 
         raise ValueError(f"kind={kind!r} needs at least {min_pts} finite samples, got {tg.size}")
 
     if kind == "cubic":
-        f = interpolate.make_interp_spline(tg, xg, k=3, axis=0)   # not-a-knot, extrapolates
+        # not-a-knot, extrapolates; tg / xg are finite already (checked above), so scipy's second
+        # finiteness pass over the data and the collocation matrix is skipped (the same solve)
+        f = interpolate.make_interp_spline(tg, xg, k=3, axis=0, check_finite=False)
     elif kind == "pchip":
         f = interpolate.PchipInterpolator(tg, xg, axis=0, extrapolate=True)
     elif kind == "akima":
         f = interpolate.Akima1DInterpolator(tg, xg, axis=0, extrapolate=True)
     else:
-        f = interpolate.make_interp_spline(tg, xg, k=1, axis=0)
+        f = interpolate.make_interp_spline(tg, xg, k=1, axis=0, check_finite=False)
 
     # distance from each query to the nearest real sample
     pos = np.searchsorted(tg, t_new)
