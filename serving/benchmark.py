@@ -36,6 +36,46 @@ from serving.client import request_from_clip
 SPAN = (0.5, 1.9)
 
 
+def sequence_request(clip: str, seconds: float, gap_s: float = 0.5) -> tuple[dict, list[str]]:
+    """A /recognize request of one long recording of about ``seconds`` (base64 float32, clock
+    synchronisation on): the clips of ``clip``'s athlete that have all three streams (``clip`` first,
+    then the others in name order, cycled when they are too few), whole, back to back, each clip's
+    streams shifted by the running video time plus ``gap_s`` (so that no stamps overlap: every clip
+    keeps its own IMU / plate clock offset, within +-0.15 s). Returns (request, the clips used)."""
+    from serving.client import encode
+
+    first = Path(clip)
+    others = sorted(d for d in first.parent.iterdir() if d != first and (d / "grf.npz").is_file()
+                    and (d / "imu.npz").is_file() and (d / "keypoints.npz").is_file())
+    order = [first] + others
+    meta = json.loads((first / "meta.json").read_text())
+    rates = meta["rates_hz"]
+    parts: dict[str, list] = {}
+    used, t_run, i = [], 0.0, 0
+    while t_run < seconds:
+        d = order[i % len(order)]
+        i += 1
+        with np.load(d / "keypoints.npz") as kp, np.load(d / "imu.npz") as imu, np.load(d / "grf.npz") as g:
+            for name, z, keys in (("kp", kp, ("world", "visibility", "image")), ("imu", imu, ("acc", "gyro")),
+                                  ("grf", g, ("force", "cop", "free_moment"))):
+                parts.setdefault(f"{name}.time", []).append(z["time"] + t_run)
+                for k in keys:
+                    parts.setdefault(f"{name}.{k}", []).append(z[k])
+            t_run += float(kp["time"][-1]) + 1.0 / rates["video"] + gap_s
+        used.append(f"{d.parent.name}/{d.name}")
+    c = {k: encode(np.concatenate(v), compact=True) for k, v in parts.items()}
+    a = meta["athlete"]
+    req = {"athlete": {"mass_kg": a["mass_kg"], "height_m": a["height_m"], "sex": a.get("sex")}, "top_k": 3,
+           "synchronise": True,
+           "landmarks": {"rate_hz": rates["video"], "time": c["kp.time"], "world": c["kp.world"],
+                         "visibility": c["kp.visibility"], "image": c["kp.image"],
+                         "image_size": [meta["video"]["width"], meta["video"]["height"]]},
+           "imu": {"rate_hz": rates["imu"], "time": c["imu.time"], "acc": c["imu.acc"], "gyro": c["imu.gyro"]},
+           "grf": {"rate_hz": rates["grf"], "time": c["grf.time"], "force": c["grf.force"], "cop": c["grf.cop"],
+                   "free_moment": c["grf.free_moment"]}}
+    return req, used
+
+
 def _pct(ms: list[float]) -> dict:
     a = np.asarray(ms)
     return {"n": int(a.size), "p50_ms": round(float(np.percentile(a, 50)), 2),

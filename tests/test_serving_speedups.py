@@ -24,3 +24,42 @@ def test_butter_lowpass_equals_scipy_sosfiltfilt_bit_for_bit(shape, axis, fs, fc
         assert got.shape == want.shape
         np.testing.assert_array_equal(got, want)
     assert not np.array_equal(got, x)   # it filtered
+
+
+def test_resampler_fitted_once_equals_resample_uniform_on_every_grid():
+    from scipy import interpolate
+
+    from sigproc.gaps import Resampler, resample_uniform
+
+    rng = np.random.default_rng(5)
+    t = np.cumsum(rng.uniform(0.004, 0.006, 300))
+    t = np.delete(t, [40, 41, 42, 200])            # dropped samples
+    x = rng.normal(size=(len(t), 3)).cumsum(0)
+    fit = Resampler(t, x)
+    for grid in (np.linspace(t[0] - 0.02, t[-1] + 0.02, 411), np.linspace(t[0], t[-1], 97)):
+        got, filled = fit(grid)
+        want, want_filled = resample_uniform(t, x, grid)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(filled, want_filled)
+        inside = (grid >= t[0]) & (grid <= t[-1])   # scipy's not-a-knot spline, default checks
+        np.testing.assert_array_equal(got[inside], interpolate.make_interp_spline(t, x, k=3, axis=0)(grid[inside]))
+    assert filled.any() and not filled.all()
+
+
+def test_offsets_with_shared_fits_equal_the_separate_calls():
+    from sigproc.sync import estimate_offset_xcorr, refine_offset_dtw, signal_fits
+
+    rng = np.random.default_rng(8)
+    t_ref = np.arange(0, 4, 1 / 60)
+    ref = np.sin(2 * np.pi * 1.3 * t_ref)[:, None] + 0.3 * np.sin(2 * np.pi * 3.1 * t_ref)[:, None]
+    t_sig = np.arange(0, 4, 1 / 200)
+    true = 0.037
+    sig = np.sin(2 * np.pi * 1.3 * (t_sig + true))[:, None] + 0.3 * np.sin(2 * np.pi * 3.1 * (t_sig + true))[:, None]
+    sig = sig + 0.01 * rng.normal(size=sig.shape)
+    fits = signal_fits(t_ref, ref, t_sig, sig)
+    a = estimate_offset_xcorr(t_ref, ref, t_sig, sig, max_lag_s=0.15, fs_hz=250.0)
+    b = estimate_offset_xcorr(t_ref, ref, t_sig, sig, max_lag_s=0.15, fs_hz=250.0, fits=fits)
+    assert a == b and abs(a.offset_s - true) < 0.004
+    da = refine_offset_dtw(t_ref, ref, t_sig, sig, a.offset_s, search_s=0.02, fs_hz=100.0)
+    db = refine_offset_dtw(t_ref, ref, t_sig, sig, b.offset_s, search_s=0.02, fs_hz=100.0, fits=fits)
+    assert da == db
