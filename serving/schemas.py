@@ -145,6 +145,8 @@ def columns(values: dict, name: str, time=None, time_name: str = "time", rate_hz
 
 
 def _finite(arr: np.ndarray, name: str, allow_nan_rows: bool = False) -> np.ndarray:
+    if np.isfinite(arr).all():   # the usual case: one pass, no masks
+        return arr
     bad = ~np.isfinite(arr)
     if allow_nan_rows:  # a detector leaves whole NaN rows on frames without a person; inf is never valid
         rows = np.isnan(arr).reshape(len(arr), -1).all(1)
