@@ -90,11 +90,11 @@ def _pct(ms: list[float]) -> dict:
             "p95_ms": round(float(np.percentile(a, 95)), 2), "p99_ms": round(float(np.percentile(a, 99)), 2)}
 
 
-def sequential(url: str, body: bytes, path: str, n: int, headers: dict) -> dict:
+def sequential(url: str, body: bytes, path: str, n: int, headers: dict, ctype: str = "application/json") -> dict:
     import httpx
 
     ms = []
-    with httpx.Client(base_url=url, timeout=60, headers={"content-type": "application/json", **headers}) as c:
+    with httpx.Client(base_url=url, timeout=60, headers={"content-type": ctype, **headers}) as c:
         for i in range(n + 5):
             t = time.perf_counter()
             r = c.post(path, content=body)
@@ -106,14 +106,14 @@ def sequential(url: str, body: bytes, path: str, n: int, headers: dict) -> dict:
 
 
 async def _load(url: str, body: bytes, path: str, seconds: float, concurrency: int, headers: dict,
-                windows_per_request: int = 1) -> dict:
+                windows_per_request: int = 1, ctype: str = "application/json") -> dict:
     import httpx
 
     ms, errors, codes = [], 0, {}
     stop = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits,
-                                 headers={"content-type": "application/json", **headers}) as c:
+                                 headers={"content-type": ctype, **headers}) as c:
         async def worker():
             nonlocal errors
             while time.perf_counter() < stop:
@@ -240,10 +240,14 @@ FIGURES = {   # key -> (label in the summary, goal)
     "c1_b64_nosync": ("/recognize c=1, one window, base64, sync off: p50 / p99 ms", ""),
     "c1_json_sync": ("/recognize c=1, one window, JSON lists, sync on: p50 / p99 ms", ""),
     "c1_json_nosync": ("/recognize c=1, one window, JSON lists, sync off: p50 / p99 ms", ""),
-    "c1_seq": ("/recognize c=1, one sequence request: p50 / p99 ms", ""),
+    "c1_npz_sync": ("/binary/recognize c=1, one window, npz body, sync on: p50 / p99 ms", "<= 5 / <= 20"),
+    "c1_npz_nosync": ("/binary/recognize c=1, one window, npz body, sync off: p50 / p99 ms", ""),
+    "c1_seq": ("/recognize c=1, one sequence request, base64: p50 / p99 ms", ""),
+    "c1_seq_npz": ("/binary/recognize c=1, one sequence request, npz: p50 / p99 ms", ""),
     "load_batch": ("/recognize_batch c=C, one window a request: windows/s", ">= 1000"),
     "load_single": ("/recognize c=C, one window a request: windows/s", ">= 1000"),
-    "load_seq": ("/recognize c=C, one sequence a request: windows/s", ">= 1000"),
+    "load_seq": ("/recognize c=C, one sequence a request, base64: windows/s", ">= 1000"),
+    "load_seq_npz": ("/binary/recognize c=C, one sequence a request, npz: windows/s", ">= 1000"),
 }
 
 
@@ -316,8 +320,28 @@ def _measure(a, urls: dict, headers: dict, res: dict) -> None:
     if seq_body is not None:
         plan.append(("load_seq", lambda u: asyncio.run(_load(u, seq_body, "/recognize", a.seconds, a.concurrency,
                                                              headers, res["sequence"]["windows"]))))
+    from serving.binary import MEDIA_TYPE, npz_body
+
+    new_only = set()   # the binary body is new: not measured on the old code's server
+    for sync in (True, False):
+        b = npz_body({**one, "synchronise": sync})
+        key = f"c1_npz_{'sync' if sync else 'nosync'}"
+        plan.append((key, lambda u, b=b: {**sequential(u, b, "/binary/recognize", a.n, headers, MEDIA_TYPE),
+                                          "bytes": len(b)}))
+        new_only.add(key)
+    if seq_body is not None:
+        seq_npz = npz_body(seq)
+        plan.append(("c1_seq_npz", lambda u: {**sequential(u, seq_npz, "/binary/recognize", max(5, a.n // 20),
+                                                           headers, MEDIA_TYPE),
+                                              "bytes": len(seq_npz), "windows_per_request": res["sequence"]["windows"]}))
+        plan.append(("load_seq_npz", lambda u: asyncio.run(_load(u, seq_npz, "/binary/recognize", a.seconds,
+                                                                 a.concurrency, headers, res["sequence"]["windows"],
+                                                                 MEDIA_TYPE))))
+        new_only.update({"c1_seq_npz", "load_seq_npz"})
     for key, run in plan:
         for label, url in urls.items():   # back to back: the same load for both
+            if key in new_only and label == "before":
+                continue
             load = _loadavg()
             res[label][key] = {**run(url), "load_avg": load}
             print(label, key, res[label][key], flush=True)

@@ -17,7 +17,8 @@ import math
 from typing import Annotated, Literal, Optional, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, PrivateAttr, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from biomech.conventions import IMU_SENSORS
 
@@ -81,7 +82,9 @@ class EncodedArray(_Model):
     shape: list[Annotated[int, Field(strict=True, ge=1, le=MAX_SAMPLES)]] = Field(min_length=1, max_length=4)
 
 
-ArrayIn = Union[EncodedArray, list]
+# numpy arrays are accepted from in-process callers and the binary body (POST /binary/recognize,
+# serving.binary), never from JSON (so not in the OpenAPI schema)
+ArrayIn = Union[SkipJsonSchema[InstanceOf[np.ndarray]], EncodedArray, list]
 
 
 def encode_plain(a) -> EncodedArray:
@@ -103,6 +106,10 @@ def as_array(value, name: str, trailing: tuple, max_rows: int = MAX_SAMPLES, min
         if len(raw) != 4 * n:
             raise ValueError(f"{name}: {len(raw)} bytes for shape {value.shape} (expected {4 * n}: float32)")
         arr = np.frombuffer(raw, dtype="<f4").reshape(value.shape).astype(np.float64)
+    elif isinstance(value, np.ndarray):
+        if value.dtype.kind not in "fiu":
+            raise ValueError(f"{name}: dtype {value.dtype}, expected a float or integer array")
+        arr = value.astype(np.float64)
     else:
         try:
             arr = np.asarray(value, dtype=np.float64)
