@@ -418,15 +418,13 @@ def process_streams(cs: ClipStreams, p: PreprocessParams, read_s: float = 0.0, t
         grid, Xu, filled = _uniform(t, X, rate, f.gap_fill.method)
         qc["imu_filled_fraction"] = float(filled.mean())
         cut = min(f.butterworth.imu_cutoff_hz, 0.45 * rate)
-        low = None   # the low-pass of Xu, when already computed for the outlier test
         if f.iqr.enabled:
-            low = butter_lowpass(Xu, rate, cut, f.butterworth.order)
-            bad = block_iqr_outliers(Xu - low, f.iqr.k, int(round(f.iqr.block_s * rate)))
+            resid = Xu - butter_lowpass(Xu, rate, cut, f.butterworth.order)
+            bad = block_iqr_outliers(resid, f.iqr.k, int(round(f.iqr.block_s * rate)))
             qc["imu_outlier_fraction"] = float(bad.mean())
-            if bad.any():
-                Xu, low = _fill_nan(Xu, bad), None
+            Xu = _fill_nan(Xu, bad)
         if f.butterworth.enabled:
-            Xu = butter_lowpass(Xu, rate, cut, f.butterworth.order) if low is None else low
+            Xu = butter_lowpass(Xu, rate, cut, f.butterworth.order)
         m = max(1, int(round(p.attitude.rate_hz / fs)))
         ta_grid = tl[0] + np.arange((T - 1) * m + 1) / (fs * m)
         Xa, _ = resample_uniform(grid + off_imu, Xu, ta_grid, kind="cubic", nominal_hz=rate)
