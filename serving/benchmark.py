@@ -53,6 +53,10 @@ def sequence_request(clip: str, seconds: float, gap_s: float = 0.5) -> tuple[dic
     from serving.client import encode
 
     first = Path(clip)
+    missing = [f for f in ("keypoints.npz", "imu.npz", "grf.npz", "meta.json") if not (first / f).is_file()]
+    if missing:
+        raise SystemExit(f"--clip {clip}: no {', '.join(missing)} (the benchmark needs a clip with landmarks, "
+                         "IMU and plates: a 'pro' clip)")
     others = sorted(d for d in first.parent.iterdir() if d != first and (d / "grf.npz").is_file()
                     and (d / "imu.npz").is_file() and (d / "keypoints.npz").is_file())
     order = [first] + others
