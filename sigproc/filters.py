@@ -40,7 +40,8 @@ def _butter_sos(order: int, cutoff_hz: float, fs_hz: float) -> np.ndarray:
 @lru_cache(maxsize=256)
 def _butter_zi(order: int, cutoff_hz: float, fs_hz: float) -> np.ndarray:
     """``scipy.signal.sosfilt_zi`` of :func:`_butter_sos` (n_sections, 2), computed once per setting
-    (``sosfiltfilt`` recomputes it, a companion-matrix solve per section, on every call)."""
+    (``sosfiltfilt`` recomputes it, a companion-matrix solve per section, on every call). Shared
+    between calls: never modify it."""
     return signal.sosfilt_zi(_butter_sos(order, cutoff_hz, fs_hz))
 
 
@@ -48,7 +49,7 @@ def _sosfiltfilt(sos: np.ndarray, zi: np.ndarray, x: np.ndarray, padlen: int) ->
     """``scipy.signal.sosfiltfilt(sos, x, axis=0, padtype="odd", padlen=padlen)`` with its initial
     state ``zi`` given: the same operations in the same order (odd extension, forward ``sosfilt``
     from ``zi * x[0]``, backward from ``zi * y[-1]``), so the result is bitwise equal
-    (tests/test_sigproc_filters_speed.py)."""
+    (tests/test_serving_speedups.py)."""
     ext = np.concatenate((2 * x[:1] - x[padlen:0:-1], x, 2 * x[-1:] - x[-2:-(padlen + 2):-1]), axis=0)
     zi = zi.reshape((len(sos), 2) + (1,) * (x.ndim - 1))
     y, _ = signal.sosfilt(sos, ext, axis=0, zi=zi * ext[:1])
