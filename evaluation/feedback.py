@@ -7,8 +7,10 @@ For every test clip the feedback of ``biomech.feedback`` is computed against the
 clip's labelled action (built by ``python -m stages.reference`` from the clean training clips), and
 scored per fault type:
 
-* hit rate: faulty clips flagged on one of the fault's joints (``biomech.feedback.FAULT_JOINTS``);
-* false-trigger rate: clean (fault "none") clips flagged on any joint;
+* hit rate: faulty clips flagged on one of the fault's joints (``biomech.feedback.FAULT_JOINTS``),
+  or, for the faults in ``biomech.feedback.LOAD_FAULTS`` (asymmetric landing), by the plate load flag
+  (clips recorded with plates: grf.npz);
+* false-trigger rate: clean (fault "none") clips flagged on any joint or by the load flag;
 
 at the threshold in ``params.yaml: feedback.threshold_deg`` and for every threshold of
 ``feedback.sweep_deg`` (3-15 deg). Angles in use (``--angles ik``, the default) are the ones the
@@ -37,8 +39,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tqdm import tqdm
 
 from biomech.conventions import COORDINATES, JOINT_ANGLES
-from biomech.feedback import (FAULT_JOINTS, FEEDBACK_JOINTS, SETTINGS_KEYS, FeedbackError, angle_matrix,
-                              build_reference, joint_deviation, load_references, save_references)
+from biomech.feedback import (FAULT_JOINTS, FEEDBACK_JOINTS, LOAD_FAULTS, SETTINGS_KEYS, FeedbackError,
+                              angle_matrix, build_reference, joint_deviation, load_asymmetry, load_references,
+                              save_references)
 from biomech.io import RawDataError, read_coordinates_deg, read_json, read_npz
 
 ANGLE_SOURCES = ("ik", "true")
@@ -66,6 +69,7 @@ class FeedbackParams(BaseModel):
     max_false_trigger: float = Field(0.118, gt=0, lt=1)  # the selection rule: most hits with at most this
     knee_rmse_deg: float = Field(5.0, gt=0)
     valgus_moment_nm: float = Field(40.0, gt=0)
+    load_margin: float = Field(0.15, gt=0, lt=1)         # plate load asymmetry beyond the clean clips' to flag
     sweep_deg: list[float] = Field(default_factory=lambda: [3, 5, 7, 9, 11, 13, 15])
     split: str = "test"
     report: str = "reports/feedback.json"
@@ -107,6 +111,24 @@ def true_angles(clip_dir: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The generator's joint angles (angles.mot, degrees): privileged ground truth."""
     t, cols = read_coordinates_deg(clip_dir / "angles.mot")
     return t, {c: cols[c] for c in JOINT_ANGLES}
+
+
+def clip_plates(clip: dict) -> dict | None:
+    """The clip's two force plates (grf.npz: time, force (T, 2, 3) N) as the vertical forces for
+    ``biomech.feedback.load_asymmetry`` ({"time", "force_y", "mass_kg"}); None when recorded without."""
+    f = clip["dir"] / "grf.npz"
+    if not f.is_file():
+        return None
+    _, z = read_npz(f, ("time", "force"))
+    if z["force"].ndim != 3 or z["force"].shape[1:] != (2, 3):
+        raise RawDataError(f"{f}: force of shape {list(z['force'].shape)}, expected (T, 2, 3)")
+    return {"time": z["time"], "force_y": z["force"][:, :, 1], "mass_kg": float(clip["meta"]["athlete"]["mass_kg"])}
+
+
+def clip_load(clip: dict) -> dict | None:
+    """``load_asymmetry`` of the clip's plates over the whole clip (None: no plates or no double support)."""
+    pl = clip_plates(clip)
+    return None if pl is None else load_asymmetry(pl["time"], pl["force_y"], pl["mass_kg"])
 
 
 def ik_cache_file(clip: dict, cache_dir: Path) -> Path:
@@ -207,25 +229,34 @@ def fill_ik_cache(clips: list[dict], cache_dir: str | Path, workers: int, desc: 
     return len(todo)
 
 
-def reference_trajectories(p: FeedbackParams) -> dict[str, list[np.ndarray]]:
-    """Clean training clips' (N, J) trajectories per action (``p.angles`` source)."""
-    clips = select_reference_clips(split_clips(p.raw_dir, p.processed_dir, "train"), p.max_clips_per_class)
+def reference_trajectories(p: FeedbackParams) -> tuple[dict[str, list[np.ndarray]], dict[str, list[float]]]:
+    """Clean training clips' (N, J) trajectories per action (``p.angles`` source; at most
+    ``max_clips_per_class``) and the plate load asymmetries of every clean training clip with
+    plates and double support (no IK needed, so not capped)."""
+    train = split_clips(p.raw_dir, p.processed_dir, "train")
+    clips = select_reference_clips(train, p.max_clips_per_class)
     if p.angles == "ik":
         fill_ik_cache(clips, p.cache_dir, p.workers, desc=f"IK ({p.workers} workers)")
     out: dict[str, list[np.ndarray]] = {}
+    loads: dict[str, list[float]] = {}
     for c in tqdm(clips, desc=f"reference ({p.angles} angles)", unit="clip"):
         try:
             t, ang = clip_angles(c, p.angles, Path(p.cache_dir))
             out.setdefault(c["action"], []).append(angle_matrix(t, ang, p.rate_hz))
         except (IKFailed, FeedbackError) as exc:
             print(f"reference: skipped {exc}", file=sys.stderr)
-    return out
+    for c in select_reference_clips(train, None):
+        load = clip_load(c)
+        if load is not None:
+            loads.setdefault(c["action"], []).append(load["asymmetry"])
+    return out, loads
 
 
 def build_references(p: FeedbackParams) -> dict:
     """The reference stage: DBA per class -> p.reference (npz); returns the header."""
-    trajs = reference_trajectories(p)
-    refs = {a: build_reference(a, x, p.rate_hz, iterations=p.iterations, band=p.band) for a, x in sorted(trajs.items())}
+    trajs, loads = reference_trajectories(p)
+    refs = {a: build_reference(a, x, p.rate_hz, iterations=p.iterations, band=p.band, load=loads.get(a))
+            for a, x in sorted(trajs.items())}
     meta = {"angles": p.angles, "angles_meaning": ANGLES_MEANING[p.angles], "split": "train", "fault": "none",
             "raw_dir": p.raw_dir, "iterations": p.iterations,
             "settings": {k: getattr(p, k) for k in SETTINGS_KEYS}}   # what the service applies
@@ -252,20 +283,30 @@ def clip_deviations(p: FeedbackParams, refs: dict, split: str) -> tuple[list[dic
         except (IKFailed, FeedbackError) as exc:
             failed.append(str(exc))
             continue
+        load, ref = clip_load(c), refs[c["action"]]
         rows.append({"athlete": c["athlete"], "clip": c["clip"], "action": c["action"], "fault": c["fault"],
                      "deviation_deg": dict(zip(FEEDBACK_JOINTS, np.round(dev, 3).tolist())),
-                     "rmse_deg": dict(zip(FEEDBACK_JOINTS, np.round(rmse, 3).tolist()))})
+                     "rmse_deg": dict(zip(FEEDBACK_JOINTS, np.round(rmse, 3).tolist())),
+                     "plates": (c["dir"] / "grf.npz").is_file(),
+                     "load_asymmetry": None if load is None else round(load["asymmetry"], 4),
+                     "load_reference": ref.load_asymmetry,
+                     "load_flagged": bool(load is not None and ref.load_asymmetry is not None
+                                          and load["asymmetry"] - ref.load_asymmetry >= p.load_margin)})
     return rows, failed
 
 
-def flagged(row: dict, threshold: float, joints=FEEDBACK_JOINTS, unflagged: tuple[str, ...] = ()) -> bool:
-    return any(abs(row["deviation_deg"][j]) >= threshold for j in joints if j not in unflagged)
+def flagged(row: dict, threshold: float, joints=FEEDBACK_JOINTS, unflagged: tuple[str, ...] = (),
+            load: bool = True) -> bool:
+    """Flagged on one of ``joints`` at ``threshold`` or (``load``) by the plate load flag."""
+    return (load and bool(row.get("load_flagged"))) or \
+        any(abs(row["deviation_deg"][j]) >= threshold for j in joints if j not in unflagged)
 
 
 def rates(rows: list[dict], threshold: float, unflagged: tuple[str, ...] = ()) -> dict:
     """At ``threshold``: hit rate per fault type (flagged on one of its joints) and false-trigger rate
-    (clean clip flagged on any joint); per fault type also its false-trigger rate: clean clips of the
-    actions that fault exists for, flagged on the fault's joints."""
+    (clean clip flagged on any joint or by the load flag); per fault type also its false-trigger rate:
+    clean clips of the actions that fault exists for, flagged on the fault's joints (and, for the
+    LOAD_FAULTS, by the load flag). Per fault also the hits on the angles alone and the clips with plates."""
     clean = [r for r in rows if r["fault"] == "none"]
     faulty = [r for r in rows if r["fault"] != "none"]
     per_fault = {}
@@ -273,15 +314,19 @@ def rates(rows: list[dict], threshold: float, unflagged: tuple[str, ...] = ()) -
         rs = [r for r in faulty if r["fault"] == f]
         actions = {r["action"] for r in rs}
         cs = [r for r in clean if r["action"] in actions]
-        hits = sum(flagged(r, threshold, FAULT_JOINTS[f], unflagged) for r in rs)
-        ft = sum(flagged(r, threshold, FAULT_JOINTS[f], unflagged) for r in cs)
-        per_fault[f] = {"clips": len(rs), "hits": hits, "hit_rate": hits / len(rs), "clean_clips": len(cs),
+        use_load = f in LOAD_FAULTS
+        hits = sum(flagged(r, threshold, FAULT_JOINTS[f], unflagged, use_load) for r in rs)
+        angle_hits = sum(flagged(r, threshold, FAULT_JOINTS[f], unflagged, False) for r in rs)
+        ft = sum(flagged(r, threshold, FAULT_JOINTS[f], unflagged, use_load) for r in cs)
+        per_fault[f] = {"clips": len(rs), "hits": hits, "hit_rate": hits / len(rs), "angle_hits": angle_hits,
+                        "with_plates": sum(bool(r.get("plates")) for r in rs), "clean_clips": len(cs),
                         "false_triggers": ft, "false_trigger_rate": ft / max(len(cs), 1)}
     hits = sum(v["hits"] for v in per_fault.values())
     ft = sum(flagged(r, threshold, FEEDBACK_JOINTS, unflagged) for r in clean)
+    ft_load = sum(bool(r.get("load_flagged")) for r in clean)
     return {"threshold_deg": threshold, "faulty_clips": len(faulty), "clean_clips": len(clean),
             "hit_rate": hits / max(len(faulty), 1), "false_trigger_rate": ft / max(len(clean), 1),
-            "false_triggers": ft, "per_fault": per_fault}
+            "false_triggers": ft, "load_false_triggers": ft_load, "per_fault": per_fault}
 
 
 def select_threshold(sweep: list[dict], max_false_trigger: float) -> dict:
@@ -319,7 +364,7 @@ def evaluate(p: FeedbackParams) -> dict:
     return {"split": p.split, "angles": p.angles, "angles_meaning": ANGLES_MEANING[p.angles],
             "reference_angles": head.get("angles"), "reference_clips": head["references"],
             "threshold_deg": p.threshold_deg, "window_s": p.window_s, "corridor_sd": p.corridor_sd,
-            "percentile": p.percentile, "band": p.band, "unflagged_joints": list(un),
+            "percentile": p.percentile, "band": p.band, "unflagged_joints": list(un), "load_margin": p.load_margin,
             "hit_rate": at["hit_rate"], "false_trigger_rate": at["false_trigger_rate"],
             "goal": {"hit_rate": 0.915, "false_trigger_rate": 0.118, "source": "TCN+GAT paper"},
             "clips_scored": len(rows), "clips_failed": len(failed), "failed": failed,
@@ -328,7 +373,7 @@ def evaluate(p: FeedbackParams) -> dict:
 
 def write_reports(res: dict, p: FeedbackParams) -> None:
     headline = {k: res[k] for k in ("split", "angles", "reference_angles", "threshold_deg", "window_s", "corridor_sd",
-                                    "percentile", "band", "unflagged_joints", "hit_rate", "false_trigger_rate", "clips_scored",
+                                    "percentile", "band", "unflagged_joints", "load_margin", "hit_rate", "false_trigger_rate", "clips_scored",
                                     "clips_failed", "goal")}
     headline["per_fault_hit_rate"] = {f: v["hit_rate"] for f, v in res["at_threshold"]["per_fault"].items()}
     headline["per_fault_false_trigger_rate"] = {f: v["false_trigger_rate"]
@@ -367,20 +412,24 @@ def markdown(res: dict) -> str:
              f"{res['window_s']} s beyond {res['corridor_sd']:g} sd of the clean clips, its "
              f"{res['percentile'] if res['percentile'] is not None else 'largest'} percentile over the movement, is at least the threshold (15 leg and trunk "
              f"joints; a faulty clip counts as a hit when one of its fault's joints is flagged, "
-             f"biomech.feedback.FAULT_JOINTS). Clips scored: {res['clips_scored']} "
+             f"biomech.feedback.FAULT_JOINTS; asymmetric landing also when the plate load flag fires: with both "
+             f"feet down, the 95th percentile of |F1 - F2| / (F1 + F2) at least {res['load_margin']:g} above the "
+             f"clean training clips' of the class, clips with plates only). Clips scored: {res['clips_scored']} "
              f"({res['clips_failed']} failed: IK did not converge or no reference). The clip's labelled action "
              f"selects the reference.", "",
              f"At the chosen threshold **{res['threshold_deg']:g} deg**: hit rate **{res['hit_rate']:.1%}** "
              f"({sum(v['hits'] for v in at['per_fault'].values())}/{at['faulty_clips']} faulty clips), false-trigger "
-             f"rate **{res['false_trigger_rate']:.1%}** ({at['false_triggers']}/{at['clean_clips']} clean clips); "
+             f"rate **{res['false_trigger_rate']:.1%}** ({at['false_triggers']}/{at['clean_clips']} clean clips, "
+             f"{at.get('load_false_triggers', 0)} of them by the load flag); "
              f"goal (TCN+GAT paper) >= 91.5 % hits with <= 11.8 % false triggers.", "",
              "Per fault type: hit rate over its faulty clips; false-trigger rate over the clean clips of the "
              "actions it exists for, flagged on the fault's joints.", "",
-             "| fault | clips | hits | hit rate | clean clips | false triggers | false-trigger rate |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "| fault | clips | with plates | hits | hits on angles alone | hit rate | clean clips | false triggers "
+             "| false-trigger rate |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for f, v in at["per_fault"].items():
-        lines.append(f"| {f} | {v['clips']} | {v['hits']} | {v['hit_rate']:.1%} | {v['clean_clips']} | "
-                     f"{v['false_triggers']} | {v['false_trigger_rate']:.1%} |")
+        lines.append(f"| {f} | {v['clips']} | {v.get('with_plates', '')} | {v['hits']} | {v.get('angle_hits', '')} | "
+                     f"{v['hit_rate']:.1%} | {v['clean_clips']} | {v['false_triggers']} | {v['false_trigger_rate']:.1%} |")
     sel = res.get("selection")
     if sel:
         lines += ["", f"Threshold chosen on the **{sel['split']}** split ({sel['clips_scored']} clips; {sel['rule']}): "
