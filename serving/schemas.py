@@ -329,6 +329,18 @@ class ValgusFlag(_Model):
     flagged: list[str]
 
 
+class LoadFlag(_Model):
+    asymmetry: float = Field(description="95th percentile of |F1 - F2| / (F1 + F2) of the two plates' vertical "
+                                         "forces while both feet are down (0: even, 1: all on one foot)")
+    reference_asymmetry: float = Field(description="the same figure's 95th percentile over the class's clean "
+                                                   "training clips")
+    margin: float = Field(description="flagged at asymmetry - reference_asymmetry >= margin")
+    flagged: bool
+    heavier: str = Field(description="the leg (plate-to-foot assignment) or plate carrying more")
+    heavier_share: float = Field(description="its share of the load at that percentile, 0.5-1")
+    double_support_s: float = Field(description="time with both feet down in the segment, s")
+
+
 class SegmentFeedback(_Model):
     action: str
     t_start_s: float
@@ -343,6 +355,8 @@ class SegmentFeedback(_Model):
     knee_rmse_threshold_deg: Optional[float] = None
     knee_rmse_warning: list[str] = Field(default_factory=list)
     valgus: Optional[ValgusFlag] = Field(None, description="None: no moments given")
+    load: Optional[LoadFlag] = Field(None, description="plate load share; None: no plates, no double support "
+                                                       "or no load reference for the class")
     messages: list[str] = Field(default_factory=list, description="what to correct, in words")
 
 
