@@ -302,11 +302,16 @@ def flagged(row: dict, threshold: float, joints=FEEDBACK_JOINTS, unflagged: tupl
         any(abs(row["deviation_deg"][j]) >= threshold for j in joints if j not in unflagged)
 
 
-def rates(rows: list[dict], threshold: float, unflagged: tuple[str, ...] = ()) -> dict:
+def rates(rows: list[dict], threshold: float, unflagged: tuple[str, ...] = (), head: bool = False) -> dict:
     """At ``threshold``: hit rate per fault type (flagged on one of its joints) and false-trigger rate
     (clean clip flagged on any joint or by the load flag); per fault type also its false-trigger rate:
     clean clips of the actions that fault exists for, flagged on the fault's joints (and, for the
-    LOAD_FAULTS, by the load flag). Per fault also the hits on the angles alone and the clips with plates."""
+    LOAD_FAULTS, by the load flag). Per fault also the hits on the angles alone and the clips with plates.
+    ``head``: the feedback OR the fault head (each row's ``head_detected``, ``with_fault_head``): a
+    fault is also hit when the head detects it, a clean clip also flagged when it detects any fault."""
+    def hit(r, f, joints, use_load):
+        return flagged(r, threshold, joints, unflagged, use_load) or (head and r.get("head_detected") == f)
+
     clean = [r for r in rows if r["fault"] == "none"]
     faulty = [r for r in rows if r["fault"] != "none"]
     per_fault = {}
@@ -315,14 +320,15 @@ def rates(rows: list[dict], threshold: float, unflagged: tuple[str, ...] = ()) -
         actions = {r["action"] for r in rs}
         cs = [r for r in clean if r["action"] in actions]
         use_load = f in LOAD_FAULTS
-        hits = sum(flagged(r, threshold, FAULT_JOINTS[f], unflagged, use_load) for r in rs)
+        hits = sum(hit(r, f, FAULT_JOINTS[f], use_load) for r in rs)
         angle_hits = sum(flagged(r, threshold, FAULT_JOINTS[f], unflagged, False) for r in rs)
-        ft = sum(flagged(r, threshold, FAULT_JOINTS[f], unflagged, use_load) for r in cs)
+        ft = sum(hit(r, f, FAULT_JOINTS[f], use_load) for r in cs)
         per_fault[f] = {"clips": len(rs), "hits": hits, "hit_rate": hits / len(rs), "angle_hits": angle_hits,
                         "with_plates": sum(bool(r.get("plates")) for r in rs), "clean_clips": len(cs),
                         "false_triggers": ft, "false_trigger_rate": ft / max(len(cs), 1)}
     hits = sum(v["hits"] for v in per_fault.values())
-    ft = sum(flagged(r, threshold, FEEDBACK_JOINTS, unflagged) for r in clean)
+    ft = sum(flagged(r, threshold, FEEDBACK_JOINTS, unflagged)
+             or (head and r.get("head_detected") not in (None, "none")) for r in clean)
     ft_load = sum(bool(r.get("load_flagged")) for r in clean)
     return {"threshold_deg": threshold, "faulty_clips": len(faulty), "clean_clips": len(clean),
             "hit_rate": hits / max(len(faulty), 1), "false_trigger_rate": ft / max(len(clean), 1),
@@ -371,6 +377,106 @@ def evaluate(p: FeedbackParams) -> dict:
             "selection": selection, "at_threshold": at, "sweep": sweep, "clips": rows}
 
 
+def fault_head_clips(bundle_dir: str | Path, processed_dir: str | Path, split: str, batch: int = 256) -> list[dict]:
+    """The served recognizer's fault head as a second detector: per clip of ``split``'s processed
+    windows (the model's own inputs), the fault probabilities given the predicted action
+    (``serving.inference.fault_probabilities``, as /recognize gives them) averaged over the clip's
+    windows; the clip's detected fault is their argmax ("none": not flagged)."""
+    import torch
+
+    from preprocessing.dataset import WindowDataset
+    from serving.bundle import load_bundle
+    from serving.inference import fault_probabilities
+
+    b = load_bundle(bundle_dir)
+    faults = b.meta.get("faults") or []
+    if len(faults) < 2:
+        raise FeedbackError(f"{bundle_dir}: the bundle's recognizer has no fault head (faults {faults})")
+    ds = WindowDataset(processed_dir, split)
+    keys = ("video", "landmarks", "imu", "grf", "modality_mask")
+    logits, flog = [], []
+    with torch.inference_mode():
+        for i in tqdm(range(0, len(ds), batch), desc=f"fault head {split}", unit="batch"):
+            items = [ds[k] for k in range(i, min(i + batch, len(ds)))]
+            out = b.model({k: torch.stack([x[k] for x in items]) for k in keys})
+            logits.append(out["logits"].numpy())
+            flog.append(out["fault_logits"].numpy())
+    action = np.concatenate(logits).argmax(1)
+    probs = fault_probabilities(np.concatenate(flog), action, b.meta.get("fault_admissible"))
+    fault_true = np.asarray(ds.arrays["fault"])
+    w = ds.index["windows"]
+    clips: dict[tuple, list[int]] = {}
+    for i, (c, a) in enumerate(zip(w["clip_id"], w["athlete_id"])):
+        clips.setdefault((a, c), []).append(i)
+    rows = []
+    for (a, c), idx in clips.items():
+        mean = probs[idx].mean(0)
+        rows.append({"athlete": a, "clip": c, "action": w["action"][idx[0]], "fault": faults[int(fault_true[idx[0]])],
+                     "detected": faults[int(mean.argmax())], "probabilities": dict(zip(faults, np.round(mean, 4).tolist()))})
+    return rows
+
+
+def fault_head_rates(rows: list[dict]) -> dict:
+    """Per fault type: hits (the clip's detected fault is its fault) and false triggers (clean clips
+    of the actions it exists for detected as that fault); overall: faulty clips detected as their
+    fault, clean clips detected as any fault."""
+    clean = [r for r in rows if r["fault"] == "none"]
+    faulty = [r for r in rows if r["fault"] != "none"]
+    per_fault = {}
+    for f in sorted({r["fault"] for r in faulty}):
+        rs = [r for r in faulty if r["fault"] == f]
+        cs = [r for r in clean if r["action"] in {r["action"] for r in rs}]
+        hits, ft = sum(r["detected"] == f for r in rs), sum(r["detected"] == f for r in cs)
+        per_fault[f] = {"clips": len(rs), "hits": hits, "hit_rate": hits / len(rs), "clean_clips": len(cs),
+                        "false_triggers": ft, "false_trigger_rate": ft / max(len(cs), 1)}
+    hits = sum(r["detected"] == r["fault"] for r in faulty)
+    ft = sum(r["detected"] != "none" for r in clean)
+    return {"faulty_clips": len(faulty), "clean_clips": len(clean), "hits": hits, "hit_rate": hits / max(len(faulty), 1),
+            "false_triggers": ft, "false_trigger_rate": ft / max(len(clean), 1), "per_fault": per_fault}
+
+
+def add_fault_head(res: dict, bundle_dir: str, head_rows: list[dict]) -> None:
+    """The fault head's rates into ``res["fault_head"]`` and, with each scored clip's detected fault
+    (``head_detected``), the combined detector (feedback OR fault head) at the threshold and over the
+    sweep into ``res["combined"]``."""
+    det = {(r["athlete"], r["clip"]): r["detected"] for r in head_rows}
+    for r in res["clips"]:
+        r["head_detected"] = det.get((r["athlete"], r["clip"]))
+    un = tuple(res["unflagged_joints"])
+    res["fault_head"] = {"bundle": str(bundle_dir), **fault_head_rates(head_rows)}
+    res["combined"] = {"at_threshold": rates(res["clips"], res["threshold_deg"], un, head=True),
+                       "sweep": [{k: v for k, v in rates(res["clips"], s["threshold_deg"], un, head=True).items()
+                                  if k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in res["sweep"]]}
+
+
+def fault_head_markdown(fh: dict, split: str, bundle_dir: str) -> str:
+    lines = [f"## Second detector: the served recognizer's fault head ({split} split)", "",
+             f"Bundle `{bundle_dir}`; per clip the fault probabilities given the predicted action, averaged over "
+             f"its windows (the model's own inputs: the processed windows); detected = their argmax. Hit rate "
+             f"**{fh['hit_rate']:.1%}** ({fh['hits']}/{fh['faulty_clips']}), false-trigger rate "
+             f"**{fh['false_trigger_rate']:.1%}** ({fh['false_triggers']}/{fh['clean_clips']}).", "",
+             "| fault | clips | hits | hit rate | clean clips | false triggers | false-trigger rate |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for f, v in fh["per_fault"].items():
+        lines.append(f"| {f} | {v['clips']} | {v['hits']} | {v['hit_rate']:.1%} | {v['clean_clips']} | "
+                     f"{v['false_triggers']} | {v['false_trigger_rate']:.1%} |")
+    return "\n".join(lines) + "\n"
+
+
+def combined_markdown(res: dict) -> str:
+    c = res["combined"]["at_threshold"]
+    lines = [f"## Combined: the feedback OR the fault head ({res['split']} split)", "",
+             f"At {res['threshold_deg']:g} deg: hit rate **{c['hit_rate']:.1%}**, false-trigger rate "
+             f"**{c['false_trigger_rate']:.1%}** ({c['false_triggers']}/{c['clean_clips']}).", "",
+             "| fault | clips | hits | hit rate | false-trigger rate |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {f} | {v['clips']} | {v['hits']} | {v['hit_rate']:.1%} | {v['false_trigger_rate']:.1%} |"
+              for f, v in c["per_fault"].items()]
+    lines += ["", "| threshold (deg) | hit rate | false-trigger rate |", "|---:|---:|---:|"]
+    lines += [f"| {s['threshold_deg']:g} | {s['hit_rate']:.1%} | {s['false_trigger_rate']:.1%} |"
+              for s in res["combined"]["sweep"]]
+    return "\n".join(lines) + "\n"
+
+
 def write_reports(res: dict, p: FeedbackParams) -> None:
     headline = {k: res[k] for k in ("split", "angles", "reference_angles", "threshold_deg", "window_s", "corridor_sd",
                                     "percentile", "band", "unflagged_joints", "load_margin", "hit_rate", "false_trigger_rate", "clips_scored",
@@ -381,6 +487,13 @@ def write_reports(res: dict, p: FeedbackParams) -> None:
     if res["selection"]:
         headline["selection"] = {k: v for k, v in res["selection"].items() if k != "sweep"}
     headline["sweep"] = [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in res["sweep"]]
+    if res.get("fault_head"):
+        fh = res["fault_head"]
+        headline["fault_head"] = {"bundle": fh["bundle"], "hit_rate": fh["hit_rate"], "false_trigger_rate": fh["false_trigger_rate"],
+                                  "per_fault_hit_rate": {f: v["hit_rate"] for f, v in fh["per_fault"].items()}}
+        c = res["combined"]["at_threshold"]
+        headline["combined"] = {"hit_rate": c["hit_rate"], "false_trigger_rate": c["false_trigger_rate"],
+                                "per_fault_hit_rate": {f: v["hit_rate"] for f, v in c["per_fault"].items()}}
     Path(p.report).parent.mkdir(parents=True, exist_ok=True)
     Path(p.report).write_text(json.dumps(headline, indent=1))
     details = Path(p.report).with_name(Path(p.report).stem + "_details.json")   # feedback_details.json
@@ -395,7 +508,11 @@ def write_reports(res: dict, p: FeedbackParams) -> None:
             v = s["per_fault"]
             cells = [f"{v[f]['hit_rate']:.4f},{v[f]['false_trigger_rate']:.4f}" if f in v else "," for f in FAULT_JOINTS]
             fh.write(",".join([f"{s['threshold_deg']:g}"] + cells) + "\n")
-    Path(p.markdown).write_text(markdown(res))
+    md = markdown(res)
+    if res.get("fault_head"):
+        md += "\n" + fault_head_markdown(res["fault_head"], res["split"], res["fault_head"]["bundle"])
+        md += "\n" + combined_markdown(res)
+    Path(p.markdown).write_text(md)
 
 
 def per_fault_plot(p: FeedbackParams) -> Path:
@@ -450,11 +567,14 @@ def load_params(argv: list[str] | None = None) -> tuple[FeedbackParams, argparse
     ap.add_argument("--angles", choices=ANGLE_SOURCES), ap.add_argument("--cache-dir"), ap.add_argument("--split")
     ap.add_argument("--report"), ap.add_argument("--markdown"), ap.add_argument("--plot")
     ap.add_argument("--threshold-deg", type=float)
+    ap.add_argument("--fault-head", metavar="BUNDLE_DIR",
+                    help="also score the served recognizer's fault head (a bundle directory, e.g. the bento "
+                         "store's models/athlete-mm-bundle/<version>) on the split's processed windows")
     ap.add_argument("--prepare", nargs="*", metavar="SPLIT",
                     help="only fill the IK cache for these splits (train: the reference's clean clips)")
     a = ap.parse_args(argv)
     _, raw = section("feedback")
-    over = {k: v for k, v in vars(a).items() if v is not None and k != "prepare"}
+    over = {k: v for k, v in vars(a).items() if v is not None and k not in ("prepare", "fault_head")}
     return validate(FeedbackParams, {**raw, **over}, "feedback"), a
 
 
@@ -471,6 +591,8 @@ def main(argv: list[str] | None = None) -> int:
             prepare(p.raw_dir, p.processed_dir, a.prepare or ["test", "train"], p.cache_dir, p.max_clips_per_class)
             return 0
         res = evaluate(p)
+        if a.fault_head:
+            add_fault_head(res, a.fault_head, fault_head_clips(a.fault_head, p.processed_dir, p.split))
     except (RawDataError, FeedbackError) as exc:
         print(f"feedback: {exc}", file=sys.stderr)
         return 1
