@@ -366,7 +366,8 @@ def evaluate(p: FeedbackParams) -> dict:
                      "rule": f"most hits with false-trigger rate <= {p.max_false_trigger}",
                      "selected_threshold_deg": best["threshold_deg"],
                      "params_threshold_deg": p.threshold_deg,
-                     "sweep": [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in ssweep]}
+                     "sweep": [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in ssweep],
+                     "clips": srows}
     return {"split": p.split, "angles": p.angles, "angles_meaning": ANGLES_MEANING[p.angles],
             "reference_angles": head.get("angles"), "reference_clips": head["references"],
             "threshold_deg": p.threshold_deg, "window_s": p.window_s, "corridor_sd": p.corridor_sd,
@@ -435,18 +436,30 @@ def fault_head_rates(rows: list[dict]) -> dict:
             "false_triggers": ft, "false_trigger_rate": ft / max(len(clean), 1), "per_fault": per_fault}
 
 
-def add_fault_head(res: dict, bundle_dir: str, head_rows: list[dict]) -> None:
+def add_fault_head(res: dict, bundle_dir: str, head_rows: list[dict], select_rows: list[dict] | None = None,
+                   max_false_trigger: float = 0.118) -> None:
     """The fault head's rates into ``res["fault_head"]`` and, with each scored clip's detected fault
     (``head_detected``), the combined detector (feedback OR fault head) at the threshold and over the
-    sweep into ``res["combined"]``."""
-    det = {(r["athlete"], r["clip"]): r["detected"] for r in head_rows}
-    for r in res["clips"]:
-        r["head_detected"] = det.get((r["athlete"], r["clip"]))
+    sweep into ``res["combined"]``; with the selection split's head rows, the combined detector's
+    threshold chosen there (``select_threshold``) as ``res["combined"]["selection"]``."""
+    def attach(clips, rows):
+        det = {(r["athlete"], r["clip"]): r["detected"] for r in rows}
+        for r in clips:
+            r["head_detected"] = det.get((r["athlete"], r["clip"]))
+
+    attach(res["clips"], head_rows)
     un = tuple(res["unflagged_joints"])
     res["fault_head"] = {"bundle": str(bundle_dir), **fault_head_rates(head_rows)}
     res["combined"] = {"at_threshold": rates(res["clips"], res["threshold_deg"], un, head=True),
                        "sweep": [{k: v for k, v in rates(res["clips"], s["threshold_deg"], un, head=True).items()
                                   if k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in res["sweep"]]}
+    sel = res.get("selection")
+    if sel and select_rows is not None:
+        attach(sel["clips"], select_rows)
+        ssweep = [rates(sel["clips"], s["threshold_deg"], un, head=True) for s in res["sweep"]]
+        res["combined"]["selection"] = {
+            "split": sel["split"], "selected_threshold_deg": select_threshold(ssweep, max_false_trigger)["threshold_deg"],
+            "sweep": [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in ssweep]}
 
 
 def fault_head_markdown(fh: dict, split: str, bundle_dir: str) -> str:
@@ -471,9 +484,17 @@ def combined_markdown(res: dict) -> str:
              "| fault | clips | hits | hit rate | false-trigger rate |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {f} | {v['clips']} | {v['hits']} | {v['hit_rate']:.1%} | {v['false_trigger_rate']:.1%} |"
               for f, v in c["per_fault"].items()]
-    lines += ["", "| threshold (deg) | hit rate | false-trigger rate |", "|---:|---:|---:|"]
-    lines += [f"| {s['threshold_deg']:g} | {s['hit_rate']:.1%} | {s['false_trigger_rate']:.1%} |"
-              for s in res["combined"]["sweep"]]
+    sel = res["combined"].get("selection")
+    if sel:
+        lines += ["", f"Combined, threshold chosen on {sel['split']}: {sel['selected_threshold_deg']:g} deg."]
+        val = {s["threshold_deg"]: s for s in sel["sweep"]}
+    lines += ["", f"| threshold (deg) | {res['split']} hit rate | {res['split']} false-trigger rate |"
+              + (f" {sel['split']} hit rate | {sel['split']} false-trigger rate |" if sel else ""),
+              "|---:|---:|---:|" + ("---:|---:|" if sel else "")]
+    for s in res["combined"]["sweep"]:
+        v = val[s["threshold_deg"]] if sel else None
+        lines.append(f"| {s['threshold_deg']:g} | {s['hit_rate']:.1%} | {s['false_trigger_rate']:.1%} |"
+                     + (f" {v['hit_rate']:.1%} | {v['false_trigger_rate']:.1%} |" if v else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -485,7 +506,7 @@ def write_reports(res: dict, p: FeedbackParams) -> None:
     headline["per_fault_false_trigger_rate"] = {f: v["false_trigger_rate"]
                                                 for f, v in res["at_threshold"]["per_fault"].items()}
     if res["selection"]:
-        headline["selection"] = {k: v for k, v in res["selection"].items() if k != "sweep"}
+        headline["selection"] = {k: v for k, v in res["selection"].items() if k not in ("sweep", "clips")}
     headline["sweep"] = [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in res["sweep"]]
     if res.get("fault_head"):
         fh = res["fault_head"]
@@ -493,6 +514,7 @@ def write_reports(res: dict, p: FeedbackParams) -> None:
                                   "per_fault_hit_rate": {f: v["hit_rate"] for f, v in fh["per_fault"].items()}}
         c = res["combined"]["at_threshold"]
         headline["combined"] = {"hit_rate": c["hit_rate"], "false_trigger_rate": c["false_trigger_rate"],
+                                "selected_threshold_deg": (res["combined"].get("selection") or {}).get("selected_threshold_deg"),
                                 "per_fault_hit_rate": {f: v["hit_rate"] for f, v in c["per_fault"].items()}}
     Path(p.report).parent.mkdir(parents=True, exist_ok=True)
     Path(p.report).write_text(json.dumps(headline, indent=1))
@@ -592,7 +614,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         res = evaluate(p)
         if a.fault_head:
-            add_fault_head(res, a.fault_head, fault_head_clips(a.fault_head, p.processed_dir, p.split))
+            add_fault_head(res, a.fault_head, fault_head_clips(a.fault_head, p.processed_dir, p.split),
+                           fault_head_clips(a.fault_head, p.processed_dir, p.select_split) if p.select_split else None,
+                           p.max_false_trigger)
     except (RawDataError, FeedbackError) as exc:
         print(f"feedback: {exc}", file=sys.stderr)
         return 1
