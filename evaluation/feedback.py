@@ -70,6 +70,7 @@ class FeedbackParams(BaseModel):
     knee_rmse_deg: float = Field(5.0, gt=0)
     valgus_moment_nm: float = Field(40.0, gt=0)
     load_margin: float = Field(0.15, gt=0, lt=1)         # plate load asymmetry beyond the clean clips' to flag
+    fault_head: str | None = None   # second detector: a bundle dir, the package stage's bento.json or a BentoML model tag
     sweep_deg: list[float] = Field(default_factory=lambda: [3, 5, 7, 9, 11, 13, 15])
     split: str = "test"
     report: str = "reports/feedback.json"
@@ -378,6 +379,27 @@ def evaluate(p: FeedbackParams) -> dict:
             "selection": selection, "at_threshold": at, "sweep": sweep, "clips": rows}
 
 
+def resolve_bundle(spec: str) -> Path:
+    """The bundle directory of ``spec``: a directory, the package stage's ``bento.json`` (its
+    ``model`` tag) or a BentoML model tag (``athlete-mm-bundle:<version>``, in ``$BENTOML_HOME``)."""
+    path = Path(spec)
+    if path.is_dir():
+        return path
+    tag = spec
+    if path.suffix == ".json":
+        if not path.is_file():
+            raise FeedbackError(f"feedback.fault_head {spec!r}: no such file (built by `python -m stages.package`)")
+        tag = read_json(path).get("model")
+        if not tag:
+            raise FeedbackError(f"{path}: no 'model' (the bundle's BentoML tag)")
+    import bentoml
+
+    try:
+        return Path(bentoml.models.get(tag).path)
+    except (bentoml.exceptions.NotFound, ValueError) as exc:
+        raise FeedbackError(f"feedback.fault_head {spec!r}: BentoML model {tag!r} not found ({exc})") from None
+
+
 def fault_head_clips(bundle_dir: str | Path, processed_dir: str | Path, split: str, batch: int = 256) -> list[dict]:
     """The served recognizer's fault head as a second detector: per clip of ``split``'s processed
     windows (the model's own inputs), the fault probabilities given the predicted action
@@ -589,14 +611,15 @@ def load_params(argv: list[str] | None = None) -> tuple[FeedbackParams, argparse
     ap.add_argument("--angles", choices=ANGLE_SOURCES), ap.add_argument("--cache-dir"), ap.add_argument("--split")
     ap.add_argument("--report"), ap.add_argument("--markdown"), ap.add_argument("--plot")
     ap.add_argument("--threshold-deg", type=float)
-    ap.add_argument("--fault-head", metavar="BUNDLE_DIR",
-                    help="also score the served recognizer's fault head (a bundle directory, e.g. the bento "
-                         "store's models/athlete-mm-bundle/<version>) on the split's processed windows")
+    ap.add_argument("--fault-head", metavar="BUNDLE",
+                    help="override feedback.fault_head: also score the served recognizer's fault head (a bundle "
+                         "directory, the package stage's bento.json or a BentoML model tag) on the split's "
+                         "processed windows")
     ap.add_argument("--prepare", nargs="*", metavar="SPLIT",
                     help="only fill the IK cache for these splits (train: the reference's clean clips)")
     a = ap.parse_args(argv)
     _, raw = section("feedback")
-    over = {k: v for k, v in vars(a).items() if v is not None and k not in ("prepare", "fault_head")}
+    over = {k: v for k, v in vars(a).items() if v is not None and k != "prepare"}
     return validate(FeedbackParams, {**raw, **over}, "feedback"), a
 
 
@@ -613,9 +636,10 @@ def main(argv: list[str] | None = None) -> int:
             prepare(p.raw_dir, p.processed_dir, a.prepare or ["test", "train"], p.cache_dir, p.max_clips_per_class)
             return 0
         res = evaluate(p)
-        if a.fault_head:
-            add_fault_head(res, a.fault_head, fault_head_clips(a.fault_head, p.processed_dir, p.split),
-                           fault_head_clips(a.fault_head, p.processed_dir, p.select_split) if p.select_split else None,
+        if p.fault_head:
+            b = resolve_bundle(p.fault_head)
+            add_fault_head(res, f"{p.fault_head} ({b.name})", fault_head_clips(b, p.processed_dir, p.split),
+                           fault_head_clips(b, p.processed_dir, p.select_split) if p.select_split else None,
                            p.max_false_trigger)
     except (RawDataError, FeedbackError) as exc:
         print(f"feedback: {exc}", file=sys.stderr)

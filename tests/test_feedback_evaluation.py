@@ -77,3 +77,14 @@ def test_the_fault_head_counts_only_its_own_fault_and_the_combined_detector_is_e
     assert rates(rows, 7.0)["hit_rate"] == 0.5 and rates(rows, 7.0)["false_trigger_rate"] == 0.0
     both = rates(rows, 7.0, head=True)
     assert (both["hit_rate"], both["false_trigger_rate"]) == (1.0, 0.5)
+
+
+def test_the_fault_head_bundle_is_a_folder_or_the_package_stages_bento_json(tmp_path):
+    from evaluation.feedback import resolve_bundle
+
+    assert resolve_bundle(str(tmp_path)) == tmp_path
+    with pytest.raises(FeedbackError, match="no such file"):
+        resolve_bundle(str(tmp_path / "bento.json"))
+    (tmp_path / "bento.json").write_text('{"bento": "athlete-mm:x"}')
+    with pytest.raises(FeedbackError, match="no 'model'"):
+        resolve_bundle(str(tmp_path / "bento.json"))
