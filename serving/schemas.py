@@ -366,6 +366,15 @@ class SegmentIn(_Model):
     t_end_s: float = Field(ge=-1e5, le=1e5)
 
 
+class PlatesIn(_Model):
+    """Two force plates (one foot each) for the load flag of /feedback."""
+    force_y: ArrayIn = Field(description="(N, 2) vertical force per plate, N")
+    time: ArrayIn = Field(description="(N,) s on the angles' clock, strictly increasing")
+    mass_kg: float = Field(gt=20, lt=300, description="body mass, kg (the double-support thresholds)")
+    sides: Optional[list[Literal["r", "l"]]] = Field(None, min_length=2, max_length=2,
+                                                     description="the foot on each plate (for the message)")
+
+
 class FeedbackRequest(_Model):
     """Joint angles of one recording (OpenSim names, degrees) + its segments -> feedback per segment."""
     rate_hz: float = Field(ge=10, le=2000, description="angle sample rate")
@@ -376,6 +385,7 @@ class FeedbackRequest(_Model):
     moments: Optional[dict[str, ArrayIn]] = Field(None, description="{knee_adduction_r_moment / _l_moment: "
                                                                     "(M,) N m} for the valgus flag")
     moments_time: Optional[ArrayIn] = Field(None, description="(M,) s on the angles' clock")
+    plates: Optional[PlatesIn] = Field(None, description="two force plates for the load flag (asymmetric landing)")
 
 
 class FeedbackResponse(_Model):
