@@ -338,6 +338,18 @@ class ValgusFlag(_Model):
     flagged: list[str]
 
 
+class LoadFlag(_Model):
+    asymmetry: float = Field(description="95th percentile of |F1 - F2| / (F1 + F2) of the two plates' vertical "
+                                         "forces while both feet are down (0: even, 1: all on one foot)")
+    reference_asymmetry: float = Field(description="the same figure's 95th percentile over the class's clean "
+                                                   "training clips")
+    margin: float = Field(description="flagged at asymmetry - reference_asymmetry >= margin")
+    flagged: bool
+    heavier: str = Field(description="the leg (plate-to-foot assignment) or plate carrying more")
+    heavier_share: float = Field(description="its share of the load at that percentile, 0.5-1")
+    double_support_s: float = Field(description="time with both feet down in the segment, s")
+
+
 class SegmentFeedback(_Model):
     action: str
     t_start_s: float
@@ -352,6 +364,8 @@ class SegmentFeedback(_Model):
     knee_rmse_threshold_deg: Optional[float] = None
     knee_rmse_warning: list[str] = Field(default_factory=list)
     valgus: Optional[ValgusFlag] = Field(None, description="None: no moments given")
+    load: Optional[LoadFlag] = Field(None, description="plate load share; None: no plates, no double support "
+                                                       "or no load reference for the class")
     messages: list[str] = Field(default_factory=list, description="what to correct, in words")
 
 
@@ -359,6 +373,15 @@ class SegmentIn(_Model):
     action: str
     t_start_s: float = Field(ge=-1e5, le=1e5)
     t_end_s: float = Field(ge=-1e5, le=1e5)
+
+
+class PlatesIn(_Model):
+    """Two force plates (one foot each) for the load flag of /feedback."""
+    force_y: ArrayIn = Field(description="(N, 2) vertical force per plate, N")
+    time: ArrayIn = Field(description="(N,) s on the angles' clock, strictly increasing")
+    mass_kg: float = Field(gt=20, lt=300, description="body mass, kg (the double-support thresholds)")
+    sides: Optional[list[Literal["r", "l"]]] = Field(None, min_length=2, max_length=2,
+                                                     description="the foot on each plate (for the message)")
 
 
 class FeedbackRequest(_Model):
@@ -371,6 +394,7 @@ class FeedbackRequest(_Model):
     moments: Optional[dict[str, ArrayIn]] = Field(None, description="{knee_adduction_r_moment / _l_moment: "
                                                                     "(M,) N m} for the valgus flag")
     moments_time: Optional[ArrayIn] = Field(None, description="(M,) s on the angles' clock")
+    plates: Optional[PlatesIn] = Field(None, description="two force plates for the load flag (asymmetric landing)")
 
 
 class FeedbackResponse(_Model):
