@@ -27,7 +27,7 @@ from .space import suggest, to_overrides
 __all__ = ["Objective", "worker_id", "USER_ATTRS"]
 
 # final metrics kept on every trial (user attrs) for the before/after report
-USER_ATTRS = ("val_accuracy", "val_macro_f1", "val_nll", "val_fault_macro_f1", "val_rmse_nm_per_kg",
+USER_ATTRS = ("val_accuracy", "val_macro_f1", "val_nll", "val_fault_macro_f1", "val_nll_fault", "val_rmse_nm_per_kg",
               "epochs", "best_epoch", "seconds")
 
 
