@@ -228,7 +228,8 @@ def test_objective_on_nll_fault_with_a_categorical_ema_and_val_subset(data, tmp_
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.RandomSampler(seed=0))
     study.enqueue_trial({"train.ema_decay": None, "train.val_windows_per_epoch": None, "train.loss.fault_weight": 3.0})
     study.enqueue_trial({"train.ema_decay": 0.9, "train.val_windows_per_epoch": 8, "train.loss.fault_weight": 1.5})
-    study.optimize(Objective("tcn", space, config_for, data, "val_nll_fault", "w0"), n_trials=2)
+    kept = tmp_path / "kept"
+    study.optimize(Objective("tcn", space, config_for, data, "val_nll_fault", "w0", keep_dir=kept), n_trials=2)
     assert [(p.ema_decay, p.val_windows_per_epoch, p.loss["fault_weight"]) for p in seen] == [(None, None, 3.0),
                                                                                           (0.9, 8, 1.5)]
     for t in study.trials:
@@ -236,3 +237,10 @@ def test_objective_on_nll_fault_with_a_categorical_ema_and_val_subset(data, tmp_
         assert t.value == pytest.approx(a["val_nll_fault"])
         assert a["val_nll_fault"] == pytest.approx(a["val_nll"] + 1 - a["val_fault_macro_f1"])
         assert set(t.intermediate_values) == {1, 2}   # the per-epoch figure fed the pruner
+        # --keep-trials: the trial's training is kept, laid out like artifacts/train/<name>/
+        out = kept / f"trial_{t.number}" / "seed_0"
+        assert a["kept"] == [str(out)] and (out / "model.pt").is_file()
+        assert json.loads((out / "metrics.json").read_text())["val_nll_fault"] == pytest.approx(t.value)
+    ema_run = torch.load(kept / "trial_1" / "seed_0" / "checkpoint.pt", weights_only=False)
+    assert "ema" in ema_run and "ema" not in torch.load(kept / "trial_0" / "seed_0" / "checkpoint.pt",
+                                                         weights_only=False)
