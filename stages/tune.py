@@ -6,8 +6,9 @@
 
 What is tuned: the search space `tune.spaces.<arch>` of params.yaml (keys relative to
 `train.archs.<arch>`: model builder arguments and `train.<setting>`), n_trials / timeout per worker
-and profile, the metric `tune.metric` (default `val_nll`, minimised: the validation split's action
-negative log-likelihood; macro-F1 is saturated near 1 on the default data and cannot rank trials).
+and profile, the metric `tune.metric` (params.yaml: `val_nll_fault`, minimised: the validation action
+negative log-likelihood + 1 - the validation fault macro-F1; macro-F1 is saturated near 1 on the
+default data and cannot rank trials). `--keep-trials DIR` keeps the completed trainings.
 Seeded TPE (seed `tune.seed + worker`), median pruning on the epoch-level value of the same metric.
 Trial 0 is the current training config (`tune.enqueue_current`), so the study's own numbers say
 whether tuning improved on it. Each trial is an MLflow run nested under one run per worker.
