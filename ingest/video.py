@@ -124,12 +124,16 @@ def _as_array(landmark_list) -> tuple[np.ndarray, np.ndarray]:
 
 
 def landmarks_from_video(path: str | Path, *, max_frames: int | None = None, max_side: int = 1280,
-                         min_detection_confidence: float = 0.5, progress: bool = True) -> dict:
+                         min_detection_confidence: float = 0.5, progress: bool = True,
+                         on_frame=None) -> dict:
     """MediaPipe Pose landmarks of every frame of `path` (see module docstring).
 
     Returns a dict with the `KEYPOINT_FIELDS` arrays plus ``info`` (width, height of the
     upright frame, fps, rotation_deg, n_frames, frames_without_pose, source).
-    `max_frames` stops after that many frames (tests, previews).
+    `max_frames` stops after that many frames (tests, previews). `on_frame(info, times, world,
+    visibility, total)`, when given, is called after every frame with the lists so far (times as
+    decoded, not yet shifted to 0; `total` the expected frame count or None): the service feeds
+    its IK process and reports progress from it.
     """
     from mediapipe.python.solutions import pose as mp_pose
 
@@ -160,6 +164,8 @@ def landmarks_from_video(path: str | Path, *, max_frames: int | None = None, max
                     image.append(xyz)
                     vis.append(v)
                     world.append(_as_array(res.pose_world_landmarks)[0])
+                if on_frame is not None:
+                    on_frame(info, times, world, vis, total)
                 if max_frames is not None and len(times) >= max_frames:
                     break
     finally:
