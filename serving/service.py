@@ -174,7 +174,7 @@ class AthleteMM:
         try:
             out = self._analyze(video, mass_kg, height_m, sex, imu, grf, max_frames, progress)
         except BaseException as exc:
-            progress.step(f"failed: {exc}"[:300])
+            progress.step(_strip_tmp(f"failed: {exc}")[:300])
             raise
         progress.step("completed")
         return out
