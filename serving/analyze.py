@@ -98,17 +98,31 @@ class _Streaming:
             self.progress(len(times), total)
         if self.worker is None or not info["fps"] > 0:
             return
+        from concurrent.futures.process import BrokenProcessPool
+
         if self.job is None:
             self.fps = info["fps"]
             self.job = self.worker.job(fps=self.fps, sex=self.athlete.sex or "male", height_m=self.athlete.height_m,
                                        mass_kg=self.athlete.mass_kg)
-        self.job.feed(_Shifted(times), world, vis)
+        try:
+            self.job.feed(_Shifted(times), world, vis)
+        except BrokenProcessPool:   # the IK process died: the whole-clip IK after the detection instead
+            self.worker, self.job = None, None
 
     def result(self, lm: dict):
-        """The streamed IK's answer, or None (no IK process, or the frame rate was not known up front)."""
-        if self.job is None or lm["info"]["fps"] != self.fps:
+        """The streamed IK's answer, or None (no IK process, it died, or the frame rate was not known up
+        front): then the caller runs the whole-clip IK."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        if self.job is None:
             return None
-        *out, self.cpu_s = self.job.finish(lm["time"], lm["world"], lm["visibility"])
+        if lm["info"]["fps"] != self.fps:
+            self.job.drop()
+            return None
+        try:
+            *out, self.cpu_s = self.job.finish(lm["time"], lm["world"], lm["visibility"])
+        except BrokenProcessPool:
+            return None
         return out
 
 

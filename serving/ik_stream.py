@@ -63,6 +63,7 @@ class ChunkedIK:
         return len(self.q)
 
     def finish(self):
+        from biomech.conventions import COORDINATES, TRANSLATIONS
         from biomech.ik import IKResult
 
         from .analyze import unwrapped_degrees
@@ -73,24 +74,12 @@ class ChunkedIK:
         grid = self._solve(final=True)
         self.cpu_s += time.process_time() - c
         q = np.array(self.q)
-        rot = np.array([c not in self._translations() for c in self._coordinates()])
+        rot = np.array([c not in TRANSLATIONS for c in COORDINATES])
         q[:, rot] = np.angle(np.exp(1j * q[:, rot]))  # wrap to (-pi, pi], as solve_ik does
         ik = IKResult(grid, q, np.array(self.err_rms), np.array(self.err_max), np.array(self.in_use, dtype=int))
         return grid, unwrapped_degrees(ik), ik
 
     # ---- steps ----
-    @staticmethod
-    def _coordinates():
-        from biomech.conventions import COORDINATES
-
-        return COORDINATES
-
-    @staticmethod
-    def _translations():
-        from biomech.conventions import TRANSLATIONS
-
-        return TRANSLATIONS
-
     def _unswap(self, world: np.ndarray) -> None:
         """unswap_limbs on the new frames after the last two frames with a pose (already corrected):
         their constant-velocity prediction is what the whole clip's pass would use, so the result is
@@ -111,6 +100,8 @@ class ChunkedIK:
         from .inference import InputError
 
         if seen.sum() < self.calibration and not final and self.body is None:
+            return False
+        if seen.sum() < 8 and not final:
             return False
         if seen.sum() < 8:
             raise InputError(f"video: a pose in {int(seen.sum())} of {len(pts)} frames (need 8 for the IK)")
@@ -255,4 +246,7 @@ class IKJob:
 
     def drop(self) -> None:
         """Forget this request's state in the IK process (a failed request)."""
-        self.worker.pool.submit(_drop, self.id)
+        try:
+            self.worker.pool.submit(_drop, self.id)
+        except Exception:   # the process is gone (BrokenProcessPool) or shut down: nothing to forget
+            pass
