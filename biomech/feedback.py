@@ -18,7 +18,10 @@ clips, held for ``window_s``, gives the deviation as its ``percentile`` over the
 RMSE along the path. A joint whose |deviation| is at least the threshold (7-11 deg in the TCN+GAT
 paper) is flagged with the direction to correct (``JOINT_CUES``), unless it is one of the
 ``unflagged_joints``. Two more flags follow the multimodal CNN paper: knee-angle RMSE above 5 deg,
-and a knee valgus moment above 40 N m.
+and a knee valgus moment above 40 N m. With two force plates (one foot each), the load flag
+(``load_asymmetry``) compares how unevenly the feet share the vertical load while both are down
+with the clean clips of the class (``Reference.load_asymmetry``): an asymmetric landing is a load
+share between the legs that joint angles do not show.
 
 Sign conventions are ``biomech.conventions``'. The valgus moment is read from the internal
 ``knee_adduction_<side>_moment`` (OpenSim inverse dynamics: + towards varus): an external valgus
@@ -34,7 +37,7 @@ import numpy as np
 
 from sigproc.sync import dtw_path
 
-__all__ = ["FEEDBACK_JOINTS", "FAULT_JOINTS", "JOINT_CUES", "Reference", "FeedbackError", "angle_matrix",
+__all__ = ["FEEDBACK_JOINTS", "FAULT_JOINTS", "LOAD_FAULTS", "JOINT_CUES", "Reference", "load_asymmetry", "FeedbackError", "angle_matrix",
            "build_reference", "mirror", "invariant", "align", "aligned_difference", "joint_deviation", "segment_feedback", "save_references",
            "load_references", "feedback_for_segments"]
 
@@ -63,6 +66,9 @@ FAULT_JOINTS: dict[str, tuple[str, ...]] = {
     "trunk_lean": ("lumbar_extension", "lumbar_bending", "lumbar_rotation", "hip_flexion_r", "hip_flexion_l"),
     "upright_posture": ("lumbar_extension", "hip_flexion_r", "hip_flexion_l"),
 }
+# Faults that the plate load flag (``load_asymmetry``) also finds: one leg takes ~70 % of the
+# landing load in the generator (a load share; in jumps no joint angle changes at all).
+LOAD_FAULTS: tuple[str, ...] = ("asymmetric_landing",)
 
 # joint (side removed) -> (what it is, cue when the segment is above the reference, cue when below)
 JOINT_CUES: dict[str, tuple[str, str, str]] = {
@@ -95,6 +101,8 @@ class Reference:
     mean: np.ndarray          # (N, J) deg
     sd: np.ndarray            # (N, J) deg, spread of the aligned clean clips
     n_clips: int
+    load_asymmetry: float | None = None   # 95th percentile of the clean clips' plate load asymmetry
+    load_clips: int = 0                   # clean clips with plates behind it
 
 
 # ---------------------------------------------------------------------------------- trajectories
@@ -173,12 +181,60 @@ def aligned_difference(seg: np.ndarray, ref: np.ndarray, band: float | None = No
     return path, seg[path[:, 0]] - r
 
 
+# ---------------------------------------------------------------------------------- plate load share
+LOAD_BOTH_DOWN_BW = 0.5    # both feet down: the plates together carry at least half the body weight ...
+LOAD_FOOT_BW = 0.05        # ... and each at least 5 %
+LOAD_WINDOW_S = 0.05       # the vertical forces are averaged over 50 ms first
+LOAD_MIN_S = 0.05          # fewer double-support samples than this: no load figure
+
+
+def load_asymmetry(time: np.ndarray, force_y: np.ndarray, mass_kg: float, t_start: float | None = None,
+                   t_end: float | None = None, percentile: float = 95.0) -> dict | None:
+    """How unevenly two force plates (one foot each) share the vertical load while both feet are
+    down: the ``percentile`` over the double-support samples in [t_start, t_end] of
+    |F1 - F2| / (F1 + F2) (0: even, 1: all on one plate), with the plate carrying more there
+    (0 or 1) and the double-support time. None when the feet are both down for less than
+    LOAD_MIN_S (a single-leg movement, or no plate contact). Side-agnostic: which plate holds
+    which foot does not change the figure."""
+    from scipy.ndimage import uniform_filter1d
+
+    t = np.asarray(time, dtype=float)
+    f = np.asarray(force_y, dtype=float)
+    if f.ndim != 2 or f.shape[1] != 2 or len(f) != len(t):
+        raise FeedbackError(f"plates: vertical force of shape {list(f.shape)} for {len(t)} time stamps "
+                            f"(expected (T, 2): two plates)")
+    if not mass_kg > 0:
+        raise FeedbackError(f"plates: mass {mass_kg!r} kg (expected > 0)")
+    inside = np.isfinite(t) & np.isfinite(f).all(1)
+    if t_start is not None:
+        inside &= t >= t_start
+    if t_end is not None:
+        inside &= t <= t_end
+    t, f = t[inside], f[inside]
+    if len(t) < 4:
+        return None
+    dt = float(np.median(np.diff(t)))
+    f = uniform_filter1d(f, size=max(1, int(round(LOAD_WINDOW_S / dt))), axis=0, mode="nearest")
+    bw = 9.81 * float(mass_kg)
+    total = f.sum(1)
+    both = (total >= LOAD_BOTH_DOWN_BW * bw) & (f.min(1) >= LOAD_FOOT_BW * bw)
+    if both.sum() * dt < LOAD_MIN_S:
+        return None
+    asym = np.abs(f[both, 0] - f[both, 1]) / total[both]
+    value = float(np.percentile(asym, percentile))
+    top = asym >= value
+    heavier = int((f[both, 1] - f[both, 0])[top].mean() > 0)
+    return {"asymmetry": value, "heavier_plate": heavier, "double_support_s": float(both.sum() * dt)}
+
+
 # ---------------------------------------------------------------------------------- the reference
 def build_reference(action: str, trajs: list[np.ndarray], rate_hz: float,
                     joints: tuple[str, ...] = FEEDBACK_JOINTS, iterations: int = 3,
-                    band: float | None = None) -> Reference:
+                    band: float | None = None, load: list[float] | None = None) -> Reference:
     """DTW barycentre averaging of the clean clips' (N_i, J) trajectories (each frame on the
-    reference's sides: mirrored where ``align`` matched it with the mirror image)."""
+    reference's sides: mirrored where ``align`` matched it with the mirror image). ``load``: the
+    clean clips' plate load asymmetries (``load_asymmetry``; clips with double support only): their
+    95th percentile is the class's load reference."""
     trajs = [np.asarray(x, dtype=float) for x in trajs]
     if not trajs:
         raise FeedbackError(f"reference {action!r}: no clean clips")
@@ -198,7 +254,9 @@ def build_reference(action: str, trajs: list[np.ndarray], rate_hz: float,
             np.add.at(n, p[:, 1], 1)
         mean = s / n[:, None]
     sd = np.sqrt(np.maximum(s2 / n[:, None] - mean ** 2, 0.0))
-    return Reference(action, float(rate_hz), tuple(joints), mean, sd, len(trajs))
+    load = [float(v) for v in (load or []) if v is not None and np.isfinite(v)]
+    return Reference(action, float(rate_hz), tuple(joints), mean, sd, len(trajs),
+                     float(np.percentile(load, 95)) if load else None, len(load))
 
 
 def save_references(path: str | Path, refs: dict[str, Reference], meta: dict | None = None) -> Path:
@@ -206,7 +264,8 @@ def save_references(path: str | Path, refs: dict[str, Reference], meta: dict | N
     path.parent.mkdir(parents=True, exist_ok=True)
     head = {"format": FORMAT, **(meta or {}),
             "references": {a: {"rate_hz": r.rate_hz, "joints": list(r.joints), "n_clips": r.n_clips,
-                                "samples": len(r.mean)} for a, r in refs.items()}}
+                                "samples": len(r.mean), "load_asymmetry": r.load_asymmetry,
+                                "load_clips": r.load_clips} for a, r in refs.items()}}
     arrays = {}
     for a, r in refs.items():
         arrays[f"{a}.mean"], arrays[f"{a}.sd"] = r.mean.astype(np.float32), r.sd.astype(np.float32)
@@ -224,7 +283,8 @@ def load_references(path: str | Path) -> tuple[dict[str, Reference], dict]:
         if head.get("format") != FORMAT:
             raise FeedbackError(f"{path}: format {head.get('format')!r}, expected {FORMAT!r}")
         refs = {a: Reference(a, float(h["rate_hz"]), tuple(h["joints"]), z[f"{a}.mean"].astype(float),
-                             z[f"{a}.sd"].astype(float), int(h["n_clips"])) for a, h in head["references"].items()}
+                             z[f"{a}.sd"].astype(float), int(h["n_clips"]), h.get("load_asymmetry"),
+                             int(h.get("load_clips", 0))) for a, h in head["references"].items()}
     return refs, head
 
 
@@ -280,12 +340,17 @@ def _cue(joint: str, dev: float) -> str:
 def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 9.0, knee_rmse_deg: float = 5.0,
                      valgus_moment_nm: float = 40.0, moments: dict[str, np.ndarray] | None = None,
                      band: float | None = None, window_s: float | None = 0.2, corridor_sd: float = 2.0,
-                     percentile: float | None = 95.0, unflagged_joints: tuple[str, ...] | list[str] = ()) -> dict:
+                     percentile: float | None = 95.0, unflagged_joints: tuple[str, ...] | list[str] = (),
+                     load: dict | None = None, load_margin: float = 0.15,
+                     plate_sides: tuple[str, str] | None = None) -> dict:
     """Feedback on one segment (N, J) (``angle_matrix`` on the reference's rate) against ``ref``.
 
     ``moments`` (optional): {"knee_adduction_r_moment": (T,) N m, ...} over the segment; without
     them the valgus flag is None (not evaluated). ``unflagged_joints`` are reported but never flagged
-    (the ankle angle from video landmarks: IK's least reliable angle)."""
+    (the ankle angle from video landmarks: IK's least reliable angle). ``load`` (optional): the
+    segment's ``load_asymmetry``; flagged when it exceeds the reference's clean clips
+    (``ref.load_asymmetry``) by at least ``load_margin``; ``plate_sides`` names the foot on each
+    plate for the message (None: "plate 1" / "plate 2")."""
     mean_dev, rmse = joint_deviation(seg, ref, band, window_s, corridor_sd, percentile)
     joints = {j: {"deviation_deg": round(float(m), 2), "rmse_deg": round(float(r), 2),
                   "flagged": bool(abs(m) >= threshold_deg and j not in unflagged_joints)}
@@ -299,32 +364,51 @@ def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 
                 if m in moments and np.isfinite(np.asarray(moments[m], dtype=float)).any()}
         valgus = {"peak_nm": {m: round(v, 2) for m, v in peak.items()}, "threshold_nm": valgus_moment_nm,
                   "flagged": [m for m, v in peak.items() if v > valgus_moment_nm]}
+    load_flag = _load_flag(load, ref, load_margin, plate_sides)
     messages = [_cue(j, joints[j]["deviation_deg"]) for j in flagged]
     messages += [f"{'right' if j.endswith('_r') else 'left'} knee angle RMSE {knee[j]:.1f} deg vs reference "
                  f"(> {knee_rmse_deg:g} deg)" for j in knee_warn]
     if valgus and valgus["flagged"]:
         messages += [f"knee valgus moment {valgus['peak_nm'][m]:.0f} N m on the {'right' if '_r_' in m else 'left'} "
                      f"knee (> {valgus_moment_nm:g} N m): injury risk" for m in valgus["flagged"]]
+    if load_flag and load_flag["flagged"]:
+        messages.append(f"{load_flag['heavier']} takes {load_flag['heavier_share']:.0%} of the load with both feet "
+                        f"down (clean {ref.action} up to {(1 + ref.load_asymmetry) / 2:.0%}): share it evenly")
     return {"reference": ref.action, "reference_clips": ref.n_clips, "threshold_deg": threshold_deg,
             "joints": joints, "flagged_joints": flagged, "knee_rmse_warning": knee_warn,
             "knee_rmse_deg": knee, "knee_rmse_threshold_deg": knee_rmse_deg, "valgus": valgus,
-            "messages": messages}
+            "load": load_flag, "messages": messages}
+
+
+def _load_flag(load: dict | None, ref: Reference, margin: float, sides: tuple[str, str] | None) -> dict | None:
+    """The load block of ``segment_feedback``: None without plates, double support or a load reference."""
+    if load is None or ref.load_asymmetry is None:
+        return None
+    names = (f"the {'right' if sides[0] == 'r' else 'left'} leg", f"the {'right' if sides[1] == 'r' else 'left'} leg") \
+        if sides and set(sides) == {"r", "l"} else ("plate 1", "plate 2")
+    a = float(load["asymmetry"])
+    return {"asymmetry": round(a, 4), "reference_asymmetry": round(float(ref.load_asymmetry), 4),
+            "margin": margin, "flagged": bool(a - ref.load_asymmetry >= margin),
+            "heavier": names[load["heavier_plate"]], "heavier_share": round((1 + a) / 2, 4),
+            "double_support_s": round(float(load["double_support_s"]), 3)}
 
 
 # ---------------------------------------------------------------------------------- per segment
 SETTINGS_KEYS = ("threshold_deg", "knee_rmse_deg", "valgus_moment_nm", "band", "window_s", "corridor_sd",
-                 "percentile", "unflagged_joints")
+                 "percentile", "unflagged_joints", "load_margin")
 MIN_SEGMENT_S = 0.5
 
 
 def feedback_for_segments(refs: dict[str, Reference], settings: dict, time: np.ndarray,
                           angles: dict[str, np.ndarray], segments: list[tuple[str, float, float]],
                           moment_time: np.ndarray | None = None,
-                          moments: dict[str, np.ndarray] | None = None) -> list[dict]:
+                          moments: dict[str, np.ndarray] | None = None, plates: dict | None = None) -> list[dict]:
     """Feedback per (action, t_start_s, t_end_s) segment of one recording: ``segment_feedback`` of
     the angles inside it against its action's reference (``settings``: the reference file's
     ``settings``, see SETTINGS_KEYS). A segment without a reference, shorter than MIN_SEGMENT_S or
-    without usable angles gets ``skipped`` with the reason instead."""
+    without usable angles gets ``skipped`` with the reason instead. ``plates`` (optional): {"time":
+    (T,) s on the angles' clock, "force_y": (T, 2) N, two plates, "mass_kg": kg, "sides": ("r", "l")
+    or None} for the load flag."""
     kw = {k: settings[k] for k in SETTINGS_KEYS if k in settings}
     out = []
     for action, t0, t1 in segments:
@@ -345,5 +429,7 @@ def feedback_for_segments(refs: dict[str, Reference], settings: dict, time: np.n
         if moments is not None and moment_time is not None:
             inside = (moment_time >= t0) & (moment_time <= t1)
             mom = {k: np.asarray(v, dtype=float)[inside] for k, v in moments.items() if k in VALGUS_MOMENTS}
-        out.append({**item, **segment_feedback(seg, ref, moments=mom, **kw)})
+        load = None if plates is None else load_asymmetry(plates["time"], plates["force_y"], plates["mass_kg"], t0, t1)
+        out.append({**item, **segment_feedback(seg, ref, moments=mom, load=load,
+                                               plate_sides=None if plates is None else plates.get("sides"), **kw)})
     return out

@@ -196,7 +196,7 @@ def legs_ik(legs: _Legs, Rp: tuple[np.ndarray, np.ndarray, np.ndarray], p: np.nd
     w = np.clip(0.5 - np.sqrt(_dot(f_perp, f_perp)), 0.0, None)
     n = _unit(_cross(f_perp + w * px_perp, u))
     # swivel: rotate the plane normal about u (Rodrigues); medial knee = toward the midline
-    ang = -m * swivel
+    ang = m * swivel
     n = n * np.cos(ang) + _cross(u, n) * np.sin(ang)
     fwd = _cross(u, n)  # in-plane, perpendicular to u, anterior
     # two-link IK in the plane: knee at distance Ls from the ankle along u rotated forward

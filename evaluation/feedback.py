@@ -7,8 +7,10 @@ For every test clip the feedback of ``biomech.feedback`` is computed against the
 clip's labelled action (built by ``python -m stages.reference`` from the clean training clips), and
 scored per fault type:
 
-* hit rate: faulty clips flagged on one of the fault's joints (``biomech.feedback.FAULT_JOINTS``);
-* false-trigger rate: clean (fault "none") clips flagged on any joint;
+* hit rate: faulty clips flagged on one of the fault's joints (``biomech.feedback.FAULT_JOINTS``),
+  or, for the faults in ``biomech.feedback.LOAD_FAULTS`` (asymmetric landing), by the plate load flag
+  (clips recorded with plates: grf.npz);
+* false-trigger rate: clean (fault "none") clips flagged on any joint or by the load flag;
 
 at the threshold in ``params.yaml: feedback.threshold_deg`` and for every threshold of
 ``feedback.sweep_deg`` (3-15 deg). Angles in use (``--angles ik``, the default) are the ones the
@@ -37,8 +39,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tqdm import tqdm
 
 from biomech.conventions import COORDINATES, JOINT_ANGLES
-from biomech.feedback import (FAULT_JOINTS, FEEDBACK_JOINTS, SETTINGS_KEYS, FeedbackError, angle_matrix,
-                              build_reference, joint_deviation, load_references, save_references)
+from biomech.feedback import (FAULT_JOINTS, FEEDBACK_JOINTS, LOAD_FAULTS, SETTINGS_KEYS, FeedbackError,
+                              angle_matrix, build_reference, joint_deviation, load_asymmetry, load_references,
+                              save_references)
 from biomech.io import RawDataError, read_coordinates_deg, read_json, read_npz
 
 ANGLE_SOURCES = ("ik", "true")
@@ -66,6 +69,8 @@ class FeedbackParams(BaseModel):
     max_false_trigger: float = Field(0.118, gt=0, lt=1)  # the selection rule: most hits with at most this
     knee_rmse_deg: float = Field(5.0, gt=0)
     valgus_moment_nm: float = Field(40.0, gt=0)
+    load_margin: float = Field(0.15, gt=0, lt=1)         # plate load asymmetry beyond the clean clips' to flag
+    fault_head: str | None = None   # second detector: a bundle dir, the package stage's bento.json or a BentoML model tag
     sweep_deg: list[float] = Field(default_factory=lambda: [3, 5, 7, 9, 11, 13, 15])
     split: str = "test"
     report: str = "reports/feedback.json"
@@ -107,6 +112,24 @@ def true_angles(clip_dir: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The generator's joint angles (angles.mot, degrees): privileged ground truth."""
     t, cols = read_coordinates_deg(clip_dir / "angles.mot")
     return t, {c: cols[c] for c in JOINT_ANGLES}
+
+
+def clip_plates(clip: dict) -> dict | None:
+    """The clip's two force plates (grf.npz: time, force (T, 2, 3) N) as the vertical forces for
+    ``biomech.feedback.load_asymmetry`` ({"time", "force_y", "mass_kg"}); None when recorded without."""
+    f = clip["dir"] / "grf.npz"
+    if not f.is_file():
+        return None
+    _, z = read_npz(f, ("time", "force"))
+    if z["force"].ndim != 3 or z["force"].shape[1:] != (2, 3):
+        raise RawDataError(f"{f}: force of shape {list(z['force'].shape)}, expected (T, 2, 3)")
+    return {"time": z["time"], "force_y": z["force"][:, :, 1], "mass_kg": float(clip["meta"]["athlete"]["mass_kg"])}
+
+
+def clip_load(clip: dict) -> dict | None:
+    """``load_asymmetry`` of the clip's plates over the whole clip (None: no plates or no double support)."""
+    pl = clip_plates(clip)
+    return None if pl is None else load_asymmetry(pl["time"], pl["force_y"], pl["mass_kg"])
 
 
 def ik_cache_file(clip: dict, cache_dir: Path) -> Path:
@@ -207,25 +230,34 @@ def fill_ik_cache(clips: list[dict], cache_dir: str | Path, workers: int, desc: 
     return len(todo)
 
 
-def reference_trajectories(p: FeedbackParams) -> dict[str, list[np.ndarray]]:
-    """Clean training clips' (N, J) trajectories per action (``p.angles`` source)."""
-    clips = select_reference_clips(split_clips(p.raw_dir, p.processed_dir, "train"), p.max_clips_per_class)
+def reference_trajectories(p: FeedbackParams) -> tuple[dict[str, list[np.ndarray]], dict[str, list[float]]]:
+    """Clean training clips' (N, J) trajectories per action (``p.angles`` source; at most
+    ``max_clips_per_class``) and the plate load asymmetries of every clean training clip with
+    plates and double support (no IK needed, so not capped)."""
+    train = split_clips(p.raw_dir, p.processed_dir, "train")
+    clips = select_reference_clips(train, p.max_clips_per_class)
     if p.angles == "ik":
         fill_ik_cache(clips, p.cache_dir, p.workers, desc=f"IK ({p.workers} workers)")
     out: dict[str, list[np.ndarray]] = {}
+    loads: dict[str, list[float]] = {}
     for c in tqdm(clips, desc=f"reference ({p.angles} angles)", unit="clip"):
         try:
             t, ang = clip_angles(c, p.angles, Path(p.cache_dir))
             out.setdefault(c["action"], []).append(angle_matrix(t, ang, p.rate_hz))
         except (IKFailed, FeedbackError) as exc:
             print(f"reference: skipped {exc}", file=sys.stderr)
-    return out
+    for c in select_reference_clips(train, None):
+        load = clip_load(c)
+        if load is not None:
+            loads.setdefault(c["action"], []).append(load["asymmetry"])
+    return out, loads
 
 
 def build_references(p: FeedbackParams) -> dict:
     """The reference stage: DBA per class -> p.reference (npz); returns the header."""
-    trajs = reference_trajectories(p)
-    refs = {a: build_reference(a, x, p.rate_hz, iterations=p.iterations, band=p.band) for a, x in sorted(trajs.items())}
+    trajs, loads = reference_trajectories(p)
+    refs = {a: build_reference(a, x, p.rate_hz, iterations=p.iterations, band=p.band, load=loads.get(a))
+            for a, x in sorted(trajs.items())}
     meta = {"angles": p.angles, "angles_meaning": ANGLES_MEANING[p.angles], "split": "train", "fault": "none",
             "raw_dir": p.raw_dir, "iterations": p.iterations,
             "settings": {k: getattr(p, k) for k in SETTINGS_KEYS}}   # what the service applies
@@ -252,20 +284,35 @@ def clip_deviations(p: FeedbackParams, refs: dict, split: str) -> tuple[list[dic
         except (IKFailed, FeedbackError) as exc:
             failed.append(str(exc))
             continue
+        load, ref = clip_load(c), refs[c["action"]]
         rows.append({"athlete": c["athlete"], "clip": c["clip"], "action": c["action"], "fault": c["fault"],
                      "deviation_deg": dict(zip(FEEDBACK_JOINTS, np.round(dev, 3).tolist())),
-                     "rmse_deg": dict(zip(FEEDBACK_JOINTS, np.round(rmse, 3).tolist()))})
+                     "rmse_deg": dict(zip(FEEDBACK_JOINTS, np.round(rmse, 3).tolist())),
+                     "plates": (c["dir"] / "grf.npz").is_file(),
+                     "load_asymmetry": None if load is None else round(load["asymmetry"], 4),
+                     "load_reference": ref.load_asymmetry,
+                     "load_flagged": bool(load is not None and ref.load_asymmetry is not None
+                                          and load["asymmetry"] - ref.load_asymmetry >= p.load_margin)})
     return rows, failed
 
 
-def flagged(row: dict, threshold: float, joints=FEEDBACK_JOINTS, unflagged: tuple[str, ...] = ()) -> bool:
-    return any(abs(row["deviation_deg"][j]) >= threshold for j in joints if j not in unflagged)
+def flagged(row: dict, threshold: float, joints=FEEDBACK_JOINTS, unflagged: tuple[str, ...] = (),
+            load: bool = True) -> bool:
+    """Flagged on one of ``joints`` at ``threshold`` or (``load``) by the plate load flag."""
+    return (load and bool(row.get("load_flagged"))) or \
+        any(abs(row["deviation_deg"][j]) >= threshold for j in joints if j not in unflagged)
 
 
-def rates(rows: list[dict], threshold: float, unflagged: tuple[str, ...] = ()) -> dict:
+def rates(rows: list[dict], threshold: float, unflagged: tuple[str, ...] = (), head: bool = False) -> dict:
     """At ``threshold``: hit rate per fault type (flagged on one of its joints) and false-trigger rate
-    (clean clip flagged on any joint); per fault type also its false-trigger rate: clean clips of the
-    actions that fault exists for, flagged on the fault's joints."""
+    (clean clip flagged on any joint or by the load flag); per fault type also its false-trigger rate:
+    clean clips of the actions that fault exists for, flagged on the fault's joints (and, for the
+    LOAD_FAULTS, by the load flag). Per fault also the hits on the angles alone and the clips with plates.
+    ``head``: the feedback OR the fault head (each row's ``head_detected``, ``with_fault_head``): a
+    fault is also hit when the head detects it, a clean clip also flagged when it detects any fault."""
+    def hit(r, f, joints, use_load):
+        return flagged(r, threshold, joints, unflagged, use_load) or (head and r.get("head_detected") == f)
+
     clean = [r for r in rows if r["fault"] == "none"]
     faulty = [r for r in rows if r["fault"] != "none"]
     per_fault = {}
@@ -273,15 +320,20 @@ def rates(rows: list[dict], threshold: float, unflagged: tuple[str, ...] = ()) -
         rs = [r for r in faulty if r["fault"] == f]
         actions = {r["action"] for r in rs}
         cs = [r for r in clean if r["action"] in actions]
-        hits = sum(flagged(r, threshold, FAULT_JOINTS[f], unflagged) for r in rs)
-        ft = sum(flagged(r, threshold, FAULT_JOINTS[f], unflagged) for r in cs)
-        per_fault[f] = {"clips": len(rs), "hits": hits, "hit_rate": hits / len(rs), "clean_clips": len(cs),
+        use_load = f in LOAD_FAULTS
+        hits = sum(hit(r, f, FAULT_JOINTS[f], use_load) for r in rs)
+        angle_hits = sum(flagged(r, threshold, FAULT_JOINTS[f], unflagged, False) for r in rs)
+        ft = sum(hit(r, f, FAULT_JOINTS[f], use_load) for r in cs)
+        per_fault[f] = {"clips": len(rs), "hits": hits, "hit_rate": hits / len(rs), "angle_hits": angle_hits,
+                        "with_plates": sum(bool(r.get("plates")) for r in rs), "clean_clips": len(cs),
                         "false_triggers": ft, "false_trigger_rate": ft / max(len(cs), 1)}
     hits = sum(v["hits"] for v in per_fault.values())
-    ft = sum(flagged(r, threshold, FEEDBACK_JOINTS, unflagged) for r in clean)
+    ft = sum(flagged(r, threshold, FEEDBACK_JOINTS, unflagged)
+             or (head and r.get("head_detected") not in (None, "none")) for r in clean)
+    ft_load = sum(bool(r.get("load_flagged")) for r in clean)
     return {"threshold_deg": threshold, "faulty_clips": len(faulty), "clean_clips": len(clean),
             "hit_rate": hits / max(len(faulty), 1), "false_trigger_rate": ft / max(len(clean), 1),
-            "false_triggers": ft, "per_fault": per_fault}
+            "false_triggers": ft, "load_false_triggers": ft_load, "per_fault": per_fault}
 
 
 def select_threshold(sweep: list[dict], max_false_trigger: float) -> dict:
@@ -315,27 +367,177 @@ def evaluate(p: FeedbackParams) -> dict:
                      "rule": f"most hits with false-trigger rate <= {p.max_false_trigger}",
                      "selected_threshold_deg": best["threshold_deg"],
                      "params_threshold_deg": p.threshold_deg,
-                     "sweep": [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in ssweep]}
+                     "sweep": [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in ssweep],
+                     "clips": srows}
     return {"split": p.split, "angles": p.angles, "angles_meaning": ANGLES_MEANING[p.angles],
             "reference_angles": head.get("angles"), "reference_clips": head["references"],
             "threshold_deg": p.threshold_deg, "window_s": p.window_s, "corridor_sd": p.corridor_sd,
-            "percentile": p.percentile, "band": p.band, "unflagged_joints": list(un),
+            "percentile": p.percentile, "band": p.band, "unflagged_joints": list(un), "load_margin": p.load_margin,
             "hit_rate": at["hit_rate"], "false_trigger_rate": at["false_trigger_rate"],
             "goal": {"hit_rate": 0.915, "false_trigger_rate": 0.118, "source": "TCN+GAT paper"},
             "clips_scored": len(rows), "clips_failed": len(failed), "failed": failed,
             "selection": selection, "at_threshold": at, "sweep": sweep, "clips": rows}
 
 
+def resolve_bundle(spec: str) -> Path:
+    """The bundle directory of ``spec``: a directory, the package stage's ``bento.json`` (its
+    ``model`` tag) or a BentoML model tag (``athlete-mm-bundle:<version>``, in ``$BENTOML_HOME``)."""
+    path = Path(spec)
+    if path.is_dir():
+        return path
+    tag = spec
+    if path.suffix == ".json":
+        if not path.is_file():
+            raise FeedbackError(f"feedback.fault_head {spec!r}: no such file (built by `python -m stages.package`)")
+        tag = read_json(path).get("model")
+        if not tag:
+            raise FeedbackError(f"{path}: no 'model' (the bundle's BentoML tag)")
+    import bentoml
+
+    try:
+        return Path(bentoml.models.get(tag).path)
+    except (bentoml.exceptions.NotFound, ValueError) as exc:
+        raise FeedbackError(f"feedback.fault_head {spec!r}: BentoML model {tag!r} not found ({exc})") from None
+
+
+def fault_head_clips(bundle_dir: str | Path, processed_dir: str | Path, split: str, batch: int = 256) -> list[dict]:
+    """The served recognizer's fault head as a second detector: per clip of ``split``'s processed
+    windows (the model's own inputs), the fault probabilities given the predicted action
+    (``serving.inference.fault_probabilities``, as /recognize gives them) averaged over the clip's
+    windows; the clip's detected fault is their argmax ("none": not flagged)."""
+    import torch
+
+    from preprocessing.dataset import WindowDataset
+    from serving.bundle import load_bundle
+    from serving.inference import fault_probabilities
+
+    b = load_bundle(bundle_dir)
+    faults = b.meta.get("faults") or []
+    if len(faults) < 2:
+        raise FeedbackError(f"{bundle_dir}: the bundle's recognizer has no fault head (faults {faults})")
+    ds = WindowDataset(processed_dir, split)
+    keys = ("video", "landmarks", "imu", "grf", "modality_mask")
+    logits, flog = [], []
+    with torch.inference_mode():
+        for i in tqdm(range(0, len(ds), batch), desc=f"fault head {split}", unit="batch"):
+            items = [ds[k] for k in range(i, min(i + batch, len(ds)))]
+            out = b.model({k: torch.stack([x[k] for x in items]) for k in keys})
+            logits.append(out["logits"].numpy())
+            flog.append(out["fault_logits"].numpy())
+    action = np.concatenate(logits).argmax(1)
+    probs = fault_probabilities(np.concatenate(flog), action, b.meta.get("fault_admissible"))
+    fault_true = np.asarray(ds.arrays["fault"])
+    w = ds.index["windows"]
+    clips: dict[tuple, list[int]] = {}
+    for i, (c, a) in enumerate(zip(w["clip_id"], w["athlete_id"])):
+        clips.setdefault((a, c), []).append(i)
+    rows = []
+    for (a, c), idx in clips.items():
+        mean = probs[idx].mean(0)
+        rows.append({"athlete": a, "clip": c, "action": w["action"][idx[0]], "fault": faults[int(fault_true[idx[0]])],
+                     "detected": faults[int(mean.argmax())], "probabilities": dict(zip(faults, np.round(mean, 4).tolist()))})
+    return rows
+
+
+def fault_head_rates(rows: list[dict]) -> dict:
+    """Per fault type: hits (the clip's detected fault is its fault) and false triggers (clean clips
+    of the actions it exists for detected as that fault); overall: faulty clips detected as their
+    fault, clean clips detected as any fault."""
+    clean = [r for r in rows if r["fault"] == "none"]
+    faulty = [r for r in rows if r["fault"] != "none"]
+    per_fault = {}
+    for f in sorted({r["fault"] for r in faulty}):
+        rs = [r for r in faulty if r["fault"] == f]
+        cs = [r for r in clean if r["action"] in {r["action"] for r in rs}]
+        hits, ft = sum(r["detected"] == f for r in rs), sum(r["detected"] == f for r in cs)
+        per_fault[f] = {"clips": len(rs), "hits": hits, "hit_rate": hits / len(rs), "clean_clips": len(cs),
+                        "false_triggers": ft, "false_trigger_rate": ft / max(len(cs), 1)}
+    hits = sum(r["detected"] == r["fault"] for r in faulty)
+    ft = sum(r["detected"] != "none" for r in clean)
+    return {"faulty_clips": len(faulty), "clean_clips": len(clean), "hits": hits, "hit_rate": hits / max(len(faulty), 1),
+            "false_triggers": ft, "false_trigger_rate": ft / max(len(clean), 1), "per_fault": per_fault}
+
+
+def add_fault_head(res: dict, bundle_dir: str, head_rows: list[dict], select_rows: list[dict] | None = None,
+                   max_false_trigger: float = 0.118) -> None:
+    """The fault head's rates into ``res["fault_head"]`` and, with each scored clip's detected fault
+    (``head_detected``), the combined detector (feedback OR fault head) at the threshold and over the
+    sweep into ``res["combined"]``; with the selection split's head rows, the combined detector's
+    threshold chosen there (``select_threshold``) as ``res["combined"]["selection"]``."""
+    def attach(clips, rows):
+        det = {(r["athlete"], r["clip"]): r["detected"] for r in rows}
+        for r in clips:
+            r["head_detected"] = det.get((r["athlete"], r["clip"]))
+
+    attach(res["clips"], head_rows)
+    un = tuple(res["unflagged_joints"])
+    res["fault_head"] = {"bundle": str(bundle_dir), **fault_head_rates(head_rows)}
+    res["combined"] = {"at_threshold": rates(res["clips"], res["threshold_deg"], un, head=True),
+                       "sweep": [{k: v for k, v in rates(res["clips"], s["threshold_deg"], un, head=True).items()
+                                  if k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in res["sweep"]]}
+    sel = res.get("selection")
+    if sel and select_rows is not None:
+        attach(sel["clips"], select_rows)
+        ssweep = [rates(sel["clips"], s["threshold_deg"], un, head=True) for s in res["sweep"]]
+        res["combined"]["selection"] = {
+            "split": sel["split"], "selected_threshold_deg": select_threshold(ssweep, max_false_trigger)["threshold_deg"],
+            "sweep": [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in ssweep]}
+
+
+def fault_head_markdown(fh: dict, split: str, bundle_dir: str) -> str:
+    lines = [f"## Second detector: the served recognizer's fault head ({split} split)", "",
+             f"Bundle `{bundle_dir}`; per clip the fault probabilities given the predicted action, averaged over "
+             f"its windows (the model's own inputs: the processed windows); detected = their argmax. Hit rate "
+             f"**{fh['hit_rate']:.1%}** ({fh['hits']}/{fh['faulty_clips']}), false-trigger rate "
+             f"**{fh['false_trigger_rate']:.1%}** ({fh['false_triggers']}/{fh['clean_clips']}).", "",
+             "| fault | clips | hits | hit rate | clean clips | false triggers | false-trigger rate |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for f, v in fh["per_fault"].items():
+        lines.append(f"| {f} | {v['clips']} | {v['hits']} | {v['hit_rate']:.1%} | {v['clean_clips']} | "
+                     f"{v['false_triggers']} | {v['false_trigger_rate']:.1%} |")
+    return "\n".join(lines) + "\n"
+
+
+def combined_markdown(res: dict) -> str:
+    c = res["combined"]["at_threshold"]
+    lines = [f"## Combined: the feedback OR the fault head ({res['split']} split)", "",
+             f"At {res['threshold_deg']:g} deg: hit rate **{c['hit_rate']:.1%}**, false-trigger rate "
+             f"**{c['false_trigger_rate']:.1%}** ({c['false_triggers']}/{c['clean_clips']}).", "",
+             "| fault | clips | hits | hit rate | false-trigger rate |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {f} | {v['clips']} | {v['hits']} | {v['hit_rate']:.1%} | {v['false_trigger_rate']:.1%} |"
+              for f, v in c["per_fault"].items()]
+    sel = res["combined"].get("selection")
+    if sel:
+        lines += ["", f"Combined, threshold chosen on {sel['split']}: {sel['selected_threshold_deg']:g} deg."]
+        val = {s["threshold_deg"]: s for s in sel["sweep"]}
+    lines += ["", f"| threshold (deg) | {res['split']} hit rate | {res['split']} false-trigger rate |"
+              + (f" {sel['split']} hit rate | {sel['split']} false-trigger rate |" if sel else ""),
+              "|---:|---:|---:|" + ("---:|---:|" if sel else "")]
+    for s in res["combined"]["sweep"]:
+        v = val[s["threshold_deg"]] if sel else None
+        lines.append(f"| {s['threshold_deg']:g} | {s['hit_rate']:.1%} | {s['false_trigger_rate']:.1%} |"
+                     + (f" {v['hit_rate']:.1%} | {v['false_trigger_rate']:.1%} |" if v else ""))
+    return "\n".join(lines) + "\n"
+
+
 def write_reports(res: dict, p: FeedbackParams) -> None:
     headline = {k: res[k] for k in ("split", "angles", "reference_angles", "threshold_deg", "window_s", "corridor_sd",
-                                    "percentile", "band", "unflagged_joints", "hit_rate", "false_trigger_rate", "clips_scored",
+                                    "percentile", "band", "unflagged_joints", "load_margin", "hit_rate", "false_trigger_rate", "clips_scored",
                                     "clips_failed", "goal")}
     headline["per_fault_hit_rate"] = {f: v["hit_rate"] for f, v in res["at_threshold"]["per_fault"].items()}
     headline["per_fault_false_trigger_rate"] = {f: v["false_trigger_rate"]
                                                 for f, v in res["at_threshold"]["per_fault"].items()}
     if res["selection"]:
-        headline["selection"] = {k: v for k, v in res["selection"].items() if k != "sweep"}
+        headline["selection"] = {k: v for k, v in res["selection"].items() if k not in ("sweep", "clips")}
     headline["sweep"] = [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in res["sweep"]]
+    if res.get("fault_head"):
+        fh = res["fault_head"]
+        headline["fault_head"] = {"bundle": fh["bundle"], "hit_rate": fh["hit_rate"], "false_trigger_rate": fh["false_trigger_rate"],
+                                  "per_fault_hit_rate": {f: v["hit_rate"] for f, v in fh["per_fault"].items()}}
+        c = res["combined"]["at_threshold"]
+        headline["combined"] = {"hit_rate": c["hit_rate"], "false_trigger_rate": c["false_trigger_rate"],
+                                "selected_threshold_deg": (res["combined"].get("selection") or {}).get("selected_threshold_deg"),
+                                "per_fault_hit_rate": {f: v["hit_rate"] for f, v in c["per_fault"].items()}}
     Path(p.report).parent.mkdir(parents=True, exist_ok=True)
     Path(p.report).write_text(json.dumps(headline, indent=1))
     details = Path(p.report).with_name(Path(p.report).stem + "_details.json")   # feedback_details.json
@@ -350,7 +552,11 @@ def write_reports(res: dict, p: FeedbackParams) -> None:
             v = s["per_fault"]
             cells = [f"{v[f]['hit_rate']:.4f},{v[f]['false_trigger_rate']:.4f}" if f in v else "," for f in FAULT_JOINTS]
             fh.write(",".join([f"{s['threshold_deg']:g}"] + cells) + "\n")
-    Path(p.markdown).write_text(markdown(res))
+    md = markdown(res)
+    if res.get("fault_head"):
+        md += "\n" + fault_head_markdown(res["fault_head"], res["split"], res["fault_head"]["bundle"])
+        md += "\n" + combined_markdown(res)
+    Path(p.markdown).write_text(md)
 
 
 def per_fault_plot(p: FeedbackParams) -> Path:
@@ -367,20 +573,24 @@ def markdown(res: dict) -> str:
              f"{res['window_s']} s beyond {res['corridor_sd']:g} sd of the clean clips, its "
              f"{res['percentile'] if res['percentile'] is not None else 'largest'} percentile over the movement, is at least the threshold (15 leg and trunk "
              f"joints; a faulty clip counts as a hit when one of its fault's joints is flagged, "
-             f"biomech.feedback.FAULT_JOINTS). Clips scored: {res['clips_scored']} "
+             f"biomech.feedback.FAULT_JOINTS; asymmetric landing also when the plate load flag fires: with both "
+             f"feet down, the 95th percentile of |F1 - F2| / (F1 + F2) at least {res['load_margin']:g} above the "
+             f"clean training clips' of the class, clips with plates only). Clips scored: {res['clips_scored']} "
              f"({res['clips_failed']} failed: IK did not converge or no reference). The clip's labelled action "
              f"selects the reference.", "",
              f"At the chosen threshold **{res['threshold_deg']:g} deg**: hit rate **{res['hit_rate']:.1%}** "
              f"({sum(v['hits'] for v in at['per_fault'].values())}/{at['faulty_clips']} faulty clips), false-trigger "
-             f"rate **{res['false_trigger_rate']:.1%}** ({at['false_triggers']}/{at['clean_clips']} clean clips); "
+             f"rate **{res['false_trigger_rate']:.1%}** ({at['false_triggers']}/{at['clean_clips']} clean clips, "
+             f"{at.get('load_false_triggers', 0)} of them by the load flag); "
              f"goal (TCN+GAT paper) >= 91.5 % hits with <= 11.8 % false triggers.", "",
              "Per fault type: hit rate over its faulty clips; false-trigger rate over the clean clips of the "
              "actions it exists for, flagged on the fault's joints.", "",
-             "| fault | clips | hits | hit rate | clean clips | false triggers | false-trigger rate |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "| fault | clips | with plates | hits | hits on angles alone | hit rate | clean clips | false triggers "
+             "| false-trigger rate |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for f, v in at["per_fault"].items():
-        lines.append(f"| {f} | {v['clips']} | {v['hits']} | {v['hit_rate']:.1%} | {v['clean_clips']} | "
-                     f"{v['false_triggers']} | {v['false_trigger_rate']:.1%} |")
+        lines.append(f"| {f} | {v['clips']} | {v.get('with_plates', '')} | {v['hits']} | {v.get('angle_hits', '')} | "
+                     f"{v['hit_rate']:.1%} | {v['clean_clips']} | {v['false_triggers']} | {v['false_trigger_rate']:.1%} |")
     sel = res.get("selection")
     if sel:
         lines += ["", f"Threshold chosen on the **{sel['split']}** split ({sel['clips_scored']} clips; {sel['rule']}): "
@@ -401,6 +611,10 @@ def load_params(argv: list[str] | None = None) -> tuple[FeedbackParams, argparse
     ap.add_argument("--angles", choices=ANGLE_SOURCES), ap.add_argument("--cache-dir"), ap.add_argument("--split")
     ap.add_argument("--report"), ap.add_argument("--markdown"), ap.add_argument("--plot")
     ap.add_argument("--threshold-deg", type=float)
+    ap.add_argument("--fault-head", metavar="BUNDLE",
+                    help="override feedback.fault_head: also score the served recognizer's fault head (a bundle "
+                         "directory, the package stage's bento.json or a BentoML model tag) on the split's "
+                         "processed windows")
     ap.add_argument("--prepare", nargs="*", metavar="SPLIT",
                     help="only fill the IK cache for these splits (train: the reference's clean clips)")
     a = ap.parse_args(argv)
@@ -422,6 +636,11 @@ def main(argv: list[str] | None = None) -> int:
             prepare(p.raw_dir, p.processed_dir, a.prepare or ["test", "train"], p.cache_dir, p.max_clips_per_class)
             return 0
         res = evaluate(p)
+        if p.fault_head:
+            b = resolve_bundle(p.fault_head)
+            add_fault_head(res, f"{p.fault_head} ({b.name})", fault_head_clips(b, p.processed_dir, p.split),
+                           fault_head_clips(b, p.processed_dir, p.select_split) if p.select_split else None,
+                           p.max_false_trigger)
     except (RawDataError, FeedbackError) as exc:
         print(f"feedback: {exc}", file=sys.stderr)
         return 1

@@ -33,7 +33,7 @@ import numpy as np
 from biomech.conventions import GRAVITY
 from sigproc.filters import butter_lowpass
 from sigproc.gaps import resample_uniform, uniform_grid
-from sigproc.sync import estimate_offset_xcorr, refine_offset_dtw
+from sigproc.sync import estimate_offset_xcorr, refine_offset_dtw, signal_fits
 
 __all__ = ["COM_WEIGHTS", "image_landmarks_metric", "landmark_accelerations", "recover_offsets"]
 
@@ -107,13 +107,14 @@ def _stream(t, x, lowpass_hz, rate=None):
 
 
 def _estimate(ref_t, ref, sig_t, sig, sp) -> dict:
-    xc = estimate_offset_xcorr(ref_t, ref, sig_t, sig, max_lag_s=sp.max_lag_s, fs_hz=sp.xcorr_rate_hz)
+    fits = signal_fits(ref_t, ref, sig_t, sig)   # one spline fit per side for both estimates
+    xc = estimate_offset_xcorr(ref_t, ref, sig_t, sig, max_lag_s=sp.max_lag_s, fs_hz=sp.xcorr_rate_hz, fits=fits)
     out = {"offset_s": xc.offset_s, "xcorr_s": xc.offset_s, "confidence": xc.confidence,
            "at_boundary": xc.at_boundary, "dtw_s": None, "dtw_rejected": False, "method": "xcorr"}
     if sp.dtw:
         try:
             o = refine_offset_dtw(ref_t, ref, sig_t, sig, xc.offset_s, search_s=sp.dtw_search_s,
-                                  fs_hz=sp.dtw_rate_hz)
+                                  fs_hz=sp.dtw_rate_hz, fits=fits)
         except ValueError:
             o = None
         out["dtw_s"] = o

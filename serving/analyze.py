@@ -220,8 +220,14 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
     timings["moments_s"] = time.perf_counter() - t1
 
     t1 = time.perf_counter()
+    load_plates = None
+    if plates is not None:   # the load flag: vertical forces of the two plates, sides from the assignment
+        sides = tuple(mom.assignment.get(pre, "") for pre in ("", "1_"))
+        load_plates = {"time": tg, "force_y": grf["force"][:, :2, 1].astype(float), "mass_kg": athlete.mass_kg,
+                       "sides": sides if sorted(sides) == ["l", "r"] else None}
     fb = segment_feedback(bundle, t_ik, {c: deg[:, i] for i, c in enumerate(COORDINATES)},
-                          [(g.action, g.t_start_s, g.t_end_s) for g in rec.segments], mom.time, mom.moments)
+                          [(g.action, g.t_start_s, g.t_end_s) for g in rec.segments], mom.time, mom.moments,
+                          load_plates)
     timings["feedback_s"] = time.perf_counter() - t1
     timings["total_s"] = time.perf_counter() - t0
     timings = {k: round(v, 3) for k, v in timings.items()}

@@ -2,19 +2,29 @@
 
     bentoml serve athlete-mm:latest --port 3000 &
     python -m serving.benchmark --url http://127.0.0.1:3000 --clip data/raw/synth/<athlete>/<clip> \
+        [--before-url http://127.0.0.1:3001] [--sequence-seconds 60] \
         [--video VIDEO.mp4 --video-frames 100] [--bundle DIR] [--n 200] [--seconds 60] [--concurrency 32] \
         [--out reports/serving_benchmark.json]
 
-One run measures side by side, on the same 64-frame window (landmarks + IMU + GRF cut from a raw clip,
-1.4 s so that 64 timeline samples at 50 Hz survive synchronisation):
+One run measures, with ``--before-url`` on two servers back to back (figure by figure: first the
+old code's, then the new one's, so both see the same machine load; the 1-minute load average at
+the start of each figure is printed beside it):
 
-* /recognize at concurrency 1, JSON lists vs compact base64 float32 arrays, with and without clock
-  synchronisation: p50 / p95 / p99 ms and the request size (goal p50 <= 5 ms, p99 <= 20 ms);
-* a bounded asyncio client at concurrency C for S seconds against /recognize_batch (one window per
-  request; the server's adaptive batching groups concurrent requests) and against /recognize:
-  errors, p50 / p95 / p99, windows per second (goal >= 1,000 at C = 32);
+* /recognize at concurrency 1 on one 64-frame window (landmarks + IMU + GRF cut from a raw clip,
+  1.4 s so that 64 timeline samples at 50 Hz survive synchronisation), JSON lists vs compact base64
+  float32 arrays, with and without clock synchronisation: p50 / p95 / p99 ms and the request size
+  (goal p50 <= 5 ms, p99 <= 20 ms);
+* /recognize at concurrency 1 on one sequence request (``--sequence-seconds`` of streams: the
+  clips of the window's athlete back to back, ``sequence_request``; preprocessed once, all its
+  windows in one model call);
+* a bounded asyncio client at concurrency C for S seconds: /recognize_batch and /recognize with one
+  window a request (the server's adaptive batching groups concurrent /recognize_batch requests),
+  and /recognize with one sequence a request: errors, p50 / p95 / p99, requests and windows per
+  second (goal >= 1,000 windows/s at C = 32; labelled by request form);
 * with ``--video``: /analyze frames per second on the first N frames of a real video against
-  MediaPipe alone on the same decoded frames (ingest.video's settings; goal >= 85 %);
+  MediaPipe alone on the same decoded frames (ingest.video's settings; goal >= 85 %), ``--video-repeats``
+  pairs back to back (the median pair reported), with the CPU seconds of each side;
+  ``--analyze-only`` runs just that (no ``--clip`` needed);
 * with ``--bundle``: in-process (no HTTP) request validation (JSON lists / base64), the preprocess
   stage's path (serving.windows -> preprocessing.clip.process_recording, sync on / off) with its
   per-step timings (sync, IMU, plates, landmarks, targets, windows) and the model call, each p50;
@@ -36,17 +46,61 @@ from serving.client import request_from_clip
 SPAN = (0.5, 1.9)
 
 
+def sequence_request(clip: str, seconds: float, gap_s: float = 0.5) -> tuple[dict, list[str]]:
+    """A /recognize request of one long recording of about ``seconds`` (base64 float32, clock
+    synchronisation on): the clips of ``clip``'s athlete that have all three streams (``clip`` first,
+    then the others in name order, cycled when they are too few), whole, back to back, each clip's
+    streams shifted by the running video time plus ``gap_s`` (so that no stamps overlap: every clip
+    keeps its own IMU / plate clock offset, within +-0.15 s). Returns (request, the clips used)."""
+    from serving.client import encode
+
+    first = Path(clip)
+    missing = [f for f in ("keypoints.npz", "imu.npz", "grf.npz", "meta.json") if not (first / f).is_file()]
+    if missing:
+        raise SystemExit(f"--clip {clip}: no {', '.join(missing)} (the benchmark needs a clip with landmarks, "
+                         "IMU and plates: a 'pro' clip)")
+    others = sorted(d for d in first.parent.iterdir() if d != first and (d / "grf.npz").is_file()
+                    and (d / "imu.npz").is_file() and (d / "keypoints.npz").is_file())
+    order = [first] + others
+    meta = json.loads((first / "meta.json").read_text())
+    rates = meta["rates_hz"]
+    parts: dict[str, list] = {}
+    used, t_run, i = [], 0.0, 0
+    while t_run < seconds:
+        d = order[i % len(order)]
+        i += 1
+        with np.load(d / "keypoints.npz") as kp, np.load(d / "imu.npz") as imu, np.load(d / "grf.npz") as g:
+            for name, z, keys in (("kp", kp, ("world", "visibility", "image")), ("imu", imu, ("acc", "gyro")),
+                                  ("grf", g, ("force", "cop", "free_moment"))):
+                parts.setdefault(f"{name}.time", []).append(z["time"] + t_run)
+                for k in keys:
+                    parts.setdefault(f"{name}.{k}", []).append(z[k])
+            t_run += float(kp["time"][-1]) + 1.0 / rates["video"] + gap_s
+        used.append(f"{d.parent.name}/{d.name}")
+    c = {k: encode(np.concatenate(v), compact=True) for k, v in parts.items()}
+    a = meta["athlete"]
+    req = {"athlete": {"mass_kg": a["mass_kg"], "height_m": a["height_m"], "sex": a.get("sex")}, "top_k": 3,
+           "synchronise": True,
+           "landmarks": {"rate_hz": rates["video"], "time": c["kp.time"], "world": c["kp.world"],
+                         "visibility": c["kp.visibility"], "image": c["kp.image"],
+                         "image_size": [meta["video"]["width"], meta["video"]["height"]]},
+           "imu": {"rate_hz": rates["imu"], "time": c["imu.time"], "acc": c["imu.acc"], "gyro": c["imu.gyro"]},
+           "grf": {"rate_hz": rates["grf"], "time": c["grf.time"], "force": c["grf.force"], "cop": c["grf.cop"],
+                   "free_moment": c["grf.free_moment"]}}
+    return req, used
+
+
 def _pct(ms: list[float]) -> dict:
     a = np.asarray(ms)
     return {"n": int(a.size), "p50_ms": round(float(np.percentile(a, 50)), 2),
             "p95_ms": round(float(np.percentile(a, 95)), 2), "p99_ms": round(float(np.percentile(a, 99)), 2)}
 
 
-def sequential(url: str, body: bytes, path: str, n: int, headers: dict) -> dict:
+def sequential(url: str, body: bytes, path: str, n: int, headers: dict, ctype: str = "application/json") -> dict:
     import httpx
 
     ms = []
-    with httpx.Client(base_url=url, timeout=60, headers={"content-type": "application/json", **headers}) as c:
+    with httpx.Client(base_url=url, timeout=60, headers={"content-type": ctype, **headers}) as c:
         for i in range(n + 5):
             t = time.perf_counter()
             r = c.post(path, content=body)
@@ -57,14 +111,15 @@ def sequential(url: str, body: bytes, path: str, n: int, headers: dict) -> dict:
     return _pct(ms)
 
 
-async def _load(url: str, body: bytes, path: str, seconds: float, concurrency: int, headers: dict) -> dict:
+async def _load(url: str, body: bytes, path: str, seconds: float, concurrency: int, headers: dict,
+                windows_per_request: int = 1, ctype: str = "application/json") -> dict:
     import httpx
 
     ms, errors, codes = [], 0, {}
     stop = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits,
-                                 headers={"content-type": "application/json", **headers}) as c:
+                                 headers={"content-type": ctype, **headers}) as c:
         async def worker():
             nonlocal errors
             while time.perf_counter() < stop:
@@ -85,7 +140,19 @@ async def _load(url: str, body: bytes, path: str, seconds: float, concurrency: i
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - t0
     return {**_pct(ms or [float("nan")]), "errors": errors, "status": {str(k): v for k, v in codes.items()},
-            "seconds": round(wall, 1), "concurrency": concurrency, "windows_per_s": round(len(ms) / wall, 1)}
+            "seconds": round(wall, 1), "concurrency": concurrency, "requests_per_s": round(len(ms) / wall, 2),
+            "windows_per_request": windows_per_request, "windows_per_s": round(len(ms) * windows_per_request / wall, 1)}
+
+
+def windows_of(url: str, path: str, body: bytes, headers: dict) -> int:
+    """Windows in the answer to one request (a /recognize_batch answer: summed over its requests)."""
+    import httpx
+
+    r = httpx.post(url + path, content=body, headers={"content-type": "application/json", **headers}, timeout=120)
+    if r.status_code != 200:
+        raise RuntimeError(f"{path}: HTTP {r.status_code} {r.text[:300]}")
+    out = r.json()
+    return sum(len(o["windows"]) for o in (out if isinstance(out, list) else [out]))
 
 
 def _p50(f, n: int) -> str:
@@ -186,29 +253,63 @@ def analyze_vs_mediapipe(url: str, video: str, frames: int, repeats: int, header
     return {"mediapipe_alone": mid["mediapipe_alone"], "analyze": mid["analyze"], "analyze_pairs": pairs}
 
 
-def _goal(name: str, value: float, goal: str) -> str:
-    return f"  {name:<44} {value:>10}   goal {goal}"
+def _loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+FIGURES = {   # key -> (label in the summary, goal)
+    "c1_b64_sync": ("/recognize c=1, one window, base64, sync on: p50 / p99 ms", "<= 5 / <= 20"),
+    "c1_b64_nosync": ("/recognize c=1, one window, base64, sync off: p50 / p99 ms", ""),
+    "c1_json_sync": ("/recognize c=1, one window, JSON lists, sync on: p50 / p99 ms", ""),
+    "c1_json_nosync": ("/recognize c=1, one window, JSON lists, sync off: p50 / p99 ms", ""),
+    "c1_npz_sync": ("/binary/recognize c=1, one window, npz body, sync on: p50 / p99 ms", "<= 5 / <= 20"),
+    "c1_npz_nosync": ("/binary/recognize c=1, one window, npz body, sync off: p50 / p99 ms", ""),
+    "c1_seq": ("/recognize c=1, one sequence request, base64: p50 / p99 ms", ""),
+    "c1_seq_npz": ("/binary/recognize c=1, one sequence request, npz: p50 / p99 ms", ""),
+    "load_batch": ("/recognize_batch c=C, one window a request: windows/s", ">= 1000"),
+    "load_single": ("/recognize c=C, one window a request: windows/s", ">= 1000"),
+    "load_seq": ("/recognize c=C, one sequence a request, base64: windows/s", ">= 1000"),
+    "load_seq_npz": ("/binary/recognize c=C, one sequence a request, npz: windows/s", ">= 1000"),
+}
+
+
+def _cell(key: str, r: dict) -> str:
+    if key.startswith("c1_"):
+        return f"{r['p50_ms']} / {r['p99_ms']}"
+    return f"{r['windows_per_s']} ({r['errors']} err)"
 
 
 def summary(res: dict) -> str:
-    """The side-by-side figures against the issue's goals."""
-    lines = ["", "athlete-mm serving benchmark (figures; goals from issue 10)"]
-    for k in ("c1_json_sync", "c1_b64_sync", "c1_json_nosync", "c1_b64_nosync"):
-        if k in res:
-            lines.append(_goal(f"/recognize c=1 {k[3:]} p50 / p99 ms", f"{res[k]['p50_ms']} / {res[k]['p99_ms']}",
-                               "<= 5 / <= 20") + f"   ({res[k]['bytes']} B)")
-    for k in ("load_batch", "load_single"):
-        if k in res:
-            r = res[k]
-            lines.append(_goal(f"{'/recognize_batch' if k == 'load_batch' else '/recognize'} c={r['concurrency']} "
-                               f"{r['seconds']} s windows/s", r["windows_per_s"], ">= 1000")
-                         + f"   errors {r['errors']}, p50/p95/p99 {r['p50_ms']}/{r['p95_ms']}/{r['p99_ms']} ms")
+    """The figures against the issue's goals, the old code's (``before``) beside the new one's, each
+    with the 1-minute load average when it started."""
+    cols = [c for c in ("before", "after") if c in res]
+    lines = ["", "athlete-mm serving benchmark (figures; goals from issue 10); [load average, 1 min, at the start]",
+             f"  window: {res['window']}"]
+    if "sequence" in res:
+        q = res["sequence"]
+        lines.append(f"  sequence request: {q['seconds']} s stitched from {len(q['clips'])} clips of one athlete, "
+                     f"{q['windows']} windows, {q['bytes']} B")
+    lines.append(f"  {'figure':<64}" + "".join(f"{c:>24}" for c in cols) + "   goal")
+    for key, (label, goal) in FIGURES.items():
+        if not any(key in res[c] for c in cols):
+            continue
+        cells = []
+        for c in cols:
+            r = res[c].get(key)
+            cells.append(f"{_cell(key, r)} [{r['load_avg'][0]}]" if r else "-")
+        conc = next(res[c][key].get("concurrency") for c in cols if key in res[c])
+        lines.append(f"  {label.replace('c=C', f'c={conc}'):<64}" + "".join(f"{x:>24}" for x in cells) + f"   {goal}")
+    for c in cols:
+        for key, r in res[c].items():
+            if key.startswith("load_"):
+                lines.append(f"  {c} {key}: p50/p95/p99 {r['p50_ms']}/{r['p95_ms']}/{r['p99_ms']} ms, "
+                             f"{r['requests_per_s']} requests/s x {r['windows_per_request']} windows, "
+                             f"{r['seconds']} s, status {r['status']}")
     if "analyze" in res:
         a, m = res["analyze"], res["mediapipe_alone"]
-        lines.append(_goal(f"/analyze fps vs MediaPipe alone ({a['frames']} frames)",
-                           f"{a['frames_per_s']} / {m['frames_per_s']}", ">= 85 %")
-                     + f"   = {100 * a['frames_per_s'] / m['frames_per_s']:.0f} % (median of "
-                       f"{len(res['analyze_pairs'])} pairs: {[p['ratio'] for p in res['analyze_pairs']]})")
+        lines.append(f"  /analyze fps vs MediaPipe alone ({a['frames']} frames): {a['frames_per_s']} / "
+                     f"{m['frames_per_s']} = {100 * a['frames_per_s'] / m['frames_per_s']:.0f} %   (goal >= 85 %; "
+                     f"median of {len(res['analyze_pairs'])} pairs: {[p['ratio'] for p in res['analyze_pairs']]})")
         lines.append(f"  /analyze server steps (s): {a['timings_s']}")
         cpu = a["timings_s"].get("cpu_s") or {}
         if cpu:
@@ -217,17 +318,75 @@ def summary(res: dict) -> str:
     if "in_process_p50_ms" in res:
         for k, v in res["in_process_p50_ms"].items():
             lines.append(f"  in-process p50 ms (wall / CPU) {k:<24} {v}")
-    lines.append(f"  load average (1, 5, 15 min) at the start: {res.get('load_average')}")
+    lines.append(f"  load average (1, 5, 15 min) at the start / end: {res.get('load_average')} / {res.get('load_average_end')}")
     return "\n".join(lines)
+
+
+def _measure(a, urls: dict, headers: dict, res: dict) -> None:
+    """Every HTTP figure, measured on each server of ``urls`` (label -> URL) back to back."""
+    bodies = {}
+    for compact in (False, True):
+        for sync in (True, False):
+            q = {**request_from_clip(a.clip, span=SPAN, compact=compact), "synchronise": sync}
+            bodies[f"c1_{'b64' if compact else 'json'}_{'sync' if sync else 'nosync'}"] = json.dumps({"request": q}).encode()
+    one = {**request_from_clip(a.clip, span=SPAN, compact=True), "synchronise": True}
+    seq_body = None
+    if a.sequence_seconds > 0:
+        seq, used = sequence_request(a.clip, a.sequence_seconds)
+        seq_body = json.dumps({"request": seq}).encode()
+        res["sequence"] = {"seconds": a.sequence_seconds, "clips": used, "bytes": len(seq_body),
+                           "windows": windows_of(next(iter(urls.values())), "/recognize", seq_body, headers)}
+    plan = [(k, lambda u, b=b: {**sequential(u, b, "/recognize", a.n, headers), "bytes": len(b)})
+            for k, b in bodies.items()]
+    if seq_body is not None:
+        plan.append(("c1_seq", lambda u: {**sequential(u, seq_body, "/recognize", max(5, a.n // 20), headers),
+                                          "bytes": len(seq_body), "windows_per_request": res["sequence"]["windows"]}))
+    for key, path, body, w in (("load_batch", "/recognize_batch", {"requests": [one]}, 1),
+                               ("load_single", "/recognize", {"request": one}, 1)):
+        plan.append((key, lambda u, path=path, body=json.dumps(body).encode(), w=w:
+                     asyncio.run(_load(u, body, path, a.seconds, a.concurrency, headers, w))))
+    if seq_body is not None:
+        plan.append(("load_seq", lambda u: asyncio.run(_load(u, seq_body, "/recognize", a.seconds, a.concurrency,
+                                                             headers, res["sequence"]["windows"]))))
+    from serving.binary import MEDIA_TYPE, npz_body
+
+    new_only = set()   # the binary body is new: not measured on the old code's server
+    for sync in (True, False):
+        b = npz_body({**one, "synchronise": sync})
+        key = f"c1_npz_{'sync' if sync else 'nosync'}"
+        plan.append((key, lambda u, b=b: {**sequential(u, b, "/binary/recognize", a.n, headers, MEDIA_TYPE),
+                                          "bytes": len(b)}))
+        new_only.add(key)
+    if seq_body is not None:
+        seq_npz = npz_body(seq)
+        plan.append(("c1_seq_npz", lambda u: {**sequential(u, seq_npz, "/binary/recognize", max(5, a.n // 20),
+                                                           headers, MEDIA_TYPE),
+                                              "bytes": len(seq_npz), "windows_per_request": res["sequence"]["windows"]}))
+        plan.append(("load_seq_npz", lambda u: asyncio.run(_load(u, seq_npz, "/binary/recognize", a.seconds,
+                                                                 a.concurrency, headers, res["sequence"]["windows"],
+                                                                 MEDIA_TYPE))))
+        new_only.update({"c1_seq_npz", "load_seq_npz"})
+    for key, run in plan:
+        for label, url in urls.items():   # back to back: the same load for both
+            if key in new_only and label == "before":
+                continue
+            load = _loadavg()
+            res[label][key] = {**run(url), "load_avg": load}
+            print(label, key, res[label][key], flush=True)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--url", default="http://127.0.0.1:3000")
-    ap.add_argument("--clip", help="a raw-layout clip directory with keypoints, imu and grf (the /recognize window)")
-    ap.add_argument("--n", type=int, default=200)
-    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--url", default="http://127.0.0.1:3000", help="the server measured (\"after\")")
+    ap.add_argument("--before-url", help="a server of the old code (e.g. a `git archive main` copy): every "
+                                         "figure is measured on it and then on --url, back to back")
+    ap.add_argument("--clip", help="a raw-layout clip directory with keypoints, imu and grf (the /recognize "
+                                   "window; not needed with --analyze-only)")
+    ap.add_argument("--n", type=int, default=200, help="requests per c=1 figure (sequence: n / 20, at least 5)")
+    ap.add_argument("--seconds", type=float, default=60, help="duration of each concurrency figure")
     ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--sequence-seconds", type=float, default=60,
+                    help="length of the sequence request (clips of --clip's athlete back to back; 0: none)")
     ap.add_argument("--video", help="a real video for /analyze vs MediaPipe alone (optional)")
     ap.add_argument("--video-frames", type=int, default=100)
     ap.add_argument("--video-repeats", type=int, default=3, help="MediaPipe-alone / analyze pairs (median reported)")
@@ -240,31 +399,23 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path)
     a = ap.parse_args(argv)
     headers = {"Authorization": f"Bearer {a.api_key}"} if a.api_key else {}
-    res = {"window": {"clip": a.clip, "span_s": SPAN}, "load_average": [round(x, 2) for x in os.getloadavg()]}
+    res = {"window": {"clip": a.clip, "span_s": SPAN}, "load_average": _loadavg()}
     if a.in_process_only and not a.bundle:
         ap.error("--in-process-only needs --bundle")
     if a.analyze_only and not a.video:
         ap.error("--analyze-only needs --video")
     if not a.clip and not a.analyze_only:
         ap.error("--clip is required (except with --analyze-only)")
-    skip = a.in_process_only or a.analyze_only
-    for compact in (False, True) if not skip else ():
-        for sync in (True, False):
-            q = {**request_from_clip(a.clip, span=SPAN, compact=compact), "synchronise": sync}
-            body = json.dumps({"request": q}).encode()
-            key = f"c1_{'b64' if compact else 'json'}_{'sync' if sync else 'nosync'}"
-            res[key] = {**sequential(a.url, body, "/recognize", a.n, headers), "bytes": len(body)}
-            print(key, res[key], flush=True)
-    q = {} if skip else {**request_from_clip(a.clip, span=SPAN, compact=True), "synchronise": True}
-    for key, path, body in (("load_batch", "/recognize_batch", {"requests": [q]}),
-                            ("load_single", "/recognize", {"request": q})) if not skip else ():
-        res[key] = asyncio.run(_load(a.url, json.dumps(body).encode(), path, a.seconds, a.concurrency, headers))
-        print(key, res[key], flush=True)
+    if not a.in_process_only and not a.analyze_only:
+        urls = {"before": a.before_url, "after": a.url} if a.before_url else {"after": a.url}
+        res.update({label: {} for label in urls})
+        _measure(a, urls, headers, res)
     if a.video and not a.in_process_only:
         res.update(analyze_vs_mediapipe(a.url, a.video, a.video_frames, a.video_repeats, headers))
     if a.bundle and a.clip and not a.analyze_only:
         res["in_process_p50_ms"] = in_process(a.bundle, a.clip, a.n_in_process)
         print("in_process_p50_ms", res["in_process_p50_ms"])
+    res["load_average_end"] = _loadavg()
     print(summary(res))
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)

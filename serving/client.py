@@ -2,6 +2,7 @@
 
     c = Client("http://127.0.0.1:3000", api_key=None)
     c.recognize(request_from_clip("data/raw/synth/athlete0000/clip00000"))
+    c.recognize_npz(request_from_clip(...))         # the same, as one application/x-npz body
     c.torque_files("ik.mot", "grf.mot", mass_kg=72, height_m=1.78)
     c.model_info()
 
@@ -88,6 +89,13 @@ class Client:
 
     def recognize(self, request: dict) -> dict:
         return self._check(self.http.post("/recognize", json={"request": request}))
+
+    def recognize_npz(self, request: dict) -> dict:
+        """/recognize with the binary body (serving/binary.py): the same answer, less to encode and parse."""
+        from serving.binary import MEDIA_TYPE, npz_body
+
+        return self._check(self.http.post("/binary/recognize", content=npz_body(request),
+                                          headers={"content-type": MEDIA_TYPE}))
 
     def recognize_batch(self, requests: list[dict]) -> list[dict]:
         return self._check(self.http.post("/recognize_batch", json={"requests": requests}))

@@ -79,8 +79,11 @@ def segments_from_probs(probs: np.ndarray, starts: np.ndarray, length: int, clas
 def run_model(bundle, wins: list[Windows]) -> list[dict]:
     import torch
 
-    keys = ("video", "landmarks", "imu", "grf", "modality_mask")
-    batch = {k: torch.from_numpy(np.concatenate([w.batch[k] for w in wins])) for k in keys}
+    # only what the model reads (the served recognizers read no video: its zeros are never built), and
+    # one request's arrays as they are (torch.from_numpy shares the memory: no copy)
+    keys = tuple(m for m in ("video", "landmarks", "imu", "grf") if m in bundle.modalities) + ("modality_mask",)
+    batch = {k: torch.from_numpy(wins[0].batch[k] if len(wins) == 1 else np.concatenate([w.batch[k] for w in wins]))
+             for k in keys}
     with torch.inference_mode():
         out = bundle.model(batch)
     logits = out["logits"].numpy()

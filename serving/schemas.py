@@ -17,7 +17,8 @@ import math
 from typing import Annotated, Literal, Optional, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, PrivateAttr, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from biomech.conventions import IMU_SENSORS
 
@@ -81,7 +82,9 @@ class EncodedArray(_Model):
     shape: list[Annotated[int, Field(strict=True, ge=1, le=MAX_SAMPLES)]] = Field(min_length=1, max_length=4)
 
 
-ArrayIn = Union[EncodedArray, list]
+# numpy arrays are accepted from in-process callers and the binary body (POST /binary/recognize,
+# serving.binary), never from JSON (so not in the OpenAPI schema)
+ArrayIn = Union[SkipJsonSchema[InstanceOf[np.ndarray]], EncodedArray, list]
 
 
 def encode_plain(a) -> EncodedArray:
@@ -103,6 +106,10 @@ def as_array(value, name: str, trailing: tuple, max_rows: int = MAX_SAMPLES, min
         if len(raw) != 4 * n:
             raise ValueError(f"{name}: {len(raw)} bytes for shape {value.shape} (expected {4 * n}: float32)")
         arr = np.frombuffer(raw, dtype="<f4").reshape(value.shape).astype(np.float64)
+    elif isinstance(value, np.ndarray):
+        if value.dtype.kind not in "fiu":
+            raise ValueError(f"{name}: dtype {value.dtype}, expected a float or integer array")
+        arr = value.astype(np.float64)
     else:
         try:
             arr = np.asarray(value, dtype=np.float64)
@@ -145,6 +152,8 @@ def columns(values: dict, name: str, time=None, time_name: str = "time", rate_hz
 
 
 def _finite(arr: np.ndarray, name: str, allow_nan_rows: bool = False) -> np.ndarray:
+    if np.isfinite(arr).all():   # the usual case: one pass, no masks
+        return arr
     bad = ~np.isfinite(arr)
     if allow_nan_rows:  # a detector leaves whole NaN rows on frames without a person; inf is never valid
         rows = np.isnan(arr).reshape(len(arr), -1).all(1)
@@ -329,6 +338,18 @@ class ValgusFlag(_Model):
     flagged: list[str]
 
 
+class LoadFlag(_Model):
+    asymmetry: float = Field(description="95th percentile of |F1 - F2| / (F1 + F2) of the two plates' vertical "
+                                         "forces while both feet are down (0: even, 1: all on one foot)")
+    reference_asymmetry: float = Field(description="the same figure's 95th percentile over the class's clean "
+                                                   "training clips")
+    margin: float = Field(description="flagged at asymmetry - reference_asymmetry >= margin")
+    flagged: bool
+    heavier: str = Field(description="the leg (plate-to-foot assignment) or plate carrying more")
+    heavier_share: float = Field(description="its share of the load at that percentile, 0.5-1")
+    double_support_s: float = Field(description="time with both feet down in the segment, s")
+
+
 class SegmentFeedback(_Model):
     action: str
     t_start_s: float
@@ -343,6 +364,8 @@ class SegmentFeedback(_Model):
     knee_rmse_threshold_deg: Optional[float] = None
     knee_rmse_warning: list[str] = Field(default_factory=list)
     valgus: Optional[ValgusFlag] = Field(None, description="None: no moments given")
+    load: Optional[LoadFlag] = Field(None, description="plate load share; None: no plates, no double support "
+                                                       "or no load reference for the class")
     messages: list[str] = Field(default_factory=list, description="what to correct, in words")
 
 
@@ -350,6 +373,15 @@ class SegmentIn(_Model):
     action: str
     t_start_s: float = Field(ge=-1e5, le=1e5)
     t_end_s: float = Field(ge=-1e5, le=1e5)
+
+
+class PlatesIn(_Model):
+    """Two force plates (one foot each) for the load flag of /feedback."""
+    force_y: ArrayIn = Field(description="(N, 2) vertical force per plate, N")
+    time: ArrayIn = Field(description="(N,) s on the angles' clock, strictly increasing")
+    mass_kg: float = Field(gt=20, lt=300, description="body mass, kg (the double-support thresholds)")
+    sides: Optional[list[Literal["r", "l"]]] = Field(None, min_length=2, max_length=2,
+                                                     description="the foot on each plate (for the message)")
 
 
 class FeedbackRequest(_Model):
@@ -362,6 +394,7 @@ class FeedbackRequest(_Model):
     moments: Optional[dict[str, ArrayIn]] = Field(None, description="{knee_adduction_r_moment / _l_moment: "
                                                                     "(M,) N m} for the valgus flag")
     moments_time: Optional[ArrayIn] = Field(None, description="(M,) s on the angles' clock")
+    plates: Optional[PlatesIn] = Field(None, description="two force plates for the load flag (asymmetric landing)")
 
 
 class FeedbackResponse(_Model):

@@ -2,6 +2,7 @@
 
     POST /recognize         one recording (window or sequence, any modality subset) -> RecognizeResponse
     POST /recognize_batch   {"requests": [...]} -> [...]; adaptive batching across clients
+    POST /binary/recognize  /recognize with an application/x-npz body (serving/binary.py): no base64
     POST /torque            joint angles + plates (JSON) -> moments per side with sd (biomech.joint_moments)
     POST /torque_files      IK .mot + GRF .mot (+ ExternalLoads .xml) uploads -> the same, JSON or .sto
     POST /analyze           a video upload (+ imu.npz / grf.npz): landmarks, actions, angles, moments,
@@ -38,8 +39,8 @@ from typing import Optional
 
 import bentoml
 from bentoml.exceptions import BadInput
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import Field
 
 from serving.auth import ApiKeyMiddleware, load_api_key
@@ -49,6 +50,7 @@ from serving.schemas import (FeedbackRequest, FeedbackResponse, RecognizeRequest
                              TorqueResponse)
 
 info_app = FastAPI(title="athlete-mm info")
+binary_app = FastAPI(title="athlete-mm binary requests")   # POST /binary/recognize (serving/binary.py)
 ui_app = FastAPI(title="athlete-mm web view")
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -75,6 +77,7 @@ def _bundle_ref():
                  workers=int(os.environ.get("ATHLETE_MM_WORKERS", min(2, os.cpu_count() or 1))),
                  resources={"cpu": "2"})
 @bentoml.asgi_app(info_app, path="/info")
+@bentoml.asgi_app(binary_app, path="/binary")
 @bentoml.asgi_app(ui_app, path="/ui")
 class AthleteMM:
     bundle_ref = _bundle_ref()
@@ -113,6 +116,33 @@ class AthleteMM:
     def recognize(self, request: RecognizeRequest) -> RecognizeResponse:
         """One recording: the batched path with a batch of one."""
         return self.recognize_batch.local([request])[0]  # in-process, not over HTTP
+
+    @binary_app.post("/recognize")
+    async def recognize_binary(self, request: Request) -> Response:
+        """/recognize with an ``application/x-npz`` body (serving/binary.py: the request's JSON without
+        its arrays + the arrays as float32 entries): no base64, no JSON text to scan; the same
+        validation (400 naming the field) and the same RecognizeResponse JSON."""
+        from anyio import to_thread
+
+        return await to_thread.run_sync(self._recognize_npz, await request.body())
+
+    def _recognize_npz(self, body: bytes) -> Response:
+        from pydantic import ValidationError
+
+        from serving.binary import BinaryError, from_npz
+        from serving.inference import InputError, recognize_many
+
+        try:
+            req = RecognizeRequest.model_validate(from_npz(body))
+            out = recognize_many(self.bundle, [req])[0]
+        except BinaryError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        except ValidationError as exc:
+            return JSONResponse({"error": "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                                    for e in exc.errors(include_input=False))}, status_code=400)
+        except InputError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return Response(out.model_dump_json(), media_type="application/json")
 
     # ---------------- joint moments ----------------
     @bentoml.api

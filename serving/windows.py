@@ -46,7 +46,8 @@ class Recording:
 
 @dataclass
 class Windows:
-    batch: dict                 # model inputs (numpy, window-major): landmarks, imu, grf, video, modality_mask
+    batch: dict                 # model inputs (numpy, window-major): landmarks, imu, grf, modality_mask (+ video
+                                # zeros when the model reads video: a request has no pixels)
     t_start_s: np.ndarray       # (N,) start of each window on the video clock
     timeline_hz: float
     phase: np.ndarray           # (N, T) preparation / core / recovery index per frame (sigproc.phases)
@@ -138,7 +139,6 @@ def recording_windows(rec: Recording, bundle) -> Windows:
     a = out["arrays"]
     mask = a["modality_mask"]
     batch = {
-        "video": np.zeros(a["video"].shape, np.float32),   # no pixels: the served recognizers read none
         "landmarks": scaled(bundle, "landmarks", a["landmarks"], 3) if mask[0, 1] else a["landmarks"],
         "imu": scaled(bundle, "imu", a["imu"]) if mask[0, 2] else a["imu"],
         "grf": scaled(bundle, "grf", a["grf"]) if mask[0, 3] else a["grf"],
@@ -146,4 +146,6 @@ def recording_windows(rec: Recording, bundle) -> Windows:
         "anthro": a["anthro"],
     }
     t_start = out["t0_s"] + out["starts"] / p.timeline_hz
+    if "video" in getattr(bundle, "modalities", ()):   # no pixels in a request: zeros, masked
+        batch["video"] = np.zeros(a["video"].shape, np.float32)
     return Windows(batch, t_start, float(p.timeline_hz), a["phase"], out["sync"], out["qc"])

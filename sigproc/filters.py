@@ -37,6 +37,26 @@ def _butter_sos(order: int, cutoff_hz: float, fs_hz: float) -> np.ndarray:
     return signal.butter(order, cutoff_hz, btype="low", fs=fs_hz, output="sos")
 
 
+@lru_cache(maxsize=256)
+def _butter_zi(order: int, cutoff_hz: float, fs_hz: float) -> np.ndarray:
+    """``scipy.signal.sosfilt_zi`` of :func:`_butter_sos` (n_sections, 2), computed once per setting
+    (``sosfiltfilt`` recomputes it, a companion-matrix solve per section, on every call). Shared
+    between calls: never modify it."""
+    return signal.sosfilt_zi(_butter_sos(order, cutoff_hz, fs_hz))
+
+
+def _sosfiltfilt(sos: np.ndarray, zi: np.ndarray, x: np.ndarray, padlen: int) -> np.ndarray:
+    """``scipy.signal.sosfiltfilt(sos, x, axis=0, padtype="odd", padlen=padlen)`` with its initial
+    state ``zi`` given: the same operations in the same order (odd extension, forward ``sosfilt``
+    from ``zi * x[0]``, backward from ``zi * y[-1]``), so the result is bitwise equal
+    (tests/test_serving_speedups.py)."""
+    ext = np.concatenate((2 * x[:1] - x[padlen:0:-1], x, 2 * x[-1:] - x[-2:-(padlen + 2):-1]), axis=0)
+    zi = zi.reshape((len(sos), 2) + (1,) * (x.ndim - 1))
+    y, _ = signal.sosfilt(sos, ext, axis=0, zi=zi * ext[:1])
+    y, _ = signal.sosfilt(sos, y[::-1], axis=0, zi=zi * y[-1:])
+    return y[::-1][padlen:-padlen]
+
+
 def butter_lowpass(x, fs_hz: float, cutoff_hz: float, order: int = 4, axis: int = 0) -> np.ndarray:
     """Zero-phase Butterworth low-pass filter.
 
@@ -88,7 +108,8 @@ def butter_lowpass(x, fs_hz: float, cutoff_hz: float, order: int = 4, axis: int 
     sos = _butter_sos(order, fc, fs)
     default_padlen = max(3 * (2 * len(sos) + 1), int(np.ceil(3.0 * fs / fc)))
     padlen = min(default_padlen, n - 1)
-    return signal.sosfiltfilt(sos, x, axis=axis, padlen=padlen)
+    y = _sosfiltfilt(sos, _butter_zi(order, fc, fs), np.moveaxis(x, axis, 0), padlen)
+    return np.moveaxis(y, 0, axis)
 
 
 def _odd_window(window_s: float, fs_hz: float) -> int:

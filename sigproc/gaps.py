@@ -11,7 +11,7 @@ from scipy import interpolate
 
 from ._checks import as_float_array, check_positive
 
-__all__ = ["check_timestamps", "find_gaps", "uniform_grid", "resample_uniform", "nominal_period"]
+__all__ = ["check_timestamps", "find_gaps", "uniform_grid", "resample_uniform", "Resampler", "nominal_period"]
 
 
 def check_timestamps(t, name: str = "t") -> np.ndarray:
@@ -116,48 +116,60 @@ def resample_uniform(t, x, t_new, kind: str = "cubic", nominal_hz: float | None 
         True where the new sample is farther than one nominal period from every real (finite)
         input sample, i.e. it lies inside a gap or outside the data; those values are synthesised.
     """
-    t = check_timestamps(t)
-    x = as_float_array(x, "x")
-    t_new = as_float_array(t_new, "t_new")
-    if t_new.ndim != 1:
-        raise ValueError(f"t_new must be 1-D, got shape {t_new.shape}")
-    if x.shape[0] != t.shape[0]:
-        raise ValueError(f"x has {x.shape[0]} samples along axis 0 but t has {t.shape[0]}")
-    if kind not in _KINDS:
-        raise ValueError(f"kind={kind!r} must be one of {_KINDS}")
-    if nominal_hz is None:
-        period = nominal_period(t)
-    else:
-        period = 1.0 / check_positive(nominal_hz, "nominal_hz")
+    return Resampler(t, x, kind, nominal_hz)(t_new)
 
-    good = np.all(np.isfinite(x.reshape(x.shape[0], -1)), axis=1)
-    tg, xg = t[good], x[good]
-    min_pts = {"cubic": 4, "linear": 2, "pchip": 2, "akima": 3}[kind]
-    if tg.size < min_pts:
-        raise ValueError(f"kind={kind!r} needs at least {min_pts} finite samples, got {tg.size}")
 
-    if kind == "cubic":
-        f = interpolate.make_interp_spline(tg, xg, k=3, axis=0)   # not-a-knot, extrapolates
-    elif kind == "pchip":
-        f = interpolate.PchipInterpolator(tg, xg, axis=0, extrapolate=True)
-    elif kind == "akima":
-        f = interpolate.Akima1DInterpolator(tg, xg, axis=0, extrapolate=True)
-    else:
-        f = interpolate.make_interp_spline(tg, xg, k=1, axis=0)
+class Resampler:
+    """The interpolant of :func:`resample_uniform` fitted once, evaluated at several sets of query
+    times (``Resampler(t, x)(t_new)`` is ``resample_uniform(t, x, t_new)``, bit for bit): the clock
+    synchronisation evaluates the same fit on a cross-correlation grid and a DTW grid.
+    ``t`` and ``x`` (the checked inputs) are kept as attributes."""
 
-    # distance from each query to the nearest real sample
-    pos = np.searchsorted(tg, t_new)
-    left = np.abs(t_new - tg[np.clip(pos - 1, 0, tg.size - 1)])
-    right = np.abs(tg[np.clip(pos, 0, tg.size - 1)] - t_new)
-    dist = np.minimum(left, right)
-    filled = dist > period * (1.0 + 1e-9)
+    def __init__(self, t, x, kind: str = "cubic", nominal_hz: float | None = None):
+        t = check_timestamps(t)
+        x = as_float_array(x, "x")
+        if x.shape[0] != t.shape[0]:
+            raise ValueError(f"x has {x.shape[0]} samples along axis 0 but t has {t.shape[0]}")
+        if kind not in _KINDS:
+            raise ValueError(f"kind={kind!r} must be one of {_KINDS}")
+        self.t, self.x = t, x
+        self.period = nominal_period(t) if nominal_hz is None else 1.0 / check_positive(nominal_hz, "nominal_hz")
+        good = np.all(np.isfinite(x.reshape(x.shape[0], -1)), axis=1)
+        tg, xg = t[good], x[good]
+        min_pts = {"cubic": 4, "linear": 2, "pchip": 2, "akima": 3}[kind]
+        if tg.size < min_pts:
+            raise ValueError(f"kind={kind!r} needs at least {min_pts} finite samples, got {tg.size}")
+        if kind == "cubic":
+            # not-a-knot, extrapolates; tg / xg are finite already (checked above), so scipy's second
+            # finiteness pass over the data and the collocation matrix is skipped (the same solve)
+            self.f = interpolate.make_interp_spline(tg, xg, k=3, axis=0, check_finite=False)
+        elif kind == "pchip":
+            self.f = interpolate.PchipInterpolator(tg, xg, axis=0, extrapolate=True)
+        elif kind == "akima":
+            self.f = interpolate.Akima1DInterpolator(tg, xg, axis=0, extrapolate=True)
+        else:
+            self.f = interpolate.make_interp_spline(tg, xg, k=1, axis=0, check_finite=False)
+        self.tg, self.xg = tg, xg
 
-    tq = np.clip(t_new, tg[0] - period, tg[-1] + period)
-    x_new = np.asarray(f(tq))
-    before = t_new < tg[0] - period
-    after = t_new > tg[-1] + period
-    if before.any():
-        x_new[before] = xg[0]
-    if after.any():
-        x_new[after] = xg[-1]
-    return x_new, filled
+    def __call__(self, t_new) -> tuple[np.ndarray, np.ndarray]:
+        """(x_new, filled_mask) at ``t_new`` (see :func:`resample_uniform`)."""
+        t_new = as_float_array(t_new, "t_new")
+        if t_new.ndim != 1:
+            raise ValueError(f"t_new must be 1-D, got shape {t_new.shape}")
+        tg, xg, period = self.tg, self.xg, self.period
+        # distance from each query to the nearest real sample
+        pos = np.searchsorted(tg, t_new)
+        left = np.abs(t_new - tg[np.clip(pos - 1, 0, tg.size - 1)])
+        right = np.abs(tg[np.clip(pos, 0, tg.size - 1)] - t_new)
+        dist = np.minimum(left, right)
+        filled = dist > period * (1.0 + 1e-9)
+
+        tq = np.clip(t_new, tg[0] - period, tg[-1] + period)
+        x_new = np.asarray(self.f(tq))
+        before = t_new < tg[0] - period
+        after = t_new > tg[-1] + period
+        if before.any():
+            x_new[before] = xg[0]
+        if after.any():
+            x_new[after] = xg[-1]
+        return x_new, filled

@@ -20,9 +20,9 @@ from numba import njit
 from scipy import signal
 
 from ._checks import as_float_array, check_positive
-from .gaps import check_timestamps, nominal_period, resample_uniform, uniform_grid
+from .gaps import Resampler, check_timestamps, nominal_period, uniform_grid
 
-__all__ = ["OffsetResult", "estimate_offset_xcorr", "dtw_path", "refine_offset_dtw", "common_rate"]
+__all__ = ["OffsetResult", "estimate_offset_xcorr", "dtw_path", "refine_offset_dtw", "common_rate", "signal_fits"]
 
 MAX_GRID_HZ = 1000.0
 
@@ -66,6 +66,17 @@ def _prep(t, x, name_t: str, name_x: str):
     return t, (x[:, None] if x.ndim == 1 else x)
 
 
+def signal_fits(ref_t, ref, sig_t, sig) -> tuple[Resampler, Resampler]:
+    """The checked ``ref`` and ``sig`` ((T,) or (T, C), equal C) as cubic interpolants
+    (:class:`sigproc.gaps.Resampler`), for :func:`estimate_offset_xcorr` and :func:`refine_offset_dtw`
+    to share (``fits=``): each resamples both onto its own grid from the same fits."""
+    rt, rx = _prep(ref_t, ref, "ref_t", "ref")
+    st, sx = _prep(sig_t, sig, "sig_t", "sig")
+    if rx.shape[1] != sx.shape[1]:
+        raise ValueError(f"ref has {rx.shape[1]} channel(s) but sig has {sx.shape[1]}")
+    return Resampler(rt, rx, kind="cubic"), Resampler(st, sx, kind="cubic")
+
+
 def common_rate(ref_t, sig_t, fs_hz: float | None = None, cap_hz: float = MAX_GRID_HZ) -> float:
     """Common grid rate: ``fs_hz`` if given, else the finer of the two median rates capped at ``cap_hz``."""
     if fs_hz is not None:
@@ -80,13 +91,14 @@ def _zscore(x: np.ndarray) -> np.ndarray:
     return (x - mu) / sd
 
 
-def _resample(t, x, fs):
-    grid = uniform_grid(t[0], t[-1], fs)
-    xn, _ = resample_uniform(t, x, grid, kind="cubic")
+def _resample(fit: Resampler, fs):
+    grid = uniform_grid(fit.t[0], fit.t[-1], fs)
+    xn, _ = fit(grid)
     return grid, xn
 
 
-def estimate_offset_xcorr(ref_t, ref, sig_t, sig, max_lag_s: float = 0.2, fs_hz: float | None = None) -> OffsetResult:
+def estimate_offset_xcorr(ref_t, ref, sig_t, sig, max_lag_s: float = 0.2, fs_hz: float | None = None,
+                          fits: tuple[Resampler, Resampler] | None = None) -> OffsetResult:
     """Estimate the clock offset of ``sig`` relative to ``ref`` by normalised cross-correlation.
 
     Both signals are cubic-spline resampled onto uniform grids with the same step ``1 / fs``
@@ -106,6 +118,8 @@ def estimate_offset_xcorr(ref_t, ref, sig_t, sig, max_lag_s: float = 0.2, fs_hz:
         Largest |offset| searched, s.
     fs_hz : float, optional
         Common grid rate; default the finer input rate capped at 1000 Hz.
+    fits : (Resampler, Resampler), optional
+        :func:`signal_fits` of the same four arguments (shared with :func:`refine_offset_dtw`).
 
     Returns
     -------
@@ -113,16 +127,14 @@ def estimate_offset_xcorr(ref_t, ref, sig_t, sig, max_lag_s: float = 0.2, fs_hz:
         ``offset_s`` (add to ``sig_t``), ``confidence`` and grid rate. Iterates as
         ``(offset_s, confidence)``.
     """
-    rt, rx = _prep(ref_t, ref, "ref_t", "ref")
-    st, sx = _prep(sig_t, sig, "sig_t", "sig")
-    if rx.shape[1] != sx.shape[1]:
-        raise ValueError(f"ref has {rx.shape[1]} channel(s) but sig has {sx.shape[1]}")
+    rf, sf = fits or signal_fits(ref_t, ref, sig_t, sig)
+    rt, st = rf.t, sf.t
     max_lag = check_positive(max_lag_s, "max_lag_s")
     fs = common_rate(rt, st, fs_hz)
     dt = 1.0 / fs
 
-    rg, rr = _resample(rt, rx, fs)
-    sg, ss = _resample(st, sx, fs)
+    rg, rr = _resample(rf, fs)
+    sg, ss = _resample(sf, fs)
     rr = _zscore(rr)
     ss = _zscore(ss)
     # summed over channels: the cross-correlation (one FFT over all channels: correlate(a, b) is
@@ -283,6 +295,7 @@ def refine_offset_dtw(
     search_s: float = 0.05,
     fs_hz: float | None = None,
     trim: float = 0.1,
+    fits: tuple[Resampler, Resampler] | None = None,
 ) -> float:
     """Refine a coarse clock offset with dynamic time warping.
 
@@ -308,16 +321,16 @@ def refine_offset_dtw(
         Common grid rate; default 1000 Hz (``MAX_GRID_HZ``).
     trim : float
         Fraction of the path dropped at each end, in [0, 0.45].
+    fits : (Resampler, Resampler), optional
+        :func:`signal_fits` of the same four arguments (shared with :func:`estimate_offset_xcorr`).
 
     Returns
     -------
     float
         Refined offset in s (same convention as ``offset_s``).
     """
-    rt, rx = _prep(ref_t, ref, "ref_t", "ref")
-    st, sx = _prep(sig_t, sig, "sig_t", "sig")
-    if rx.shape[1] != sx.shape[1]:
-        raise ValueError(f"ref has {rx.shape[1]} channel(s) but sig has {sx.shape[1]}")
+    rf, sf = fits or signal_fits(ref_t, ref, sig_t, sig)
+    rt, st = rf.t, sf.t
     offset_s = float(offset_s)
     search = check_positive(search_s, "search_s")
     trim = float(trim)
@@ -332,8 +345,8 @@ def refine_offset_dtw(
             f"4 * search_s = {4 * search:g} s"
         )
     grid = uniform_grid(t0, t1, fs)
-    r, _ = resample_uniform(rt, rx, grid, kind="cubic")
-    s, _ = resample_uniform(st, sx, grid - offset_s, kind="cubic")
+    r, _ = rf(grid)
+    s, _ = sf(grid - offset_s)
     r = _zscore(r)
     s = _zscore(s)
     window = max(1, int(np.ceil(search * fs)))

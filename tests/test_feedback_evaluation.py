@@ -58,3 +58,33 @@ def test_unflagged_joints_count_neither_as_hits_nor_as_false_triggers():
     assert (r["hit_rate"], r["false_trigger_rate"]) == (0.0, 0.0)
     with pytest.raises(ValueError, match=r"unknown joints \['ankle'\]"):
         FeedbackParams(unflagged_joints=["ankle"])
+
+
+def test_the_fault_head_counts_only_its_own_fault_and_the_combined_detector_is_either():
+    from evaluation.feedback import fault_head_rates
+
+    head = [{"action": "squat", "fault": "knee_valgus", "detected": "knee_valgus"},
+            {"action": "squat", "fault": "knee_valgus", "detected": "trunk_lean"},       # a wrong fault: a miss
+            {"action": "squat", "fault": "none", "detected": "trunk_lean"},              # a false trigger
+            {"action": "squat", "fault": "none", "detected": "none"}]
+    fh = fault_head_rates(head)
+    assert (fh["hits"], fh["false_triggers"]) == (1, 1)
+    assert fh["per_fault"]["knee_valgus"]["false_triggers"] == 0                        # detected as trunk lean
+    rows = [dict(_row("squat", "knee_valgus"), head_detected="knee_valgus"),            # the head alone finds it
+            dict(_row("squat", "knee_valgus", hip_adduction_r=9.0), head_detected="none"),
+            dict(_row("squat", "none"), head_detected="trunk_lean"),
+            dict(_row("squat", "none"), head_detected=None)]                            # no head row: no flag
+    assert rates(rows, 7.0)["hit_rate"] == 0.5 and rates(rows, 7.0)["false_trigger_rate"] == 0.0
+    both = rates(rows, 7.0, head=True)
+    assert (both["hit_rate"], both["false_trigger_rate"]) == (1.0, 0.5)
+
+
+def test_the_fault_head_bundle_is_a_folder_or_the_package_stages_bento_json(tmp_path):
+    from evaluation.feedback import resolve_bundle
+
+    assert resolve_bundle(str(tmp_path)) == tmp_path
+    with pytest.raises(FeedbackError, match="no such file"):
+        resolve_bundle(str(tmp_path / "bento.json"))
+    (tmp_path / "bento.json").write_text('{"bento": "athlete-mm:x"}')
+    with pytest.raises(FeedbackError, match="no 'model'"):
+        resolve_bundle(str(tmp_path / "bento.json"))

@@ -172,6 +172,24 @@ def test_missing_modalities_are_masked_and_batch_equals_single(packaged, server)
     assert both[0]["modalities_used"]["landmarks"] is True
 
 
+def test_binary_body_answers_as_the_compact_json(packaged, server):
+    from serving.binary import MEDIA_TYPE, npz_body
+
+    ath, clip, _ = _test_clip(packaged["processed"])
+    q = request_from_clip(packaged["raw"] / ath / clip, compact=True)
+    js = _post(server, "/recognize", {"request": q})
+    assert js.status_code == 200, js.text
+    r = httpx.post(server + "/binary/recognize", content=npz_body(q), headers={"content-type": MEDIA_TYPE}, timeout=120)
+    assert r.status_code == 200, r.text
+    assert r.json() == js.json()   # the same float32 arrays: the same answer
+    r = httpx.post(server + "/binary/recognize", content=b"junk", headers={"content-type": MEDIA_TYPE}, timeout=30)
+    assert r.status_code == 400 and "npz" in r.json()["error"], r.text
+    five = {**q, "imu": {**q["imu"], "acc": np.zeros((40, 5, 3))}}   # 5 IMUs instead of 6
+    r = httpx.post(server + "/binary/recognize", content=npz_body(five), headers={"content-type": MEDIA_TYPE},
+                   timeout=30)
+    assert r.status_code == 400 and "imu.acc" in r.json()["error"] and "Traceback" not in r.text, r.text
+
+
 def _plates_from_clip(clip_dir: Path, offset_s: float):
     g = np.load(clip_dir / "grf.npz")
     plates = {}
@@ -273,7 +291,8 @@ def test_api_key_required_when_configured(packaged):
     try:
         small = {"request": {"athlete": {"mass_kg": 70, "height_m": 1.75}, "rate_hz": 100,
                              "coordinates": {"knee_angle_r": [0.0] * 50}}}
-        for method, path in (("post", "/recognize"), ("post", "/recognize_batch"), ("post", "/torque"),
+        for method, path in (("post", "/recognize"), ("post", "/recognize_batch"), ("post", "/binary/recognize"),
+                             ("post", "/torque"),
                              ("post", "/torque_files"), ("post", "/analyze"), ("get", "/info/model"), ("get", "/metrics"),
                              ("get", "/docs.json")):
             r = getattr(httpx, method)(url + path, timeout=30, **({"json": small} if method == "post" else {}))
