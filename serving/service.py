@@ -200,7 +200,10 @@ class AthleteMM:
         (frames detected of the expected, the step), GET /analyze_task/get?task_id= -> the /analyze answer."""
         from serving.tasks import Progress
 
-        progress = Progress(ctx.request.state.task_id)
+        task_id = getattr(ctx.request.state, "task_id", None)   # None: called directly (POST /analyze_task)
+        if task_id is None:
+            return self._analyze(video, mass_kg, height_m, sex, imu, grf, max_frames)
+        progress = Progress(task_id)
         try:
             out = self._analyze(video, mass_kg, height_m, sex, imu, grf, max_frames, progress)
         except BaseException as exc:
