@@ -10,6 +10,10 @@ macro-F1, val NLL, fault macro-F1 given the action, and McNemar (exact) against 
 run (``<baseline-dir>/train/<baseline>`` for k = 0, ``<baseline-dir>/seeds/<baseline>/seed_k`` else).
 Prints one row per seed and the mean +- std, and writes ``<out>/<variant>/summary.json``.
 Choices are to be made on the val figures; test is for reporting.
+A seed whose ``<out>/<variant>/seed_<k>/metrics.json`` exists is scored, not retrained: a study run
+with ``stages.tune --keep-trials DIR`` leaves its trials' trainings in ``DIR/trial_<n>/seed_<k>/``
+(seed ``train.seed + k`` too), so ``--reuse DIR/trial_<n>`` scores the study's best trial on test and
+trains only the seeds the study did not.
 """
 from __future__ import annotations
 
@@ -42,6 +46,19 @@ def train_seed(model: str, overrides: dict, k: int, data_dir: Path, out_dir: Pat
     return train(arch, cfg, p, data_dir, out_dir, tracker=None, progress=False)
 
 
+def reuse_trial(trial_dir: Path, variant_dir: Path, seeds: list[int]) -> None:
+    """Copy ``trial_dir/seed_<k>`` (a kept Optuna trial) to ``variant_dir/seed_<k>`` for the seeds it has."""
+    import shutil
+
+    if not trial_dir.is_dir():
+        raise SystemExit(f"--reuse {trial_dir}: not a directory (a study run with stages.tune --keep-trials DIR "
+                         "keeps DIR/trial_<n>/seed_<k>/)")
+    for k in seeds:
+        src, dest = trial_dir / f"seed_{k}", variant_dir / f"seed_{k}"
+        if (src / "metrics.json").is_file() and not dest.exists():
+            shutil.copytree(src, dest)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("variant")
@@ -53,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline-dir", type=Path, default=Path("artifacts"))
     ap.add_argument("--out", type=Path, default=Path("tmp/champ"))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reuse", type=Path, help="a kept study trial (DIR/trial_<n>): its seed_<k> trainings are "
+                    "copied to <out>/<variant>/ and scored instead of retrained")
     a = ap.parse_args(argv)
+    if a.reuse is not None:
+        reuse_trial(a.reuse, a.out / a.variant, a.seeds)
     torch.set_num_threads(a.threads)
     overrides = json.loads(a.set)
     K = len(json.loads((a.data / "dataset.json").read_text())["classes"])

@@ -6,8 +6,9 @@
 
 What is tuned: the search space `tune.spaces.<arch>` of params.yaml (keys relative to
 `train.archs.<arch>`: model builder arguments and `train.<setting>`), n_trials / timeout per worker
-and profile, the metric `tune.metric` (default `val_nll`, minimised: the validation split's action
-negative log-likelihood; macro-F1 is saturated near 1 on the default data and cannot rank trials).
+and profile, the metric `tune.metric` (params.yaml: `val_nll_fault`, minimised: the validation action
+negative log-likelihood + 1 - the validation fault macro-F1; macro-F1 is saturated near 1 on the
+default data and cannot rank trials). `--keep-trials DIR` keeps the completed trainings.
 Seeded TPE (seed `tune.seed + worker`), median pruning on the epoch-level value of the same metric.
 Trial 0 is the current training config (`tune.enqueue_current`), so the study's own numbers say
 whether tuning improved on it. Each trial is an MLflow run nested under one run per worker.
@@ -40,6 +41,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--worker", type=int, default=0, help="worker index: the sampler seed is tune.seed + worker")
     ap.add_argument("--fresh", action="store_true", help="delete the study first (a re-tune from scratch)")
     ap.add_argument("--no-export", action="store_true", help="do not write params/tuned/<arch>.yaml and the report")
+    ap.add_argument("--keep-trials", type=Path, help="keep every completed training in DIR/trial_<n>/seed_<k>/ "
+                    "(default: deleted), e.g. to score the best trial on test with scripts/champion_seeds.py")
     return ap.parse_args(argv)
 
 
@@ -145,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             _optimize(study, name, space, config_for, data_dir, tp, profile, n_trials, args.timeout or tp.timeout_s,
-                      redact(url))
+                      redact(url), args.keep_trials)
         except ParamsError as exc:  # a suggested value the config validation rejects (space vs pydantic bounds)
             print(f"tune: invalid trial parameters:\n{exc}", file=sys.stderr)
             return 2
@@ -188,14 +191,15 @@ def _enqueue_current(study, baseline: dict, space: dict, name: str) -> None:
 
 
 def _optimize(study, name: str, space: dict, config_for, data_dir: Path, tp, profile: str, n_trials: int,
-              timeout: float | None, where: str) -> None:
+              timeout: float | None, where: str, keep: Path | None = None) -> None:
     import optuna
 
     from tuning.objective import Objective, worker_id
 
     me = worker_id()
     close, tracker_for = _tracking(tp, name, profile, study.study_name, me, data_dir)
-    objective = Objective(name, space, config_for, data_dir, tp.metric, me, tracker_for, seeds=tp.seeds)
+    objective = Objective(name, space, config_for, data_dir, tp.metric, me, tracker_for, seeds=tp.seeds,
+                          keep_dir=keep)
     print(f"tune: profile={profile} {name} study={study.study_name} storage={where} worker={me} "
           f"n_trials={n_trials} timeout={timeout} metric={tp.metric} ({tp.direction}, mean of {tp.seeds} seed(s)) "
           f"data={data_dir}", file=sys.stderr)

@@ -279,6 +279,22 @@ def test_recognizers_learn_the_fault_head(data, tmp_path):
     assert "val_fault_macro_f1" in m["history"][0]
     assert m["test_fault_macro_f1"] >= 0.75, m["test_fault_macro_f1"]
     assert set(m["test_fault_macro_f1_per_action"]) == {"a", "b", "c", "d"}
+    # the champion's tuning objective: action NLL + fault error, per epoch (pruning) and at the end
+    for split in ("val", "test"):
+        assert m[f"{split}_nll_fault"] == pytest.approx(m[f"{split}_nll"] + 1 - m[f"{split}_fault_macro_f1"])
+    h = m["history"][-1]
+    assert h["val_nll_fault"] == pytest.approx(h["val_nll"] + 1 - h["val_fault_macro_f1"])
+
+
+def test_nll_fault_adds_the_fault_error_to_the_action_nll():
+    from training.tasks import nll_fault
+
+    assert nll_fault({"nll": 0.02, "fault_macro_f1": 0.6}) == pytest.approx(0.42)
+    # a better fault head lowers it as much as the same drop in NLL does
+    assert nll_fault({"nll": 0.02, "fault_macro_f1": 0.7}) == pytest.approx(nll_fault({"nll": -0.08,
+                                                                                        "fault_macro_f1": 0.6}))
+    with pytest.raises(KeyError):
+        nll_fault({"nll": 0.02})   # a model without a fault head has no such figure
 
 
 def test_ema_weights_are_validated_saved_and_resumed(data, tmp_path):

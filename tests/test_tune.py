@@ -204,3 +204,43 @@ def test_multi_seed_objective_returns_the_mean_over_training_seeds(data, tmp_pat
     assert t.value == pytest.approx(sum(per_seed) / 2)
     with pytest.raises(ValueError, match="tune.seeds = 0"):
         Objective("tcn", {}, lambda ov: None, data, "val_nll", "w0", seeds=0)
+
+
+def test_objective_on_nll_fault_with_a_categorical_ema_and_val_subset(data, tmp_path, monkeypatch):
+    """The champion's study: metric val_nll_fault (action NLL + 1 - fault macro-F1), and knobs whose
+    choices include null (ema off, per-epoch val on the whole split) reaching the training loop."""
+    from stages import train as train_stage
+    from tuning.objective import Objective
+    from tuning.space import parse_space
+
+    write_project(tmp_path, data)
+    monkeypatch.chdir(tmp_path)
+    space = parse_space({"tcn": {"train.ema_decay": {"choices": [None, 0.9]},
+                                 "train.val_windows_per_epoch": {"choices": [8, None]},
+                                 "train.loss.fault_weight": {"low": 1.0, "high": 4.0}}}, "tcn")
+    seen = []
+
+    def config_for(ov):
+        profile_p_arch_cfg = train_stage.load_params("tcn", extra=ov, tuned_dir=None)
+        seen.append(profile_p_arch_cfg[1])
+        return profile_p_arch_cfg[1:]
+
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.RandomSampler(seed=0))
+    study.enqueue_trial({"train.ema_decay": None, "train.val_windows_per_epoch": None, "train.loss.fault_weight": 3.0})
+    study.enqueue_trial({"train.ema_decay": 0.9, "train.val_windows_per_epoch": 8, "train.loss.fault_weight": 1.5})
+    kept = tmp_path / "kept"
+    study.optimize(Objective("tcn", space, config_for, data, "val_nll_fault", "w0", keep_dir=kept), n_trials=2)
+    assert [(p.ema_decay, p.val_windows_per_epoch, p.loss["fault_weight"]) for p in seen] == [(None, None, 3.0),
+                                                                                          (0.9, 8, 1.5)]
+    for t in study.trials:
+        a = t.user_attrs
+        assert t.value == pytest.approx(a["val_nll_fault"])
+        assert a["val_nll_fault"] == pytest.approx(a["val_nll"] + 1 - a["val_fault_macro_f1"])
+        assert set(t.intermediate_values) == {1, 2}   # the per-epoch figure fed the pruner
+        # --keep-trials: the trial's training is kept, laid out like artifacts/train/<name>/
+        out = kept / f"trial_{t.number}" / "seed_0"
+        assert a["kept"] == [str(out)] and (out / "model.pt").is_file()
+        assert json.loads((out / "metrics.json").read_text())["val_nll_fault"] == pytest.approx(t.value)
+    ema_run = torch.load(kept / "trial_1" / "seed_0" / "checkpoint.pt", weights_only=False)
+    assert "ema" in ema_run and "ema" not in torch.load(kept / "trial_0" / "seed_0" / "checkpoint.pt",
+                                                         weights_only=False)

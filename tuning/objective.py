@@ -27,7 +27,7 @@ from .space import suggest, to_overrides
 __all__ = ["Objective", "worker_id", "USER_ATTRS"]
 
 # final metrics kept on every trial (user attrs) for the before/after report
-USER_ATTRS = ("val_accuracy", "val_macro_f1", "val_nll", "val_fault_macro_f1", "val_rmse_nm_per_kg",
+USER_ATTRS = ("val_accuracy", "val_macro_f1", "val_nll", "val_fault_macro_f1", "val_nll_fault", "val_rmse_nm_per_kg",
               "epochs", "best_epoch", "seconds")
 
 
@@ -38,12 +38,15 @@ def worker_id() -> str:
 class Objective:
     def __init__(self, name: str, space: Mapping[str, dict], config_for: Callable[[dict], tuple],
                  data_dir: Path, metric: str, worker: str, tracker_for: Callable[[optuna.Trial], Any] | None = None,
-                 work_dir: Path | None = None, seeds: int = 1):
+                 work_dir: Path | None = None, seeds: int = 1, keep_dir: Path | None = None):
         if seeds < 1:
             raise ValueError(f"tune.seeds = {seeds}: expected >= 1 training seeds per trial")
         self.name, self.space, self.config_for, self.seeds = name, dict(space), config_for, seeds
         self.data_dir, self.metric, self.worker = Path(data_dir), metric, worker
         self.tracker_for, self.work_dir = tracker_for, work_dir
+        # completed trials' trainings kept as <keep_dir>/trial_<n>/seed_<k>/ (laid out like
+        # artifacts/train/<name>/), so the best trial can be scored on test without retraining it
+        self.keep_dir = Path(keep_dir) if keep_dir is not None else None
 
     def __call__(self, trial: optuna.Trial) -> float:
         from training.loop import train
@@ -85,14 +88,24 @@ class Objective:
 
     def _train_one(self, trial, train, arch, cfg, p, tracker, report) -> dict:
         out = Path(tempfile.mkdtemp(prefix=f"trial{trial.number}-s{p.seed}-", dir=self.work_dir))
+        kept = False
         try:
-            return train(arch, cfg, p, self.data_dir, out, tracker=tracker, progress=False, on_epoch=report)
+            metrics = train(arch, cfg, p, self.data_dir, out, tracker=tracker, progress=False, on_epoch=report)
+            if self.keep_dir is not None:
+                dest = self.keep_dir / f"trial_{trial.number}" / f"seed_{len(trial.user_attrs.get('kept', []))}"
+                shutil.rmtree(dest, ignore_errors=True)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(out), dest)
+                trial.set_user_attr("kept", [*trial.user_attrs.get("kept", []), str(dest)])
+                kept = True
+            return metrics
         except optuna.TrialPruned:
             if tracker is not None and tracker.run_id:
                 _mark_pruned(tracker)
             raise
         finally:
-            shutil.rmtree(out, ignore_errors=True)
+            if not kept:
+                shutil.rmtree(out, ignore_errors=True)
 
 
 def _mark_pruned(tracker) -> None:
