@@ -251,6 +251,59 @@ class _FrameSolver:
         return q, float(np.sqrt(np.mean(e[used] ** 2))), float(e[used].max()), int(used.sum())
 
 
+class IKTracker:
+    """OpenSim IK of `body` frame by frame, the pose carried from one call to the next: the engine of
+    `solve_ik`, and of IK that runs in chunks while later frames are still being detected
+    (`serving.analyze`). `load(time, points)` puts a stretch of landmarks (T, 33, 3) m in front of the
+    solver; `frame(k, assemble)` solves its frame k starting from the current pose (assemble: a full
+    assembly, needed as the first call after `load`; otherwise OpenSim's cheaper tracking step) ->
+    (q, RMS and max marker error, markers in use); `set_pose(q)` and `start_pose(points)` (the
+    model's pelvis on a frame's hips and shoulders) set where the next solve starts."""
+
+    def __init__(self, body: Body, *, weights: dict[str, float] = MARKER_WEIGHTS, accuracy: float = 1e-5,
+                 coordinate_weights: dict[str, float] | None = None):
+        self.body, self.weights, self.accuracy = body, weights, accuracy
+        self.names = [n for n in MEDIAPIPE_LANDMARKS if weights.get(n, 0.0) > 0]
+        self.model = build_model(body)
+        add_mediapipe_markers(self.model, body)
+        self.state = self.model.initSystem()
+        self.crefs = osim.SimTKArrayCoordinateReference()
+        for c, w in (coordinate_weights or {}).items():
+            if c not in COORDINATES:
+                raise ValueError(f"solve_ik: coordinate_weights names {c!r}, not a coordinate of the model")
+            ref = osim.CoordinateReference(c, osim.Constant(0.0))
+            ref.setWeight(float(w))
+            self.crefs.push_back(ref)
+        cs = self.model.getCoordinateSet()
+        self.coords = [cs.get(c) for c in COORDINATES]
+        self.step = None
+
+    def load(self, time: np.ndarray, points: np.ndarray) -> None:
+        wset = osim.SetMarkerWeights()
+        for n in self.names:
+            wset.cloneAndAppend(osim.MarkerWeight(n, float(self.weights[n])))
+        mref = osim.MarkersReference(_marker_table(time, points, self.names), wset)
+        solver = osim.InverseKinematicsSolver(self.model, mref, self.crefs, float("inf"))
+        solver.setAccuracy(self.accuracy)
+        self.time = np.asarray(time, dtype=float)
+        self.step = _FrameSolver(solver, self.state, self.coords, points)
+
+    def frame(self, k: int, assemble: bool) -> tuple[np.ndarray, float, float, int]:
+        return self.step(float(self.time[k]), k, assemble=assemble)
+
+    def set_pose(self, q: np.ndarray, n: int | None = None) -> None:
+        for c, v in zip(self.coords[:n], q[:n]):
+            c.setValue(self.state, float(v), False)
+
+    def start_pose(self, points: np.ndarray) -> None:
+        """Pelvis on the first frame of `points` that shows both hips and a shoulder."""
+        first = next((k for k in range(len(points)) if np.isfinite(points[k, [_IDX["right_hip"], _IDX["left_hip"],
+                                                                            _IDX["right_shoulder"]]]).all()), None)
+        if first is None:
+            raise ValueError("solve_ik: no frame shows both hips and a shoulder; nothing to fit")
+        self.set_pose(initial_pelvis_pose(points[first:first + 1], self.body), 6)
+
+
 def solve_ik(body: Body, time: np.ndarray, points: np.ndarray, visibility: np.ndarray | None = None,
              *, weights: dict[str, float] = MARKER_WEIGHTS, min_visibility: float = 0.5,
              accuracy: float = 1e-5, coordinate_weights: dict[str, float] | None = None,
@@ -268,47 +321,23 @@ def solve_ik(body: Body, time: np.ndarray, points: np.ndarray, visibility: np.nd
                          f"and {points.shape}")
     if visibility is not None:
         points[np.asarray(visibility) < min_visibility] = np.nan
-    names = [n for n in MEDIAPIPE_LANDMARKS if weights.get(n, 0.0) > 0]
-    model = build_model(body)
-    add_mediapipe_markers(model, body)
-    state = model.initSystem()
-    wset = osim.SetMarkerWeights()
-    for n in names:
-        wset.cloneAndAppend(osim.MarkerWeight(n, float(weights[n])))
-    mref = osim.MarkersReference(_marker_table(time, points, names), wset)
-    crefs = osim.SimTKArrayCoordinateReference()
-    for c, w in (coordinate_weights or {}).items():
-        if c not in COORDINATES:
-            raise ValueError(f"solve_ik: coordinate_weights names {c!r}, not a coordinate of the model")
-        ref = osim.CoordinateReference(c, osim.Constant(0.0))
-        ref.setWeight(float(w))
-        crefs.push_back(ref)
-    solver = osim.InverseKinematicsSolver(model, mref, crefs, float("inf"))
-    solver.setAccuracy(accuracy)
-    cs = model.getCoordinateSet()
-    coords = [cs.get(c) for c in COORDINATES]
-    first = next((k for k in range(len(points)) if np.isfinite(points[k, [_IDX["right_hip"], _IDX["left_hip"],
-                                                                        _IDX["right_shoulder"]]]).all()), None)
-    if first is None:
-        raise ValueError("solve_ik: no frame shows both hips and a shoulder; nothing to fit")
-    for c, v in zip(coords[:6], initial_pelvis_pose(points[first:first + 1], body)):
-        c.setValue(state, float(v), False)
+    tracker = IKTracker(body, weights=weights, accuracy=accuracy, coordinate_weights=coordinate_weights)
+    tracker.load(time, points)
+    tracker.start_pose(points)
     T = len(time)
     q = np.full((T, len(COORDINATES)), np.nan)
     err_rms, err_max = np.full(T, np.nan), np.full(T, np.nan)
     in_use = np.zeros(T, dtype=int)
-    step = _FrameSolver(solver, state, coords, points)
     for k in tqdm(range(T), desc="inverse kinematics", unit="frame", disable=not progress, leave=False):
-        q[k], err_rms[k], err_max[k], in_use[k] = step(float(time[k]), k, assemble=k == 0)
+        q[k], err_rms[k], err_max[k], in_use[k] = tracker.frame(k, assemble=k == 0)
     # The start is assembled from the neutral pose and can land in a flipped limb (a detector's
     # noisy first frames); tracked back from a later frame, the start usually does better. Each of
     # the first `backtrack` frames keeps the solution with the smaller maximum marker error.
     m = min(backtrack, T - 1)
     if m > 0:
-        for c, v in zip(coords, q[m]):
-            c.setValue(state, float(v), False)
+        tracker.set_pose(q[m])
         for k in range(m - 1, -1, -1):
-            back = step(float(time[k]), k, assemble=False)
+            back = tracker.frame(k, assemble=False)
             if np.nan_to_num(back[2], nan=np.inf) < np.nan_to_num(err_max[k], nan=np.inf):
                 q[k], err_rms[k], err_max[k], in_use[k] = back
     q[:, _ROTATIONAL] = np.angle(np.exp(1j * q[:, _ROTATIONAL]))  # wrap to (-pi, pi]
@@ -363,12 +392,14 @@ def unswap_limbs(points: np.ndarray, pairs: dict[str, tuple[tuple[int, int], ...
 
 
 def uniform_landmarks(time: np.ndarray, points: np.ndarray, fps: float,
-                      cutoff_hz: float | None = 6.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      cutoff_hz: float | None = 6.0, grid: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(grid (M,), points (M, 33, 3), filled (M,) bool) of a detector's landmarks on the video's
     nominal frame grid: frames with no detection (NaN rows) and dropped frames are filled by a
     cubic spline (`sigproc.gaps.resample_uniform`; `filled` marks the grid frames without a
     detected frame within half a frame), then every coordinate
-    is low-passed with the zero-lag Butterworth (`cutoff_hz`, None: none)."""
+    is low-passed with the zero-lag Butterworth (`cutoff_hz`, None: none). `grid`: a given stretch of
+    the frame grid instead (IK in chunks: a window of a longer clip's grid)."""
     from sigproc.filters import butter_lowpass
     from sigproc.gaps import resample_uniform, uniform_grid
 
@@ -377,7 +408,7 @@ def uniform_landmarks(time: np.ndarray, points: np.ndarray, fps: float,
     if seen.sum() < 8:
         raise ValueError(f"uniform_landmarks: {int(seen.sum())} frames with a detection, need >= 8")
     t = np.asarray(time, dtype=float)[seen]
-    grid = uniform_grid(t[0], t[-1], fps)
+    grid = uniform_grid(t[0], t[-1], fps) if grid is None else np.asarray(grid, dtype=float)
     flat, _ = resample_uniform(t, P[seen].reshape(len(t), -1), grid, kind="cubic", nominal_hz=fps)
     k = np.clip(np.searchsorted(t, grid), 1, len(t) - 1)
     filled = np.minimum(np.abs(grid - t[k - 1]), np.abs(t[k] - grid)) > 0.5 / fps  # no detected frame there

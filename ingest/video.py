@@ -37,6 +37,7 @@ from biomech.camera import MEDIAPIPE_LANDMARKS, N_LANDMARKS
 from ingest import IngestError
 
 MODEL_COMPLEXITY = 1
+PREFETCH = 8          # decoded frames queued ahead of MediaPipe
 KEYPOINT_FIELDS = ("time", "frame_index", "image", "world", "visibility")
 
 
@@ -60,19 +61,33 @@ def open_video(path: str | Path) -> tuple[cv2.VideoCapture, dict]:
     return cap, info
 
 
-def iter_frames(cap: cv2.VideoCapture, max_side: int):
-    """Yield (time s, RGB frame) for every decodable frame, downscaled to at most `max_side`."""
+def iter_frames(cap: cv2.VideoCapture, max_side: int, reuse: int = 0):
+    """Yield (time s, RGB frame) for every decodable frame, downscaled to at most `max_side`.
+
+    `reuse` > 0: the frames are written into a ring of that many arrays, reused in turn (the same
+    pixels; no new memory per frame: allocating and first touching a fresh 2.7 MB frame cost more CPU
+    than decoding it, README "Serving"), so a frame is valid only until `reuse` more have been yielded:
+    for a consumer that is done with each frame before it takes the next (`prefetch` with depth
+    <= reuse - 3)."""
+    ring, k = [None] * reuse, 0
     while True:
-        ok, bgr = cap.read()
+        slot = ring[k] if reuse else None
+        ok, bgr = cap.read(slot[0]) if slot is not None else cap.read()
         if not ok:
             return
         t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
         h, w = bgr.shape[:2]
         scale = max_side / max(h, w)
         if scale < 1.0:
-            bgr = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))),
-                             interpolation=cv2.INTER_AREA)
-        yield t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            small = cv2.resize(bgr, size, dst=None if slot is None else slot[1], interpolation=cv2.INTER_AREA)
+        else:
+            small = bgr
+        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB, dst=None if slot is None else slot[2])
+        if reuse:
+            ring[k] = (bgr, small if scale < 1.0 else None, rgb)
+            k = (k + 1) % reuse
+        yield t, rgb
 
 
 def prefetch(items, depth: int = 8):
@@ -124,12 +139,16 @@ def _as_array(landmark_list) -> tuple[np.ndarray, np.ndarray]:
 
 
 def landmarks_from_video(path: str | Path, *, max_frames: int | None = None, max_side: int = 1280,
-                         min_detection_confidence: float = 0.5, progress: bool = True) -> dict:
+                         min_detection_confidence: float = 0.5, progress: bool = True,
+                         on_frame=None) -> dict:
     """MediaPipe Pose landmarks of every frame of `path` (see module docstring).
 
     Returns a dict with the `KEYPOINT_FIELDS` arrays plus ``info`` (width, height of the
     upright frame, fps, rotation_deg, n_frames, frames_without_pose, source).
-    `max_frames` stops after that many frames (tests, previews).
+    `max_frames` stops after that many frames (tests, previews). `on_frame(info, times, world,
+    visibility, total)`, when given, is called after every frame with the lists so far (times as
+    decoded, not yet shifted to 0; `total` the expected frame count or None): the service feeds
+    its IK process and reports progress from it.
     """
     from mediapipe.python.solutions import pose as mp_pose
 
@@ -145,7 +164,9 @@ def landmarks_from_video(path: str | Path, *, max_frames: int | None = None, max
         with mp_pose.Pose(static_image_mode=False, model_complexity=MODEL_COMPLEXITY,
                           smooth_landmarks=True, enable_segmentation=False,
                           min_detection_confidence=min_detection_confidence) as pose:
-            frames = prefetch(iter_frames(cap, max_side))   # decoding pipelined with the pose model
+            # decoding pipelined with the pose model, into a ring of reused frames (MediaPipe copies
+            # each frame into its own packet in process(), so a frame is free once that returns)
+            frames = prefetch(iter_frames(cap, max_side, reuse=PREFETCH + 3), depth=PREFETCH)
             for t, rgb in tqdm(frames, total=total, desc=f"pose {path.name}", unit="frame",
                                disable=not progress, leave=False):
                 shape = shape or rgb.shape[:2]
@@ -160,6 +181,8 @@ def landmarks_from_video(path: str | Path, *, max_frames: int | None = None, max
                     image.append(xyz)
                     vis.append(v)
                     world.append(_as_array(res.pose_world_landmarks)[0])
+                if on_frame is not None:
+                    on_frame(info, times, world, vis, total)
                 if max_frames is not None and len(times) >= max_frames:
                     break
     finally:

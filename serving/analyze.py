@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .feedback import segment_feedback
+from .ik_stream import CALIBRATION_S
 from .inference import InputError, moment_response, recognize_many
 from .schemas import Athlete, GrfIn, ImuIn, LandmarksIn, RecognizeRequest, encode_plain
 
@@ -57,7 +58,6 @@ def ik_angles(t: np.ndarray, world: np.ndarray, visibility: np.ndarray, *, fps: 
     frames filled and a 6 Hz zero-lag low-pass (`uniform_landmarks`), then OpenSim IK on every
     landmark the detector placed with the weak coordinate prior and the backwards re-solve of the
     first frames. Shared by /analyze and evaluation.feedback."""
-    from biomech.conventions import COORDINATES, TRANSLATIONS
     from biomech.ik import (BACKTRACK_FRAMES, DETECTOR_PRIOR, calibrate_body, mediapipe_world_to_ylab, solve_ik,
                             uniform_landmarks, unswap_limbs)
 
@@ -72,31 +72,104 @@ def ik_angles(t: np.ndarray, world: np.ndarray, visibility: np.ndarray, *, fps: 
                       backtrack=BACKTRACK_FRAMES, progress=False)
     except (ValueError, RuntimeError) as exc:   # OpenSim's assembler gave up / nothing to fit
         raise InputError(f"video: inverse kinematics failed ({str(exc).splitlines()[0][:200]})") from None
+    return grid, unwrapped_degrees(ik), ik
+
+
+def unwrapped_degrees(ik) -> np.ndarray:
+    """IK coordinates (T, 29) in degrees (pelvis translations m), rotations unwrapped over time."""
+    from biomech.conventions import COORDINATES, TRANSLATIONS
+
     deg = ik.degrees()
     rot = [i for i, c in enumerate(COORDINATES) if c not in TRANSLATIONS]
     ok = np.isfinite(deg).all(1)
     deg[np.ix_(ok, rot)] = np.degrees(np.unwrap(np.radians(deg[np.ix_(ok, rot)]), axis=0))
-    return grid, deg, ik
+    return deg
+
+
+class _Streaming:
+    """landmarks_from_video's per-frame hook: new frames to the IK process (`serving.ik_stream`) while
+    MediaPipe goes on, and the progress (frames detected, expected) to `progress(done, total)`."""
+
+    def __init__(self, ik_worker, athlete: Athlete, progress=None):
+        self.worker, self.athlete, self.progress, self.job, self.fps = ik_worker, athlete, progress, None, None
+
+    def __call__(self, info, times, world, vis, total) -> None:
+        if self.progress is not None:
+            self.progress(len(times), total)
+        if self.worker is None or not info["fps"] > 0:
+            return
+        from concurrent.futures.process import BrokenProcessPool
+
+        if self.job is None:
+            self.fps = info["fps"]
+            self.job = self.worker.job(fps=self.fps, sex=self.athlete.sex or "male", height_m=self.athlete.height_m,
+                                       mass_kg=self.athlete.mass_kg)
+        try:
+            self.job.feed(_Shifted(times), world, vis)
+        except BrokenProcessPool:   # the IK process died: the whole-clip IK after the detection instead
+            self.worker, self.job = None, None
+
+    def result(self, lm: dict):
+        """The streamed IK's answer, or None (no IK process, it died, or the frame rate was not known up
+        front): then the caller runs the whole-clip IK."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        if self.job is None:
+            return None
+        if lm["info"]["fps"] != self.fps:
+            self.job.drop()
+            return None
+        try:
+            *out, self.cpu_s = self.job.finish(lm["time"], lm["world"], lm["visibility"])
+        except BrokenProcessPool:
+            return None
+        return out
+
+
+class _Shifted:
+    """A view of the decoded times with the first one at 0 (landmarks_from_video's clock), sliced lazily."""
+
+    def __init__(self, times: list):
+        self.times = times
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def __getitem__(self, sl):
+        return np.asarray(self.times[sl], dtype=float) - self.times[0]
 
 
 def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None = None,
-                  grf_file: Path | None = None, max_frames: int | None = None) -> dict:
+                  grf_file: Path | None = None, max_frames: int | None = None, ik_worker=None,
+                  progress=None) -> dict:
+    """The /analyze answer (module doc). `ik_worker` (a `serving.ik_stream.IKWorker`): the IK runs
+    chunk-wise in that process while MediaPipe detects the later frames (the service); without it,
+    `ik_angles` after the detection (the command line, evaluation.real_video). `progress(frames done,
+    frames expected or None)` is called per detected frame."""
     from biomech.conventions import COORDINATES
     from biomech.joint_moments import joint_moments
     from ingest import IngestError
     from ingest.video import landmarks_from_video
 
     timings = {}
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    stream = _Streaming(ik_worker, athlete, progress)
     try:
-        lm = landmarks_from_video(video, max_frames=max_frames, progress=False)
-    except IngestError as exc:
-        raise InputError(f"video: {str(exc).split(': ', 1)[-1]}") from None
+        try:
+            lm = landmarks_from_video(video, max_frames=max_frames, progress=False, on_frame=stream)
+        except IngestError as exc:
+            raise InputError(f"video: {str(exc).split(': ', 1)[-1]}") from None
+    except BaseException:
+        if stream.job is not None:
+            stream.job.drop()
+        raise
     timings["landmarks_s"] = time.perf_counter() - t0
     info = lm["info"]
     n = len(lm["time"])
     has_pose = np.isfinite(lm["world"]).all(axis=(1, 2))
     if has_pose.sum() < 4:
+        if stream.job is not None:
+            stream.job.drop()
         raise InputError(f"video: no person found (a pose in {int(has_pose.sum())} of {n} frames)")
     imu = _npz(imu_file, ("time", "acc", "gyro"), "imu")
     grf = _npz(grf_file, ("time", "force", "cop", "free_moment"), "grf")
@@ -118,9 +191,13 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
 
     t1 = time.perf_counter()
     sex = athlete.sex or "male"
-    t_ik, deg, ik = ik_angles(lm["time"], lm["world"], lm["visibility"], fps=info["fps"] or 30.0, sex=sex,
-                              height_m=athlete.height_m, mass_kg=athlete.mass_kg)
-    timings["ik_s"] = time.perf_counter() - t1
+    streamed = stream.result(lm)   # the IK process' last chunk (most of the IK ran during the detection)
+    if streamed is None:
+        t_ik, deg, ik = ik_angles(lm["time"], lm["world"], lm["visibility"], fps=info["fps"] or 30.0, sex=sex,
+                                  height_m=athlete.height_m, mass_kg=athlete.mass_kg)
+    else:
+        t_ik, deg, ik = streamed
+    timings["ik_s"] = time.perf_counter() - t1   # streamed: only what was left after the detection
 
     t1 = time.perf_counter()
     tt, q = _angles_at(t_ik, deg, IK_RATE_HZ)
@@ -154,6 +231,11 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
     timings["feedback_s"] = time.perf_counter() - t1
     timings["total_s"] = time.perf_counter() - t0
     timings = {k: round(v, 3) for k, v in timings.items()}
+    # CPU s: this process (MediaPipe's graph threads, decoding, the request; other requests running at
+    # the same time too) and the IK process (this request's chunks); on a shared machine the wall times
+    # above mostly measure the wait for a core
+    timings["cpu_s"] = {"server_process": round(time.process_time() - cpu0, 3),
+                        "ik_process": None if streamed is None else round(stream.cpu_s, 3)}
     return {
         "video": {"frames": n, "fps": info["fps"], "width": info["width"], "height": info["height"],
                   "rotation_deg": info.get("rotation_deg", 0)},
@@ -169,6 +251,9 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
                "ik_marker_error_rms_median_m": float(np.nanmedian(ik.marker_error_rms)),
                "sync": rec.sync, "plate_assignment": mom.assignment, "assignment_source": mom.assignment_source},
         "timings_s": timings,
+        "ik": {"mode": "whole clip" if streamed is None else "chunked, during the detection (serving.ik_stream)",
+               "calibration": "every frame with a pose" if streamed is None else
+               f"the first {CALIBRATION_S} s of frames with a pose"},
         "frames_per_s": round(n / timings["total_s"], 2),
         "units": {"angles": "degrees (OpenSim names and signs, unwrapped; pelvis translations m)",
                   "moments": "N m", "landmarks_image": "x, y normalised to the frame (-1: no pose)",

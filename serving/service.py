@@ -7,6 +7,7 @@
     POST /torque_files      IK .mot + GRF .mot (+ ExternalLoads .xml) uploads -> the same, JSON or .sto
     POST /analyze           a video upload (+ imu.npz / grf.npz): landmarks, actions, angles, moments,
                             technique feedback per segment, QC
+    /analyze_task/submit, /status, /get   the same as a BentoML task (long videos); GET /info/progress?task_id=
     POST /feedback          joint angles (deg) + segments (+ knee moments) -> technique feedback per segment
     GET  /info/model        versions, provenance, metrics, units and conventions of every output
     GET  /ui/               the web view: upload a video, see segments, probabilities and feedback
@@ -91,6 +92,10 @@ class AthleteMM:
         torch.set_num_threads(int(os.environ.get("ATHLETE_MM_THREADS", "1")))
         self.bundle = load_bundle(_bundle_path(self.bundle_ref))
         warm_up()   # the preprocessing's compiled kernels, before the first request
+        # /analyze's OpenSim IK runs in this process while MediaPipe detects (OpenSim holds the GIL)
+        from serving.ik_stream import IKWorker
+
+        self.ik_worker = IKWorker()
 
     # ---------------- recognition ----------------
     # max_latency_ms bounds queueing + the batch: every request's recording goes through the preprocess
@@ -185,6 +190,29 @@ class AthleteMM:
         """A video upload (+ optional raw-layout imu.npz / grf.npz): MediaPipe landmarks, action
         segments, joint angles (OpenSim IK), joint moments (plates, or GRF estimated and flagged),
         QC and per-step timings (serving/analyze.py)."""
+        return self._analyze(video, mass_kg, height_m, sex, imu, grf, max_frames)
+
+    @bentoml.task
+    def analyze_task(self, video: Path, mass_kg: float, height_m: float, ctx: bentoml.Context, sex: str = "male",
+                     imu: Path = None, grf: Path = None, max_frames: int = 20_000) -> dict:
+        """/analyze for long videos as a BentoML task: POST /analyze_task/submit (the same form) ->
+        {"task_id"}; GET /analyze_task/status?task_id= (BentoML's status), GET /info/progress?task_id=
+        (frames detected of the expected, the step), GET /analyze_task/get?task_id= -> the /analyze answer."""
+        from serving.tasks import Progress
+
+        task_id = getattr(ctx.request.state, "task_id", None)   # None: called directly (POST /analyze_task)
+        if task_id is None:
+            return self._analyze(video, mass_kg, height_m, sex, imu, grf, max_frames)
+        progress = Progress(task_id)
+        try:
+            out = self._analyze(video, mass_kg, height_m, sex, imu, grf, max_frames, progress)
+        except BaseException as exc:
+            progress.step(_strip_tmp(f"failed: {exc}")[:300])
+            raise
+        progress.step("completed")
+        return out
+
+    def _analyze(self, video, mass_kg, height_m, sex, imu, grf, max_frames, progress=None) -> dict:
         from serving.analyze import analyze_video
         from serving.inference import InputError
         from serving.schemas import Athlete
@@ -196,9 +224,22 @@ class AthleteMM:
         except ValueError as exc:
             raise BadInput(f"athlete: {exc}") from None
         try:
-            return analyze_video(self.bundle, video, athlete, imu, grf, max_frames=max_frames)
+            return analyze_video(self.bundle, video, athlete, imu, grf, max_frames=max_frames,
+                                 ik_worker=self.ik_worker, progress=progress)
         except InputError as exc:
             raise BadInput(_strip_tmp(str(exc))) from None
+
+    @info_app.get("/progress")
+    def task_progress(self, task_id: str) -> dict:
+        """An /analyze_task's progress: frames detected so far of the expected number, the step."""
+        from fastapi import HTTPException
+
+        from serving.tasks import read_progress
+
+        out = read_progress(task_id)
+        if out is None:
+            raise HTTPException(404, f"task_id={task_id!r}: no such /analyze_task on this server")
+        return out
 
     # ---------------- technique feedback ----------------
     @bentoml.api
@@ -221,7 +262,7 @@ class AthleteMM:
         return {
             "recognizer": {**b.meta["recognizer"], "model": b.model_name, "modalities": list(b.modalities),
                            "metrics": {k: v for k, v in b.metrics.items() if k != "history"}},
-            "torque_estimator": b.meta.get("torque"),
+            "torque_estimator": _torque_estimator(b.meta.get("torque")),
             "torque_endpoint": "biomech.joint_moments (Newton-Euler inverse dynamics on the de Leva body)",
             "torque_metrics": None if b.torque_metrics is None else
             {k: v for k, v in b.torque_metrics.items() if k != "history"},
@@ -241,6 +282,20 @@ class AthleteMM:
                 "moments": "N m, '<coordinate>_moment', the input model's signs",
                 "time": "s; /recognize on the video clock (first frame = 0)"},
         }
+
+
+def _torque_estimator(meta: dict | None) -> dict | None:
+    """The packaged learned torque estimator's entry, labelled with its scope: nothing served runs it
+    (/torque, /torque_files and /analyze use biomech.joint_moments), and its learned residuals made hip
+    flexion worse out of distribution (README "Joint moments": the learned torque_ne residuals out of
+    distribution), so it is in-distribution only."""
+    if meta is None:
+        return None
+    return {**meta, "scope": "in-distribution only",
+            "in_use": False,
+            "note": "not used by /torque, /torque_files or /analyze (biomech.joint_moments, physics only); "
+                    "its learned residuals are for the generated dataset's bodies and true kinematics, not "
+                    "for other bodies or IK angles (reports/torque_learned_ood.md)"}
 
 
 def _strip_tmp(msg: str) -> str:
