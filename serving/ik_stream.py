@@ -196,15 +196,34 @@ def _drop(job: str) -> None:
     _JOBS.pop(job, None)
 
 
+def _exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    """In the IK process: exit when the server process that started it is gone. A server worker
+    stopped with SIGKILL (as `bentoml serve` may stop its workers) cannot shut its pool down, and the
+    orphaned IK process (~750 MB with OpenSim loaded) would otherwise live on."""
+    import os
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="ik-parent-watch", daemon=True).start()
+
+
 class IKWorker:
     """One spawned process running `ChunkedIK`s; calls go in order (one worker), each request under its
-    own job id, so concurrent requests share the process without mixing their state."""
+    own job id, so concurrent requests share the process without mixing their state. The process exits
+    by itself when its parent dies."""
 
     def __init__(self):
         import multiprocessing
+        import os
         from concurrent.futures import ProcessPoolExecutor
 
-        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_exit_with_parent, initargs=(os.getpid(),))
         self.ready = self.pool.submit(_warm)
 
     def job(self, **settings) -> "IKJob":

@@ -144,3 +144,38 @@ def test_analyze_task_failure_and_unknown_task(served, tmp_path):  # noqa: F811
     assert p["step"].startswith("failed: video") and "/tmp/" not in p["step"], p
     r = httpx.get(served + "/info/progress", params={"task_id": "0" * 32}, timeout=30)
     assert r.status_code == 404 and "task_id" in r.text
+
+
+def test_ik_process_exits_when_its_server_process_is_killed(tmp_path):
+    """A server worker killed with SIGKILL leaves no orphaned IK process behind (it held ~750 MB)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = ("import os, sys\n"
+              "from serving.ik_stream import IKWorker\n"
+              "w = IKWorker(); w.ready.result(timeout=300)\n"
+              "print(w.pool.submit(os.getpid).result(), flush=True)\n"
+              "import time; time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    try:
+        child = int(proc.stdout.readline())
+        os.kill(child, 0)                      # alive while its parent is
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            os.kill(child, signal.SIGKILL)
+            raise AssertionError(f"IK process {child} still running 30 s after its parent was killed")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
