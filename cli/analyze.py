@@ -39,7 +39,11 @@ def summary(out: dict) -> str:
             lines.append(f"      - {m}")
     est = " (ground reaction estimated from the kinematics)" if out["moments"]["grf_estimated"] else ""
     lines.append(f"moments: {len(out['moments']['moments'])} joints{est}")
-    lines.append("timings: " + ", ".join(f"{k} {v:.2f}" for k, v in out["timings_s"].items()))
+    t = out["timings_s"]
+    lines.append("timings: " + ", ".join(f"{k} {v:.2f}" for k, v in t.items() if isinstance(v, (int, float))))
+    cpu = {k: v for k, v in (t.get("cpu_s") or {}).items() if v is not None}
+    if cpu:
+        lines.append("cpu seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
     return "\n".join(lines)
 
 

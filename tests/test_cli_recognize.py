@@ -113,5 +113,5 @@ def test_analyze_a_real_video_in_process(bundle, tmp_path):
             assert f["reference_clips"] == 3 and f["threshold_deg"] == 9.0
         else:
             assert "s (< 0.5 s)" in f["skipped"]
-    assert "segments and feedback:" in r.stdout and "timings:" in r.stdout
+    assert "segments and feedback:" in r.stdout and "timings:" in r.stdout and "cpu seconds: server_process" in r.stdout
     print(r.stdout)
