@@ -163,11 +163,37 @@ def _columns(model: Any, log_prob: np.ndarray, K: int) -> np.ndarray:
     return out
 
 
+def stored_outputs(trained: Trained, split: Split, data_dir: str | Path) -> dict[str, np.ndarray] | None:
+    """The outputs the training loop saved for ``split`` (``training.loop.PREDICTIONS``), or None
+    when there are none, or when they were made by other weights or another window list (md5 of the
+    state_dict and of the split's index.json + label.npy). Same model, same windows: the same
+    numbers as scoring again (per-sample outputs do not depend on the batch size: checked on tcn,
+    mm_resnet_se and sta_c3d_lstm, README "Pipeline timing")."""
+    from training.loop import PREDICTIONS, split_digest, weights_digest
+
+    path = trained.path / PREDICTIONS
+    if trained.kind != "torch" or not path.is_file():
+        return None
+    with np.load(path) as z:
+        if f"{split.name}_logits" not in z.files:
+            return None
+        if str(z["weights_md5"]) != weights_digest(trained.model.state_dict()) or \
+                str(z[f"{split.name}_split_md5"]) != split_digest(Path(data_dir), split.name) or \
+                not np.array_equal(z[f"{split.name}_label"], split.label):
+            return None
+        return {k: z[f"{split.name}_{k}"] for k in ("logits", "fault_logits", "angles") if f"{split.name}_{k}" in z.files}
+
+
 def predict(trained: Trained, split: Split, n_classes: int,
-            transform: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None) -> dict[str, np.ndarray]:
+            transform: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
+            data_dir: str | Path | None = None) -> dict[str, np.ndarray]:
     """Run a recognizer over the split: {"logits" (N,K) (log-probabilities for sklearn kinds),
     "log_prob" (N,K), and for torch models "fault_logits" (N,F) / "angles" (N,T,23) when it has
-    those heads}."""
+    those heads}. With ``data_dir`` and no ``transform``, the training loop's saved outputs
+    (:func:`stored_outputs`) are used when they belong to this model and split."""
+    stored = stored_outputs(trained, split, data_dir) if data_dir is not None and transform is None else None
+    if stored is not None:
+        return {**stored, "log_prob": log_softmax(stored["logits"])}
     outs: dict[str, list[np.ndarray]] = {}
     with torch.no_grad():
         for b in split.batches:

@@ -73,15 +73,15 @@ def evaluate_models(models: dict[str, list[Trained]], test: Split, val: Split, d
             rep["cost"] = model_cost(primary, example, p.latency.batch_sizes, p.latency.runs, p.latency.warmup, prepare=prep,
                                     max_seconds=p.latency.max_seconds)
         else:
-            outs = [predict(primary, test, K)]
-            vout = predict(primary, val, K)
+            outs = [predict(primary, test, K, data_dir=data_dir)]   # the train stage's outputs when it saved them
+            vout = predict(primary, val, K, data_dir=data_dir)
             rep.update(recognizer_report(outs[0], test, vout, val, K, p, admissible, faults, classes))
             if "angles" in outs[0]:
                 rep["angle_score"] = agreement.angle_score(outs[0]["angles"], _angle_truth(test), p.angle_thresholds_deg)
             rep["cost"] = model_cost(primary, example, p.latency.batch_sizes, p.latency.runs, p.latency.warmup,
                                      max_seconds=p.latency.max_seconds)
             for extra in runs[1:]:
-                outs.append(predict(extra, test, K))
+                outs.append(predict(extra, test, K, data_dir=data_dir))
             rep["seeds"] = _seed_rows(runs, outs, test, K, p, admissible, faults, classes)
             preds[name] = outs
         rep["eval_seconds"] = round(time.perf_counter() - t0, 2)

@@ -22,10 +22,14 @@ class WindowDataset(Dataset):
     ``label`` long, ``frame_label`` long (T,), ``angles`` (T, 23) deg, ``root`` (T, 6) pelvis pose
     (deg, m; datasets from format 1.1 on), ``moments`` (T, 10) N m,
     ``phase`` long (T,), ``fault`` long, ``anthro`` (3,) [kg, m, female 1 / male 0 / not stated 0.5].
-    Arrays are memory-mapped (``np.load(mmap_mode='r')``), so opening a split costs nothing."""
+    Arrays are memory-mapped (``np.load(mmap_mode='r')``), so opening a split costs nothing.
 
-    def __init__(self, root: str | Path = DEFAULT_ROOT, split: str = "train", mmap: bool = True):
-        self.root = Path(root)
+    ``video=False``: items carry no ``video`` key, for models that read no pixels. Decoding a window's
+    video (98 KB of uint8 to 393 KB of float32, z-scored) is most of an item's cost: a batch of 32
+    collates in ~2-3 ms without it, ~150 ms with it (README "Pipeline timing")."""
+
+    def __init__(self, root: str | Path = DEFAULT_ROOT, split: str = "train", mmap: bool = True, video: bool = True):
+        self.root, self.video = Path(root), video
         d = self.root / split
         if not (d / "index.json").is_file():
             raise FileNotFoundError(f"{d / 'index.json'}: not a processed split (run the preprocess stage)")
@@ -48,18 +52,21 @@ class WindowDataset(Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         a = self.arrays
         mask = torch.from_numpy(np.array(a["modality_mask"][i], dtype=bool))
-        video = torch.from_numpy(np.array(a["video"][i], dtype=np.float32)) / 255.0
-        if bool(mask[0]) and self._vmean is not None:
-            video = (video - self._vmean) / self._vstd
-        elif not bool(mask[0]):
-            video.zero_()
-        item = {"video": video, "modality_mask": mask}
+        item = {"video": self._video(i, bool(mask[0])), "modality_mask": mask} if self.video else {"modality_mask": mask}
         for f in _FLOAT:
             if f in a:
                 item[f] = torch.from_numpy(np.array(a[f][i], dtype=np.float32))
         for f in _LONG:
             item[f] = torch.as_tensor(np.array(a[f][i], dtype=np.int64))
         return item
+
+    def _video(self, i: int, present: bool) -> torch.Tensor:
+        video = torch.from_numpy(np.array(self.arrays["video"][i], dtype=np.float32)) / 255.0
+        if present and self._vmean is not None:
+            video = (video - self._vmean) / self._vstd
+        elif not present:
+            video.zero_()
+        return video
 
 
 def grf_to_physical(grf: torch.Tensor, root: str | Path = DEFAULT_ROOT) -> torch.Tensor:
@@ -78,11 +85,12 @@ def grf_to_physical(grf: torch.Tensor, root: str | Path = DEFAULT_ROOT) -> torch
 
 
 def make_loader(split: str, batch_size: int, balanced: bool = True, root: str | Path = DEFAULT_ROOT,
-                num_workers: int = 0, seed: int = 0, drop_last: bool = False) -> DataLoader:
+                num_workers: int = 0, seed: int = 0, drop_last: bool = False, video: bool = True) -> DataLoader:
     """DataLoader over a split. ``balanced`` (train only): ``WeightedRandomSampler`` with the saved
     inverse-frequency sampling weights (each class drawn equally often, with replacement, one
-    epoch = len(split) draws); otherwise train is shuffled and val/test keep their order."""
-    ds = WindowDataset(root, split)
+    epoch = len(split) draws); otherwise train is shuffled and val/test keep their order.
+    ``video=False``: batches without the ``video`` key (``WindowDataset``)."""
+    ds = WindowDataset(root, split, video=video)
     g = torch.Generator().manual_seed(int(seed))
     if balanced and split == "train" and len(ds) > 0:
         sampler = WeightedRandomSampler(torch.as_tensor(ds.sample_weights), num_samples=len(ds),

@@ -4,7 +4,8 @@ torch models: AdamW + cosine annealing (per epoch, to ``min_lr``), class balance
 split's class weights in the loss, or class-balanced sampling), batch augmentation, early stopping on validation macro-F1 (the
 torque estimators: windows with force plates, moment RMSE; see training.tasks),
 a checkpoint every epoch (``checkpoint.pt``: model, optimizer, scheduler, RNG state, epoch, best
-score; resumed from when present), the best weights in ``model.pt`` and ``metrics.json``. With
+score; resumed from when present), the best weights in ``model.pt`` and ``metrics.json``; a recognizer's
+final val / test outputs in ``predictions.npz`` (the evaluate stage reads them instead of scoring again). With
 ``ema_decay`` the weights validated and saved are an exponential moving average of the trained ones
 (``torch.optim.swa_utils.AveragedModel``).
 sklearn models (``features_svm``, ``minirocket``): ``fit`` on the whole train split, ``model.joblib``.
@@ -49,7 +50,7 @@ from tqdm import tqdm
 from biomech.conventions import MODALITIES
 
 __all__ = ["TrainParams", "AugmentParams", "TrackingParams", "train", "augment_batch", "is_main", "shard_indices",
-           "weights_digest", "batches_per_epoch"]
+           "weights_digest", "batches_per_epoch", "PREDICTIONS", "write_predictions", "split_digest"]
 
 
 class _Strict(BaseModel):
@@ -179,6 +180,29 @@ def _write_json(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    tmp.replace(path)
+
+
+PREDICTIONS = "predictions.npz"  # a recognizer's final val / test outputs (read by evaluation.predict)
+
+
+def split_digest(data_dir: Path, split: str) -> str:
+    """md5 of a processed split's index.json and label.npy: which windows, in which order."""
+    h = hashlib.md5()
+    for f in ("index.json", "label.npy"):
+        h.update((data_dir / split / f).read_bytes())
+    return h.hexdigest()
+
+
+def write_predictions(path: Path, model: torch.nn.Module, data_dir: Path, outputs: Mapping[str, Mapping]) -> None:
+    """``<split>_<key>`` arrays of ``ClassificationTask.outputs`` per split, with the md5 of the
+    weights that produced them and of each split's window list (the reader checks both)."""
+    arrays = {"weights_md5": np.array(weights_digest(model.state_dict()))}
+    for split, o in outputs.items():
+        arrays[f"{split}_split_md5"] = np.array(split_digest(data_dir, split))
+        arrays.update({f"{split}_{k}": np.asarray(v) for k, v in o.items() if k != "nll_sum"})
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)
     tmp.replace(path)
 
 
@@ -407,9 +431,12 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
 
     from .tasks import make_task, to_device
 
-    task = make_task(kind, data_dir, K, p.batch_size, p.seed, p.loss, p.balance, int(cfg.get("num_faults", 0)),
-                     p.fault)
     model = build_model(model_name, cfg).to(d.device)  # before the optimizer: its state follows the params
+    # a model that reads no pixels gets batches without them (decoding video is most of a batch's cost);
+    # the task draws no random numbers, so building the model first leaves every draw as it was
+    reads_video = "video" in getattr(model, "modalities", MODALITIES)
+    task = make_task(kind, data_dir, K, p.batch_size, p.seed, p.loss, p.balance, int(cfg.get("num_faults", 0)),
+                     p.fault, video=reads_video)
     n_params = int(sum(t.numel() for t in model.parameters()))
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     ema = weight_average(model, p.ema_decay)
@@ -528,8 +555,13 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
         return _broadcast(None, d)  # rank 0's metrics
     best = torch.load(best_path, map_location="cpu", weights_only=False)
     model.load_state_dict(best["state_dict"])
-    val = task.evaluate(model, val_loader)
-    test = task.evaluate(model, task.loader("test"))
+    if hasattr(task, "outputs"):  # recognizers: the evaluate stage reads these outputs instead of scoring again
+        outputs = {"val": task.outputs(model, val_loader), "test": task.outputs(model, task.loader("test"))}
+        val, test = task.scores(outputs["val"]), task.scores(outputs["test"])
+        write_predictions(out_dir / PREDICTIONS, model, data_dir, outputs)
+    else:
+        val = task.evaluate(model, val_loader)
+        test = task.evaluate(model, task.loader("test"))
     metrics = {
         "model": model_name, "kind": kind, "seed": p.seed, **task.summary(val, test),
         "epochs": state["epoch"], "best_epoch": state["best_epoch"], "stopped_early": stopped_early,

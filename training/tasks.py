@@ -131,11 +131,13 @@ class ClassificationTask:
     score_name, score_key = "val_macro_f1", "macro_f1"
 
     def __init__(self, data_dir: Path, num_classes: int, batch_size: int, seed: int, loss_cfg: Mapping[str, Any],
-                 balance: str = "loss", num_faults: int = 0, fault: Mapping[str, Any] | None = None):
+                 balance: str = "loss", num_faults: int = 0, fault: Mapping[str, Any] | None = None,
+                 video: bool = True):
         if balance not in BALANCE:
             raise ValueError(f"balance = {balance!r}: expected one of {BALANCE}")
         self.data_dir, self.K, self.batch_size, self.seed = Path(data_dir), num_classes, batch_size, seed
         self.balance, self.num_faults = balance, num_faults
+        self.video = video  # False: batches without the video key (a model that reads no pixels)
         self.loss_cfg = dict(loss_cfg)
         self.fault = FaultParams.model_validate(dict(fault or {}))
         # the fault head is trained and scored given the action (models.losses.admissible_fault_mask)
@@ -152,12 +154,12 @@ class ClassificationTask:
         from preprocessing.dataset import make_loader
 
         return make_loader("train", self.batch_size, balanced=self.balance == "sampler", root=self.data_dir,
-                           seed=self.seed + epoch)
+                           seed=self.seed + epoch, video=self.video)
 
     def loader(self, split: str, max_windows: int | None = None) -> DataLoader:
         from preprocessing.dataset import make_loader
 
-        dl = make_loader(split, self.batch_size, balanced=False, root=self.data_dir, seed=self.seed)
+        dl = make_loader(split, self.batch_size, balanced=False, root=self.data_dir, seed=self.seed, video=self.video)
         return _subset(dl.dataset, self.batch_size, max_windows, self.seed) if max_windows else dl
 
     def prepare(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -168,37 +170,53 @@ class ClassificationTask:
 
         return compute_losses(outputs, batch, self.loss_cfg)
 
-    def evaluate(self, model: torch.nn.Module, loader: Iterable, device: torch.device | None = None) -> dict[str, Any]:
-        """{"accuracy", "macro_f1", "nll", "n", "score"} over the loader (score = macro-F1, + fault.score_weight x
-        fault macro-F1 when the model has a fault head; nll = mean cross-entropy of the action logits,
-        unweighted), plus :func:`fault_scores` when the model has a fault head."""
+    def outputs(self, model: torch.nn.Module, loader: Iterable, device: torch.device | None = None) -> dict[str, Any]:
+        """The model's outputs over the loader, as arrays in window order: ``label``, ``logits`` (N, K),
+        ``fault`` / ``fault_logits`` (N, F) when it has a fault head, ``angles`` (N, T, 23) when it
+        predicts them, and ``nll_sum`` (the unweighted cross-entropy of the action logits, summed per
+        batch). :meth:`scores` turns them into the metrics; the training loop also saves them
+        (``predictions.npz``) so that the evaluate stage does not score val and test again."""
         model.eval()
-        ys, ps, fs, fps = [], [], [], []
+        outs: dict[str, list[np.ndarray]] = {}
         nll_sum = 0.0
         with torch.no_grad():
             for batch in loader:
                 out = model(to_device(self.prepare(batch), device))
-                ys.append(batch["label"].numpy())
-                ps.append(out["logits"].argmax(-1).cpu().numpy())
-                nll_sum += float(torch.nn.functional.cross_entropy(out["logits"].float().cpu(), batch["label"],
-                                                                   reduction="sum"))
+                logits = out["logits"].float().cpu()
+                outs.setdefault("label", []).append(batch["label"].numpy())
+                outs.setdefault("logits", []).append(logits.numpy())
+                nll_sum += float(torch.nn.functional.cross_entropy(logits, batch["label"], reduction="sum"))
                 if "fault_logits" in out:
-                    fl = out["fault_logits"]
-                    if self.fault_admissible is not None:  # given the (true) action, as the evaluate stage
-                        fl = mask_fault_logits(fl, batch["label"].to(fl.device), self.fault_admissible)
-                    fs.append(batch["fault"].numpy())
-                    fps.append(fl.argmax(-1).cpu().numpy())
-        if not ys:
+                    outs.setdefault("fault", []).append(batch["fault"].numpy())
+                    outs.setdefault("fault_logits", []).append(out["fault_logits"].float().cpu().numpy())
+                if torch.is_tensor(out.get("angles")):
+                    outs.setdefault("angles", []).append(out["angles"].float().cpu().numpy())
+        res: dict[str, Any] = {k: np.concatenate(v) for k, v in outs.items()}
+        res["nll_sum"] = nll_sum
+        return res
+
+    def scores(self, o: Mapping[str, Any]) -> dict[str, Any]:
+        """{"accuracy", "macro_f1", "nll", "n", "score"} of :meth:`outputs` (score = macro-F1, + fault.score_weight x
+        fault macro-F1 when the model has a fault head; nll = mean cross-entropy of the action logits,
+        unweighted), plus :func:`fault_scores` when the model has a fault head."""
+        if "label" not in o or not len(o["label"]):
             return {"accuracy": float("nan"), "macro_f1": float("nan"), "nll": float("nan"), "n": 0,
                     "score": float("nan")}
-        y, p = np.concatenate(ys), np.concatenate(ps)
+        y, p = o["label"], o["logits"].argmax(-1)
         f1 = float(f1_score(y, p, labels=list(range(self.K)), average="macro", zero_division=0))
-        res = {"accuracy": float(accuracy_score(y, p)), "macro_f1": f1, "nll": nll_sum / len(y), "n": int(len(y)),
+        res = {"accuracy": float(accuracy_score(y, p)), "macro_f1": f1, "nll": o["nll_sum"] / len(y), "n": int(len(y)),
                "score": f1}
-        if fs:
-            res.update(fault_scores(np.concatenate(fs), np.concatenate(fps), y, self.classes))
+        if "fault_logits" in o:
+            fl = torch.from_numpy(o["fault_logits"])
+            if self.fault_admissible is not None:  # given the (true) action, as the evaluate stage
+                fl = mask_fault_logits(fl, torch.from_numpy(y), self.fault_admissible)
+            res.update(fault_scores(o["fault"], fl.argmax(-1).numpy(), y, self.classes))
             res["score"] = f1 + self.fault.score_weight * res["fault_macro_f1"]
         return res
+
+    def evaluate(self, model: torch.nn.Module, loader: Iterable, device: torch.device | None = None) -> dict[str, Any]:
+        """:meth:`scores` of :meth:`outputs` over the loader."""
+        return self.scores(self.outputs(model, loader, device))
 
     @property
     def classes(self) -> list[str]:
@@ -239,7 +257,7 @@ class TorqueTask:
         self.data_dir, self.batch_size, self.seed = Path(data_dir), batch_size, seed
         self._ds = {}
         for split in ("train", "val", "test"):
-            ds = WindowDataset(self.data_dir, split)
+            ds = WindowDataset(self.data_dir, split, video=False)  # prepare() keeps no pixels
             if "root" not in ds.arrays:
                 raise ValueError(f"{self.data_dir}: processed before format 1.1 (no pelvis 'root' field); "
                                  "re-run the preprocess stage")
@@ -320,9 +338,10 @@ class TorqueTask:
 
 def make_task(kind: str, data_dir: Path, num_classes: int, batch_size: int, seed: int,
               loss_cfg: Mapping[str, Any], balance: str = "loss", num_faults: int = 0,
-              fault: Mapping[str, Any] | None = None):
+              fault: Mapping[str, Any] | None = None, video: bool = True):
+    """The task of a model ``kind``; ``video=False``: the recognizer's batches carry no pixels."""
     if kind == "torch":
-        return ClassificationTask(data_dir, num_classes, batch_size, seed, loss_cfg, balance, num_faults, fault)
+        return ClassificationTask(data_dir, num_classes, batch_size, seed, loss_cfg, balance, num_faults, fault, video)
     if kind == "torque":
         return TorqueTask(data_dir, batch_size, seed)
     raise ValueError(f"no training task for model kind {kind!r}")
