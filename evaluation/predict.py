@@ -165,10 +165,10 @@ def _columns(model: Any, log_prob: np.ndarray, K: int) -> np.ndarray:
 
 def stored_outputs(trained: Trained, split: Split, data_dir: str | Path) -> dict[str, np.ndarray] | None:
     """The outputs the training loop saved for ``split`` (``training.loop.PREDICTIONS``), or None
-    when there are none, or when they were made by other weights or another window list (md5 of the
-    state_dict and of the split's index.json + label.npy). Same model, same windows: the same
-    numbers as scoring again (per-sample outputs do not depend on the batch size: checked on tcn,
-    mm_resnet_se and sta_c3d_lstm, README "Pipeline timing")."""
+    when there are none, or when they were made by other weights, another window list (md5 of the
+    state_dict and of the split's index.json + label.npy) or other batches (a window's outputs can
+    depend on its batch: sta_c3d_lstm's val logits scored in batches of 32 and 64 differ in the last
+    bits). Same model, windows and batches: the same numbers as scoring again."""
     from training.loop import PREDICTIONS, split_digest, weights_digest
 
     path = trained.path / PREDICTIONS
@@ -176,6 +176,9 @@ def stored_outputs(trained: Trained, split: Split, data_dir: str | Path) -> dict
         return None
     with np.load(path) as z:
         if f"{split.name}_logits" not in z.files:
+            return None
+        bs, n = int(z["batch_size"]) if "batch_size" in z.files else 0, len(split)
+        if bs < 1 or [int(b["label"].shape[0]) for b in split.batches] != [min(bs, n - i) for i in range(0, n, bs)]:
             return None
         if str(z["weights_md5"]) != weights_digest(trained.model.state_dict()) or \
                 str(z[f"{split.name}_split_md5"]) != split_digest(Path(data_dir), split.name) or \

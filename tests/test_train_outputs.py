@@ -1,7 +1,7 @@
 """Pipeline-budget changes that must not change results: recognizers that read no pixels train on
 batches without video (same weights), and the evaluate stage reads the training loop's saved val /
 test outputs (``predictions.npz``) instead of scoring again (same numbers; ignored when they belong
-to other weights or other windows)."""
+to other weights, other windows or other batches)."""
 from __future__ import annotations
 
 import json
@@ -77,7 +77,8 @@ def test_evaluate_reads_the_training_outputs_only_when_they_match(data, tmp_path
     tr = load_trained(tmp_path)
     K = 4
     for name in ("val", "test"):
-        split = load_split(data, name, batch_size=5)   # another batch size than training's 8
+        split = load_split(data, name, batch_size=8)   # training's batches
+        assert stored_outputs(tr, load_split(data, name, batch_size=5), data) is None  # other batches: scored again
         stored = stored_outputs(tr, split, data)
         assert stored is not None and set(stored) >= {"logits", "fault_logits"}
         fresh = predict(tr, split, K)                  # scored again
@@ -99,5 +100,5 @@ def test_saved_outputs_of_another_split_are_ignored(data, tmp_path):
     train("tcn", {}, CFG, data, tmp_path, progress=False)
     tr = load_trained(tmp_path)
     other = with_window_meta(write_tiny_dataset(tmp_path / "other", n=(32, 12, 10), seed=1))  # a test split of 10 other windows
-    assert stored_outputs(tr, load_split(other, "test"), other) is None
-    assert stored_outputs(tr, load_split(data, "test"), data) is not None
+    assert stored_outputs(tr, load_split(other, "test", batch_size=8), other) is None
+    assert stored_outputs(tr, load_split(data, "test", batch_size=8), data) is not None

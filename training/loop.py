@@ -194,10 +194,12 @@ def split_digest(data_dir: Path, split: str) -> str:
     return h.hexdigest()
 
 
-def write_predictions(path: Path, model: torch.nn.Module, data_dir: Path, outputs: Mapping[str, Mapping]) -> None:
+def write_predictions(path: Path, model: torch.nn.Module, data_dir: Path, outputs: Mapping[str, Mapping],
+                      batch_size: int) -> None:
     """``<split>_<key>`` arrays of ``ClassificationTask.outputs`` per split, with the md5 of the
-    weights that produced them and of each split's window list (the reader checks both)."""
-    arrays = {"weights_md5": np.array(weights_digest(model.state_dict()))}
+    weights that produced them, of each split's window list and the batch size (a window's outputs
+    can depend on the batch it was scored in: the reader checks all three)."""
+    arrays = {"weights_md5": np.array(weights_digest(model.state_dict())), "batch_size": np.array(int(batch_size))}
     for split, o in outputs.items():
         arrays[f"{split}_split_md5"] = np.array(split_digest(data_dir, split))
         arrays.update({f"{split}_{k}": np.asarray(v) for k, v in o.items() if k != "nll_sum"})
@@ -558,7 +560,7 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
     if hasattr(task, "outputs"):  # recognizers: the evaluate stage reads these outputs instead of scoring again
         outputs = {"val": task.outputs(model, val_loader), "test": task.outputs(model, task.loader("test"))}
         val, test = task.scores(outputs["val"]), task.scores(outputs["test"])
-        write_predictions(out_dir / PREDICTIONS, model, data_dir, outputs)
+        write_predictions(out_dir / PREDICTIONS, model, data_dir, outputs, p.batch_size)
     else:
         val = task.evaluate(model, val_loader)
         test = task.evaluate(model, task.loader("test"))
