@@ -30,7 +30,7 @@ Sign conventions are ``biomech.conventions``'. The valgus moment is read from th
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,9 @@ from sigproc.sync import dtw_path
 
 __all__ = ["FEEDBACK_JOINTS", "FAULT_JOINTS", "LOAD_FAULTS", "JOINT_CUES", "Reference", "load_asymmetry", "FeedbackError", "angle_matrix",
            "build_reference", "mirror", "invariant", "align", "aligned_difference", "joint_deviation", "segment_feedback", "save_references",
-           "load_references", "feedback_for_segments"]
+           "load_references", "feedback_for_segments", "DETECTORS", "DETECTOR_FAULTS", "prepare_landmarks",
+           "knee_medial_offset", "valgus_index", "touchdowns", "landing_flexion", "detector_reference", "detector_z",
+           "segment_detectors"]
 
 FORMAT = "athlete-mm-reference/2"   # /2: frames matched per pair with either side (align)
 
@@ -103,6 +105,8 @@ class Reference:
     n_clips: int
     load_asymmetry: float | None = None   # 95th percentile of the clean clips' plate load asymmetry
     load_clips: int = 0                   # clean clips with plates behind it
+    # the clean clips' spread of each scalar detector (DETECTORS): {name: {"median", "sd", "clips"}}
+    detectors: dict = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------- trajectories
@@ -227,14 +231,139 @@ def load_asymmetry(time: np.ndarray, force_y: np.ndarray, mass_kg: float, t_star
     return {"asymmetry": value, "heavier_plate": heavier, "double_support_s": float(both.sum() * dt)}
 
 
+# ---------------------------------------------------------------------------------- scalar detectors
+# Two faults that the DTW joint deviation misses on IK angles get the measures the field screens them
+# with, each compared with the clean clips of the class as a robust z-score (``detector_z``):
+#  * knee valgus: the medial displacement of the knee from the hip-ankle line in the frontal plane,
+#    from the landmarks (the 2-D frontal-plane projection of the drop-jump / single-leg-squat
+#    screening: Munro et al. 2012, Hewett et al. 2005): the IK's knee_adduction (a DOF of this model,
+#    held only by a weak prior) swings 18-32 deg over clean test squats, as much as over valgus ones,
+#    and hip adduction / rotation from 33 landmarks do not show the generator's 12-20 deg foot roll;
+#  * stiff landing: the knee flexion excursion in the first LANDING_WINDOW_S after each touchdown
+#    (Devita & Skelly 1992; touchdowns from the force plates: total vertical force back above
+#    TOUCHDOWN_BW after at least FLIGHT_MIN_S below FLIGHT_BW).
+DETECTORS: tuple[str, ...] = ("valgus_index", "landing_flexion")
+DETECTOR_FAULTS: dict[str, str] = {"valgus_index": "knee_valgus", "landing_flexion": "stiff_landing"}
+DETECTOR_SIGN: dict[str, float] = {"valgus_index": 1.0, "landing_flexion": -1.0}   # + : towards the fault
+_HIP, _KNEE, _ANKLE = ("right_hip", "left_hip"), ("right_knee", "left_knee"), ("right_ankle", "left_ankle")
+VALGUS_PERCENTILE = 95.0
+FLIGHT_BW, TOUCHDOWN_BW, FLIGHT_MIN_S, LANDING_WINDOW_S = 0.05, 0.2, 0.05, 0.4
+
+
+def prepare_landmarks(time: np.ndarray, world: np.ndarray, fps: float, cutoff_hz: float = 6.0
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """MediaPipe world landmarks (T, 33, 3) -> (grid (M,) s, points (M, 33, 3) y-up) as the IK gets
+    them (``serving.analyze.ik_angles``): swaps undone, on the frame grid, 6 Hz zero-lag low-pass."""
+    from biomech.ik import mediapipe_world_to_ylab, uniform_landmarks, unswap_limbs
+
+    w = np.asarray(world, dtype=float)
+    if w.ndim != 3 or w.shape[1:] != (33, 3) or len(w) != len(time):
+        raise FeedbackError(f"landmarks: world of shape {list(w.shape)} for {len(time)} time stamps "
+                            f"(expected (T, 33, 3))")
+    if np.isfinite(w).all((1, 2)).sum() < 4:
+        raise FeedbackError("landmarks: a pose in fewer than 4 frames")
+    pts, _ = unswap_limbs(mediapipe_world_to_ylab(w))
+    grid, P, _ = uniform_landmarks(np.asarray(time, dtype=float), pts, float(fps), cutoff_hz)
+    return grid, P
+
+
+def knee_medial_offset(points: np.ndarray) -> np.ndarray:
+    """(T, 2) [right, left]: per leg the knee's distance from the hip-ankle line (at the knee's
+    height) along the pelvis' horizontal lateral axis, towards the other leg positive (valgus), as a
+    fraction of the hip-ankle distance. ``points``: (T, 33, 3) y-up (``prepare_landmarks``)."""
+    from biomech.camera import MEDIAPIPE_LANDMARKS as NAMES
+
+    P = np.asarray(points, dtype=float)
+    idx = {n: NAMES.index(n) for n in _HIP + _KNEE + _ANKLE}
+    lat = P[:, idx["right_hip"]] - P[:, idx["left_hip"]]
+    lat[:, 1] = 0.0
+    lat /= np.maximum(np.linalg.norm(lat, axis=1, keepdims=True), 1e-9)
+    out = []
+    for k, medial in enumerate((-1.0, 1.0)):       # the right leg's medial side is -lateral
+        H, K, A = P[:, idx[_HIP[k]]], P[:, idx[_KNEE[k]]], P[:, idx[_ANKLE[k]]]
+        drop = A[:, 1] - H[:, 1]
+        f = np.clip((K[:, 1] - H[:, 1]) / np.where(np.abs(drop) > 1e-6, drop, 1e-6), 0.0, 1.0)
+        on_line = H + f[:, None] * (A - H)
+        out.append(medial * ((K - on_line) * lat).sum(1) / np.maximum(np.linalg.norm(A - H, axis=1), 1e-6))
+    return np.stack(out, axis=1)
+
+
+def valgus_index(time: np.ndarray, points: np.ndarray, t_start: float | None = None,
+                 t_end: float | None = None, percentile: float = VALGUS_PERCENTILE) -> float | None:
+    """The ``percentile`` over the frames in [t_start, t_end] of the more medial knee's offset
+    (``knee_medial_offset``); None with fewer than 4 frames."""
+    t = np.asarray(time, dtype=float)
+    inside = np.ones(len(t), bool) if t_start is None else t >= t_start
+    if t_end is not None:
+        inside &= t <= t_end
+    off = knee_medial_offset(np.asarray(points)[inside]).max(1)
+    off = off[np.isfinite(off)]
+    return float(np.percentile(off, percentile)) if len(off) >= 4 else None
+
+
+def touchdowns(time: np.ndarray, force_y: np.ndarray, mass_kg: float) -> np.ndarray:
+    """Times (s) where the plates' total vertical force rises back above TOUCHDOWN_BW body weights
+    after at least FLIGHT_MIN_S below FLIGHT_BW (a landing from a flight)."""
+    t = np.asarray(time, dtype=float)
+    total = np.nansum(np.asarray(force_y, dtype=float).reshape(len(t), -1), axis=1) / (9.81 * float(mass_kg))
+    dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+    out, flight = [], 0
+    for i, f in enumerate(total):
+        if f < FLIGHT_BW:
+            flight += 1
+        elif f >= TOUCHDOWN_BW:
+            if flight * dt >= FLIGHT_MIN_S:
+                out.append(t[i])
+            flight = 0
+    return np.asarray(out)
+
+
+def landing_flexion(time: np.ndarray, knee_r: np.ndarray, knee_l: np.ndarray, touchdown_s: np.ndarray,
+                    window_s: float = LANDING_WINDOW_S) -> float | None:
+    """Median over the touchdowns of the knee flexion excursion (deg, mean of both knees): its
+    largest value in [td, td + window_s] minus its value at td. None without a touchdown inside."""
+    t = np.asarray(time, dtype=float)
+    k = 0.5 * (np.asarray(knee_r, dtype=float) + np.asarray(knee_l, dtype=float))
+    ok = np.isfinite(k) & np.isfinite(t)
+    t, k = t[ok], k[ok]
+    exc = []
+    for td in np.asarray(touchdown_s, dtype=float):
+        inside = (t >= td) & (t <= td + window_s)
+        if len(t) < 4 or td < t[0] or td + window_s > t[-1] or inside.sum() < 2:
+            continue
+        exc.append(float(k[inside].max() - np.interp(td, t, k)))
+    return float(np.median(exc)) if exc else None
+
+
+def detector_reference(values: list[float | None]) -> dict | None:
+    """The clean clips' median and robust sd (1.4826 MAD, at least 1e-3) of a detector; None
+    without 3 values."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
+    if len(v) < 3:
+        return None
+    med = float(np.median(v))
+    return {"median": med, "sd": max(1.4826 * float(np.median(np.abs(v - med))), 1e-3), "clips": int(len(v))}
+
+
+def detector_z(name: str, value: float | None, ref: Reference) -> float | None:
+    """How far ``value`` of detector ``name`` lies beyond the class's clean clips, towards the fault,
+    in their robust sd (``Reference.detectors``); None without a value or a reference."""
+    r = ref.detectors.get(name)
+    if value is None or r is None:
+        return None
+    return DETECTOR_SIGN[name] * (float(value) - r["median"]) / r["sd"]
+
+
 # ---------------------------------------------------------------------------------- the reference
 def build_reference(action: str, trajs: list[np.ndarray], rate_hz: float,
                     joints: tuple[str, ...] = FEEDBACK_JOINTS, iterations: int = 3,
-                    band: float | None = None, load: list[float] | None = None) -> Reference:
+                    band: float | None = None, load: list[float] | None = None,
+                    detectors: dict[str, list[float | None]] | None = None) -> Reference:
     """DTW barycentre averaging of the clean clips' (N_i, J) trajectories (each frame on the
     reference's sides: mirrored where ``align`` matched it with the mirror image). ``load``: the
     clean clips' plate load asymmetries (``load_asymmetry``; clips with double support only): their
-    95th percentile is the class's load reference."""
+    95th percentile is the class's load reference. ``detectors``: {name: the clean clips' values}
+    of the scalar detectors (DETECTORS; ``detector_reference``)."""
     trajs = [np.asarray(x, dtype=float) for x in trajs]
     if not trajs:
         raise FeedbackError(f"reference {action!r}: no clean clips")
@@ -255,8 +384,9 @@ def build_reference(action: str, trajs: list[np.ndarray], rate_hz: float,
         mean = s / n[:, None]
     sd = np.sqrt(np.maximum(s2 / n[:, None] - mean ** 2, 0.0))
     load = [float(v) for v in (load or []) if v is not None and np.isfinite(v)]
+    det = {k: r for k, r in ((k, detector_reference(v)) for k, v in (detectors or {}).items()) if r is not None}
     return Reference(action, float(rate_hz), tuple(joints), mean, sd, len(trajs),
-                     float(np.percentile(load, 95)) if load else None, len(load))
+                     float(np.percentile(load, 95)) if load else None, len(load), det)
 
 
 def save_references(path: str | Path, refs: dict[str, Reference], meta: dict | None = None) -> Path:
@@ -265,7 +395,7 @@ def save_references(path: str | Path, refs: dict[str, Reference], meta: dict | N
     head = {"format": FORMAT, **(meta or {}),
             "references": {a: {"rate_hz": r.rate_hz, "joints": list(r.joints), "n_clips": r.n_clips,
                                 "samples": len(r.mean), "load_asymmetry": r.load_asymmetry,
-                                "load_clips": r.load_clips} for a, r in refs.items()}}
+                                "load_clips": r.load_clips, "detectors": r.detectors} for a, r in refs.items()}}
     arrays = {}
     for a, r in refs.items():
         arrays[f"{a}.mean"], arrays[f"{a}.sd"] = r.mean.astype(np.float32), r.sd.astype(np.float32)
@@ -284,7 +414,8 @@ def load_references(path: str | Path) -> tuple[dict[str, Reference], dict]:
             raise FeedbackError(f"{path}: format {head.get('format')!r}, expected {FORMAT!r}")
         refs = {a: Reference(a, float(h["rate_hz"]), tuple(h["joints"]), z[f"{a}.mean"].astype(float),
                              z[f"{a}.sd"].astype(float), int(h["n_clips"]), h.get("load_asymmetry"),
-                             int(h.get("load_clips", 0))) for a, h in head["references"].items()}
+                             int(h.get("load_clips", 0)), h.get("detectors") or {})
+                for a, h in head["references"].items()}
     return refs, head
 
 
@@ -342,7 +473,8 @@ def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 
                      band: float | None = None, window_s: float | None = 0.2, corridor_sd: float = 2.0,
                      percentile: float | None = 95.0, unflagged_joints: tuple[str, ...] | list[str] = (),
                      load: dict | None = None, load_margin: float = 0.15,
-                     plate_sides: tuple[str, str] | None = None) -> dict:
+                     plate_sides: tuple[str, str] | None = None, detectors: dict[str, float | None] | None = None,
+                     valgus_z: float = 3.0, landing_z: float = 2.0) -> dict:
     """Feedback on one segment (N, J) (``angle_matrix`` on the reference's rate) against ``ref``.
 
     ``moments`` (optional): {"knee_adduction_r_moment": (T,) N m, ...} over the segment; without
@@ -350,7 +482,9 @@ def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 
     (the ankle angle from video landmarks: IK's least reliable angle). ``load`` (optional): the
     segment's ``load_asymmetry``; flagged when it exceeds the reference's clean clips
     (``ref.load_asymmetry``) by at least ``load_margin``; ``plate_sides`` names the foot on each
-    plate for the message (None: "plate 1" / "plate 2")."""
+    plate for the message (None: "plate 1" / "plate 2"). ``detectors`` (optional): the segment's scalar
+    detectors ({"valgus_index": ``valgus_index``, "landing_flexion": ``landing_flexion``}, None where
+    not measured), flagged at ``valgus_z`` / ``landing_z`` robust sd beyond the class's clean clips."""
     mean_dev, rmse = joint_deviation(seg, ref, band, window_s, corridor_sd, percentile)
     joints = {j: {"deviation_deg": round(float(m), 2), "rmse_deg": round(float(r), 2),
                   "flagged": bool(abs(m) >= threshold_deg and j not in unflagged_joints)}
@@ -365,6 +499,7 @@ def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 
         valgus = {"peak_nm": {m: round(v, 2) for m, v in peak.items()}, "threshold_nm": valgus_moment_nm,
                   "flagged": [m for m, v in peak.items() if v > valgus_moment_nm]}
     load_flag = _load_flag(load, ref, load_margin, plate_sides)
+    det = _detector_flags(detectors or {}, ref, {"valgus_index": valgus_z, "landing_flexion": landing_z})
     messages = [_cue(j, joints[j]["deviation_deg"]) for j in flagged]
     messages += [f"{'right' if j.endswith('_r') else 'left'} knee angle RMSE {knee[j]:.1f} deg vs reference "
                  f"(> {knee_rmse_deg:g} deg)" for j in knee_warn]
@@ -374,10 +509,34 @@ def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 
     if load_flag and load_flag["flagged"]:
         messages.append(f"{load_flag['heavier']} takes {load_flag['heavier_share']:.0%} of the load with both feet "
                         f"down (clean {ref.action} up to {(1 + ref.load_asymmetry) / 2:.0%}): share it evenly")
+    messages += [DETECTOR_CUES[k].format(**v) for k, v in det.items() if v["flagged"]]
     return {"reference": ref.action, "reference_clips": ref.n_clips, "threshold_deg": threshold_deg,
             "joints": joints, "flagged_joints": flagged, "knee_rmse_warning": knee_warn,
             "knee_rmse_deg": knee, "knee_rmse_threshold_deg": knee_rmse_deg, "valgus": valgus,
-            "load": load_flag, "messages": messages}
+            "load": load_flag, "detectors": det, "messages": messages}
+
+
+DETECTOR_CUES = {
+    "valgus_index": "knee {value:.0%} of the leg length inside the hip-ankle line (clean about "
+                    "{reference_median:.0%}): push the knee out over the toes",
+    "landing_flexion": "knee flexes only {value:.0f} deg in the first 0.4 s after touchdown (clean about "
+                       "{reference_median:.0f} deg): land softer, bend the knees more",
+}
+
+
+def _detector_flags(values: dict[str, float | None], ref: Reference, z_at: dict[str, float]) -> dict:
+    """{name: {value, reference_median, reference_sd, z, z_threshold, flagged}} of the measured
+    detectors that the reference has a clean spread for."""
+    out = {}
+    for k, v in values.items():
+        z = detector_z(k, v, ref)
+        if z is None:
+            continue
+        r = ref.detectors[k]
+        out[k] = {"value": round(float(v), 4), "reference_median": round(r["median"], 4),
+                  "reference_sd": round(r["sd"], 4), "z": round(z, 3), "z_threshold": z_at[k],
+                  "flagged": bool(z >= z_at[k])}
+    return out
 
 
 def _load_flag(load: dict | None, ref: Reference, margin: float, sides: tuple[str, str] | None) -> dict | None:
@@ -395,20 +554,23 @@ def _load_flag(load: dict | None, ref: Reference, margin: float, sides: tuple[st
 
 # ---------------------------------------------------------------------------------- per segment
 SETTINGS_KEYS = ("threshold_deg", "knee_rmse_deg", "valgus_moment_nm", "band", "window_s", "corridor_sd",
-                 "percentile", "unflagged_joints", "load_margin")
+                 "percentile", "unflagged_joints", "load_margin", "valgus_z", "landing_z")
 MIN_SEGMENT_S = 0.5
 
 
 def feedback_for_segments(refs: dict[str, Reference], settings: dict, time: np.ndarray,
                           angles: dict[str, np.ndarray], segments: list[tuple[str, float, float]],
                           moment_time: np.ndarray | None = None,
-                          moments: dict[str, np.ndarray] | None = None, plates: dict | None = None) -> list[dict]:
+                          moments: dict[str, np.ndarray] | None = None, plates: dict | None = None,
+                          landmarks: dict | None = None) -> list[dict]:
     """Feedback per (action, t_start_s, t_end_s) segment of one recording: ``segment_feedback`` of
     the angles inside it against its action's reference (``settings``: the reference file's
     ``settings``, see SETTINGS_KEYS). A segment without a reference, shorter than MIN_SEGMENT_S or
     without usable angles gets ``skipped`` with the reason instead. ``plates`` (optional): {"time":
     (T,) s on the angles' clock, "force_y": (T, 2) N, two plates, "mass_kg": kg, "sides": ("r", "l")
-    or None} for the load flag."""
+    or None} for the load flag and the touchdowns of ``landing_flexion``. ``landmarks`` (optional):
+    {"time": (M,) s on the angles' clock, "points": (M, 33, 3) from ``prepare_landmarks``} for
+    ``valgus_index``."""
     kw = {k: settings[k] for k in SETTINGS_KEYS if k in settings}
     out = []
     for action, t0, t1 in segments:
@@ -430,6 +592,23 @@ def feedback_for_segments(refs: dict[str, Reference], settings: dict, time: np.n
             inside = (moment_time >= t0) & (moment_time <= t1)
             mom = {k: np.asarray(v, dtype=float)[inside] for k, v in moments.items() if k in VALGUS_MOMENTS}
         load = None if plates is None else load_asymmetry(plates["time"], plates["force_y"], plates["mass_kg"], t0, t1)
-        out.append({**item, **segment_feedback(seg, ref, moments=mom, load=load,
+        det = segment_detectors(time, angles, t0, t1, plates, landmarks)
+        out.append({**item, **segment_feedback(seg, ref, moments=mom, load=load, detectors=det,
                                                plate_sides=None if plates is None else plates.get("sides"), **kw)})
+    return out
+
+
+def segment_detectors(time: np.ndarray, angles: dict[str, np.ndarray], t0: float | None = None,
+                      t1: float | None = None, plates: dict | None = None,
+                      landmarks: dict | None = None) -> dict[str, float | None]:
+    """The scalar detectors over [t0, t1] (None: the whole record): ``valgus_index`` of the
+    landmarks and, with plates, ``landing_flexion`` of the knee angles at the plates' touchdowns
+    (None where not measured)."""
+    out: dict[str, float | None] = {"valgus_index": None, "landing_flexion": None}
+    if landmarks is not None:
+        out["valgus_index"] = valgus_index(landmarks["time"], landmarks["points"], t0, t1)
+    if plates is not None and "knee_angle_r" in angles and "knee_angle_l" in angles:
+        td = touchdowns(plates["time"], plates["force_y"], plates["mass_kg"])
+        td = td[(td >= (-np.inf if t0 is None else t0)) & (td <= (np.inf if t1 is None else t1))]
+        out["landing_flexion"] = landing_flexion(time, angles["knee_angle_r"], angles["knee_angle_l"], td)
     return out

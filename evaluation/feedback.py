@@ -39,9 +39,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tqdm import tqdm
 
 from biomech.conventions import COORDINATES, JOINT_ANGLES
-from biomech.feedback import (FAULT_JOINTS, FEEDBACK_JOINTS, LOAD_FAULTS, SETTINGS_KEYS, FeedbackError,
-                              angle_matrix, build_reference, joint_deviation, load_asymmetry, load_references,
-                              save_references)
+from biomech.feedback import (DETECTOR_FAULTS, DETECTORS, FAULT_JOINTS, FEEDBACK_JOINTS, LOAD_FAULTS, SETTINGS_KEYS,
+                              FeedbackError, angle_matrix, build_reference, detector_z, joint_deviation, load_asymmetry,
+                              load_references, prepare_landmarks, save_references, segment_detectors)
 from biomech.io import RawDataError, read_coordinates_deg, read_json, read_npz
 
 ANGLE_SOURCES = ("ik", "true")
@@ -70,6 +70,9 @@ class FeedbackParams(BaseModel):
     knee_rmse_deg: float = Field(5.0, gt=0)
     valgus_moment_nm: float = Field(40.0, gt=0)
     load_margin: float = Field(0.15, gt=0, lt=1)         # plate load asymmetry beyond the clean clips' to flag
+    valgus_z: float = Field(3.0, gt=0)      # landmark knee valgus index this many robust sd beyond the clean clips
+    landing_z: float = Field(2.0, gt=0)     # landing knee flexion this many robust sd below the clean clips
+    detector_sweep_z: list[float] = Field(default_factory=lambda: [1, 1.5, 2, 2.5, 3, 4, 5, 6])
     fault_head: str | None = None   # second detector: a bundle dir, the package stage's bento.json or a BentoML model tag
     sweep_deg: list[float] = Field(default_factory=lambda: [3, 5, 7, 9, 11, 13, 15])
     split: str = "test"
@@ -77,6 +80,8 @@ class FeedbackParams(BaseModel):
     markdown: str = "reports/feedback.md"
     plot: str = "reports/feedback_sweep.csv"
 
+    def z_at(self) -> dict[str, float]:
+        return {"valgus_index": self.valgus_z, "landing_flexion": self.landing_z}
 
     @field_validator("unflagged_joints")
     @classmethod
@@ -130,6 +135,21 @@ def clip_load(clip: dict) -> dict | None:
     """``load_asymmetry`` of the clip's plates over the whole clip (None: no plates or no double support)."""
     pl = clip_plates(clip)
     return None if pl is None else load_asymmetry(pl["time"], pl["force_y"], pl["mass_kg"])
+
+
+def clip_landmarks(clip: dict) -> dict:
+    """The clip's detector-like world landmarks (keypoints.npz) as ``biomech.feedback.prepare_landmarks``
+    gives them to the IK: {"time", "points"}."""
+    _, kp = read_npz(clip["dir"] / "keypoints.npz", ("time", "world"))
+    t, pts = prepare_landmarks(kp["time"], kp["world"], float(clip["meta"]["rates_hz"]["video"]))
+    return {"time": t, "points": pts}
+
+
+def clip_detectors(clip: dict, time: np.ndarray | None, angles: dict | None) -> dict[str, float | None]:
+    """``biomech.feedback.segment_detectors`` over the whole clip: the landmarks' valgus index and,
+    with plates and angles, the landing knee flexion."""
+    plates = clip_plates(clip) if angles is not None else None
+    return segment_detectors(time, angles or {}, None, None, plates, clip_landmarks(clip))
 
 
 def ik_cache_file(clip: dict, cache_dir: Path) -> Path:
@@ -240,29 +260,38 @@ def reference_trajectories(p: FeedbackParams) -> tuple[dict[str, list[np.ndarray
         fill_ik_cache(clips, p.cache_dir, p.workers, desc=f"IK ({p.workers} workers)")
     out: dict[str, list[np.ndarray]] = {}
     loads: dict[str, list[float]] = {}
+    dets: dict[str, dict[str, list]] = {}
     for c in tqdm(clips, desc=f"reference ({p.angles} angles)", unit="clip"):
         try:
             t, ang = clip_angles(c, p.angles, Path(p.cache_dir))
             out.setdefault(c["action"], []).append(angle_matrix(t, ang, p.rate_hz))
+            dets.setdefault(c["action"], {}).setdefault("landing_flexion", []).append(
+                clip_detectors(c, t, ang)["landing_flexion"])
         except (IKFailed, FeedbackError) as exc:
             print(f"reference: skipped {exc}", file=sys.stderr)
-    for c in select_reference_clips(train, None):
+    for c in tqdm(select_reference_clips(train, None), desc="reference (plates, landmarks)", unit="clip"):
         load = clip_load(c)
         if load is not None:
             loads.setdefault(c["action"], []).append(load["asymmetry"])
-    return out, loads
+        try:   # no IK needed: every clean training clip
+            dets.setdefault(c["action"], {}).setdefault("valgus_index", []).append(
+                clip_detectors(c, None, None)["valgus_index"])
+        except FeedbackError as exc:
+            print(f"reference: no valgus index for {c['dir']} ({exc})", file=sys.stderr)
+    return out, loads, dets
 
 
 def build_references(p: FeedbackParams) -> dict:
     """The reference stage: DBA per class -> p.reference (npz); returns the header."""
-    trajs, loads = reference_trajectories(p)
-    refs = {a: build_reference(a, x, p.rate_hz, iterations=p.iterations, band=p.band, load=loads.get(a))
-            for a, x in sorted(trajs.items())}
+    trajs, loads, dets = reference_trajectories(p)
+    refs = {a: build_reference(a, x, p.rate_hz, iterations=p.iterations, band=p.band, load=loads.get(a),
+                               detectors=dets.get(a)) for a, x in sorted(trajs.items())}
     meta = {"angles": p.angles, "angles_meaning": ANGLES_MEANING[p.angles], "split": "train", "fault": "none",
             "raw_dir": p.raw_dir, "iterations": p.iterations,
             "settings": {k: getattr(p, k) for k in SETTINGS_KEYS}}   # what the service applies
     save_references(p.reference, refs, meta)
-    return {**meta, "classes": {a: r.n_clips for a, r in refs.items()}}
+    return {**meta, "classes": {a: r.n_clips for a, r in refs.items()},
+            "detectors": {a: r.detectors for a, r in refs.items()}}
 
 
 ANGLES_MEANING = {"ik": "OpenSim IK of the detector-like MediaPipe world landmarks (serving.analyze.ik_angles), "
@@ -285,6 +314,7 @@ def clip_deviations(p: FeedbackParams, refs: dict, split: str) -> tuple[list[dic
             failed.append(str(exc))
             continue
         load, ref = clip_load(c), refs[c["action"]]
+        det = clip_detectors(c, t, ang)
         rows.append({"athlete": c["athlete"], "clip": c["clip"], "action": c["action"], "fault": c["fault"],
                      "deviation_deg": dict(zip(FEEDBACK_JOINTS, np.round(dev, 3).tolist())),
                      "rmse_deg": dict(zip(FEEDBACK_JOINTS, np.round(rmse, 3).tolist())),
@@ -292,26 +322,44 @@ def clip_deviations(p: FeedbackParams, refs: dict, split: str) -> tuple[list[dic
                      "load_asymmetry": None if load is None else round(load["asymmetry"], 4),
                      "load_reference": ref.load_asymmetry,
                      "load_flagged": bool(load is not None and ref.load_asymmetry is not None
-                                          and load["asymmetry"] - ref.load_asymmetry >= p.load_margin)})
+                                          and load["asymmetry"] - ref.load_asymmetry >= p.load_margin),
+                     "detectors": det, "detector_z": {k: detector_z(k, v, ref) for k, v in det.items()}})
     return rows, failed
 
 
 def flagged(row: dict, threshold: float, joints=FEEDBACK_JOINTS, unflagged: tuple[str, ...] = (),
-            load: bool = True) -> bool:
-    """Flagged on one of ``joints`` at ``threshold`` or (``load``) by the plate load flag."""
-    return (load and bool(row.get("load_flagged"))) or \
+            load: bool = True, z_at: dict[str, float] | None = None, detectors=DETECTORS) -> bool:
+    """Flagged on one of ``joints`` at ``threshold``, (``load``) by the plate load flag or (``z_at``:
+    {detector: z threshold}, None: none) by one of the scalar ``detectors``."""
+    return (load and bool(row.get("load_flagged"))) or bool(detector_hits(row, z_at, detectors)) or \
         any(abs(row["deviation_deg"][j]) >= threshold for j in joints if j not in unflagged)
 
 
-def rates(rows: list[dict], threshold: float, unflagged: tuple[str, ...] = (), head: bool = False) -> dict:
+def detector_hits(row: dict, z_at: dict[str, float] | None, detectors=DETECTORS) -> list[str]:
+    """The scalar detectors among ``detectors`` that flag ``row`` at ``z_at`` (robust z >= threshold)."""
+    if not z_at:
+        return []
+    z = row.get("detector_z") or {}
+    return [d for d in detectors if d in z_at and z.get(d) is not None and z[d] >= z_at[d]]
+
+
+def fault_detectors(fault: str) -> tuple[str, ...]:
+    return tuple(d for d, f in DETECTOR_FAULTS.items() if f == fault)
+
+
+def rates(rows: list[dict], threshold: float, unflagged: tuple[str, ...] = (), head: bool = False,
+          z_at: dict[str, float] | None = None) -> dict:
     """At ``threshold``: hit rate per fault type (flagged on one of its joints) and false-trigger rate
     (clean clip flagged on any joint or by the load flag); per fault type also its false-trigger rate:
     clean clips of the actions that fault exists for, flagged on the fault's joints (and, for the
     LOAD_FAULTS, by the load flag). Per fault also the hits on the angles alone and the clips with plates.
     ``head``: the feedback OR the fault head (each row's ``head_detected``, ``with_fault_head``): a
-    fault is also hit when the head detects it, a clean clip also flagged when it detects any fault."""
+    fault is also hit when the head detects it, a clean clip also flagged when it detects any fault.
+    ``z_at``: the scalar detectors' z thresholds (a fault is also hit, and a clean clip of its actions
+    flagged for it, by its own detectors, DETECTOR_FAULTS; any detector counts as a false trigger)."""
     def hit(r, f, joints, use_load):
-        return flagged(r, threshold, joints, unflagged, use_load) or (head and r.get("head_detected") == f)
+        return flagged(r, threshold, joints, unflagged, use_load, z_at, fault_detectors(f)) or \
+            (head and r.get("head_detected") == f)
 
     clean = [r for r in rows if r["fault"] == "none"]
     faulty = [r for r in rows if r["fault"] != "none"]
@@ -323,17 +371,21 @@ def rates(rows: list[dict], threshold: float, unflagged: tuple[str, ...] = (), h
         use_load = f in LOAD_FAULTS
         hits = sum(hit(r, f, FAULT_JOINTS[f], use_load) for r in rs)
         angle_hits = sum(flagged(r, threshold, FAULT_JOINTS[f], unflagged, False) for r in rs)
+        det_hits = sum(bool(detector_hits(r, z_at, fault_detectors(f))) for r in rs)
         ft = sum(hit(r, f, FAULT_JOINTS[f], use_load) for r in cs)
         per_fault[f] = {"clips": len(rs), "hits": hits, "hit_rate": hits / len(rs), "angle_hits": angle_hits,
+                        "detector_hits": det_hits,
                         "with_plates": sum(bool(r.get("plates")) for r in rs), "clean_clips": len(cs),
                         "false_triggers": ft, "false_trigger_rate": ft / max(len(cs), 1)}
     hits = sum(v["hits"] for v in per_fault.values())
-    ft = sum(flagged(r, threshold, FEEDBACK_JOINTS, unflagged)
+    ft = sum(flagged(r, threshold, FEEDBACK_JOINTS, unflagged, True, z_at)
              or (head and r.get("head_detected") not in (None, "none")) for r in clean)
     ft_load = sum(bool(r.get("load_flagged")) for r in clean)
+    ft_det = sum(bool(detector_hits(r, z_at)) for r in clean)
     return {"threshold_deg": threshold, "faulty_clips": len(faulty), "clean_clips": len(clean),
             "hit_rate": hits / max(len(faulty), 1), "false_trigger_rate": ft / max(len(clean), 1),
-            "false_triggers": ft, "load_false_triggers": ft_load, "per_fault": per_fault}
+            "false_triggers": ft, "load_false_triggers": ft_load, "detector_false_triggers": ft_det,
+            "per_fault": per_fault}
 
 
 def select_threshold(sweep: list[dict], max_false_trigger: float) -> dict:
@@ -346,6 +398,41 @@ def select_threshold(sweep: list[dict], max_false_trigger: float) -> dict:
     return max(ok, key=lambda s: (s["hit_rate"], -s["false_trigger_rate"], s["threshold_deg"]))
 
 
+def select_settings(rows: list[dict], thresholds: list[float], zs: list[float], max_false_trigger: float,
+                    unflagged: tuple[str, ...] = (), head: bool = False) -> dict:
+    """The (threshold_deg, valgus_z, landing_z) of the grid thresholds x zs x zs with the most hits
+    among those with at most ``max_false_trigger`` false triggers on ``rows`` (ties: the lower
+    false-trigger rate, then the higher thresholds); without one, the lowest false-trigger rate."""
+    grid = []
+    for th in thresholds:
+        for zv in zs:
+            for zl in zs:
+                r = rates(rows, th, unflagged, head, {"valgus_index": zv, "landing_flexion": zl})
+                grid.append({"threshold_deg": th, "valgus_z": zv, "landing_z": zl, "hit_rate": r["hit_rate"],
+                             "false_trigger_rate": r["false_trigger_rate"]})
+    ok = [g for g in grid if g["false_trigger_rate"] <= max_false_trigger]
+    if not ok:
+        return min(grid, key=lambda g: (g["false_trigger_rate"], -g["threshold_deg"], -g["valgus_z"], -g["landing_z"]))
+    return max(ok, key=lambda g: (g["hit_rate"], -g["false_trigger_rate"], g["threshold_deg"], g["valgus_z"],
+                                  g["landing_z"]))
+
+
+def detector_sweep(rows: list[dict], p: FeedbackParams, head: bool = False) -> list[dict]:
+    """Per scalar detector and z of ``p.detector_sweep_z`` (the other detector and the threshold at
+    p's values): its fault's hit rate, its false-trigger rate (clean clips of the fault's actions
+    flagged for it) and the overall rates (the DVC plot reports/feedback_detectors_sweep.csv)."""
+    un, out = tuple(p.unflagged_joints), []
+    for d in DETECTORS:
+        for z in p.detector_sweep_z:
+            r = rates(rows, p.threshold_deg, un, head, {**p.z_at(), d: z})
+            f = r["per_fault"].get(DETECTOR_FAULTS[d])
+            out.append({"detector": d, "fault": DETECTOR_FAULTS[d], "z": z,
+                        "fault_hit_rate": None if f is None else f["hit_rate"],
+                        "fault_false_trigger_rate": None if f is None else f["false_trigger_rate"],
+                        "hit_rate": r["hit_rate"], "false_trigger_rate": r["false_trigger_rate"]})
+    return out
+
+
 def evaluate(p: FeedbackParams) -> dict:
     refs, head = load_references(p.reference)
     if p.select_split == p.split:
@@ -355,23 +442,30 @@ def evaluate(p: FeedbackParams) -> dict:
     if not rows:
         raise FeedbackError(f"{p.split}: no clip could be scored ({len(failed)} failed)")
     thresholds = sorted(set(p.sweep_deg) | {p.threshold_deg})
-    un = tuple(p.unflagged_joints)
-    sweep = [rates(rows, th, un) for th in thresholds]
-    at = rates(rows, p.threshold_deg, un)
+    zs = sorted(set(p.detector_sweep_z) | {p.valgus_z, p.landing_z})
+    un, z_at = tuple(p.unflagged_joints), p.z_at()
+    sweep = [rates(rows, th, un, z_at=z_at) for th in thresholds]
+    at = rates(rows, p.threshold_deg, un, z_at=z_at)
+    before = rates(rows, p.threshold_deg, un)    # the DTW deviation and the load flag alone
     selection = None
     if p.select_split:
         srows, sfailed = clip_deviations(p, refs, p.select_split)
-        ssweep = [rates(srows, th, un) for th in thresholds]
-        best = select_threshold(ssweep, p.max_false_trigger)
+        ssweep = [rates(srows, th, un, z_at=z_at) for th in thresholds]
+        best = select_settings(srows, thresholds, zs, p.max_false_trigger, un)
         selection = {"split": p.select_split, "clips_scored": len(srows), "clips_failed": len(sfailed),
-                     "rule": f"most hits with false-trigger rate <= {p.max_false_trigger}",
-                     "selected_threshold_deg": best["threshold_deg"],
-                     "params_threshold_deg": p.threshold_deg,
+                     "rule": f"most hits with false-trigger rate <= {p.max_false_trigger} over threshold x "
+                             f"valgus_z x landing_z",
+                     "selected_threshold_deg": best["threshold_deg"], "selected": best,
+                     "params_threshold_deg": p.threshold_deg, "params": {"threshold_deg": p.threshold_deg, **z_at},
                      "sweep": [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in ssweep],
-                     "clips": srows}
+                     "detector_sweep": detector_sweep(srows, p), "clips": srows}
     return {"split": p.split, "angles": p.angles, "angles_meaning": ANGLES_MEANING[p.angles],
             "reference_angles": head.get("angles"), "reference_clips": head["references"],
-            "threshold_deg": p.threshold_deg, "window_s": p.window_s, "corridor_sd": p.corridor_sd,
+            "threshold_deg": p.threshold_deg, "valgus_z": p.valgus_z, "landing_z": p.landing_z,
+            "detector_references": {a: r.detectors for a, r in refs.items()},
+            "before_detectors": {k: before[k] for k in ("hit_rate", "false_trigger_rate")},
+            "detector_sweep": detector_sweep(rows, p), "z_grid": zs,
+            "window_s": p.window_s, "corridor_sd": p.corridor_sd,
             "percentile": p.percentile, "band": p.band, "unflagged_joints": list(un), "load_margin": p.load_margin,
             "hit_rate": at["hit_rate"], "false_trigger_rate": at["false_trigger_rate"],
             "goal": {"hit_rate": 0.915, "false_trigger_rate": 0.118, "source": "TCN+GAT paper"},
@@ -471,16 +565,19 @@ def add_fault_head(res: dict, bundle_dir: str, head_rows: list[dict], select_row
 
     attach(res["clips"], head_rows)
     un = tuple(res["unflagged_joints"])
+    z_at = {"valgus_index": res["valgus_z"], "landing_flexion": res["landing_z"]}
     res["fault_head"] = {"bundle": str(bundle_dir), **fault_head_rates(head_rows)}
-    res["combined"] = {"at_threshold": rates(res["clips"], res["threshold_deg"], un, head=True),
-                       "sweep": [{k: v for k, v in rates(res["clips"], s["threshold_deg"], un, head=True).items()
+    res["combined"] = {"at_threshold": rates(res["clips"], res["threshold_deg"], un, head=True, z_at=z_at),
+                       "sweep": [{k: v for k, v in rates(res["clips"], s["threshold_deg"], un, True, z_at).items()
                                   if k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in res["sweep"]]}
     sel = res.get("selection")
     if sel and select_rows is not None:
         attach(sel["clips"], select_rows)
-        ssweep = [rates(sel["clips"], s["threshold_deg"], un, head=True) for s in res["sweep"]]
+        ssweep = [rates(sel["clips"], s["threshold_deg"], un, True, z_at) for s in res["sweep"]]
+        best = select_settings(sel["clips"], [s["threshold_deg"] for s in res["sweep"]], res["z_grid"],
+                               max_false_trigger, un, head=True)
         res["combined"]["selection"] = {
-            "split": sel["split"], "selected_threshold_deg": select_threshold(ssweep, max_false_trigger)["threshold_deg"],
+            "split": sel["split"], "selected_threshold_deg": best["threshold_deg"], "selected": best,
             "sweep": [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in ssweep]}
 
 

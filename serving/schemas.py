@@ -350,6 +350,17 @@ class LoadFlag(_Model):
     double_support_s: float = Field(description="time with both feet down in the segment, s")
 
 
+class DetectorFlag(_Model):
+    value: float = Field(description="valgus_index: medial knee offset from the hip-ankle line, fraction of the "
+                                     "leg (landmarks); landing_flexion: knee flexion excursion in the 0.4 s after "
+                                     "touchdown, deg (plates)")
+    reference_median: float = Field(description="the class's clean training clips' median")
+    reference_sd: float = Field(description="their robust sd (1.4826 MAD)")
+    z: float = Field(description="(value - median) / sd towards the fault")
+    z_threshold: float
+    flagged: bool
+
+
 class SegmentFeedback(_Model):
     action: str
     t_start_s: float
@@ -366,6 +377,8 @@ class SegmentFeedback(_Model):
     valgus: Optional[ValgusFlag] = Field(None, description="None: no moments given")
     load: Optional[LoadFlag] = Field(None, description="plate load share; None: no plates, no double support "
                                                        "or no load reference for the class")
+    detectors: dict[str, DetectorFlag] = Field(default_factory=dict, description="scalar detectors measured "
+                                               "(biomech.feedback.DETECTORS): valgus_index, landing_flexion")
     messages: list[str] = Field(default_factory=list, description="what to correct, in words")
 
 
