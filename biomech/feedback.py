@@ -40,7 +40,7 @@ from sigproc.sync import dtw_path
 __all__ = ["FEEDBACK_JOINTS", "FAULT_JOINTS", "LOAD_FAULTS", "JOINT_CUES", "Reference", "load_asymmetry", "FeedbackError", "angle_matrix",
            "build_reference", "mirror", "invariant", "align", "aligned_difference", "joint_deviation", "segment_feedback", "save_references",
            "load_references", "feedback_for_segments", "DETECTORS", "DETECTOR_FAULTS", "prepare_landmarks",
-           "knee_medial_offset", "valgus_index", "touchdowns", "landing_flexion", "detector_reference", "detector_z",
+           "knee_offsets", "valgus_angle", "touchdowns", "landing_load_rate", "detector_reference", "detector_z",
            "segment_detectors"]
 
 FORMAT = "athlete-mm-reference/2"   # /2: frames matched per pair with either side (align)
@@ -234,20 +234,26 @@ def load_asymmetry(time: np.ndarray, force_y: np.ndarray, mass_kg: float, t_star
 # ---------------------------------------------------------------------------------- scalar detectors
 # Two faults that the DTW joint deviation misses on IK angles get the measures the field screens them
 # with, each compared with the clean clips of the class as a robust z-score (``detector_z``):
-#  * knee valgus: the medial displacement of the knee from the hip-ankle line in the frontal plane,
-#    from the landmarks (the 2-D frontal-plane projection of the drop-jump / single-leg-squat
-#    screening: Munro et al. 2012, Hewett et al. 2005): the IK's knee_adduction (a DOF of this model,
-#    held only by a weak prior) swings 18-32 deg over clean test squats, as much as over valgus ones,
-#    and hip adduction / rotation from 33 landmarks do not show the generator's 12-20 deg foot roll;
-#  * stiff landing: the knee flexion excursion in the first LANDING_WINDOW_S after each touchdown
-#    (Devita & Skelly 1992; touchdowns from the force plates: total vertical force back above
-#    TOUCHDOWN_BW after at least FLIGHT_MIN_S below FLIGHT_BW).
-DETECTORS: tuple[str, ...] = ("valgus_index", "landing_flexion")
-DETECTOR_FAULTS: dict[str, str] = {"valgus_index": "knee_valgus", "landing_flexion": "stiff_landing"}
-DETECTOR_SIGN: dict[str, float] = {"valgus_index": 1.0, "landing_flexion": -1.0}   # + : towards the fault
+#  * knee valgus: the frontal-plane direction of the knee, from the landmarks (the 2-D frontal-plane
+#    projection of drop-jump / single-leg-squat screening: Munro et al. 2012, Hewett et al. 2005):
+#    the angle, medial of straight ahead (the pelvis' forward axis), of the knee's offset from the
+#    hip-ankle line, over the stance frames with the knee bent (``valgus_angle``). The IK's
+#    knee_adduction (a DOF of this model, held only by a weak prior) swings 18-32 deg over clean
+#    test squats, as much as over valgus ones, and hip adduction / rotation from 33 landmarks do
+#    not show the generator's 12-20 deg leg swivel;
+#  * stiff landing: the vertical loading rate of the landing on the force plates (peak total vertical
+#    force in the first LANDING_WINDOW_S after touchdown, body weights, over the time to it:
+#    Dufek & Bates 1991, Devita & Skelly 1992), ``landing_load_rate``; touchdowns: the total
+#    vertical force back above TOUCHDOWN_BW after at least FLIGHT_MIN_S below FLIGHT_BW. The knee
+#    flexion excursion after touchdown separates less (evaluation notes in reports/feedback.md).
+DETECTORS: tuple[str, ...] = ("valgus_angle", "landing_load_rate")
+DETECTOR_FAULTS: dict[str, str] = {"valgus_angle": "knee_valgus", "landing_load_rate": "stiff_landing"}
+DETECTOR_LOG: tuple[str, ...] = ("landing_load_rate",)   # z on the log: a rate's spread grows with it
 _HIP, _KNEE, _ANKLE = ("right_hip", "left_hip"), ("right_knee", "left_knee"), ("right_ankle", "left_ankle")
-VALGUS_PERCENTILE = 95.0
-FLIGHT_BW, TOUCHDOWN_BW, FLIGHT_MIN_S, LANDING_WINDOW_S = 0.05, 0.2, 0.05, 0.4
+VALGUS_MIN_OFFSET = 0.2     # knee this far (fraction of hip-ankle) off the hip-ankle line: bent enough
+STANCE_M = 0.05             # a leg is in stance when its ankle is at most this above the lower ankle
+FLIGHT_BW, TOUCHDOWN_BW, FLIGHT_MIN_S = 0.05, 0.2, 0.05
+LANDING_WINDOW_S, LANDING_SMOOTH_S = 0.3, 0.01
 
 
 def prepare_landmarks(time: np.ndarray, world: np.ndarray, fps: float, cutoff_hz: float = 6.0
@@ -267,38 +273,57 @@ def prepare_landmarks(time: np.ndarray, world: np.ndarray, fps: float, cutoff_hz
     return grid, P
 
 
-def knee_medial_offset(points: np.ndarray) -> np.ndarray:
-    """(T, 2) [right, left]: per leg the knee's distance from the hip-ankle line (at the knee's
-    height) along the pelvis' horizontal lateral axis, towards the other leg positive (valgus), as a
-    fraction of the hip-ankle distance. ``points``: (T, 33, 3) y-up (``prepare_landmarks``)."""
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+
+
+def _perp(v: np.ndarray, u: np.ndarray) -> np.ndarray:
+    return v - (v * u).sum(-1, keepdims=True) * u
+
+
+def knee_offsets(points: np.ndarray) -> dict[str, np.ndarray]:
+    """Per frame and leg (T, 2) [right, left] of (T, 33, 3) y-up points (``prepare_landmarks``): the
+    knee's offset from the hip-ankle line, split into ``medial`` (towards the other leg) and
+    ``forward`` (the pelvis' forward axis, both made perpendicular to the hip-ankle line) in m,
+    its size as a fraction of the hip-ankle distance (``ratio``), and ``stance`` (the leg's ankle at
+    most STANCE_M above the lower ankle)."""
     from biomech.camera import MEDIAPIPE_LANDMARKS as NAMES
 
     P = np.asarray(points, dtype=float)
     idx = {n: NAMES.index(n) for n in _HIP + _KNEE + _ANKLE}
     lat = P[:, idx["right_hip"]] - P[:, idx["left_hip"]]
     lat[:, 1] = 0.0
-    lat /= np.maximum(np.linalg.norm(lat, axis=1, keepdims=True), 1e-9)
-    out = []
-    for k, medial in enumerate((-1.0, 1.0)):       # the right leg's medial side is -lateral
+    lat = _unit(lat)
+    fwd = np.cross(np.array([0.0, 1.0, 0.0]), lat)       # y-up: up x right = forward
+    ankle_y = np.stack([P[:, idx[a], 1] for a in _ANKLE], axis=1)
+    out = {k: np.zeros((len(P), 2)) for k in ("medial", "forward", "ratio")}
+    for k, medial in enumerate((-1.0, 1.0)):              # the right leg's medial side is -lateral
         H, K, A = P[:, idx[_HIP[k]]], P[:, idx[_KNEE[k]]], P[:, idx[_ANKLE[k]]]
-        drop = A[:, 1] - H[:, 1]
-        f = np.clip((K[:, 1] - H[:, 1]) / np.where(np.abs(drop) > 1e-6, drop, 1e-6), 0.0, 1.0)
-        on_line = H + f[:, None] * (A - H)
-        out.append(medial * ((K - on_line) * lat).sum(1) / np.maximum(np.linalg.norm(A - H, axis=1), 1e-6))
-    return np.stack(out, axis=1)
+        u = _unit(A - H)
+        off = _perp(K - H, u)
+        e_fwd = _unit(_perp(fwd, u))
+        e_med = _unit(_perp(_perp(medial * lat, u), e_fwd))
+        out["medial"][:, k], out["forward"][:, k] = (off * e_med).sum(1), (off * e_fwd).sum(1)
+        out["ratio"][:, k] = np.linalg.norm(off, axis=1) / np.maximum(np.linalg.norm(A - H, axis=1), 1e-6)
+    out["stance"] = ankle_y - ankle_y.min(1, keepdims=True) <= STANCE_M
+    return out
 
 
-def valgus_index(time: np.ndarray, points: np.ndarray, t_start: float | None = None,
-                 t_end: float | None = None, percentile: float = VALGUS_PERCENTILE) -> float | None:
-    """The ``percentile`` over the frames in [t_start, t_end] of the more medial knee's offset
-    (``knee_medial_offset``); None with fewer than 4 frames."""
+def valgus_angle(time: np.ndarray, points: np.ndarray, t_start: float | None = None, t_end: float | None = None,
+                 min_offset: float = VALGUS_MIN_OFFSET) -> float | None:
+    """Knee valgus angle (deg) over [t_start, t_end]: per leg, over its stance frames with the knee at
+    least ``min_offset`` off the hip-ankle line, the direction of the summed offset (``knee_offsets``)
+    medial of straight ahead (0: the knee points forward, +: inwards); the larger of the legs. None
+    when no leg has 4 such frames (a straight-legged movement)."""
     t = np.asarray(time, dtype=float)
-    inside = np.ones(len(t), bool) if t_start is None else t >= t_start
-    if t_end is not None:
-        inside &= t <= t_end
-    off = knee_medial_offset(np.asarray(points)[inside]).max(1)
-    off = off[np.isfinite(off)]
-    return float(np.percentile(off, percentile)) if len(off) >= 4 else None
+    inside = (t >= (-np.inf if t_start is None else t_start)) & (t <= (np.inf if t_end is None else t_end))
+    o = knee_offsets(np.asarray(points)[inside])
+    angles = []
+    for k in range(2):
+        m = o["stance"][:, k] & (o["ratio"][:, k] >= min_offset) & np.isfinite(o["medial"][:, k])
+        if m.sum() >= 4:
+            angles.append(float(np.degrees(np.arctan2(o["medial"][m, k].sum(), o["forward"][m, k].sum()))))
+    return max(angles) if angles else None
 
 
 def touchdowns(time: np.ndarray, force_y: np.ndarray, mass_kg: float) -> np.ndarray:
@@ -318,27 +343,36 @@ def touchdowns(time: np.ndarray, force_y: np.ndarray, mass_kg: float) -> np.ndar
     return np.asarray(out)
 
 
-def landing_flexion(time: np.ndarray, knee_r: np.ndarray, knee_l: np.ndarray, touchdown_s: np.ndarray,
-                    window_s: float = LANDING_WINDOW_S) -> float | None:
-    """Median over the touchdowns of the knee flexion excursion (deg, mean of both knees): its
-    largest value in [td, td + window_s] minus its value at td. None without a touchdown inside."""
+def landing_load_rate(time: np.ndarray, force_y: np.ndarray, mass_kg: float, t_start: float | None = None,
+                      t_end: float | None = None, window_s: float = LANDING_WINDOW_S) -> float | None:
+    """Vertical loading rate of the landings in [t_start, t_end] (body weights / s; median over the
+    touchdowns): the peak of the plates' total vertical force (averaged over LANDING_SMOOTH_S) in
+    [td, td + window_s] over the time from the touchdown to it. None without a touchdown inside."""
+    from scipy.ndimage import uniform_filter1d
+
     t = np.asarray(time, dtype=float)
-    k = 0.5 * (np.asarray(knee_r, dtype=float) + np.asarray(knee_l, dtype=float))
-    ok = np.isfinite(k) & np.isfinite(t)
-    t, k = t[ok], k[ok]
-    exc = []
-    for td in np.asarray(touchdown_s, dtype=float):
-        inside = (t >= td) & (t <= td + window_s)
-        if len(t) < 4 or td < t[0] or td + window_s > t[-1] or inside.sum() < 2:
+    f = np.asarray(force_y, dtype=float).reshape(len(t), -1)
+    if not mass_kg > 0 or len(t) < 4:
+        return None
+    dt = float(np.median(np.diff(t)))
+    total = uniform_filter1d(np.nansum(f, axis=1), max(1, int(round(LANDING_SMOOTH_S / dt))), mode="nearest")
+    total = total / (9.81 * float(mass_kg))
+    td = touchdowns(t, f, mass_kg)
+    td = td[(td >= (-np.inf if t_start is None else t_start)) & (td <= (np.inf if t_end is None else t_end))]
+    rates = []
+    for x in td:
+        m = (t >= x) & (t <= x + window_s)
+        if m.sum() < 4 or x + window_s > t[-1]:
             continue
-        exc.append(float(k[inside].max() - np.interp(td, t, k)))
-    return float(np.median(exc)) if exc else None
+        i = int(np.argmax(total[m]))
+        rates.append(float(total[m][i] / max(t[m][i] - x, dt)))
+    return float(np.median(rates)) if rates else None
 
 
-def detector_reference(values: list[float | None]) -> dict | None:
-    """The clean clips' median and robust sd (1.4826 MAD, at least 1e-3) of a detector; None
-    without 3 values."""
-    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
+def detector_reference(name: str, values: list[float | None]) -> dict | None:
+    """The clean clips' median and robust sd (1.4826 MAD, at least 1e-3) of detector ``name``, on
+    its z scale (DETECTOR_LOG: of the log); None without 3 values."""
+    v = np.asarray([_scale(name, x) for x in values if x is not None and np.isfinite(x)], dtype=float)
     if len(v) < 3:
         return None
     med = float(np.median(v))
@@ -351,7 +385,12 @@ def detector_z(name: str, value: float | None, ref: Reference) -> float | None:
     r = ref.detectors.get(name)
     if value is None or r is None:
         return None
-    return DETECTOR_SIGN[name] * (float(value) - r["median"]) / r["sd"]
+    return (_scale(name, value) - r["median"]) / r["sd"]
+
+
+def _scale(name: str, value: float) -> float:
+    """The scale a detector's z is taken on (DETECTOR_LOG: the natural log)."""
+    return float(np.log(max(value, 1e-9))) if name in DETECTOR_LOG else float(value)
 
 
 # ---------------------------------------------------------------------------------- the reference
@@ -384,7 +423,7 @@ def build_reference(action: str, trajs: list[np.ndarray], rate_hz: float,
         mean = s / n[:, None]
     sd = np.sqrt(np.maximum(s2 / n[:, None] - mean ** 2, 0.0))
     load = [float(v) for v in (load or []) if v is not None and np.isfinite(v)]
-    det = {k: r for k, r in ((k, detector_reference(v)) for k, v in (detectors or {}).items()) if r is not None}
+    det = {k: r for k, r in ((k, detector_reference(k, v)) for k, v in (detectors or {}).items()) if r is not None}
     return Reference(action, float(rate_hz), tuple(joints), mean, sd, len(trajs),
                      float(np.percentile(load, 95)) if load else None, len(load), det)
 
@@ -474,7 +513,7 @@ def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 
                      percentile: float | None = 95.0, unflagged_joints: tuple[str, ...] | list[str] = (),
                      load: dict | None = None, load_margin: float = 0.15,
                      plate_sides: tuple[str, str] | None = None, detectors: dict[str, float | None] | None = None,
-                     valgus_z: float = 3.0, landing_z: float = 2.0) -> dict:
+                     valgus_z: float = 3.0, landing_z: float = 3.0) -> dict:
     """Feedback on one segment (N, J) (``angle_matrix`` on the reference's rate) against ``ref``.
 
     ``moments`` (optional): {"knee_adduction_r_moment": (T,) N m, ...} over the segment; without
@@ -483,8 +522,8 @@ def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 
     segment's ``load_asymmetry``; flagged when it exceeds the reference's clean clips
     (``ref.load_asymmetry``) by at least ``load_margin``; ``plate_sides`` names the foot on each
     plate for the message (None: "plate 1" / "plate 2"). ``detectors`` (optional): the segment's scalar
-    detectors ({"valgus_index": ``valgus_index``, "landing_flexion": ``landing_flexion``}, None where
-    not measured), flagged at ``valgus_z`` / ``landing_z`` robust sd beyond the class's clean clips."""
+    detectors ({"valgus_angle": ``valgus_angle``, "landing_load_rate": ``landing_load_rate``}, None
+    where not measured), flagged at ``valgus_z`` / ``landing_z`` robust sd beyond the class's clean clips."""
     mean_dev, rmse = joint_deviation(seg, ref, band, window_s, corridor_sd, percentile)
     joints = {j: {"deviation_deg": round(float(m), 2), "rmse_deg": round(float(r), 2),
                   "flagged": bool(abs(m) >= threshold_deg and j not in unflagged_joints)}
@@ -499,7 +538,7 @@ def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 
         valgus = {"peak_nm": {m: round(v, 2) for m, v in peak.items()}, "threshold_nm": valgus_moment_nm,
                   "flagged": [m for m, v in peak.items() if v > valgus_moment_nm]}
     load_flag = _load_flag(load, ref, load_margin, plate_sides)
-    det = _detector_flags(detectors or {}, ref, {"valgus_index": valgus_z, "landing_flexion": landing_z})
+    det = _detector_flags(detectors or {}, ref, {"valgus_angle": valgus_z, "landing_load_rate": landing_z})
     messages = [_cue(j, joints[j]["deviation_deg"]) for j in flagged]
     messages += [f"{'right' if j.endswith('_r') else 'left'} knee angle RMSE {knee[j]:.1f} deg vs reference "
                  f"(> {knee_rmse_deg:g} deg)" for j in knee_warn]
@@ -509,7 +548,7 @@ def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 
     if load_flag and load_flag["flagged"]:
         messages.append(f"{load_flag['heavier']} takes {load_flag['heavier_share']:.0%} of the load with both feet "
                         f"down (clean {ref.action} up to {(1 + ref.load_asymmetry) / 2:.0%}): share it evenly")
-    messages += [DETECTOR_CUES[k].format(**v) for k, v in det.items() if v["flagged"]]
+    messages += [DETECTOR_CUES[k].format(action=ref.action, **v) for k, v in det.items() if v["flagged"]]
     return {"reference": ref.action, "reference_clips": ref.n_clips, "threshold_deg": threshold_deg,
             "joints": joints, "flagged_joints": flagged, "knee_rmse_warning": knee_warn,
             "knee_rmse_deg": knee, "knee_rmse_threshold_deg": knee_rmse_deg, "valgus": valgus,
@@ -517,16 +556,16 @@ def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 
 
 
 DETECTOR_CUES = {
-    "valgus_index": "knee {value:.0%} of the leg length inside the hip-ankle line (clean about "
-                    "{reference_median:.0%}): push the knee out over the toes",
-    "landing_flexion": "knee flexes only {value:.0f} deg in the first 0.4 s after touchdown (clean about "
-                       "{reference_median:.0f} deg): land softer, bend the knees more",
+    "valgus_angle": "the bent knee points {value:.0f} deg inwards of straight ahead (z {z:.1f} against clean "
+                    "{action}): push the knee out over the toes",
+    "landing_load_rate": "landing loads at {value:.0f} body weights per second (z {z:.1f} against clean "
+                         "{action}): land softer, bend the knees and hips more",
 }
 
 
 def _detector_flags(values: dict[str, float | None], ref: Reference, z_at: dict[str, float]) -> dict:
     """{name: {value, reference_median, reference_sd, z, z_threshold, flagged}} of the measured
-    detectors that the reference has a clean spread for."""
+    detectors that the reference has a clean spread for (median and sd on the z scale: DETECTOR_LOG)."""
     out = {}
     for k, v in values.items():
         z = detector_z(k, v, ref)
@@ -568,9 +607,9 @@ def feedback_for_segments(refs: dict[str, Reference], settings: dict, time: np.n
     ``settings``, see SETTINGS_KEYS). A segment without a reference, shorter than MIN_SEGMENT_S or
     without usable angles gets ``skipped`` with the reason instead. ``plates`` (optional): {"time":
     (T,) s on the angles' clock, "force_y": (T, 2) N, two plates, "mass_kg": kg, "sides": ("r", "l")
-    or None} for the load flag and the touchdowns of ``landing_flexion``. ``landmarks`` (optional):
+    or None} for the load flag and ``landing_load_rate``. ``landmarks`` (optional):
     {"time": (M,) s on the angles' clock, "points": (M, 33, 3) from ``prepare_landmarks``} for
-    ``valgus_index``."""
+    ``valgus_angle``."""
     kw = {k: settings[k] for k in SETTINGS_KEYS if k in settings}
     out = []
     for action, t0, t1 in segments:
@@ -592,23 +631,19 @@ def feedback_for_segments(refs: dict[str, Reference], settings: dict, time: np.n
             inside = (moment_time >= t0) & (moment_time <= t1)
             mom = {k: np.asarray(v, dtype=float)[inside] for k, v in moments.items() if k in VALGUS_MOMENTS}
         load = None if plates is None else load_asymmetry(plates["time"], plates["force_y"], plates["mass_kg"], t0, t1)
-        det = segment_detectors(time, angles, t0, t1, plates, landmarks)
+        det = segment_detectors(t0, t1, plates, landmarks)
         out.append({**item, **segment_feedback(seg, ref, moments=mom, load=load, detectors=det,
                                                plate_sides=None if plates is None else plates.get("sides"), **kw)})
     return out
 
 
-def segment_detectors(time: np.ndarray, angles: dict[str, np.ndarray], t0: float | None = None,
-                      t1: float | None = None, plates: dict | None = None,
+def segment_detectors(t0: float | None = None, t1: float | None = None, plates: dict | None = None,
                       landmarks: dict | None = None) -> dict[str, float | None]:
-    """The scalar detectors over [t0, t1] (None: the whole record): ``valgus_index`` of the
-    landmarks and, with plates, ``landing_flexion`` of the knee angles at the plates' touchdowns
-    (None where not measured)."""
-    out: dict[str, float | None] = {"valgus_index": None, "landing_flexion": None}
+    """The scalar detectors over [t0, t1] (None: the whole record): ``valgus_angle`` of the
+    landmarks and, with plates, ``landing_load_rate`` (None where not measured)."""
+    out: dict[str, float | None] = {"valgus_angle": None, "landing_load_rate": None}
     if landmarks is not None:
-        out["valgus_index"] = valgus_index(landmarks["time"], landmarks["points"], t0, t1)
-    if plates is not None and "knee_angle_r" in angles and "knee_angle_l" in angles:
-        td = touchdowns(plates["time"], plates["force_y"], plates["mass_kg"])
-        td = td[(td >= (-np.inf if t0 is None else t0)) & (td <= (np.inf if t1 is None else t1))]
-        out["landing_flexion"] = landing_flexion(time, angles["knee_angle_r"], angles["knee_angle_l"], td)
+        out["valgus_angle"] = valgus_angle(landmarks["time"], landmarks["points"], t0, t1)
+    if plates is not None:
+        out["landing_load_rate"] = landing_load_rate(plates["time"], plates["force_y"], plates["mass_kg"], t0, t1)
     return out

@@ -64,15 +64,15 @@ class FeedbackParams(BaseModel):
     corridor_sd: float = Field(2.0, ge=0, le=5)         # natural variation (clean clips' sd) subtracted first
     percentile: float | None = Field(95.0, gt=0, le=100)  # of the held deviation over the movement (null: max)
     unflagged_joints: list[str] = Field(default_factory=list)  # reported, never flagged (IK too unreliable there)
-    threshold_deg: float = Field(7.0, ge=7, le=11)      # the TCN+GAT paper's band; chosen on select_split
+    threshold_deg: float = Field(9.0, ge=3, le=20)      # 7-11 in the TCN+GAT paper; chosen on select_split
     select_split: str | None = "val"                    # where the threshold is chosen (never the test split)
     max_false_trigger: float = Field(0.118, gt=0, lt=1)  # the selection rule: most hits with at most this
     knee_rmse_deg: float = Field(5.0, gt=0)
     valgus_moment_nm: float = Field(40.0, gt=0)
     load_margin: float = Field(0.15, gt=0, lt=1)         # plate load asymmetry beyond the clean clips' to flag
-    valgus_z: float = Field(3.0, gt=0)      # landmark knee valgus index this many robust sd beyond the clean clips
-    landing_z: float = Field(2.0, gt=0)     # landing knee flexion this many robust sd below the clean clips
-    detector_sweep_z: list[float] = Field(default_factory=lambda: [1, 1.5, 2, 2.5, 3, 4, 5, 6])
+    valgus_z: float = Field(3.0, gt=0)      # landmark knee valgus angle this many robust sd beyond the clean clips
+    landing_z: float = Field(3.0, gt=0)     # plate landing loading rate (log) this many robust sd above them
+    detector_sweep_z: list[float] = Field(default_factory=lambda: [0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 6])
     fault_head: str | None = None   # second detector: a bundle dir, the package stage's bento.json or a BentoML model tag
     sweep_deg: list[float] = Field(default_factory=lambda: [3, 5, 7, 9, 11, 13, 15])
     split: str = "test"
@@ -81,7 +81,7 @@ class FeedbackParams(BaseModel):
     plot: str = "reports/feedback_sweep.csv"
 
     def z_at(self) -> dict[str, float]:
-        return {"valgus_index": self.valgus_z, "landing_flexion": self.landing_z}
+        return {"valgus_angle": self.valgus_z, "landing_load_rate": self.landing_z}
 
     @field_validator("unflagged_joints")
     @classmethod
@@ -145,11 +145,10 @@ def clip_landmarks(clip: dict) -> dict:
     return {"time": t, "points": pts}
 
 
-def clip_detectors(clip: dict, time: np.ndarray | None, angles: dict | None) -> dict[str, float | None]:
-    """``biomech.feedback.segment_detectors`` over the whole clip: the landmarks' valgus index and,
-    with plates and angles, the landing knee flexion."""
-    plates = clip_plates(clip) if angles is not None else None
-    return segment_detectors(time, angles or {}, None, None, plates, clip_landmarks(clip))
+def clip_detectors(clip: dict) -> dict[str, float | None]:
+    """``biomech.feedback.segment_detectors`` over the whole clip: the detector-like landmarks' knee
+    valgus angle and, with plates, the landing loading rate (no IK needed)."""
+    return segment_detectors(None, None, clip_plates(clip), clip_landmarks(clip))
 
 
 def ik_cache_file(clip: dict, cache_dir: Path) -> Path:
@@ -250,10 +249,14 @@ def fill_ik_cache(clips: list[dict], cache_dir: str | Path, workers: int, desc: 
     return len(todo)
 
 
-def reference_trajectories(p: FeedbackParams) -> tuple[dict[str, list[np.ndarray]], dict[str, list[float]]]:
+def reference_trajectories(p: FeedbackParams) -> tuple[dict[str, list[np.ndarray]], dict[str, list[float]],
+                                                        dict[str, dict[str, list]]]:
     """Clean training clips' (N, J) trajectories per action (``p.angles`` source; at most
-    ``max_clips_per_class``) and the plate load asymmetries of every clean training clip with
-    plates and double support (no IK needed, so not capped)."""
+    ``max_clips_per_class``), the plate load asymmetries of every clean training clip with plates
+    and double support and the scalar detectors of every clean training clip (no IK needed for
+    these, so not capped): {action: {detector: [value or None per clip]}}, for the classes whose
+    training clips hold the detector's fault (as the fault head's admissible faults): a class
+    without it gets no detector reference, so the service never flags it there."""
     train = split_clips(p.raw_dir, p.processed_dir, "train")
     clips = select_reference_clips(train, p.max_clips_per_class)
     if p.angles == "ik":
@@ -265,19 +268,19 @@ def reference_trajectories(p: FeedbackParams) -> tuple[dict[str, list[np.ndarray
         try:
             t, ang = clip_angles(c, p.angles, Path(p.cache_dir))
             out.setdefault(c["action"], []).append(angle_matrix(t, ang, p.rate_hz))
-            dets.setdefault(c["action"], {}).setdefault("landing_flexion", []).append(
-                clip_detectors(c, t, ang)["landing_flexion"])
         except (IKFailed, FeedbackError) as exc:
             print(f"reference: skipped {exc}", file=sys.stderr)
+    seen = {(c["action"], c["fault"]) for c in train}
     for c in tqdm(select_reference_clips(train, None), desc="reference (plates, landmarks)", unit="clip"):
         load = clip_load(c)
         if load is not None:
             loads.setdefault(c["action"], []).append(load["asymmetry"])
         try:   # no IK needed: every clean training clip
-            dets.setdefault(c["action"], {}).setdefault("valgus_index", []).append(
-                clip_detectors(c, None, None)["valgus_index"])
+            for k, v in clip_detectors(c).items():
+                if (c["action"], DETECTOR_FAULTS[k]) in seen:   # the fault exists for the class
+                    dets.setdefault(c["action"], {}).setdefault(k, []).append(v)
         except FeedbackError as exc:
-            print(f"reference: no valgus index for {c['dir']} ({exc})", file=sys.stderr)
+            print(f"reference: no detectors for {c['dir']} ({exc})", file=sys.stderr)
     return out, loads, dets
 
 
@@ -314,7 +317,7 @@ def clip_deviations(p: FeedbackParams, refs: dict, split: str) -> tuple[list[dic
             failed.append(str(exc))
             continue
         load, ref = clip_load(c), refs[c["action"]]
-        det = clip_detectors(c, t, ang)
+        det = clip_detectors(c)
         rows.append({"athlete": c["athlete"], "clip": c["clip"], "action": c["action"], "fault": c["fault"],
                      "deviation_deg": dict(zip(FEEDBACK_JOINTS, np.round(dev, 3).tolist())),
                      "rmse_deg": dict(zip(FEEDBACK_JOINTS, np.round(rmse, 3).tolist())),
@@ -407,7 +410,7 @@ def select_settings(rows: list[dict], thresholds: list[float], zs: list[float], 
     for th in thresholds:
         for zv in zs:
             for zl in zs:
-                r = rates(rows, th, unflagged, head, {"valgus_index": zv, "landing_flexion": zl})
+                r = rates(rows, th, unflagged, head, {"valgus_angle": zv, "landing_load_rate": zl})
                 grid.append({"threshold_deg": th, "valgus_z": zv, "landing_z": zl, "hit_rate": r["hit_rate"],
                              "false_trigger_rate": r["false_trigger_rate"]})
     ok = [g for g in grid if g["false_trigger_rate"] <= max_false_trigger]
@@ -565,7 +568,7 @@ def add_fault_head(res: dict, bundle_dir: str, head_rows: list[dict], select_row
 
     attach(res["clips"], head_rows)
     un = tuple(res["unflagged_joints"])
-    z_at = {"valgus_index": res["valgus_z"], "landing_flexion": res["landing_z"]}
+    z_at = {"valgus_angle": res["valgus_z"], "landing_load_rate": res["landing_z"]}
     res["fault_head"] = {"bundle": str(bundle_dir), **fault_head_rates(head_rows)}
     res["combined"] = {"at_threshold": rates(res["clips"], res["threshold_deg"], un, head=True, z_at=z_at),
                        "sweep": [{k: v for k, v in rates(res["clips"], s["threshold_deg"], un, True, z_at).items()
@@ -576,8 +579,11 @@ def add_fault_head(res: dict, bundle_dir: str, head_rows: list[dict], select_row
         ssweep = [rates(sel["clips"], s["threshold_deg"], un, True, z_at) for s in res["sweep"]]
         best = select_settings(sel["clips"], [s["threshold_deg"] for s in res["sweep"]], res["z_grid"],
                                max_false_trigger, un, head=True)
+        at_sel = rates(res["clips"], best["threshold_deg"], un, True,
+                       {"valgus_angle": best["valgus_z"], "landing_load_rate": best["landing_z"]})
         res["combined"]["selection"] = {
             "split": sel["split"], "selected_threshold_deg": best["threshold_deg"], "selected": best,
+            "at_selected": at_sel,
             "sweep": [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in ssweep]}
 
 
@@ -605,7 +611,15 @@ def combined_markdown(res: dict) -> str:
               for f, v in c["per_fault"].items()]
     sel = res["combined"].get("selection")
     if sel:
-        lines += ["", f"Combined, threshold chosen on {sel['split']}: {sel['selected_threshold_deg']:g} deg."]
+        b, a = sel["selected"], sel["at_selected"]
+        lines += ["", f"Combined, settings chosen on {sel['split']} (same rule): {b['threshold_deg']:g} deg, valgus z "
+                  f"{b['valgus_z']:g}, landing z {b['landing_z']:g} ({sel['split']}: {b['hit_rate']:.1%} / "
+                  f"{b['false_trigger_rate']:.1%}); on {res['split']} there: hit rate **{a['hit_rate']:.1%}**, "
+                  f"false-trigger rate **{a['false_trigger_rate']:.1%}** ({a['false_triggers']}/{a['clean_clips']}).", "",
+                  "| fault | clips | hits | hits by its detector | hit rate | false-trigger rate |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {f} | {v['clips']} | {v['hits']} | {v.get('detector_hits', 0) if fault_detectors(f) else ''} | "
+                  f"{v['hit_rate']:.1%} | {v['false_trigger_rate']:.1%} |" for f, v in a["per_fault"].items()]
+        lines += ["", f"Combined sweep at the params' z:"]
         val = {s["threshold_deg"]: s for s in sel["sweep"]}
     lines += ["", f"| threshold (deg) | {res['split']} hit rate | {res['split']} false-trigger rate |"
               + (f" {sel['split']} hit rate | {sel['split']} false-trigger rate |" if sel else ""),
@@ -618,7 +632,8 @@ def combined_markdown(res: dict) -> str:
 
 
 def write_reports(res: dict, p: FeedbackParams) -> None:
-    headline = {k: res[k] for k in ("split", "angles", "reference_angles", "threshold_deg", "window_s", "corridor_sd",
+    headline = {k: res[k] for k in ("split", "angles", "reference_angles", "threshold_deg", "valgus_z", "landing_z",
+                                    "before_detectors", "window_s", "corridor_sd",
                                     "percentile", "band", "unflagged_joints", "load_margin", "hit_rate", "false_trigger_rate", "clips_scored",
                                     "clips_failed", "goal")}
     headline["per_fault_hit_rate"] = {f: v["hit_rate"] for f, v in res["at_threshold"]["per_fault"].items()}
@@ -635,14 +650,32 @@ def write_reports(res: dict, p: FeedbackParams) -> None:
         headline["combined"] = {"hit_rate": c["hit_rate"], "false_trigger_rate": c["false_trigger_rate"],
                                 "selected_threshold_deg": (res["combined"].get("selection") or {}).get("selected_threshold_deg"),
                                 "per_fault_hit_rate": {f: v["hit_rate"] for f, v in c["per_fault"].items()}}
+        cs = res["combined"].get("selection")
+        if cs:
+            a = cs["at_selected"]
+            headline["combined"]["at_selected"] = {**cs["selected"], "split": res["split"], "hit_rate": a["hit_rate"],
+                                                   "false_trigger_rate": a["false_trigger_rate"],
+                                                   "selected_on": {k: cs["selected"][k] for k in ("hit_rate", "false_trigger_rate")},
+                                                   "per_fault_hit_rate": {f: v["hit_rate"] for f, v in a["per_fault"].items()}}
     Path(p.report).parent.mkdir(parents=True, exist_ok=True)
     Path(p.report).write_text(json.dumps(headline, indent=1))
     details = Path(p.report).with_name(Path(p.report).stem + "_details.json")   # feedback_details.json
     details.write_text(json.dumps(res, indent=1))
-    with open(p.plot, "w") as fh:
-        fh.write("threshold_deg,hit_rate,false_trigger_rate\n")
+    comb = {s["threshold_deg"]: s for s in (res.get("combined") or {}).get("sweep", [])}
+    with open(p.plot, "w") as fh:   # the fig. 7 of the TCN+GAT paper: rates vs threshold (+ OR the fault head)
+        fh.write("threshold_deg,hit_rate,false_trigger_rate" + (",combined_hit_rate,combined_false_trigger_rate" if comb else "")
+                 + "\n")
         for s in res["sweep"]:
-            fh.write(f"{s['threshold_deg']:g},{s['hit_rate']:.4f},{s['false_trigger_rate']:.4f}\n")
+            c = comb.get(s["threshold_deg"])
+            fh.write(f"{s['threshold_deg']:g},{s['hit_rate']:.4f},{s['false_trigger_rate']:.4f}"
+                     + (f",{c['hit_rate']:.4f},{c['false_trigger_rate']:.4f}" if c else "") + "\n")
+    with open(detector_plot(p), "w") as fh:   # per detector: its fault's hit rate and its false triggers vs z
+        fh.write(",".join(["z"] + [f"{d}_{k}" for d in DETECTORS for k in ("hit", "false")]) + "\n")
+        by = {(s["detector"], s["z"]): s for s in res["detector_sweep"]}
+        for z in sorted({s["z"] for s in res["detector_sweep"]}):
+            cells = [f"{by[d, z]['fault_hit_rate']:.4f},{by[d, z]['fault_false_trigger_rate']:.4f}"
+                     if (d, z) in by and by[d, z]["fault_hit_rate"] is not None else "," for d in DETECTORS]
+            fh.write(",".join([f"{z:g}"] + cells) + "\n")
     with open(per_fault_plot(p), "w") as fh:   # the per-fault DVC plot: <fault>_hit, <fault>_false per threshold
         fh.write(",".join(["threshold_deg"] + [f"{f}_{k}" for f in FAULT_JOINTS for k in ("hit", "false")]) + "\n")
         for s in res["sweep"]:
@@ -654,6 +687,11 @@ def write_reports(res: dict, p: FeedbackParams) -> None:
         md += "\n" + fault_head_markdown(res["fault_head"], res["split"], res["fault_head"]["bundle"])
         md += "\n" + combined_markdown(res)
     Path(p.markdown).write_text(md)
+
+
+def detector_plot(p: FeedbackParams) -> Path:
+    """reports/feedback_detectors_sweep.csv next to ``p.plot``."""
+    return Path(p.plot).with_name(Path(p.plot).stem.replace("_sweep", "") + "_detectors_sweep.csv")
 
 
 def per_fault_plot(p: FeedbackParams) -> Path:
@@ -672,31 +710,76 @@ def markdown(res: dict) -> str:
              f"joints; a faulty clip counts as a hit when one of its fault's joints is flagged, "
              f"biomech.feedback.FAULT_JOINTS; asymmetric landing also when the plate load flag fires: with both "
              f"feet down, the 95th percentile of |F1 - F2| / (F1 + F2) at least {res['load_margin']:g} above the "
-             f"clean training clips' of the class, clips with plates only). Clips scored: {res['clips_scored']} "
+             f"clean training clips' of the class, clips with plates only; knee valgus also when the landmark "
+             f"knee valgus angle is at least {res['valgus_z']:g} robust sd beyond the class's clean training clips, "
+             f"stiff landing when the plates' landing loading rate is {res['landing_z']:g} robust sd above them: "
+             f"biomech.feedback.DETECTORS, section below). Clips scored: {res['clips_scored']} "
              f"({res['clips_failed']} failed: IK did not converge or no reference). The clip's labelled action "
              f"selects the reference.", "",
              f"At the chosen threshold **{res['threshold_deg']:g} deg**: hit rate **{res['hit_rate']:.1%}** "
              f"({sum(v['hits'] for v in at['per_fault'].values())}/{at['faulty_clips']} faulty clips), false-trigger "
              f"rate **{res['false_trigger_rate']:.1%}** ({at['false_triggers']}/{at['clean_clips']} clean clips, "
-             f"{at.get('load_false_triggers', 0)} of them by the load flag); "
-             f"goal (TCN+GAT paper) >= 91.5 % hits with <= 11.8 % false triggers.", "",
+             f"{at.get('load_false_triggers', 0)} of them by the load flag, {at.get('detector_false_triggers', 0)} by "
+             f"the detectors); goal (TCN+GAT paper) >= 91.5 % hits with <= 11.8 % false triggers. Without the "
+             f"detectors, at the same threshold: {res['before_detectors']['hit_rate']:.1%} / "
+             f"{res['before_detectors']['false_trigger_rate']:.1%}.", "",
              "Per fault type: hit rate over its faulty clips; false-trigger rate over the clean clips of the "
              "actions it exists for, flagged on the fault's joints.", "",
-             "| fault | clips | with plates | hits | hits on angles alone | hit rate | clean clips | false triggers "
-             "| false-trigger rate |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| fault | clips | with plates | hits | hits on angles alone | hits by its detector | hit rate | clean clips "
+             "| false triggers | false-trigger rate |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for f, v in at["per_fault"].items():
         lines.append(f"| {f} | {v['clips']} | {v.get('with_plates', '')} | {v['hits']} | {v.get('angle_hits', '')} | "
+                     f"{v.get('detector_hits', 0) if fault_detectors(f) else ''} | "
                      f"{v['hit_rate']:.1%} | {v['clean_clips']} | {v['false_triggers']} | {v['false_trigger_rate']:.1%} |")
     sel = res.get("selection")
     if sel:
-        lines += ["", f"Threshold chosen on the **{sel['split']}** split ({sel['clips_scored']} clips; {sel['rule']}): "
-                  f"{sel['selected_threshold_deg']:g} deg (params.yaml: {sel['params_threshold_deg']:g} deg).", "",
+        b = sel["selected"]
+        lines += ["", f"Settings chosen on the **{sel['split']}** split ({sel['clips_scored']} clips; {sel['rule']}): "
+                  f"{b['threshold_deg']:g} deg, valgus z {b['valgus_z']:g}, landing z {b['landing_z']:g} ({sel['split']}: "
+                  f"{b['hit_rate']:.1%} / {b['false_trigger_rate']:.1%}; params.yaml: {sel['params']['threshold_deg']:g} deg, "
+                  f"{sel['params']['valgus_angle']:g}, {sel['params']['landing_load_rate']:g}). Its threshold sweep at the "
+                  f"params' z:", "",
                   f"| threshold (deg) | {sel['split']} hit rate | {sel['split']} false-trigger rate |", "|---:|---:|---:|"]
         lines += [f"| {s['threshold_deg']:g} | {s['hit_rate']:.1%} | {s['false_trigger_rate']:.1%} |" for s in sel["sweep"]]
     lines += ["", f"Threshold sweep ({res['split']}):", "", "| threshold (deg) | hit rate | false-trigger rate |", "|---:|---:|---:|"]
     for s in res["sweep"]:
         lines.append(f"| {s['threshold_deg']:g} | {s['hit_rate']:.1%} | {s['false_trigger_rate']:.1%} |")
+    return "\n".join(lines) + "\n" + "\n" + detectors_markdown(res)
+
+
+DETECTOR_MEANING = {
+    "valgus_angle": "the direction of the bent knee inwards of straight ahead (the pelvis' forward axis), deg: "
+                    "per leg, over its stance frames with the knee >= 20 % of the hip-ankle distance off the "
+                    "hip-ankle line, the angle of the summed offset; the larger leg (detector-like landmarks, as the "
+                    "IK gets them)",
+    "landing_load_rate": "the plates' peak total vertical force in the 0.3 s after a touchdown (body weights) over "
+                         "the time to it, median over the touchdowns (clips with plates; z on its log)",
+}
+
+
+def detectors_markdown(res: dict) -> str:
+    """The scalar detectors: what each measures, the class references, the z sweep on test (and val)."""
+    lines = ["## Scalar detectors (biomech.feedback.DETECTORS)", "",
+             "Each is compared with the clean training clips of the class, as a robust z (median, 1.4826 MAD), only "
+             "for the classes whose training clips hold its fault (as the fault head's admissible faults):", ""]
+    lines += [f"* `{d}` ({DETECTOR_FAULTS[d]}): {DETECTOR_MEANING[d]}." for d in DETECTORS]
+    val = {(s["detector"], s["z"]): s for s in ((res.get("selection") or {}).get("detector_sweep") or [])}
+    vs = res.get("selection", {}).get("split", "val") if val else None
+    lines += ["", f"Sweep of each detector's z (the threshold and the other detector at the params' values): its "
+              f"fault's hit rate and false-trigger rate (clean clips of the fault's actions flagged for it), and the "
+              f"overall rates; {res['split']}" + (f" | {vs}" if vs else "") + ":", "",
+              "| detector | z | fault hit rate | fault false-trigger rate | hit rate | false-trigger rate |"
+              + (f" {vs} fault hit | {vs} fault false | {vs} hit | {vs} false |" if vs else ""),
+              "|---|---:|---:|---:|---:|---:|" + ("---:|---:|---:|---:|" if vs else "")]
+    for s in res["detector_sweep"]:
+        if s["fault_hit_rate"] is None:
+            continue
+        v = val.get((s["detector"], s["z"]))
+        lines.append(f"| {s['detector']} | {s['z']:g} | {s['fault_hit_rate']:.1%} | {s['fault_false_trigger_rate']:.1%} | "
+                     f"{s['hit_rate']:.1%} | {s['false_trigger_rate']:.1%} |"
+                     + (f" {v['fault_hit_rate']:.1%} | {v['fault_false_trigger_rate']:.1%} | {v['hit_rate']:.1%} | "
+                        f"{v['false_trigger_rate']:.1%} |" if v and v["fault_hit_rate"] is not None else ""))
     return "\n".join(lines) + "\n"
 
 

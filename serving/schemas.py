@@ -351,11 +351,12 @@ class LoadFlag(_Model):
 
 
 class DetectorFlag(_Model):
-    value: float = Field(description="valgus_index: medial knee offset from the hip-ankle line, fraction of the "
-                                     "leg (landmarks); landing_flexion: knee flexion excursion in the 0.4 s after "
-                                     "touchdown, deg (plates)")
-    reference_median: float = Field(description="the class's clean training clips' median")
-    reference_sd: float = Field(description="their robust sd (1.4826 MAD)")
+    value: float = Field(description="valgus_angle: direction of the bent knee inwards of straight ahead, deg "
+                                     "(landmarks); landing_load_rate: peak vertical plate force after touchdown "
+                                     "over the time to it, body weights / s (plates)")
+    reference_median: float = Field(description="the class's clean training clips' median (landing_load_rate: "
+                                                "of the natural log)")
+    reference_sd: float = Field(description="their robust sd (1.4826 MAD), on the same scale")
     z: float = Field(description="(value - median) / sd towards the fault")
     z_threshold: float
     flagged: bool
@@ -378,7 +379,7 @@ class SegmentFeedback(_Model):
     load: Optional[LoadFlag] = Field(None, description="plate load share; None: no plates, no double support "
                                                        "or no load reference for the class")
     detectors: dict[str, DetectorFlag] = Field(default_factory=dict, description="scalar detectors measured "
-                                               "(biomech.feedback.DETECTORS): valgus_index, landing_flexion")
+                                               "(biomech.feedback.DETECTORS): valgus_angle, landing_load_rate")
     messages: list[str] = Field(default_factory=list, description="what to correct, in words")
 
 
