@@ -11,6 +11,10 @@ scored per fault type:
   or, for the faults in ``biomech.feedback.LOAD_FAULTS`` (asymmetric landing), by the plate load flag
   (clips recorded with plates: grf.npz);
 * false-trigger rate: clean (fault "none") clips flagged on any joint or by the load flag;
+* the scalar detectors (``biomech.feedback.DETECTORS``: the landmark knee valgus angle, the plates'
+  landing loading rate) as robust z against the class's clean training clips: a hit for their fault
+  (DETECTOR_FAULTS), a false trigger on a clean clip; the threshold and both z are chosen together on
+  ``feedback.select_split`` (``select_settings``), the z sweep goes to reports/feedback_detectors_sweep.csv;
 
 at the threshold in ``params.yaml: feedback.threshold_deg`` and for every threshold of
 ``feedback.sweep_deg`` (3-15 deg). Angles in use (``--angles ik``, the default) are the ones the
@@ -403,21 +407,17 @@ def select_threshold(sweep: list[dict], max_false_trigger: float) -> dict:
 
 def select_settings(rows: list[dict], thresholds: list[float], zs: list[float], max_false_trigger: float,
                     unflagged: tuple[str, ...] = (), head: bool = False) -> dict:
-    """The (threshold_deg, valgus_z, landing_z) of the grid thresholds x zs x zs with the most hits
-    among those with at most ``max_false_trigger`` false triggers on ``rows`` (ties: the lower
-    false-trigger rate, then the higher thresholds); without one, the lowest false-trigger rate."""
+    """The (threshold_deg, valgus_z, landing_z) of the grid thresholds x zs x zs that
+    ``select_threshold`` picks on ``rows`` (most hits within ``max_false_trigger``); among equal
+    ones the higher z (the grid is walked with z descending, and the first best is kept)."""
     grid = []
     for th in thresholds:
-        for zv in zs:
-            for zl in zs:
+        for zv in sorted(zs, reverse=True):
+            for zl in sorted(zs, reverse=True):
                 r = rates(rows, th, unflagged, head, {"valgus_angle": zv, "landing_load_rate": zl})
                 grid.append({"threshold_deg": th, "valgus_z": zv, "landing_z": zl, "hit_rate": r["hit_rate"],
                              "false_trigger_rate": r["false_trigger_rate"]})
-    ok = [g for g in grid if g["false_trigger_rate"] <= max_false_trigger]
-    if not ok:
-        return min(grid, key=lambda g: (g["false_trigger_rate"], -g["threshold_deg"], -g["valgus_z"], -g["landing_z"]))
-    return max(ok, key=lambda g: (g["hit_rate"], -g["false_trigger_rate"], g["threshold_deg"], g["valgus_z"],
-                                  g["landing_z"]))
+    return select_threshold(grid, max_false_trigger)
 
 
 def detector_sweep(rows: list[dict], p: FeedbackParams, head: bool = False) -> list[dict]:
@@ -560,7 +560,7 @@ def add_fault_head(res: dict, bundle_dir: str, head_rows: list[dict], select_row
     """The fault head's rates into ``res["fault_head"]`` and, with each scored clip's detected fault
     (``head_detected``), the combined detector (feedback OR fault head) at the threshold and over the
     sweep into ``res["combined"]``; with the selection split's head rows, the combined detector's
-    threshold chosen there (``select_threshold``) as ``res["combined"]["selection"]``."""
+    settings chosen there (``select_settings``) as ``res["combined"]["selection"]``."""
     def attach(clips, rows):
         det = {(r["athlete"], r["clip"]): r["detected"] for r in rows}
         for r in clips:
