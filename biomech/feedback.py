@@ -40,7 +40,7 @@ from sigproc.sync import dtw_path
 __all__ = ["FEEDBACK_JOINTS", "FAULT_JOINTS", "LOAD_FAULTS", "JOINT_CUES", "Reference", "load_asymmetry", "FeedbackError", "angle_matrix",
            "build_reference", "mirror", "invariant", "align", "aligned_difference", "joint_deviation", "segment_feedback", "save_references",
            "load_references", "feedback_for_segments", "DETECTORS", "DETECTOR_FAULTS", "prepare_landmarks",
-           "knee_offsets", "valgus_angle", "touchdowns", "landing_load_rate", "detector_reference", "detector_z",
+           "knee_offsets", "valgus_angle", "touchdowns", "landing_load_rate", "trunk_inclination", "trunk_lean_change", "detector_reference", "detector_z",
            "segment_detectors"]
 
 FORMAT = "athlete-mm-reference/2"   # /2: frames matched per pair with either side (align)
@@ -245,15 +245,20 @@ def load_asymmetry(time: np.ndarray, force_y: np.ndarray, mass_kg: float, t_star
 #    force in the first LANDING_WINDOW_S after touchdown, body weights, over the time to it:
 #    Dufek & Bates 1991, Devita & Skelly 1992), ``landing_load_rate``; touchdowns: the total
 #    vertical force back above TOUCHDOWN_BW after at least FLIGHT_MIN_S below FLIGHT_BW. The knee
-#    flexion excursion after touchdown separates less (evaluation notes in reports/feedback.md).
-DETECTORS: tuple[str, ...] = ("valgus_angle", "landing_load_rate")
-DETECTOR_FAULTS: dict[str, str] = {"valgus_angle": "knee_valgus", "landing_load_rate": "stiff_landing"}
+#    flexion excursion after touchdown separates less (evaluation notes in reports/feedback.md);
+#  * trunk lean: how far the trunk (hip centre to shoulder centre, landmarks) tilts in the pelvis'
+#    sagittal plane away from its inclination over the segment's first TRUNK_BASE_S, either way
+#    (forwards in a squat, backwards in a kick): ``trunk_lean_change``.
+DETECTORS: tuple[str, ...] = ("valgus_angle", "landing_load_rate", "trunk_lean_change")
+DETECTOR_FAULTS: dict[str, str] = {"valgus_angle": "knee_valgus", "landing_load_rate": "stiff_landing",
+                                   "trunk_lean_change": "trunk_lean"}
 DETECTOR_LOG: tuple[str, ...] = ("landing_load_rate",)   # z on the log: a rate's spread grows with it
 _HIP, _KNEE, _ANKLE = ("right_hip", "left_hip"), ("right_knee", "left_knee"), ("right_ankle", "left_ankle")
 VALGUS_MIN_OFFSET = 0.2     # knee this far (fraction of hip-ankle) off the hip-ankle line: bent enough
 STANCE_M = 0.05             # a leg is in stance when its ankle is at most this above the lower ankle
 FLIGHT_BW, TOUCHDOWN_BW, FLIGHT_MIN_S = 0.05, 0.2, 0.05
 LANDING_WINDOW_S, LANDING_SMOOTH_S = 0.3, 0.01
+TRUNK_BASE_S, TRUNK_PERCENTILE = 0.2, 95.0
 
 
 def prepare_landmarks(time: np.ndarray, world: np.ndarray, fps: float, cutoff_hz: float = 6.0
@@ -324,6 +329,35 @@ def valgus_angle(time: np.ndarray, points: np.ndarray, t_start: float | None = N
         if m.sum() >= 4:
             angles.append(float(np.degrees(np.arctan2(o["medial"][m, k].sum(), o["forward"][m, k].sum()))))
     return max(angles) if angles else None
+
+
+def trunk_inclination(points: np.ndarray) -> np.ndarray:
+    """(T,) deg: the trunk (hip centre to shoulder centre) forwards of vertical in the pelvis'
+    sagittal plane (+: leaning forwards) of (T, 33, 3) y-up points (``prepare_landmarks``)."""
+    from biomech.camera import MEDIAPIPE_LANDMARKS as NAMES
+
+    P = np.asarray(points, dtype=float)
+    i = {n: NAMES.index(n) for n in ("left_hip", "right_hip", "left_shoulder", "right_shoulder")}
+    lat = P[:, i["right_hip"]] - P[:, i["left_hip"]]
+    lat[:, 1] = 0.0
+    fwd = np.cross(np.array([0.0, 1.0, 0.0]), _unit(lat))
+    trunk = 0.5 * (P[:, i["left_shoulder"]] + P[:, i["right_shoulder"]] - P[:, i["left_hip"]] - P[:, i["right_hip"]])
+    return np.degrees(np.arctan2((trunk * fwd).sum(1), trunk[:, 1]))
+
+
+def trunk_lean_change(time: np.ndarray, points: np.ndarray, t_start: float | None = None,
+                      t_end: float | None = None, percentile: float = TRUNK_PERCENTILE) -> float | None:
+    """The ``percentile`` over [t_start, t_end] of |trunk inclination - its median over the first
+    TRUNK_BASE_S| (deg, ``trunk_inclination``); None with fewer than 4 frames or none in the base."""
+    t = np.asarray(time, dtype=float)
+    inside = (t >= (-np.inf if t_start is None else t_start)) & (t <= (np.inf if t_end is None else t_end))
+    if inside.sum() < 4:
+        return None
+    ang, tt = trunk_inclination(np.asarray(points)[inside]), t[inside]
+    base = ang[tt <= tt[0] + TRUNK_BASE_S]
+    base = base[np.isfinite(base)]
+    dev = np.abs(ang - np.median(base))[np.isfinite(ang)] if len(base) else np.array([])
+    return float(np.percentile(dev, percentile)) if len(dev) >= 4 else None
 
 
 def touchdowns(time: np.ndarray, force_y: np.ndarray, mass_kg: float) -> np.ndarray:
@@ -513,7 +547,8 @@ def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 
                      percentile: float | None = 95.0, unflagged_joints: tuple[str, ...] | list[str] = (),
                      load: dict | None = None, load_margin: float = 0.15,
                      plate_sides: tuple[str, str] | None = None, detectors: dict[str, float | None] | None = None,
-                     valgus_z: float = 3.0, landing_z: float = 3.0) -> dict:
+                     valgus_z: float | None = 3.0, landing_z: float | None = 3.0,
+                     trunk_z: float | None = 3.0) -> dict:
     """Feedback on one segment (N, J) (``angle_matrix`` on the reference's rate) against ``ref``.
 
     ``moments`` (optional): {"knee_adduction_r_moment": (T,) N m, ...} over the segment; without
@@ -522,8 +557,9 @@ def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 
     segment's ``load_asymmetry``; flagged when it exceeds the reference's clean clips
     (``ref.load_asymmetry``) by at least ``load_margin``; ``plate_sides`` names the foot on each
     plate for the message (None: "plate 1" / "plate 2"). ``detectors`` (optional): the segment's scalar
-    detectors ({"valgus_angle": ``valgus_angle``, "landing_load_rate": ``landing_load_rate``}, None
-    where not measured), flagged at ``valgus_z`` / ``landing_z`` robust sd beyond the class's clean clips."""
+    detectors ({"valgus_angle": ``valgus_angle``, "landing_load_rate": ``landing_load_rate``,
+    "trunk_lean_change": ``trunk_lean_change``}, None where not measured), flagged at ``valgus_z`` /
+    ``landing_z`` / ``trunk_z`` robust sd beyond the class's clean clips."""
     mean_dev, rmse = joint_deviation(seg, ref, band, window_s, corridor_sd, percentile)
     joints = {j: {"deviation_deg": round(float(m), 2), "rmse_deg": round(float(r), 2),
                   "flagged": bool(abs(m) >= threshold_deg and j not in unflagged_joints)}
@@ -538,7 +574,8 @@ def segment_feedback(seg: np.ndarray, ref: Reference, *, threshold_deg: float = 
         valgus = {"peak_nm": {m: round(v, 2) for m, v in peak.items()}, "threshold_nm": valgus_moment_nm,
                   "flagged": [m for m, v in peak.items() if v > valgus_moment_nm]}
     load_flag = _load_flag(load, ref, load_margin, plate_sides)
-    det = _detector_flags(detectors or {}, ref, {"valgus_angle": valgus_z, "landing_load_rate": landing_z})
+    det = _detector_flags(detectors or {}, ref, {"valgus_angle": valgus_z, "landing_load_rate": landing_z,
+                                                 "trunk_lean_change": trunk_z})
     messages = [_cue(j, joints[j]["deviation_deg"]) for j in flagged]
     messages += [f"{'right' if j.endswith('_r') else 'left'} knee angle RMSE {knee[j]:.1f} deg vs reference "
                  f"(> {knee_rmse_deg:g} deg)" for j in knee_warn]
@@ -560,12 +597,15 @@ DETECTOR_CUES = {
                     "{action}): push the knee out over the toes",
     "landing_load_rate": "landing loads at {value:.0f} body weights per second (z {z:.1f} against clean "
                          "{action}): land softer, bend the knees and hips more",
+    "trunk_lean_change": "the trunk tilts {value:.0f} deg away from its starting posture (z {z:.1f} against clean "
+                         "{action}): keep the chest up and the trunk steady",
 }
 
 
 def _detector_flags(values: dict[str, float | None], ref: Reference, z_at: dict[str, float]) -> dict:
     """{name: {value, reference_median, reference_sd, z, z_threshold, flagged}} of the measured
-    detectors that the reference has a clean spread for (median and sd on the z scale: DETECTOR_LOG)."""
+    detectors that the reference has a clean spread for (median and sd on the z scale: DETECTOR_LOG;
+    a z threshold None: reported, never flagged)."""
     out = {}
     for k, v in values.items():
         z = detector_z(k, v, ref)
@@ -574,7 +614,7 @@ def _detector_flags(values: dict[str, float | None], ref: Reference, z_at: dict[
         r = ref.detectors[k]
         out[k] = {"value": round(float(v), 4), "reference_median": round(r["median"], 4),
                   "reference_sd": round(r["sd"], 4), "z": round(z, 3), "z_threshold": z_at[k],
-                  "flagged": bool(z >= z_at[k])}
+                  "flagged": bool(z_at[k] is not None and z >= z_at[k])}
     return out
 
 
@@ -593,7 +633,7 @@ def _load_flag(load: dict | None, ref: Reference, margin: float, sides: tuple[st
 
 # ---------------------------------------------------------------------------------- per segment
 SETTINGS_KEYS = ("threshold_deg", "knee_rmse_deg", "valgus_moment_nm", "band", "window_s", "corridor_sd",
-                 "percentile", "unflagged_joints", "load_margin", "valgus_z", "landing_z")
+                 "percentile", "unflagged_joints", "load_margin", "valgus_z", "landing_z", "trunk_z")
 MIN_SEGMENT_S = 0.5
 
 
@@ -609,7 +649,7 @@ def feedback_for_segments(refs: dict[str, Reference], settings: dict, time: np.n
     (T,) s on the angles' clock, "force_y": (T, 2) N, two plates, "mass_kg": kg, "sides": ("r", "l")
     or None} for the load flag and ``landing_load_rate``. ``landmarks`` (optional):
     {"time": (M,) s on the angles' clock, "points": (M, 33, 3) from ``prepare_landmarks``} for
-    ``valgus_angle``."""
+    ``valgus_angle`` and ``trunk_lean_change``."""
     kw = {k: settings[k] for k in SETTINGS_KEYS if k in settings}
     out = []
     for action, t0, t1 in segments:
@@ -640,10 +680,12 @@ def feedback_for_segments(refs: dict[str, Reference], settings: dict, time: np.n
 def segment_detectors(t0: float | None = None, t1: float | None = None, plates: dict | None = None,
                       landmarks: dict | None = None) -> dict[str, float | None]:
     """The scalar detectors over [t0, t1] (None: the whole record): ``valgus_angle`` of the
-    landmarks and, with plates, ``landing_load_rate`` (None where not measured)."""
-    out: dict[str, float | None] = {"valgus_angle": None, "landing_load_rate": None}
+    landmarks, their ``trunk_lean_change`` and, with plates, ``landing_load_rate`` (None where not
+    measured)."""
+    out: dict[str, float | None] = {d: None for d in DETECTORS}
     if landmarks is not None:
         out["valgus_angle"] = valgus_angle(landmarks["time"], landmarks["points"], t0, t1)
+        out["trunk_lean_change"] = trunk_lean_change(landmarks["time"], landmarks["points"], t0, t1)
     if plates is not None:
         out["landing_load_rate"] = landing_load_rate(plates["time"], plates["force_y"], plates["mass_kg"], t0, t1)
     return out

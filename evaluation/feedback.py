@@ -74,8 +74,10 @@ class FeedbackParams(BaseModel):
     knee_rmse_deg: float = Field(5.0, gt=0)
     valgus_moment_nm: float = Field(40.0, gt=0)
     load_margin: float = Field(0.15, gt=0, lt=1)         # plate load asymmetry beyond the clean clips' to flag
-    valgus_z: float = Field(3.0, gt=0)      # landmark knee valgus angle this many robust sd beyond the clean clips
-    landing_z: float = Field(3.0, gt=0)     # plate landing loading rate (log) this many robust sd above them
+    valgus_z: float | None = Field(3.0, gt=0)   # landmark knee valgus angle this many robust sd beyond the clean clips
+    landing_z: float | None = Field(3.0, gt=0)  # plate landing loading rate (log) this many robust sd above them
+    trunk_z: float | None = Field(3.0, gt=0)    # landmark trunk tilt from the starting posture this many sd beyond
+    # (null: the detector is off)
     detector_sweep_z: list[float] = Field(default_factory=lambda: [0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 6])
     fault_head: str | None = None   # second detector: a bundle dir, the package stage's bento.json or a BentoML model tag
     sweep_deg: list[float] = Field(default_factory=lambda: [3, 5, 7, 9, 11, 13, 15])
@@ -85,7 +87,7 @@ class FeedbackParams(BaseModel):
     plot: str = "reports/feedback_sweep.csv"
 
     def z_at(self) -> dict[str, float]:
-        return {"valgus_angle": self.valgus_z, "landing_load_rate": self.landing_z}
+        return {"valgus_angle": self.valgus_z, "landing_load_rate": self.landing_z, "trunk_lean_change": self.trunk_z}
 
     @field_validator("unflagged_joints")
     @classmethod
@@ -343,11 +345,12 @@ def flagged(row: dict, threshold: float, joints=FEEDBACK_JOINTS, unflagged: tupl
 
 
 def detector_hits(row: dict, z_at: dict[str, float] | None, detectors=DETECTORS) -> list[str]:
-    """The scalar detectors among ``detectors`` that flag ``row`` at ``z_at`` (robust z >= threshold)."""
+    """The scalar detectors among ``detectors`` that flag ``row`` at ``z_at`` (robust z >= threshold;
+    a detector missing from ``z_at`` or None there is off)."""
     if not z_at:
         return []
     z = row.get("detector_z") or {}
-    return [d for d in detectors if d in z_at and z.get(d) is not None and z[d] >= z_at[d]]
+    return [d for d in detectors if z_at.get(d) is not None and z.get(d) is not None and z[d] >= z_at[d]]
 
 
 def fault_detectors(fault: str) -> tuple[str, ...]:
@@ -405,19 +408,30 @@ def select_threshold(sweep: list[dict], max_false_trigger: float) -> dict:
     return max(ok, key=lambda s: (s["hit_rate"], -s["false_trigger_rate"], s["threshold_deg"]))
 
 
+Z_KEYS = {"valgus_angle": "valgus_z", "landing_load_rate": "landing_z", "trunk_lean_change": "trunk_z"}
+
+
 def select_settings(rows: list[dict], thresholds: list[float], zs: list[float], max_false_trigger: float,
                     unflagged: tuple[str, ...] = (), head: bool = False) -> dict:
-    """The (threshold_deg, valgus_z, landing_z) of the grid thresholds x zs x zs that
-    ``select_threshold`` picks on ``rows`` (most hits within ``max_false_trigger``); among equal
-    ones the higher z (the grid is walked with z descending, and the first best is kept)."""
+    """The threshold_deg and the detectors' z (Z_KEYS: valgus_z, landing_z, trunk_z) of the grid
+    thresholds x (off, zs) per detector that ``select_threshold`` picks on ``rows`` (most hits within
+    ``max_false_trigger``); among equal ones a detector off, else the higher z (the grid is walked
+    that way, and the first best is kept)."""
+    from itertools import product
+
     grid = []
     for th in thresholds:
-        for zv in sorted(zs, reverse=True):
-            for zl in sorted(zs, reverse=True):
-                r = rates(rows, th, unflagged, head, {"valgus_angle": zv, "landing_load_rate": zl})
-                grid.append({"threshold_deg": th, "valgus_z": zv, "landing_z": zl, "hit_rate": r["hit_rate"],
-                             "false_trigger_rate": r["false_trigger_rate"]})
+        for combo in product([None] + sorted(zs, reverse=True), repeat=len(DETECTORS)):
+            z_at = dict(zip(DETECTORS, combo))
+            r = rates(rows, th, unflagged, head, z_at)
+            grid.append({"threshold_deg": th, **{Z_KEYS[d]: z for d, z in z_at.items()}, "hit_rate": r["hit_rate"],
+                         "false_trigger_rate": r["false_trigger_rate"]})
     return select_threshold(grid, max_false_trigger)
+
+
+def z_at_of(settings: dict) -> dict[str, float]:
+    """{detector: z} of a dict with the Z_KEYS (FeedbackParams fields, a select_settings pick)."""
+    return {d: settings[k] for d, k in Z_KEYS.items()}
 
 
 def detector_sweep(rows: list[dict], p: FeedbackParams, head: bool = False) -> list[dict]:
@@ -445,7 +459,7 @@ def evaluate(p: FeedbackParams) -> dict:
     if not rows:
         raise FeedbackError(f"{p.split}: no clip could be scored ({len(failed)} failed)")
     thresholds = sorted(set(p.sweep_deg) | {p.threshold_deg})
-    zs = sorted(set(p.detector_sweep_z) | {p.valgus_z, p.landing_z})
+    zs = sorted(set(p.detector_sweep_z) | {z for z in p.z_at().values() if z is not None})
     un, z_at = tuple(p.unflagged_joints), p.z_at()
     sweep = [rates(rows, th, un, z_at=z_at) for th in thresholds]
     at = rates(rows, p.threshold_deg, un, z_at=z_at)
@@ -457,14 +471,14 @@ def evaluate(p: FeedbackParams) -> dict:
         best = select_settings(srows, thresholds, zs, p.max_false_trigger, un)
         selection = {"split": p.select_split, "clips_scored": len(srows), "clips_failed": len(sfailed),
                      "rule": f"most hits with false-trigger rate <= {p.max_false_trigger} over threshold x "
-                             f"valgus_z x landing_z",
+                             f"valgus_z x landing_z x trunk_z (each off or {zs})",
                      "selected_threshold_deg": best["threshold_deg"], "selected": best,
                      "params_threshold_deg": p.threshold_deg, "params": {"threshold_deg": p.threshold_deg, **z_at},
                      "sweep": [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in ssweep],
                      "detector_sweep": detector_sweep(srows, p), "clips": srows}
     return {"split": p.split, "angles": p.angles, "angles_meaning": ANGLES_MEANING[p.angles],
             "reference_angles": head.get("angles"), "reference_clips": head["references"],
-            "threshold_deg": p.threshold_deg, "valgus_z": p.valgus_z, "landing_z": p.landing_z,
+            "threshold_deg": p.threshold_deg, "valgus_z": p.valgus_z, "landing_z": p.landing_z, "trunk_z": p.trunk_z,
             "detector_references": {a: r.detectors for a, r in refs.items()},
             "before_detectors": {k: before[k] for k in ("hit_rate", "false_trigger_rate")},
             "detector_sweep": detector_sweep(rows, p), "z_grid": zs,
@@ -568,7 +582,7 @@ def add_fault_head(res: dict, bundle_dir: str, head_rows: list[dict], select_row
 
     attach(res["clips"], head_rows)
     un = tuple(res["unflagged_joints"])
-    z_at = {"valgus_angle": res["valgus_z"], "landing_load_rate": res["landing_z"]}
+    z_at = z_at_of(res)
     res["fault_head"] = {"bundle": str(bundle_dir), **fault_head_rates(head_rows)}
     res["combined"] = {"at_threshold": rates(res["clips"], res["threshold_deg"], un, head=True, z_at=z_at),
                        "sweep": [{k: v for k, v in rates(res["clips"], s["threshold_deg"], un, True, z_at).items()
@@ -579,8 +593,7 @@ def add_fault_head(res: dict, bundle_dir: str, head_rows: list[dict], select_row
         ssweep = [rates(sel["clips"], s["threshold_deg"], un, True, z_at) for s in res["sweep"]]
         best = select_settings(sel["clips"], [s["threshold_deg"] for s in res["sweep"]], res["z_grid"],
                                max_false_trigger, un, head=True)
-        at_sel = rates(res["clips"], best["threshold_deg"], un, True,
-                       {"valgus_angle": best["valgus_z"], "landing_load_rate": best["landing_z"]})
+        at_sel = rates(res["clips"], best["threshold_deg"], un, True, z_at_of(best))
         res["combined"]["selection"] = {
             "split": sel["split"], "selected_threshold_deg": best["threshold_deg"], "selected": best,
             "at_selected": at_sel,
@@ -613,7 +626,7 @@ def combined_markdown(res: dict) -> str:
     if sel:
         b, a = sel["selected"], sel["at_selected"]
         lines += ["", f"Combined, settings chosen on {sel['split']} (same rule): {b['threshold_deg']:g} deg, valgus z "
-                  f"{b['valgus_z']:g}, landing z {b['landing_z']:g} ({sel['split']}: {b['hit_rate']:.1%} / "
+                  f"{_z(b['valgus_z'])}, landing z {_z(b['landing_z'])}, trunk z {_z(b['trunk_z'])} ({sel['split']}: {b['hit_rate']:.1%} / "
                   f"{b['false_trigger_rate']:.1%}); on {res['split']} there: hit rate **{a['hit_rate']:.1%}**, "
                   f"false-trigger rate **{a['false_trigger_rate']:.1%}** ({a['false_triggers']}/{a['clean_clips']}).", "",
                   "| fault | clips | hits | hits by its detector | hit rate | false-trigger rate |", "|---|---:|---:|---:|---:|---:|"]
@@ -632,7 +645,7 @@ def combined_markdown(res: dict) -> str:
 
 
 def write_reports(res: dict, p: FeedbackParams) -> None:
-    headline = {k: res[k] for k in ("split", "angles", "reference_angles", "threshold_deg", "valgus_z", "landing_z",
+    headline = {k: res[k] for k in ("split", "angles", "reference_angles", "threshold_deg", "valgus_z", "landing_z", "trunk_z",
                                     "before_detectors", "window_s", "corridor_sd",
                                     "percentile", "band", "unflagged_joints", "load_margin", "hit_rate", "false_trigger_rate", "clips_scored",
                                     "clips_failed", "goal")}
@@ -689,6 +702,10 @@ def write_reports(res: dict, p: FeedbackParams) -> None:
     Path(p.markdown).write_text(md)
 
 
+def _z(z: float | None) -> str:
+    return "off" if z is None else f"{z:g}"
+
+
 def detector_plot(p: FeedbackParams) -> Path:
     """reports/feedback_detectors_sweep.csv next to ``p.plot``."""
     return Path(p.plot).with_name(Path(p.plot).stem.replace("_sweep", "") + "_detectors_sweep.csv")
@@ -711,8 +728,9 @@ def markdown(res: dict) -> str:
              f"biomech.feedback.FAULT_JOINTS; asymmetric landing also when the plate load flag fires: with both "
              f"feet down, the 95th percentile of |F1 - F2| / (F1 + F2) at least {res['load_margin']:g} above the "
              f"clean training clips' of the class, clips with plates only; knee valgus also when the landmark "
-             f"knee valgus angle is at least {res['valgus_z']:g} robust sd beyond the class's clean training clips, "
-             f"stiff landing when the plates' landing loading rate is {res['landing_z']:g} robust sd above them: "
+             f"knee valgus angle is at least {_z(res['valgus_z'])} robust sd beyond the class's clean training clips, "
+             f"stiff landing when the plates' landing loading rate is {_z(res['landing_z'])} robust sd above them, "
+             f"trunk lean when the landmark trunk tilts from its starting posture {_z(res['trunk_z'])} sd beyond them: "
              f"biomech.feedback.DETECTORS, section below). Clips scored: {res['clips_scored']} "
              f"({res['clips_failed']} failed: IK did not converge or no reference). The clip's labelled action "
              f"selects the reference.", "",
@@ -736,9 +754,9 @@ def markdown(res: dict) -> str:
     if sel:
         b = sel["selected"]
         lines += ["", f"Settings chosen on the **{sel['split']}** split ({sel['clips_scored']} clips; {sel['rule']}): "
-                  f"{b['threshold_deg']:g} deg, valgus z {b['valgus_z']:g}, landing z {b['landing_z']:g} ({sel['split']}: "
+                  f"{b['threshold_deg']:g} deg, valgus z {_z(b['valgus_z'])}, landing z {_z(b['landing_z'])}, trunk z {_z(b['trunk_z'])} ({sel['split']}: "
                   f"{b['hit_rate']:.1%} / {b['false_trigger_rate']:.1%}; params.yaml: {sel['params']['threshold_deg']:g} deg, "
-                  f"{sel['params']['valgus_angle']:g}, {sel['params']['landing_load_rate']:g}). Its threshold sweep at the "
+                  f"{_z(sel['params']['valgus_angle'])}, {_z(sel['params']['landing_load_rate'])}, {_z(sel['params']['trunk_lean_change'])}). Its threshold sweep at the "
                   f"params' z:", "",
                   f"| threshold (deg) | {sel['split']} hit rate | {sel['split']} false-trigger rate |", "|---:|---:|---:|"]
         lines += [f"| {s['threshold_deg']:g} | {s['hit_rate']:.1%} | {s['false_trigger_rate']:.1%} |" for s in sel["sweep"]]
@@ -755,6 +773,8 @@ DETECTOR_MEANING = {
                     "IK gets them)",
     "landing_load_rate": "the plates' peak total vertical force in the 0.3 s after a touchdown (body weights) over "
                          "the time to it, median over the touchdowns (clips with plates; z on its log)",
+    "trunk_lean_change": "the 95th percentile of the trunk's tilt (hip centre to shoulder centre, in the pelvis' "
+                         "sagittal plane) away from its median over the first 0.2 s, either way, deg (landmarks)",
 }
 
 

@@ -8,7 +8,7 @@ import pytest
 from biomech.camera import MEDIAPIPE_LANDMARKS
 from biomech.feedback import (FEEDBACK_JOINTS, Reference, build_reference, detector_reference, detector_z,
                               knee_offsets, landing_load_rate, load_references, save_references, segment_feedback,
-                              touchdowns, valgus_angle)
+                              touchdowns, trunk_inclination, trunk_lean_change, valgus_angle)
 
 I = {n: k for k, n in enumerate(MEDIAPIPE_LANDMARKS)}
 
@@ -48,6 +48,24 @@ def test_valgus_angle_is_the_knee_direction_inside_the_window_and_none_for_strai
     straight[:, [I["right_knee"], I["left_knee"]]] = 0.5 * (P[:, [I["right_hip"], I["left_hip"]]]
                                                             + P[:, [I["right_ankle"], I["left_ankle"]]])
     assert valgus_angle(t, straight) is None
+
+
+def test_trunk_tilt_from_the_starting_posture_either_way():
+    n = 100
+    t = np.arange(n) / 50.0
+    lean = np.where(t >= 1.0, 30.0, 5.0)                    # stands 5 deg forwards, then leans to 30 deg
+    P = _legs(n, np.zeros(n))
+    a = np.radians(lean)
+    for side, x in (("right", -0.1), ("left", 0.1)):       # shoulders 0.5 m from the hips, tilted forwards (+z)
+        P[:, I[f"{side}_shoulder"]] = np.stack([np.full(n, x), 1.0 + 0.5 * np.cos(a), 0.5 * np.sin(a)], 1)
+    np.testing.assert_allclose(trunk_inclination(P), lean, atol=1e-9)
+    assert trunk_lean_change(t, P) == pytest.approx(25.0)
+    back = P.copy()
+    back[..., 2] *= np.where(np.arange(33) < 13, -1.0, 1.0)[None, :]   # the shoulders tilt backwards instead
+    assert trunk_inclination(back)[0] == pytest.approx(-5.0)
+    assert trunk_lean_change(t, back) == pytest.approx(25.0)
+    assert trunk_lean_change(t, P, 0.0, 0.9) == pytest.approx(0.0)
+    assert trunk_lean_change(t, P, 5.0, 6.0) is None
 
 
 def _landing(t: np.ndarray, bw: float, rise_s: float) -> np.ndarray:
@@ -104,6 +122,8 @@ def test_segment_feedback_flags_a_detector_beyond_its_z_and_the_reference_file_k
     assert any("inwards" in m for m in fb["messages"])
     assert not any("body weights per second" in m for m in fb["messages"])
     assert segment_feedback(seg, ref, detectors={"valgus_angle": None})["detectors"] == {}
+    off = segment_feedback(seg, ref, detectors={"valgus_angle": 15.0}, valgus_z=None)["detectors"]["valgus_angle"]
+    assert off["z"] > 3 and not off["flagged"]                    # z None: the detector is off, still reported
     refs, _ = load_references(save_references(tmp_path / "r.npz", {"squat": ref}))
     assert refs["squat"].detectors == ref.detectors
 
@@ -151,4 +171,5 @@ def test_settings_are_chosen_jointly_for_the_most_hits_within_the_false_trigger_
     assert (best["threshold_deg"], best["valgus_z"]) == (11, 1.5)
     assert best["hit_rate"] == pytest.approx(2 / 3) and best["false_trigger_rate"] == 0
     tight = select_settings(rows, [7, 11], [0.5, 3], max_false_trigger=0.0)
-    assert (tight["threshold_deg"], tight["valgus_z"]) == (11, 3)
+    assert (tight["threshold_deg"], tight["valgus_z"]) == (11, None)   # z 3 adds no hit over the detector off
+    assert tight["landing_z"] is None and tight["trunk_z"] is None      # no clip has these: off
