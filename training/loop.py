@@ -100,6 +100,9 @@ class TrainParams(_Strict):
     # per-epoch validation (early stopping) on a fixed seeded subset of this many windows (CPU
     # budget; null = all); the final val / test metrics always use the whole splits
     val_windows_per_epoch: int | None = Field(default=None, ge=1)
+    # validation also with sensors masked at inference (training.tasks.MASKED_VIEWS): val/test
+    # <view>_accuracy / <view>_nll in the metrics; the tune stage turns both on for its trials
+    val_views: list[Literal["landmarks_only", "imu_dropped"]] = Field(default_factory=list)
     # class balance of the recognizers, one mechanism: "loss" = the split's class_weights.json in
     # the classification losses (unless loss.class_weights is given), "sampler" = class-balanced
     # sampling of train windows, "none" = neither
@@ -408,7 +411,7 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
     from .tasks import make_task, to_device
 
     task = make_task(kind, data_dir, K, p.batch_size, p.seed, p.loss, p.balance, int(cfg.get("num_faults", 0)),
-                     p.fault)
+                     p.fault, p.val_views)
     model = build_model(model_name, cfg).to(d.device)  # before the optimizer: its state follows the params
     n_params = int(sum(t.numel() for t in model.parameters()))
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)

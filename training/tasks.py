@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -33,9 +33,16 @@ from torch.utils.data import DataLoader, Subset
 from models.losses import mask_fault_logits
 
 __all__ = ["ClassificationTask", "TorqueTask", "make_task", "to_device", "split_class_weights", "nll_fault",
+           "nll_fault_masked", "MASKED_VIEWS",
            "fault_class_weights", "fault_scores", "BALANCE"]
 
 BALANCE = ("loss", "sampler", "none")  # how the classification task balances the classes
+
+# validation with sensors absent at inference (``train.val_views``; the tuning objective scores
+# them): the modalities each view keeps, masked by the robustness stage's own function
+# (``evaluation.robustness.mask_modalities``: absent streams zeroed, modality_mask False).
+# landmarks_only = what a video-only /analyze call runs (no IMU, no force plate)
+MASKED_VIEWS = {"landmarks_only": ("landmarks",), "imu_dropped": ("landmarks", "grf", "video")}
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device | None) -> dict[str, torch.Tensor]:
@@ -112,6 +119,19 @@ def nll_fault(res: Mapping[str, Any]) -> float:
     return float(res["nll"]) + 1.0 - float(res["fault_macro_f1"])
 
 
+def nll_fault_masked(res: Mapping[str, Any]) -> float:
+    """:func:`nll_fault` + the action NLL with the IMU and GRF masked (landmarks only) + the action
+    NLL with the IMU masked (lower is better; ``tune.metric: val_nll_fault_masked``). The fused
+    figure alone is blind to what a model does without its sensors: a study on it chose a modality
+    dropout that cost 5 points of landmarks-only accuracy. Needs ``res`` from a task evaluated
+    with both views (``train.val_views: [landmarks_only, imu_dropped]``)."""
+    missing = [v for v in MASKED_VIEWS if f"{v}_nll" not in res]
+    if missing:
+        raise KeyError(f"nll_fault_masked: no {missing} NLL in the scores (train.val_views must hold "
+                       f"{list(MASKED_VIEWS)})")
+    return nll_fault(res) + sum(float(res[f"{v}_nll"]) for v in MASKED_VIEWS)
+
+
 def _macro_f1(y: np.ndarray, p: np.ndarray) -> float:
     """Macro-F1 over the labels that occur in ``y`` or ``p``."""
     return float(f1_score(y, p, average="macro", zero_division=0))
@@ -131,9 +151,14 @@ class ClassificationTask:
     score_name, score_key = "val_macro_f1", "macro_f1"
 
     def __init__(self, data_dir: Path, num_classes: int, batch_size: int, seed: int, loss_cfg: Mapping[str, Any],
-                 balance: str = "loss", num_faults: int = 0, fault: Mapping[str, Any] | None = None):
+                 balance: str = "loss", num_faults: int = 0, fault: Mapping[str, Any] | None = None,
+                 views: Sequence[str] = ()):
         if balance not in BALANCE:
             raise ValueError(f"balance = {balance!r}: expected one of {BALANCE}")
+        unknown = [v for v in views if v not in MASKED_VIEWS]
+        if unknown:
+            raise ValueError(f"train.val_views = {list(views)}: unknown {unknown}; expected some of {list(MASKED_VIEWS)}")
+        self.views = tuple(dict.fromkeys(views))
         self.data_dir, self.K, self.batch_size, self.seed = Path(data_dir), num_classes, batch_size, seed
         self.balance, self.num_faults = balance, num_faults
         self.loss_cfg = dict(loss_cfg)
@@ -171,30 +196,41 @@ class ClassificationTask:
     def evaluate(self, model: torch.nn.Module, loader: Iterable, device: torch.device | None = None) -> dict[str, Any]:
         """{"accuracy", "macro_f1", "nll", "n", "score"} over the loader (score = macro-F1, + fault.score_weight x
         fault macro-F1 when the model has a fault head; nll = mean cross-entropy of the action logits,
-        unweighted), plus :func:`fault_scores` when the model has a fault head."""
+        unweighted), plus :func:`fault_scores` when the model has a fault head, plus
+        ``<view>_accuracy`` / ``<view>_nll`` for each of ``views`` (the same windows with sensors masked)."""
+        from evaluation.robustness import mask_modalities  # the robustness stage's masking, not a copy
+
         model.eval()
-        ys, ps, fs, fps = [], [], [], []
-        nll_sum = 0.0
+        views = {"": None, **{f"{v}_": MASKED_VIEWS[v] for v in self.views}}
+        acc = {k: {"y": [], "p": [], "nll": 0.0} for k in views}
+        fs, fps = [], []
         with torch.no_grad():
             for batch in loader:
-                out = model(to_device(self.prepare(batch), device))
-                ys.append(batch["label"].numpy())
-                ps.append(out["logits"].argmax(-1).cpu().numpy())
-                nll_sum += float(torch.nn.functional.cross_entropy(out["logits"].float().cpu(), batch["label"],
-                                                                   reduction="sum"))
-                if "fault_logits" in out:
-                    fl = out["fault_logits"]
-                    if self.fault_admissible is not None:  # given the (true) action, as the evaluate stage
-                        fl = mask_fault_logits(fl, batch["label"].to(fl.device), self.fault_admissible)
-                    fs.append(batch["fault"].numpy())
-                    fps.append(fl.argmax(-1).cpu().numpy())
-        if not ys:
+                for key, keep in views.items():
+                    b = batch if keep is None else mask_modalities(batch, keep)
+                    out = model(to_device(self.prepare(b), device))
+                    a = acc[key]
+                    a["y"].append(batch["label"].numpy())
+                    a["p"].append(out["logits"].argmax(-1).cpu().numpy())
+                    a["nll"] += float(torch.nn.functional.cross_entropy(out["logits"].float().cpu(), batch["label"],
+                                                                        reduction="sum"))
+                    if keep is None and "fault_logits" in out:
+                        fl = out["fault_logits"]
+                        if self.fault_admissible is not None:  # given the (true) action, as the evaluate stage
+                            fl = mask_fault_logits(fl, batch["label"].to(fl.device), self.fault_admissible)
+                        fs.append(batch["fault"].numpy())
+                        fps.append(fl.argmax(-1).cpu().numpy())
+        if not acc[""]["y"]:
             return {"accuracy": float("nan"), "macro_f1": float("nan"), "nll": float("nan"), "n": 0,
                     "score": float("nan")}
-        y, p = np.concatenate(ys), np.concatenate(ps)
+        y, p = np.concatenate(acc[""]["y"]), np.concatenate(acc[""]["p"])
         f1 = float(f1_score(y, p, labels=list(range(self.K)), average="macro", zero_division=0))
-        res = {"accuracy": float(accuracy_score(y, p)), "macro_f1": f1, "nll": nll_sum / len(y), "n": int(len(y)),
+        res = {"accuracy": float(accuracy_score(y, p)), "macro_f1": f1, "nll": acc[""]["nll"] / len(y), "n": int(len(y)),
                "score": f1}
+        for key in views:
+            if key:
+                res[f"{key}accuracy"] = float(accuracy_score(y, np.concatenate(acc[key]["p"])))
+                res[f"{key}nll"] = acc[key]["nll"] / len(y)
         if fs:
             res.update(fault_scores(np.concatenate(fs), np.concatenate(fps), y, self.classes))
             res["score"] = f1 + self.fault.score_weight * res["fault_macro_f1"]
@@ -206,9 +242,13 @@ class ClassificationTask:
 
     def epoch_row(self, val: dict) -> dict[str, float]:
         row = {"val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"], "val_nll": val["nll"]}
+        for v in self.views:
+            row[f"val_{v}_accuracy"], row[f"val_{v}_nll"] = val[f"{v}_accuracy"], val[f"{v}_nll"]
         if "fault_macro_f1" in val:
             row["val_fault_macro_f1"] = val["fault_macro_f1"]
             row["val_nll_fault"] = nll_fault(val)
+            if set(self.views) == set(MASKED_VIEWS):
+                row["val_nll_fault_masked"] = nll_fault_masked(val)
         return row
 
     def describe(self, val: dict) -> str:
@@ -223,8 +263,12 @@ class ClassificationTask:
             for key in ("fault_accuracy", "fault_macro_f1", "fault_macro_f1_per_action"):
                 if key in res:
                     out[f"{split}_{key}"] = res[key]
+            for v in self.views:
+                out[f"{split}_{v}_accuracy"], out[f"{split}_{v}_nll"] = res[f"{v}_accuracy"], res[f"{v}_nll"]
             if "fault_macro_f1" in res:
                 out[f"{split}_nll_fault"] = nll_fault(res)
+                if set(self.views) == set(MASKED_VIEWS):
+                    out[f"{split}_nll_fault_masked"] = nll_fault_masked(res)
         return out
 
 
@@ -320,9 +364,10 @@ class TorqueTask:
 
 def make_task(kind: str, data_dir: Path, num_classes: int, batch_size: int, seed: int,
               loss_cfg: Mapping[str, Any], balance: str = "loss", num_faults: int = 0,
-              fault: Mapping[str, Any] | None = None):
+              fault: Mapping[str, Any] | None = None, views: Sequence[str] = ()):
     if kind == "torch":
-        return ClassificationTask(data_dir, num_classes, batch_size, seed, loss_cfg, balance, num_faults, fault)
+        return ClassificationTask(data_dir, num_classes, batch_size, seed, loss_cfg, balance, num_faults, fault,
+                                  views)
     if kind == "torque":
         return TorqueTask(data_dir, batch_size, seed)
     raise ValueError(f"no training task for model kind {kind!r}")
