@@ -40,7 +40,7 @@ BALANCE = ("loss", "sampler", "none")  # how the classification task balances th
 
 # validation with sensors absent at inference (``train.val_views``; the tuning objective scores
 # them): the modalities each view keeps, masked by the robustness stage's own function
-# (``evaluation.robustness.mask_modalities``: absent streams zeroed, modality_mask False).
+# (``preprocessing.dataset.mask_modalities``: absent streams zeroed, modality_mask False).
 # landmarks_only = what a video-only /analyze call runs (no IMU, no force plate)
 MASKED_VIEWS = {"landmarks_only": ("landmarks",), "imu_dropped": ("landmarks", "grf", "video")}
 
@@ -198,7 +198,7 @@ class ClassificationTask:
         fault macro-F1 when the model has a fault head; nll = mean cross-entropy of the action logits,
         unweighted), plus :func:`fault_scores` when the model has a fault head, plus
         ``<view>_accuracy`` / ``<view>_nll`` for each of ``views`` (the same windows with sensors masked)."""
-        from evaluation.robustness import mask_modalities  # the robustness stage's masking, not a copy
+        from preprocessing.dataset import mask_modalities  # the robustness stage's masking, not a copy
 
         model.eval()
         views = {"": None, **{f"{v}_": MASKED_VIEWS[v] for v in self.views}}
