@@ -340,8 +340,8 @@ def test_adoption_needs_a_better_metric_and_landmarks_only_accuracy_at_the_untun
     assert rec["adopt"] is True and rec["best_trial"] == 2 and rec["floor"]["reference_trial"] == 1
     # without a floor only the metric counts; trial 0 best: nothing to adopt
     assert stage.study_report(study, "tcn", "default", "m", "minimize", "sqlite:///x.db")["floor"] is None
-    r = stage.study_report(_study_with([(0.4, cur), (0.8, untuned)]), "tcn", "default", "m", "minimize", "sqlite:///x.db",
-                           "val_landmarks_only_accuracy")
+    r = stage.study_report(_study_with([(0.4, cur), (0.8, untuned)]), "tcn", "default", "m", "minimize",
+                           "sqlite:///x.db", "val_landmarks_only_accuracy")
     assert r["improved"] is False and r["adopt"] is False
 
 
@@ -357,7 +357,8 @@ def test_study_on_the_masked_metric_enqueues_current_then_untuned(data, tmp_path
                                                              "params": {"dropout": 0.1, "train": {"lr": 0.002}}}))
     assert stage.main(["tcn", "--no-export"]) == 0
     trials = optuna.load_study(study_name="athlete-mm-tcn-tiny", storage="sqlite:///artifacts/tune/optuna.db").trials
-    assert trials[0].user_attrs["baseline"] and trials[0].params == {"train.lr": 0.002, "dropout": 0.1, "kernel_size": 3}
+    assert trials[0].user_attrs["baseline"]
+    assert trials[0].params == {"train.lr": 0.002, "dropout": 0.1, "kernel_size": 3}
     assert trials[1].user_attrs["untuned"] and trials[1].params == {"train.lr": 0.001, "dropout": 0.2, "kernel_size": 3}
     for t in trials:
         a = t.user_attrs

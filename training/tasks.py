@@ -157,7 +157,8 @@ class ClassificationTask:
             raise ValueError(f"balance = {balance!r}: expected one of {BALANCE}")
         unknown = [v for v in views if v not in MASKED_VIEWS]
         if unknown:
-            raise ValueError(f"train.val_views = {list(views)}: unknown {unknown}; expected some of {list(MASKED_VIEWS)}")
+            raise ValueError(f"train.val_views = {list(views)}: unknown {unknown}; "
+                             f"expected some of {list(MASKED_VIEWS)}")
         self.views = tuple(dict.fromkeys(views))
         self.data_dir, self.K, self.batch_size, self.seed = Path(data_dir), num_classes, batch_size, seed
         self.balance, self.num_faults = balance, num_faults
@@ -225,8 +226,8 @@ class ClassificationTask:
                     "score": float("nan")}
         y, p = np.concatenate(acc[""]["y"]), np.concatenate(acc[""]["p"])
         f1 = float(f1_score(y, p, labels=list(range(self.K)), average="macro", zero_division=0))
-        res = {"accuracy": float(accuracy_score(y, p)), "macro_f1": f1, "nll": acc[""]["nll"] / len(y), "n": int(len(y)),
-               "score": f1}
+        res = {"accuracy": float(accuracy_score(y, p)), "macro_f1": f1, "nll": acc[""]["nll"] / len(y),
+               "n": int(len(y)), "score": f1}
         for key in views:
             if key:
                 res[f"{key}accuracy"] = float(accuracy_score(y, np.concatenate(acc[key]["p"])))

@@ -108,7 +108,8 @@ class Objective:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(str(out), dest)
                 # relative to keep_dir: the study (and reports/tune/<arch>.json) holds no machine's paths
-                trial.set_user_attr("kept", [*trial.user_attrs.get("kept", []), dest.relative_to(self.keep_dir).as_posix()])
+                rel = dest.relative_to(self.keep_dir).as_posix()
+                trial.set_user_attr("kept", [*trial.user_attrs.get("kept", []), rel])
                 kept = True
             return metrics
         except optuna.TrialPruned:
