@@ -120,5 +120,5 @@ def power_summary(n: int, a_only: Sequence[int], b_only: Sequence[int], alpha: f
            "windows_needed": {}}
     for gap in (0.005, 0.01):
         q = max(pa, 1.0 / n)        # the champion keeps at least one window of its own
-        out["windows_needed"][f"{gap:g}"] = sample_size(q, q + gap, alpha, power)
+        out["windows_needed"][f"{gap:g}"] = sample_size(q, q + gap, alpha, power) if 2 * q + gap <= 1 else None
     return out
