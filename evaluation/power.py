@@ -7,8 +7,9 @@ conditions on the D = a_only + b_only discordant windows: a_only ~ Binomial(D, 1
     exact_power(n, p_a, p_b)              P(two-sided exact p <= alpha) when the windows are independent
     sample_size(p_a, p_b)                 windows for the target power (exact, searched from the normal
                                           approximation of Connor 1987: n = (z_a sqrt(psi) + z_b sqrt(psi - d^2))^2 / d^2)
-    min_detectable_gap(n, p_a)            the smallest accuracy gap p_b - p_a the test finds with the target power
-                                          on n windows, the champion keeping its own discordant rate p_a
+    min_detectable_gap(n, p_low)          the smallest accuracy gap the test finds with the target power on n
+                                          windows, the worse model's discordant rate p_low held fixed (the
+                                          champion still misses the windows only the baseline gets now)
     design_effect(correct_a, correct_b, groups)  variance inflation of the paired difference from windows that
                                           cluster (athletes, clips): the windows are not independent draws
 
@@ -80,16 +81,16 @@ def sample_size(p_a: float, p_b: float, alpha: float = 0.05, power: float = 0.8,
     return int(hi)
 
 
-def min_detectable_gap(n: int, p_a: float, alpha: float = 0.05, power: float = 0.8) -> float:
-    """The smallest gap ``p_b - p_a`` (accuracy points of the better model b over a, as a fraction)
-    detected with ``power`` on ``n`` independent windows when a's own discordant rate is ``p_a``;
-    inf when no gap up to 1 - 2 p_a is."""
-    lo, hi = 0.0, 1.0 - 2 * p_a
-    if hi <= 0 or exact_power(n, p_a, p_a + hi, alpha) < power:
+def min_detectable_gap(n: int, p_low: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest accuracy gap (a fraction: 0.01 = 1 point) detected with ``power`` on ``n``
+    independent windows when the discordant windows that favour the worse model occur at ``p_low``
+    and those that favour the better one at ``p_low + gap``; inf when no gap up to 1 - 2 p_low is."""
+    lo, hi = 0.0, 1.0 - 2 * p_low
+    if hi <= 0 or exact_power(n, p_low, p_low + hi, alpha) < power:
         return float("inf")
     for _ in range(40):
         mid = (lo + hi) / 2
-        lo, hi = (lo, mid) if exact_power(n, p_a, p_a + mid, alpha) >= power else (mid, hi)
+        lo, hi = (lo, mid) if exact_power(n, p_low, p_low + mid, alpha) >= power else (mid, hi)
     return float(hi)
 
 
@@ -111,14 +112,15 @@ def design_effect(correct_a: np.ndarray, correct_b: np.ndarray, groups: Sequence
 
 def power_summary(n: int, a_only: Sequence[int], b_only: Sequence[int], alpha: float = 0.05,
                   power: float = 0.8) -> dict:
-    """From the McNemar counts of several seed pairs on the same ``n`` windows: the mean discordant
-    rates, the smallest gap the test would find at this n, and the windows a gap of 0.5 and 1 point
-    (the baseline making that many more errors, the champion its own discordant rate) would need."""
+    """From the McNemar counts of several seed pairs (a = the champion, b = the other model) on the
+    same ``n`` windows: the mean discordant rates, the smallest gap of a over b the test would find at
+    this n, and the windows a gap of 0.5 and 1 point would need, with the windows only b gets right
+    (a's own errors) held at their observed rate."""
     pa, pb = float(np.mean(a_only)) / n, float(np.mean(b_only)) / n
     out = {"n": int(n), "alpha": alpha, "power": power, "p_a_only": pa, "p_b_only": pb,
-           "observed_gap": pa - pb, "min_detectable_gap": min_detectable_gap(n, pa, alpha, power),
+           "observed_gap": pa - pb, "min_detectable_gap": min_detectable_gap(n, pb, alpha, power),
            "windows_needed": {}}
     for gap in (0.005, 0.01):
-        q = max(pa, 1.0 / n)        # the champion keeps at least one window of its own
+        q = max(pb, 1.0 / n)        # a keeps at least one error of its own
         out["windows_needed"][f"{gap:g}"] = sample_size(q, q + gap, alpha, power) if 2 * q + gap <= 1 else None
     return out

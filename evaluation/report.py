@@ -335,9 +335,9 @@ def _power_md(mcnemar: dict) -> list[str]:
         gap = f"{100 * mdg:.1f} points" if np.isfinite(mdg) else "none (too few windows)"
         n_txt = lambda k: "-" if need.get(k) is None else f"{need[k]:,} ({need[k] / pw['n']:.1f} x)"  # noqa: E731
         L.append(f"- Power vs {role} `{m['b']}` (exact McNemar, alpha {pw['alpha']:g}, {pw['power']:.0%}, windows taken "
-                 f"as independent): on {pw['n']} windows ({pw['n_athletes']} athletes), with the champion right alone on "
-                 f"{pw['p_a_only']:.2%} of them (mean over the pairs; {pw['p_b_only']:.2%} for `{m['b']}`, observed gap "
-                 f"{100 * pw['observed_gap']:+.2f} points), the smallest true gap found is {gap}; "
+                 f"as independent): on {pw['n']} windows ({pw['n_athletes']} athletes), the champion right alone on "
+                 f"{pw['p_a_only']:.2%} of them, `{m['b']}` on {pw['p_b_only']:.2%} (means over the pairs; observed gap "
+                 f"{100 * pw['observed_gap']:+.2f} points). Holding the latter, the smallest true gap found is {gap}; "
                  f"a 1-point gap needs {n_txt('0.01')} windows, a 0.5-point gap {n_txt('0.005')}. Design effect "
                  f"of the athletes over the pooled pairs: {pw['design_effect_athletes']:.2f} (multiply the windows by it).")
     return [""] + L if L else []
