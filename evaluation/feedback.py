@@ -11,6 +11,10 @@ scored per fault type:
   or, for the faults in ``biomech.feedback.LOAD_FAULTS`` (asymmetric landing), by the plate load flag
   (clips recorded with plates: grf.npz);
 * false-trigger rate: clean (fault "none") clips flagged on any joint or by the load flag;
+* the scalar detectors (``biomech.feedback.DETECTORS``: the landmark knee valgus angle, the plates'
+  landing loading rate) as robust z against the class's clean training clips: a hit for their fault
+  (DETECTOR_FAULTS), a false trigger on a clean clip; the threshold and both z are chosen together on
+  ``feedback.select_split`` (``select_settings``), the z sweep goes to reports/feedback_detectors_sweep.csv;
 
 at the threshold in ``params.yaml: feedback.threshold_deg`` and for every threshold of
 ``feedback.sweep_deg`` (3-15 deg). Angles in use (``--angles ik``, the default) are the ones the
@@ -39,9 +43,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tqdm import tqdm
 
 from biomech.conventions import COORDINATES, JOINT_ANGLES
-from biomech.feedback import (FAULT_JOINTS, FEEDBACK_JOINTS, LOAD_FAULTS, SETTINGS_KEYS, FeedbackError,
-                              angle_matrix, build_reference, joint_deviation, load_asymmetry, load_references,
-                              save_references)
+from biomech.feedback import (DETECTOR_FAULTS, DETECTORS, FAULT_JOINTS, FEEDBACK_JOINTS, LOAD_FAULTS, SETTINGS_KEYS,
+                              FeedbackError, angle_matrix, build_reference, detector_z, joint_deviation, load_asymmetry,
+                              load_references, prepare_landmarks, save_references, segment_detectors)
 from biomech.io import RawDataError, read_coordinates_deg, read_json, read_npz
 
 ANGLE_SOURCES = ("ik", "true")
@@ -64,12 +68,17 @@ class FeedbackParams(BaseModel):
     corridor_sd: float = Field(2.0, ge=0, le=5)         # natural variation (clean clips' sd) subtracted first
     percentile: float | None = Field(95.0, gt=0, le=100)  # of the held deviation over the movement (null: max)
     unflagged_joints: list[str] = Field(default_factory=list)  # reported, never flagged (IK too unreliable there)
-    threshold_deg: float = Field(7.0, ge=7, le=11)      # the TCN+GAT paper's band; chosen on select_split
+    threshold_deg: float = Field(9.0, ge=3, le=20)      # 7-11 in the TCN+GAT paper; chosen on select_split
     select_split: str | None = "val"                    # where the threshold is chosen (never the test split)
     max_false_trigger: float = Field(0.118, gt=0, lt=1)  # the selection rule: most hits with at most this
     knee_rmse_deg: float = Field(5.0, gt=0)
     valgus_moment_nm: float = Field(40.0, gt=0)
     load_margin: float = Field(0.15, gt=0, lt=1)         # plate load asymmetry beyond the clean clips' to flag
+    valgus_z: float | None = Field(3.0, gt=0)   # landmark knee valgus angle this many robust sd beyond the clean clips
+    landing_z: float | None = Field(3.0, gt=0)  # plate landing loading rate (log) this many robust sd above them
+    trunk_z: float | None = Field(3.0, gt=0)    # landmark trunk tilt from the starting posture this many sd beyond
+    # (null: the detector is off)
+    detector_sweep_z: list[float] = Field(default_factory=lambda: [0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 6])
     fault_head: str | None = None   # second detector: a bundle dir, the package stage's bento.json or a BentoML model tag
     sweep_deg: list[float] = Field(default_factory=lambda: [3, 5, 7, 9, 11, 13, 15])
     split: str = "test"
@@ -77,6 +86,8 @@ class FeedbackParams(BaseModel):
     markdown: str = "reports/feedback.md"
     plot: str = "reports/feedback_sweep.csv"
 
+    def z_at(self) -> dict[str, float]:
+        return {"valgus_angle": self.valgus_z, "landing_load_rate": self.landing_z, "trunk_lean_change": self.trunk_z}
 
     @field_validator("unflagged_joints")
     @classmethod
@@ -130,6 +141,20 @@ def clip_load(clip: dict) -> dict | None:
     """``load_asymmetry`` of the clip's plates over the whole clip (None: no plates or no double support)."""
     pl = clip_plates(clip)
     return None if pl is None else load_asymmetry(pl["time"], pl["force_y"], pl["mass_kg"])
+
+
+def clip_landmarks(clip: dict) -> dict:
+    """The clip's detector-like world landmarks (keypoints.npz) as ``biomech.feedback.prepare_landmarks``
+    gives them to the IK: {"time", "points"}."""
+    _, kp = read_npz(clip["dir"] / "keypoints.npz", ("time", "world"))
+    t, pts = prepare_landmarks(kp["time"], kp["world"], float(clip["meta"]["rates_hz"]["video"]))
+    return {"time": t, "points": pts}
+
+
+def clip_detectors(clip: dict) -> dict[str, float | None]:
+    """``biomech.feedback.segment_detectors`` over the whole clip: the detector-like landmarks' knee
+    valgus angle and, with plates, the landing loading rate (no IK needed)."""
+    return segment_detectors(None, None, clip_plates(clip), clip_landmarks(clip))
 
 
 def ik_cache_file(clip: dict, cache_dir: Path) -> Path:
@@ -230,39 +255,52 @@ def fill_ik_cache(clips: list[dict], cache_dir: str | Path, workers: int, desc: 
     return len(todo)
 
 
-def reference_trajectories(p: FeedbackParams) -> tuple[dict[str, list[np.ndarray]], dict[str, list[float]]]:
+def reference_trajectories(p: FeedbackParams) -> tuple[dict[str, list[np.ndarray]], dict[str, list[float]],
+                                                        dict[str, dict[str, list]]]:
     """Clean training clips' (N, J) trajectories per action (``p.angles`` source; at most
-    ``max_clips_per_class``) and the plate load asymmetries of every clean training clip with
-    plates and double support (no IK needed, so not capped)."""
+    ``max_clips_per_class``), the plate load asymmetries of every clean training clip with plates
+    and double support and the scalar detectors of every clean training clip (no IK needed for
+    these, so not capped): {action: {detector: [value or None per clip]}}, for the classes whose
+    training clips hold the detector's fault (as the fault head's admissible faults): a class
+    without it gets no detector reference, so the service never flags it there."""
     train = split_clips(p.raw_dir, p.processed_dir, "train")
     clips = select_reference_clips(train, p.max_clips_per_class)
     if p.angles == "ik":
         fill_ik_cache(clips, p.cache_dir, p.workers, desc=f"IK ({p.workers} workers)")
     out: dict[str, list[np.ndarray]] = {}
     loads: dict[str, list[float]] = {}
+    dets: dict[str, dict[str, list]] = {}
     for c in tqdm(clips, desc=f"reference ({p.angles} angles)", unit="clip"):
         try:
             t, ang = clip_angles(c, p.angles, Path(p.cache_dir))
             out.setdefault(c["action"], []).append(angle_matrix(t, ang, p.rate_hz))
         except (IKFailed, FeedbackError) as exc:
             print(f"reference: skipped {exc}", file=sys.stderr)
-    for c in select_reference_clips(train, None):
+    seen = {(c["action"], c["fault"]) for c in train}
+    for c in tqdm(select_reference_clips(train, None), desc="reference (plates, landmarks)", unit="clip"):
         load = clip_load(c)
         if load is not None:
             loads.setdefault(c["action"], []).append(load["asymmetry"])
-    return out, loads
+        try:   # no IK needed: every clean training clip
+            for k, v in clip_detectors(c).items():
+                if (c["action"], DETECTOR_FAULTS[k]) in seen:   # the fault exists for the class
+                    dets.setdefault(c["action"], {}).setdefault(k, []).append(v)
+        except FeedbackError as exc:
+            print(f"reference: no detectors for {c['dir']} ({exc})", file=sys.stderr)
+    return out, loads, dets
 
 
 def build_references(p: FeedbackParams) -> dict:
     """The reference stage: DBA per class -> p.reference (npz); returns the header."""
-    trajs, loads = reference_trajectories(p)
-    refs = {a: build_reference(a, x, p.rate_hz, iterations=p.iterations, band=p.band, load=loads.get(a))
-            for a, x in sorted(trajs.items())}
+    trajs, loads, dets = reference_trajectories(p)
+    refs = {a: build_reference(a, x, p.rate_hz, iterations=p.iterations, band=p.band, load=loads.get(a),
+                               detectors=dets.get(a)) for a, x in sorted(trajs.items())}
     meta = {"angles": p.angles, "angles_meaning": ANGLES_MEANING[p.angles], "split": "train", "fault": "none",
             "raw_dir": p.raw_dir, "iterations": p.iterations,
             "settings": {k: getattr(p, k) for k in SETTINGS_KEYS}}   # what the service applies
     save_references(p.reference, refs, meta)
-    return {**meta, "classes": {a: r.n_clips for a, r in refs.items()}}
+    return {**meta, "classes": {a: r.n_clips for a, r in refs.items()},
+            "detectors": {a: r.detectors for a, r in refs.items()}}
 
 
 ANGLES_MEANING = {"ik": "OpenSim IK of the detector-like MediaPipe world landmarks (serving.analyze.ik_angles), "
@@ -285,6 +323,7 @@ def clip_deviations(p: FeedbackParams, refs: dict, split: str) -> tuple[list[dic
             failed.append(str(exc))
             continue
         load, ref = clip_load(c), refs[c["action"]]
+        det = clip_detectors(c)
         rows.append({"athlete": c["athlete"], "clip": c["clip"], "action": c["action"], "fault": c["fault"],
                      "deviation_deg": dict(zip(FEEDBACK_JOINTS, np.round(dev, 3).tolist())),
                      "rmse_deg": dict(zip(FEEDBACK_JOINTS, np.round(rmse, 3).tolist())),
@@ -292,26 +331,45 @@ def clip_deviations(p: FeedbackParams, refs: dict, split: str) -> tuple[list[dic
                      "load_asymmetry": None if load is None else round(load["asymmetry"], 4),
                      "load_reference": ref.load_asymmetry,
                      "load_flagged": bool(load is not None and ref.load_asymmetry is not None
-                                          and load["asymmetry"] - ref.load_asymmetry >= p.load_margin)})
+                                          and load["asymmetry"] - ref.load_asymmetry >= p.load_margin),
+                     "detectors": det, "detector_z": {k: detector_z(k, v, ref) for k, v in det.items()}})
     return rows, failed
 
 
 def flagged(row: dict, threshold: float, joints=FEEDBACK_JOINTS, unflagged: tuple[str, ...] = (),
-            load: bool = True) -> bool:
-    """Flagged on one of ``joints`` at ``threshold`` or (``load``) by the plate load flag."""
-    return (load and bool(row.get("load_flagged"))) or \
+            load: bool = True, z_at: dict[str, float] | None = None, detectors=DETECTORS) -> bool:
+    """Flagged on one of ``joints`` at ``threshold``, (``load``) by the plate load flag or (``z_at``:
+    {detector: z threshold}, None: none) by one of the scalar ``detectors``."""
+    return (load and bool(row.get("load_flagged"))) or bool(detector_hits(row, z_at, detectors)) or \
         any(abs(row["deviation_deg"][j]) >= threshold for j in joints if j not in unflagged)
 
 
-def rates(rows: list[dict], threshold: float, unflagged: tuple[str, ...] = (), head: bool = False) -> dict:
+def detector_hits(row: dict, z_at: dict[str, float] | None, detectors=DETECTORS) -> list[str]:
+    """The scalar detectors among ``detectors`` that flag ``row`` at ``z_at`` (robust z >= threshold;
+    a detector missing from ``z_at`` or None there is off)."""
+    if not z_at:
+        return []
+    z = row.get("detector_z") or {}
+    return [d for d in detectors if z_at.get(d) is not None and z.get(d) is not None and z[d] >= z_at[d]]
+
+
+def fault_detectors(fault: str) -> tuple[str, ...]:
+    return tuple(d for d, f in DETECTOR_FAULTS.items() if f == fault)
+
+
+def rates(rows: list[dict], threshold: float, unflagged: tuple[str, ...] = (), head: bool = False,
+          z_at: dict[str, float] | None = None) -> dict:
     """At ``threshold``: hit rate per fault type (flagged on one of its joints) and false-trigger rate
     (clean clip flagged on any joint or by the load flag); per fault type also its false-trigger rate:
     clean clips of the actions that fault exists for, flagged on the fault's joints (and, for the
     LOAD_FAULTS, by the load flag). Per fault also the hits on the angles alone and the clips with plates.
     ``head``: the feedback OR the fault head (each row's ``head_detected``, ``with_fault_head``): a
-    fault is also hit when the head detects it, a clean clip also flagged when it detects any fault."""
+    fault is also hit when the head detects it, a clean clip also flagged when it detects any fault.
+    ``z_at``: the scalar detectors' z thresholds (a fault is also hit, and a clean clip of its actions
+    flagged for it, by its own detectors, DETECTOR_FAULTS; any detector counts as a false trigger)."""
     def hit(r, f, joints, use_load):
-        return flagged(r, threshold, joints, unflagged, use_load) or (head and r.get("head_detected") == f)
+        return flagged(r, threshold, joints, unflagged, use_load, z_at, fault_detectors(f)) or \
+            (head and r.get("head_detected") == f)
 
     clean = [r for r in rows if r["fault"] == "none"]
     faulty = [r for r in rows if r["fault"] != "none"]
@@ -323,17 +381,21 @@ def rates(rows: list[dict], threshold: float, unflagged: tuple[str, ...] = (), h
         use_load = f in LOAD_FAULTS
         hits = sum(hit(r, f, FAULT_JOINTS[f], use_load) for r in rs)
         angle_hits = sum(flagged(r, threshold, FAULT_JOINTS[f], unflagged, False) for r in rs)
+        det_hits = sum(bool(detector_hits(r, z_at, fault_detectors(f))) for r in rs)
         ft = sum(hit(r, f, FAULT_JOINTS[f], use_load) for r in cs)
         per_fault[f] = {"clips": len(rs), "hits": hits, "hit_rate": hits / len(rs), "angle_hits": angle_hits,
+                        "detector_hits": det_hits,
                         "with_plates": sum(bool(r.get("plates")) for r in rs), "clean_clips": len(cs),
                         "false_triggers": ft, "false_trigger_rate": ft / max(len(cs), 1)}
     hits = sum(v["hits"] for v in per_fault.values())
-    ft = sum(flagged(r, threshold, FEEDBACK_JOINTS, unflagged)
+    ft = sum(flagged(r, threshold, FEEDBACK_JOINTS, unflagged, True, z_at)
              or (head and r.get("head_detected") not in (None, "none")) for r in clean)
     ft_load = sum(bool(r.get("load_flagged")) for r in clean)
+    ft_det = sum(bool(detector_hits(r, z_at)) for r in clean)
     return {"threshold_deg": threshold, "faulty_clips": len(faulty), "clean_clips": len(clean),
             "hit_rate": hits / max(len(faulty), 1), "false_trigger_rate": ft / max(len(clean), 1),
-            "false_triggers": ft, "load_false_triggers": ft_load, "per_fault": per_fault}
+            "false_triggers": ft, "load_false_triggers": ft_load, "detector_false_triggers": ft_det,
+            "per_fault": per_fault}
 
 
 def select_threshold(sweep: list[dict], max_false_trigger: float) -> dict:
@@ -346,6 +408,48 @@ def select_threshold(sweep: list[dict], max_false_trigger: float) -> dict:
     return max(ok, key=lambda s: (s["hit_rate"], -s["false_trigger_rate"], s["threshold_deg"]))
 
 
+Z_KEYS = {"valgus_angle": "valgus_z", "landing_load_rate": "landing_z", "trunk_lean_change": "trunk_z"}
+
+
+def select_settings(rows: list[dict], thresholds: list[float], zs: list[float], max_false_trigger: float,
+                    unflagged: tuple[str, ...] = (), head: bool = False) -> dict:
+    """The threshold_deg and the detectors' z (Z_KEYS: valgus_z, landing_z, trunk_z) of the grid
+    thresholds x (off, zs) per detector that ``select_threshold`` picks on ``rows`` (most hits within
+    ``max_false_trigger``); among equal ones a detector off, else the higher z (the grid is walked
+    that way, and the first best is kept)."""
+    from itertools import product
+
+    grid = []
+    for th in thresholds:
+        for combo in product([None] + sorted(zs, reverse=True), repeat=len(DETECTORS)):
+            z_at = dict(zip(DETECTORS, combo))
+            r = rates(rows, th, unflagged, head, z_at)
+            grid.append({"threshold_deg": th, **{Z_KEYS[d]: z for d, z in z_at.items()}, "hit_rate": r["hit_rate"],
+                         "false_trigger_rate": r["false_trigger_rate"]})
+    return select_threshold(grid, max_false_trigger)
+
+
+def z_at_of(settings: dict) -> dict[str, float]:
+    """{detector: z} of a dict with the Z_KEYS (FeedbackParams fields, a select_settings pick)."""
+    return {d: settings[k] for d, k in Z_KEYS.items()}
+
+
+def detector_sweep(rows: list[dict], p: FeedbackParams, head: bool = False) -> list[dict]:
+    """Per scalar detector and z of ``p.detector_sweep_z`` (the other detector and the threshold at
+    p's values): its fault's hit rate, its false-trigger rate (clean clips of the fault's actions
+    flagged for it) and the overall rates (the DVC plot reports/feedback_detectors_sweep.csv)."""
+    un, out = tuple(p.unflagged_joints), []
+    for d in DETECTORS:
+        for z in p.detector_sweep_z:
+            r = rates(rows, p.threshold_deg, un, head, {**p.z_at(), d: z})
+            f = r["per_fault"].get(DETECTOR_FAULTS[d])
+            out.append({"detector": d, "fault": DETECTOR_FAULTS[d], "z": z,
+                        "fault_hit_rate": None if f is None else f["hit_rate"],
+                        "fault_false_trigger_rate": None if f is None else f["false_trigger_rate"],
+                        "hit_rate": r["hit_rate"], "false_trigger_rate": r["false_trigger_rate"]})
+    return out
+
+
 def evaluate(p: FeedbackParams) -> dict:
     refs, head = load_references(p.reference)
     if p.select_split == p.split:
@@ -355,23 +459,30 @@ def evaluate(p: FeedbackParams) -> dict:
     if not rows:
         raise FeedbackError(f"{p.split}: no clip could be scored ({len(failed)} failed)")
     thresholds = sorted(set(p.sweep_deg) | {p.threshold_deg})
-    un = tuple(p.unflagged_joints)
-    sweep = [rates(rows, th, un) for th in thresholds]
-    at = rates(rows, p.threshold_deg, un)
+    zs = sorted(set(p.detector_sweep_z) | {z for z in p.z_at().values() if z is not None})
+    un, z_at = tuple(p.unflagged_joints), p.z_at()
+    sweep = [rates(rows, th, un, z_at=z_at) for th in thresholds]
+    at = rates(rows, p.threshold_deg, un, z_at=z_at)
+    before = rates(rows, p.threshold_deg, un)    # the DTW deviation and the load flag alone
     selection = None
     if p.select_split:
         srows, sfailed = clip_deviations(p, refs, p.select_split)
-        ssweep = [rates(srows, th, un) for th in thresholds]
-        best = select_threshold(ssweep, p.max_false_trigger)
+        ssweep = [rates(srows, th, un, z_at=z_at) for th in thresholds]
+        best = select_settings(srows, thresholds, zs, p.max_false_trigger, un)
         selection = {"split": p.select_split, "clips_scored": len(srows), "clips_failed": len(sfailed),
-                     "rule": f"most hits with false-trigger rate <= {p.max_false_trigger}",
-                     "selected_threshold_deg": best["threshold_deg"],
-                     "params_threshold_deg": p.threshold_deg,
+                     "rule": f"most hits with false-trigger rate <= {p.max_false_trigger} over threshold x "
+                             f"valgus_z x landing_z x trunk_z (each off or {zs})",
+                     "selected_threshold_deg": best["threshold_deg"], "selected": best,
+                     "params_threshold_deg": p.threshold_deg, "params": {"threshold_deg": p.threshold_deg, **z_at},
                      "sweep": [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in ssweep],
-                     "clips": srows}
+                     "detector_sweep": detector_sweep(srows, p), "clips": srows}
     return {"split": p.split, "angles": p.angles, "angles_meaning": ANGLES_MEANING[p.angles],
             "reference_angles": head.get("angles"), "reference_clips": head["references"],
-            "threshold_deg": p.threshold_deg, "window_s": p.window_s, "corridor_sd": p.corridor_sd,
+            "threshold_deg": p.threshold_deg, "valgus_z": p.valgus_z, "landing_z": p.landing_z, "trunk_z": p.trunk_z,
+            "detector_references": {a: r.detectors for a, r in refs.items()},
+            "before_detectors": {k: before[k] for k in ("hit_rate", "false_trigger_rate")},
+            "detector_sweep": detector_sweep(rows, p), "z_grid": zs,
+            "window_s": p.window_s, "corridor_sd": p.corridor_sd,
             "percentile": p.percentile, "band": p.band, "unflagged_joints": list(un), "load_margin": p.load_margin,
             "hit_rate": at["hit_rate"], "false_trigger_rate": at["false_trigger_rate"],
             "goal": {"hit_rate": 0.915, "false_trigger_rate": 0.118, "source": "TCN+GAT paper"},
@@ -463,7 +574,7 @@ def add_fault_head(res: dict, bundle_dir: str, head_rows: list[dict], select_row
     """The fault head's rates into ``res["fault_head"]`` and, with each scored clip's detected fault
     (``head_detected``), the combined detector (feedback OR fault head) at the threshold and over the
     sweep into ``res["combined"]``; with the selection split's head rows, the combined detector's
-    threshold chosen there (``select_threshold``) as ``res["combined"]["selection"]``."""
+    settings chosen there (``select_settings``) as ``res["combined"]["selection"]``."""
     def attach(clips, rows):
         det = {(r["athlete"], r["clip"]): r["detected"] for r in rows}
         for r in clips:
@@ -471,16 +582,21 @@ def add_fault_head(res: dict, bundle_dir: str, head_rows: list[dict], select_row
 
     attach(res["clips"], head_rows)
     un = tuple(res["unflagged_joints"])
+    z_at = z_at_of(res)
     res["fault_head"] = {"bundle": str(bundle_dir), **fault_head_rates(head_rows)}
-    res["combined"] = {"at_threshold": rates(res["clips"], res["threshold_deg"], un, head=True),
-                       "sweep": [{k: v for k, v in rates(res["clips"], s["threshold_deg"], un, head=True).items()
+    res["combined"] = {"at_threshold": rates(res["clips"], res["threshold_deg"], un, head=True, z_at=z_at),
+                       "sweep": [{k: v for k, v in rates(res["clips"], s["threshold_deg"], un, True, z_at).items()
                                   if k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in res["sweep"]]}
     sel = res.get("selection")
     if sel and select_rows is not None:
         attach(sel["clips"], select_rows)
-        ssweep = [rates(sel["clips"], s["threshold_deg"], un, head=True) for s in res["sweep"]]
+        ssweep = [rates(sel["clips"], s["threshold_deg"], un, True, z_at) for s in res["sweep"]]
+        best = select_settings(sel["clips"], [s["threshold_deg"] for s in res["sweep"]], res["z_grid"],
+                               max_false_trigger, un, head=True)
+        at_sel = rates(res["clips"], best["threshold_deg"], un, True, z_at_of(best))
         res["combined"]["selection"] = {
-            "split": sel["split"], "selected_threshold_deg": select_threshold(ssweep, max_false_trigger)["threshold_deg"],
+            "split": sel["split"], "selected_threshold_deg": best["threshold_deg"], "selected": best,
+            "at_selected": at_sel,
             "sweep": [{k: s[k] for k in ("threshold_deg", "hit_rate", "false_trigger_rate")} for s in ssweep]}
 
 
@@ -508,7 +624,15 @@ def combined_markdown(res: dict) -> str:
               for f, v in c["per_fault"].items()]
     sel = res["combined"].get("selection")
     if sel:
-        lines += ["", f"Combined, threshold chosen on {sel['split']}: {sel['selected_threshold_deg']:g} deg."]
+        b, a = sel["selected"], sel["at_selected"]
+        lines += ["", f"Combined, settings chosen on {sel['split']} (same rule): {b['threshold_deg']:g} deg, valgus z "
+                  f"{_z(b['valgus_z'])}, landing z {_z(b['landing_z'])}, trunk z {_z(b['trunk_z'])} ({sel['split']}: {b['hit_rate']:.1%} / "
+                  f"{b['false_trigger_rate']:.1%}); on {res['split']} there: hit rate **{a['hit_rate']:.1%}**, "
+                  f"false-trigger rate **{a['false_trigger_rate']:.1%}** ({a['false_triggers']}/{a['clean_clips']}).", "",
+                  "| fault | clips | hits | hits by its detector | hit rate | false-trigger rate |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {f} | {v['clips']} | {v['hits']} | {v.get('detector_hits', 0) if fault_detectors(f) else ''} | "
+                  f"{v['hit_rate']:.1%} | {v['false_trigger_rate']:.1%} |" for f, v in a["per_fault"].items()]
+        lines += ["", f"Combined sweep at the params' z:"]
         val = {s["threshold_deg"]: s for s in sel["sweep"]}
     lines += ["", f"| threshold (deg) | {res['split']} hit rate | {res['split']} false-trigger rate |"
               + (f" {sel['split']} hit rate | {sel['split']} false-trigger rate |" if sel else ""),
@@ -521,7 +645,8 @@ def combined_markdown(res: dict) -> str:
 
 
 def write_reports(res: dict, p: FeedbackParams) -> None:
-    headline = {k: res[k] for k in ("split", "angles", "reference_angles", "threshold_deg", "window_s", "corridor_sd",
+    headline = {k: res[k] for k in ("split", "angles", "reference_angles", "threshold_deg", "valgus_z", "landing_z", "trunk_z",
+                                    "before_detectors", "window_s", "corridor_sd",
                                     "percentile", "band", "unflagged_joints", "load_margin", "hit_rate", "false_trigger_rate", "clips_scored",
                                     "clips_failed", "goal")}
     headline["per_fault_hit_rate"] = {f: v["hit_rate"] for f, v in res["at_threshold"]["per_fault"].items()}
@@ -538,14 +663,32 @@ def write_reports(res: dict, p: FeedbackParams) -> None:
         headline["combined"] = {"hit_rate": c["hit_rate"], "false_trigger_rate": c["false_trigger_rate"],
                                 "selected_threshold_deg": (res["combined"].get("selection") or {}).get("selected_threshold_deg"),
                                 "per_fault_hit_rate": {f: v["hit_rate"] for f, v in c["per_fault"].items()}}
+        cs = res["combined"].get("selection")
+        if cs:
+            a = cs["at_selected"]
+            headline["combined"]["at_selected"] = {**cs["selected"], "split": res["split"], "hit_rate": a["hit_rate"],
+                                                   "false_trigger_rate": a["false_trigger_rate"],
+                                                   "selected_on": {k: cs["selected"][k] for k in ("hit_rate", "false_trigger_rate")},
+                                                   "per_fault_hit_rate": {f: v["hit_rate"] for f, v in a["per_fault"].items()}}
     Path(p.report).parent.mkdir(parents=True, exist_ok=True)
     Path(p.report).write_text(json.dumps(headline, indent=1))
     details = Path(p.report).with_name(Path(p.report).stem + "_details.json")   # feedback_details.json
     details.write_text(json.dumps(res, indent=1))
-    with open(p.plot, "w") as fh:
-        fh.write("threshold_deg,hit_rate,false_trigger_rate\n")
+    comb = {s["threshold_deg"]: s for s in (res.get("combined") or {}).get("sweep", [])}
+    with open(p.plot, "w") as fh:   # the fig. 7 of the TCN+GAT paper: rates vs threshold (+ OR the fault head)
+        fh.write("threshold_deg,hit_rate,false_trigger_rate" + (",combined_hit_rate,combined_false_trigger_rate" if comb else "")
+                 + "\n")
         for s in res["sweep"]:
-            fh.write(f"{s['threshold_deg']:g},{s['hit_rate']:.4f},{s['false_trigger_rate']:.4f}\n")
+            c = comb.get(s["threshold_deg"])
+            fh.write(f"{s['threshold_deg']:g},{s['hit_rate']:.4f},{s['false_trigger_rate']:.4f}"
+                     + (f",{c['hit_rate']:.4f},{c['false_trigger_rate']:.4f}" if c else "") + "\n")
+    with open(detector_plot(p), "w") as fh:   # per detector: its fault's hit rate and its false triggers vs z
+        fh.write(",".join(["z"] + [f"{d}_{k}" for d in DETECTORS for k in ("hit", "false")]) + "\n")
+        by = {(s["detector"], s["z"]): s for s in res["detector_sweep"]}
+        for z in sorted({s["z"] for s in res["detector_sweep"]}):
+            cells = [f"{by[d, z]['fault_hit_rate']:.4f},{by[d, z]['fault_false_trigger_rate']:.4f}"
+                     if (d, z) in by and by[d, z]["fault_hit_rate"] is not None else "," for d in DETECTORS]
+            fh.write(",".join([f"{z:g}"] + cells) + "\n")
     with open(per_fault_plot(p), "w") as fh:   # the per-fault DVC plot: <fault>_hit, <fault>_false per threshold
         fh.write(",".join(["threshold_deg"] + [f"{f}_{k}" for f in FAULT_JOINTS for k in ("hit", "false")]) + "\n")
         for s in res["sweep"]:
@@ -557,6 +700,15 @@ def write_reports(res: dict, p: FeedbackParams) -> None:
         md += "\n" + fault_head_markdown(res["fault_head"], res["split"], res["fault_head"]["bundle"])
         md += "\n" + combined_markdown(res)
     Path(p.markdown).write_text(md)
+
+
+def _z(z: float | None) -> str:
+    return "off" if z is None else f"{z:g}"
+
+
+def detector_plot(p: FeedbackParams) -> Path:
+    """reports/feedback_detectors_sweep.csv next to ``p.plot``."""
+    return Path(p.plot).with_name(Path(p.plot).stem.replace("_sweep", "") + "_detectors_sweep.csv")
 
 
 def per_fault_plot(p: FeedbackParams) -> Path:
@@ -575,31 +727,79 @@ def markdown(res: dict) -> str:
              f"joints; a faulty clip counts as a hit when one of its fault's joints is flagged, "
              f"biomech.feedback.FAULT_JOINTS; asymmetric landing also when the plate load flag fires: with both "
              f"feet down, the 95th percentile of |F1 - F2| / (F1 + F2) at least {res['load_margin']:g} above the "
-             f"clean training clips' of the class, clips with plates only). Clips scored: {res['clips_scored']} "
+             f"clean training clips' of the class, clips with plates only; knee valgus also when the landmark "
+             f"knee valgus angle is at least {_z(res['valgus_z'])} robust sd beyond the class's clean training clips, "
+             f"stiff landing when the plates' landing loading rate is {_z(res['landing_z'])} robust sd above them, "
+             f"trunk lean when the landmark trunk tilts from its starting posture {_z(res['trunk_z'])} sd beyond them: "
+             f"biomech.feedback.DETECTORS, section below). Clips scored: {res['clips_scored']} "
              f"({res['clips_failed']} failed: IK did not converge or no reference). The clip's labelled action "
              f"selects the reference.", "",
              f"At the chosen threshold **{res['threshold_deg']:g} deg**: hit rate **{res['hit_rate']:.1%}** "
              f"({sum(v['hits'] for v in at['per_fault'].values())}/{at['faulty_clips']} faulty clips), false-trigger "
              f"rate **{res['false_trigger_rate']:.1%}** ({at['false_triggers']}/{at['clean_clips']} clean clips, "
-             f"{at.get('load_false_triggers', 0)} of them by the load flag); "
-             f"goal (TCN+GAT paper) >= 91.5 % hits with <= 11.8 % false triggers.", "",
+             f"{at.get('load_false_triggers', 0)} of them by the load flag, {at.get('detector_false_triggers', 0)} by "
+             f"the detectors); goal (TCN+GAT paper) >= 91.5 % hits with <= 11.8 % false triggers. Without the "
+             f"detectors, at the same threshold: {res['before_detectors']['hit_rate']:.1%} / "
+             f"{res['before_detectors']['false_trigger_rate']:.1%}.", "",
              "Per fault type: hit rate over its faulty clips; false-trigger rate over the clean clips of the "
              "actions it exists for, flagged on the fault's joints.", "",
-             "| fault | clips | with plates | hits | hits on angles alone | hit rate | clean clips | false triggers "
-             "| false-trigger rate |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| fault | clips | with plates | hits | hits on angles alone | hits by its detector | hit rate | clean clips "
+             "| false triggers | false-trigger rate |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for f, v in at["per_fault"].items():
         lines.append(f"| {f} | {v['clips']} | {v.get('with_plates', '')} | {v['hits']} | {v.get('angle_hits', '')} | "
+                     f"{v.get('detector_hits', 0) if fault_detectors(f) else ''} | "
                      f"{v['hit_rate']:.1%} | {v['clean_clips']} | {v['false_triggers']} | {v['false_trigger_rate']:.1%} |")
     sel = res.get("selection")
     if sel:
-        lines += ["", f"Threshold chosen on the **{sel['split']}** split ({sel['clips_scored']} clips; {sel['rule']}): "
-                  f"{sel['selected_threshold_deg']:g} deg (params.yaml: {sel['params_threshold_deg']:g} deg).", "",
+        b = sel["selected"]
+        lines += ["", f"Settings chosen on the **{sel['split']}** split ({sel['clips_scored']} clips; {sel['rule']}): "
+                  f"{b['threshold_deg']:g} deg, valgus z {_z(b['valgus_z'])}, landing z {_z(b['landing_z'])}, trunk z {_z(b['trunk_z'])} ({sel['split']}: "
+                  f"{b['hit_rate']:.1%} / {b['false_trigger_rate']:.1%}; params.yaml: {sel['params']['threshold_deg']:g} deg, "
+                  f"{_z(sel['params']['valgus_angle'])}, {_z(sel['params']['landing_load_rate'])}, {_z(sel['params']['trunk_lean_change'])}). Its threshold sweep at the "
+                  f"params' z:", "",
                   f"| threshold (deg) | {sel['split']} hit rate | {sel['split']} false-trigger rate |", "|---:|---:|---:|"]
         lines += [f"| {s['threshold_deg']:g} | {s['hit_rate']:.1%} | {s['false_trigger_rate']:.1%} |" for s in sel["sweep"]]
     lines += ["", f"Threshold sweep ({res['split']}):", "", "| threshold (deg) | hit rate | false-trigger rate |", "|---:|---:|---:|"]
     for s in res["sweep"]:
         lines.append(f"| {s['threshold_deg']:g} | {s['hit_rate']:.1%} | {s['false_trigger_rate']:.1%} |")
+    return "\n".join(lines) + "\n" + "\n" + detectors_markdown(res)
+
+
+DETECTOR_MEANING = {
+    "valgus_angle": "the direction of the bent knee inwards of straight ahead (the pelvis' forward axis), deg: "
+                    "per leg, over its stance frames with the knee >= 20 % of the hip-ankle distance off the "
+                    "hip-ankle line, the angle of the summed offset; the larger leg (detector-like landmarks, as the "
+                    "IK gets them)",
+    "landing_load_rate": "the plates' peak total vertical force in the 0.3 s after a touchdown (body weights) over "
+                         "the time to it, median over the touchdowns (clips with plates; z on its log)",
+    "trunk_lean_change": "the 95th percentile of the trunk's tilt (hip centre to shoulder centre, in the pelvis' "
+                         "sagittal plane) away from its median over the first 0.2 s, either way, deg (landmarks)",
+}
+
+
+def detectors_markdown(res: dict) -> str:
+    """The scalar detectors: what each measures, the class references, the z sweep on test (and val)."""
+    lines = ["## Scalar detectors (biomech.feedback.DETECTORS)", "",
+             "Each is compared with the clean training clips of the class, as a robust z (median, 1.4826 MAD), only "
+             "for the classes whose training clips hold its fault (as the fault head's admissible faults):", ""]
+    lines += [f"* `{d}` ({DETECTOR_FAULTS[d]}): {DETECTOR_MEANING[d]}." for d in DETECTORS]
+    val = {(s["detector"], s["z"]): s for s in ((res.get("selection") or {}).get("detector_sweep") or [])}
+    vs = res.get("selection", {}).get("split", "val") if val else None
+    lines += ["", f"Sweep of each detector's z (the threshold and the other detector at the params' values): its "
+              f"fault's hit rate and false-trigger rate (clean clips of the fault's actions flagged for it), and the "
+              f"overall rates; {res['split']}" + (f" | {vs}" if vs else "") + ":", "",
+              "| detector | z | fault hit rate | fault false-trigger rate | hit rate | false-trigger rate |"
+              + (f" {vs} fault hit | {vs} fault false | {vs} hit | {vs} false |" if vs else ""),
+              "|---|---:|---:|---:|---:|---:|" + ("---:|---:|---:|---:|" if vs else "")]
+    for s in res["detector_sweep"]:
+        if s["fault_hit_rate"] is None:
+            continue
+        v = val.get((s["detector"], s["z"]))
+        lines.append(f"| {s['detector']} | {s['z']:g} | {s['fault_hit_rate']:.1%} | {s['fault_false_trigger_rate']:.1%} | "
+                     f"{s['hit_rate']:.1%} | {s['false_trigger_rate']:.1%} |"
+                     + (f" {v['fault_hit_rate']:.1%} | {v['fault_false_trigger_rate']:.1%} | {v['hit_rate']:.1%} | "
+                        f"{v['false_trigger_rate']:.1%} |" if v and v["fault_hit_rate"] is not None else ""))
     return "\n".join(lines) + "\n"
 
 

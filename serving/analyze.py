@@ -86,6 +86,29 @@ def unwrapped_degrees(ik) -> np.ndarray:
     return deg
 
 
+def feedback_landmarks(lm: dict) -> dict | None:
+    """The video's world landmarks as the valgus detector takes them (``biomech.feedback.prepare_landmarks``:
+    the IK's preprocessing, on the angles' clock); None when too few frames have a pose."""
+    from biomech.feedback import FeedbackError, prepare_landmarks
+
+    try:
+        t, pts = prepare_landmarks(lm["time"], lm["world"], lm["info"]["fps"] or 30.0)
+    except FeedbackError:
+        return None
+    return {"time": t, "points": pts}
+
+
+def clip_segments(segments: list, duration_s: float) -> list:
+    """The recognizer's segments cut to the video: a window runs past the last frame (a 1.28 s window on a
+    0.67 s clip), so each ``t_end_s`` is at most ``duration_s`` and segments starting after it are dropped."""
+    out = []
+    for s in segments:
+        if s.t_start_s >= duration_s:
+            continue
+        out.append(s.model_copy(update={"t_end_s": min(s.t_end_s, round(duration_s, 4))}))
+    return out
+
+
 class _Streaming:
     """landmarks_from_video's per-frame hook: new frames to the IK process (`serving.ik_stream`) while
     MediaPipe goes on, and the progress (frames detected, expected) to `progress(done, total)`."""
@@ -187,6 +210,8 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
                                            time=encode_plain(grf["time"]), force=encode_plain(grf["force"]),
                                            cop=encode_plain(grf["cop"]), free_moment=encode_plain(grf["free_moment"])))
     rec = recognize_many(bundle, [req])[0]
+    fps = info["fps"] or 30.0
+    rec = rec.model_copy(update={"segments": clip_segments(rec.segments, float(lm["time"][-1]) + 1.0 / fps)})
     timings["recognize_s"] = time.perf_counter() - t1
 
     t1 = time.perf_counter()
@@ -227,7 +252,7 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
                        "sides": sides if sorted(sides) == ["l", "r"] else None}
     fb = segment_feedback(bundle, t_ik, {c: deg[:, i] for i, c in enumerate(COORDINATES)},
                           [(g.action, g.t_start_s, g.t_end_s) for g in rec.segments], mom.time, mom.moments,
-                          load_plates)
+                          load_plates, feedback_landmarks(lm))
     timings["feedback_s"] = time.perf_counter() - t1
     timings["total_s"] = time.perf_counter() - t0
     timings = {k: round(v, 3) for k, v in timings.items()}

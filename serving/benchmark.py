@@ -27,8 +27,9 @@ the start of each figure is printed beside it):
   ``--analyze-only`` runs just that (no ``--clip`` needed);
 * with ``--bundle``: in-process (no HTTP) request validation (JSON lists / base64), the preprocess
   stage's path (serving.windows -> preprocessing.clip.process_recording, sync on / off) with its
-  per-step timings (sync, IMU, plates, landmarks, targets, windows) and the model call, each p50;
-  ``--in-process-only`` runs just that (no server: ``--url`` unused).
+  per-step timings (sync, IMU, plates, landmarks, targets, windows), the model call and the
+  response, each p50, and a cProfile of whole requests (CPU ms per request of each library step,
+  ``PROFILED``: where the time goes); ``--in-process-only`` runs just that (no server: ``--url`` unused).
 """
 from __future__ import annotations
 
@@ -175,7 +176,7 @@ def in_process(bundle_dir: str, clip: str, n: int) -> dict:
 
     from preprocessing.clip import process_recording
     from serving.bundle import load_bundle
-    from serving.inference import run_model, to_recording
+    from serving.inference import _response, run_model, to_recording
     from serving.schemas import RecognizeRequest
     from serving.windows import recording_windows, request_params, streams, warm_up
 
@@ -196,6 +197,62 @@ def in_process(bundle_dir: str, clip: str, n: int) -> dict:
         out[key + "_steps"] = {k[:-2]: round(1e3 * float(np.median([s[k] for s in steps])), 2)
                                for k in ("sync_s", "imu_s", "grf_s", "landmarks_s", "targets_s", "windows_s")}
     out["model"] = _p50(lambda: run_model(b, [w]), n)
+    r = RecognizeRequest.model_validate(req)
+    o = run_model(b, [w])[0]
+    out["response"] = _p50(lambda: _response(b, r, w, o).model_dump_json(), n)
+    out["profile_sync"] = profile_request(b, {**req, "synchronise": True}, n)
+    return out
+
+
+PROFILED = (   # (label, module path suffix, function): where a /recognize request's CPU goes
+    ("validation (pydantic, base64)", "pydantic/main.py", "model_validate"),
+    ("preprocessing (process_recording)", "preprocessing/clip.py", "process_recording"),
+    ("  clock offsets (recover_offsets)", "preprocessing/sync.py", "recover_offsets"),
+    ("    cross-correlation", "sigproc/sync.py", "estimate_offset_xcorr"),
+    ("    DTW refinement", "sigproc/sync.py", "refine_offset_dtw"),
+    ("  cubic spline fits (Resampler)", "sigproc/gaps.py", "__init__"),
+    ("  spline evaluations", "sigproc/gaps.py", "__call__"),
+    ("  Butterworth (butter_lowpass)", "sigproc/filters.py", "butter_lowpass"),
+    ("  IQR outliers (block_iqr_outliers)", "preprocessing/clip.py", "block_iqr_outliers"),
+    ("  outlier fill (_fill_nan)", "preprocessing/clip.py", "_fill_nan"),
+    ("  attitude (complementary)", "sigproc/attitude.py", "complementary_attitude_multi"),
+    ("  Euler angles", "sigproc/attitude.py", "to_euler"),
+    ("  Kalman/RTS smoother", "sigproc/filters.py", "kalman_rts_smooth"),
+    ("  landmarks on the timeline", "preprocessing/clip.py", "landmarks_on_timeline"),
+    ("  view normalisation", "sigproc/normalize.py", "normalize_view"),
+    ("  phases", "sigproc/phases.py", "segment_phases"),
+    ("z-scores (bundle scalers)", "serving/bundle.py", "scaled"),
+    ("model forward (run_model)", "serving/inference.py", "run_model"),
+    ("response (probabilities, segments)", "serving/inference.py", "_response"),
+)
+
+
+def profile_request(bundle, req: dict, n: int) -> dict:
+    """cProfile of ``n`` whole in-process requests (validation -> recognize_many -> response JSON):
+    cumulative CPU ms per request of the steps in :data:`PROFILED` (the profiler's own overhead
+    included, so the shares matter more than the sums) and the total."""
+    import cProfile
+    import pstats
+
+    from serving.inference import recognize_many
+    from serving.schemas import RecognizeRequest
+
+    def once():
+        recognize_many(bundle, [RecognizeRequest.model_validate(req)])[0].model_dump_json()
+
+    once()
+    prof = cProfile.Profile(time.thread_time)   # CPU time of this thread: waiting for a core is not counted
+    t = time.thread_time()
+    prof.enable()
+    for _ in range(n):
+        once()
+    prof.disable()
+    total = 1e3 * (time.thread_time() - t) / n
+    stats = pstats.Stats(prof).stats
+    out = {"total (profiled)": round(total, 2)}
+    for label, path, fn in PROFILED:
+        ct = sum(v[3] for (f, _, name), v in stats.items() if name == fn and f.endswith(path))
+        out[label] = round(1e3 * ct / n, 2)
     return out
 
 
@@ -317,7 +374,11 @@ def summary(res: dict) -> str:
                          f" + IK process {cpu.get('ik_process')} (2 cores: overlapped when one is free)")
     if "in_process_p50_ms" in res:
         for k, v in res["in_process_p50_ms"].items():
-            lines.append(f"  in-process p50 ms (wall / CPU) {k:<24} {v}")
+            if k == "profile_sync":
+                lines.append("  in-process cProfile, one window, sync on: CPU ms per request (cumulative, profiler overhead included)")
+                lines += [f"    {label:<44} {ms}" for label, ms in v.items()]
+            else:
+                lines.append(f"  in-process p50 ms (wall / CPU) {k:<24} {v}")
     lines.append(f"  load average (1, 5, 15 min) at the start / end: {res.get('load_average')} / {res.get('load_average_end')}")
     return "\n".join(lines)
 

@@ -16,17 +16,18 @@ NO_REFERENCE = "no reference movements in this bento (package built without `pyt
 
 
 def segment_feedback(bundle, time, angles: dict, segments, moment_time=None, moments=None,
-                     plates: dict | None = None) -> list[SegmentFeedback]:
+                     plates: dict | None = None, landmarks: dict | None = None) -> list[SegmentFeedback]:
     """Feedback per (action, t_start_s, t_end_s) segment; every segment is skipped (with the reason)
     when the bundle carries no reference. ``plates``: {"time", "force_y" (T, 2) N, "mass_kg", "sides"}
-    for the load flag (``biomech.feedback.feedback_for_segments``)."""
+    for the load flag and the landing detector; ``landmarks``: {"time", "points"} of
+    ``biomech.feedback.prepare_landmarks`` for the valgus detector (``biomech.feedback.feedback_for_segments``)."""
     from biomech.feedback import feedback_for_segments
 
     segments = [(s[0], float(s[1]), float(s[2])) for s in segments]
     if not bundle.references:
         return [SegmentFeedback(action=a, t_start_s=t0, t_end_s=t1, skipped=NO_REFERENCE) for a, t0, t1 in segments]
     out = feedback_for_segments(bundle.references, bundle.feedback_settings or {}, np.asarray(time, dtype=float),
-                                angles, segments, moment_time, moments, plates)
+                                angles, segments, moment_time, moments, plates, landmarks)
     return [SegmentFeedback.model_validate(x) for x in out]
 
 

@@ -350,6 +350,19 @@ class LoadFlag(_Model):
     double_support_s: float = Field(description="time with both feet down in the segment, s")
 
 
+class DetectorFlag(_Model):
+    value: float = Field(description="valgus_angle: direction of the bent knee inwards of straight ahead, deg "
+                                     "(landmarks); landing_load_rate: peak vertical plate force after touchdown "
+                                     "over the time to it, body weights / s (plates); trunk_lean_change: the trunk's tilt "
+                                     "from its starting posture, 95th percentile, deg (landmarks)")
+    reference_median: float = Field(description="the class's clean training clips' median (landing_load_rate: "
+                                                "of the natural log)")
+    reference_sd: float = Field(description="their robust sd (1.4826 MAD), on the same scale")
+    z: float = Field(description="(value - median) / sd towards the fault")
+    z_threshold: Optional[float] = Field(description="flagged at z >= this (None: the detector is off)")
+    flagged: bool
+
+
 class SegmentFeedback(_Model):
     action: str
     t_start_s: float
@@ -366,6 +379,9 @@ class SegmentFeedback(_Model):
     valgus: Optional[ValgusFlag] = Field(None, description="None: no moments given")
     load: Optional[LoadFlag] = Field(None, description="plate load share; None: no plates, no double support "
                                                        "or no load reference for the class")
+    detectors: dict[str, DetectorFlag] = Field(default_factory=dict, description="scalar detectors measured "
+                                               "(biomech.feedback.DETECTORS): valgus_angle, landing_load_rate, "
+                                               "trunk_lean_change")
     messages: list[str] = Field(default_factory=list, description="what to correct, in words")
 
 

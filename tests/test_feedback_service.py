@@ -25,7 +25,8 @@ from .preprocess_fixtures import CFG, PRO, build_raw, build_run
 from .test_serving_service import REPO, _env, _serve, _stop
 
 SETTINGS = {"threshold_deg": 9.0, "knee_rmse_deg": 5.0, "valgus_moment_nm": 40.0, "band": None, "window_s": 0.2,
-            "corridor_sd": 2.0, "percentile": 95.0, "unflagged_joints": [], "load_margin": 0.15}
+            "corridor_sd": 2.0, "percentile": 95.0, "unflagged_joints": [], "load_margin": 0.15,
+            "valgus_z": 1.0, "landing_z": 1.5, "trunk_z": None}
 SQUATS = [("none", 11), ("none", 12), ("none", 13), ("none", 14), ("shallow_squat", 15), ("none", 16)]
 
 

@@ -121,6 +121,9 @@ def test_analyze_task_reports_progress_and_equals_analyze(served):  # noqa: F811
     with open(video, "rb") as fh:                       # the plain endpoint: the same answer
         plain = httpx.post(served + "/analyze", files={"video": fh}, data=_form(60), timeout=300).json()
     assert out["recognition"]["segments"] == plain["recognition"]["segments"]
+    duration = plain["video"]["frames"] / plain["video"]["fps"]      # 60 frames: shorter than a 1.28 s window
+    assert plain["recognition"]["segments"][-1]["t_end_s"] <= duration + 1e-3, (plain["recognition"]["segments"], duration)
+    assert all(f["t_end_s"] <= duration + 1e-3 for f in plain["feedback"])
     for j, v in plain["angles"]["values"].items():
         np.testing.assert_allclose(np.array(out["angles"]["values"][j], dtype=float), np.array(v, dtype=float),
                                    atol=1e-6, err_msg=j)
