@@ -45,6 +45,10 @@ def masked_accuracy(tr, split, K: int, view: str) -> float:
     return M.accuracy(split.label, predict(tr, split, K, transform=lambda b: mask_modalities(b, keep))["log_prob"])
 
 
+def _f(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
 def baseline_dir(root: Path, name: str, k: int) -> Path:
     return root / "train" / name if k == 0 else root / "seeds" / name / f"seed_{k}"
 
@@ -97,10 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         m = train_seed(a.model, overrides, k, a.data, out, a.threads)
         tr = load_trained(out)
         lp, vlp = predict(tr, test, K)["log_prob"], predict(tr, val, K)["log_prob"]
-        row = {"seed": k, "val_acc": M.accuracy(val.label, vlp), "val_nll": m["val_nll"],
+        row = {"seed": k, "val_acc": M.accuracy(val.label, vlp), "val_nll": m.get("val_nll", float(-vlp[np.arange(len(val.label)), val.label].mean())),
                "val_fault_f1": m.get("val_fault_macro_f1"), "test_acc": M.accuracy(test.label, lp),
                "test_fault_f1": m.get("test_fault_macro_f1"), "errors": int((lp.argmax(1) != test.label).sum()),
-               "seconds": m["seconds"], "best_epoch": m["best_epoch"]}
+               "seconds": m["seconds"], "best_epoch": m.get("best_epoch")}
         for view in MASKED_VIEWS:
             for name, split in (("val", val), ("test", test)):
                 row[f"{name}_{view}_acc"] = masked_accuracy(tr, split, K, view)
@@ -111,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             row["mcnemar"] = M.mcnemar_exact(lp.argmax(1) == test.label, blp.argmax(1) == test.label)
         rows.append(row)
         mc = row.get("mcnemar", {})
-        print(f"{a.variant} seed {k}: val acc {row['val_acc']:.4f} nll {row['val_nll']:.4f} fault {row['val_fault_f1']:.3f} | "
-              f"test acc {row['test_acc']:.4f} ({row['errors']} err) fault {row['test_fault_f1']:.3f} | "
+        print(f"{a.variant} seed {k}: val acc {row['val_acc']:.4f} nll {row['val_nll']:.4f} fault {_f(row['val_fault_f1'])} | "
+              f"test acc {row['test_acc']:.4f} ({row['errors']} err) fault {_f(row['test_fault_f1'])} | "
               f"{a.baseline} {row.get('baseline_acc', float('nan')):.4f} McNemar {mc.get('a_only')}/{mc.get('b_only')} "
               f"p={mc.get('p_value', float('nan')):.3g} | {row['seconds']:.0f} s, best epoch {row['best_epoch']} | "
               f"landmarks-only val {row['val_landmarks_only_acc']:.4f} test {row['test_landmarks_only_acc']:.4f}, "
