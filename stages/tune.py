@@ -6,16 +6,21 @@
 
 What is tuned: the search space `tune.spaces.<arch>` of params.yaml (keys relative to
 `train.archs.<arch>`: model builder arguments and `train.<setting>`), n_trials / timeout per worker
-and profile, the metric `tune.metric` (params.yaml: `val_nll_fault`, minimised: the validation action
-negative log-likelihood + 1 - the validation fault macro-F1; macro-F1 is saturated near 1 on the
-default data and cannot rank trials). `--keep-trials DIR` keeps the completed trainings.
+and profile, the metric `tune.metric` (params.yaml: `val_nll_fault_masked`, minimised: the validation
+action NLL + 1 - the validation fault macro-F1 + the action NLL with IMU and GRF masked + the action
+NLL with the IMU masked, training.tasks.nll_fault_masked; every trial trains with
+`train.val_views` on, so both masked views are scored per epoch and at the end).
+`--keep-trials DIR` keeps the completed trainings.
 Seeded TPE (seed `tune.seed + worker`), median pruning on the epoch-level value of the same metric.
 Trial 0 is the current training config (`tune.enqueue_current`), so the study's own numbers say
-whether tuning improved on it. Each trial is an MLflow run nested under one run per worker.
+whether tuning improved on it; with a tuned file applied, trial 1 is params.yaml's untuned config.
+Each trial is an MLflow run nested under one run per worker.
 
-Writes (every worker, from the whole study): `params/tuned/<arch>.yaml` (the best trial's values;
-the train stage deep-merges it over `train.archs.<arch>` on the same profile: the tuned values win)
-and `reports/tune/<arch>.json` (best vs current, trial counts, workers). `--no-export` skips both.
+Writes (every worker, from the whole study): `reports/tune/<arch>.json` (best vs current vs untuned,
+the floor check, trial counts, workers) and, when the best is adopted (it beat trial 0 and its
+`tune.floor` figure is not below the untuned config's), `params/tuned/<arch>.yaml` (the best
+trial's values; the train stage deep-merges it over `train.archs.<arch>` on the same profile: the
+tuned values win). `--no-export` skips both.
 """
 from __future__ import annotations
 
