@@ -319,7 +319,28 @@ def _details_md(reports: dict, summary: dict) -> list[str]:
                 w, c = pr["window"], pr["clip"]
                 L.append(f"| {role} `{m['b']}` | {pr['pair']} | {w['a_only']} / {w['b_only']} / {w['p_value']:.3g} | "
                          f"{c['a_only']} / {c['b_only']} / {c['p_value']:.3g} |")
+        L += _power_md(sig["mcnemar"])
     return L
+
+
+def _power_md(mcnemar: dict) -> list[str]:
+    """What the paired test can show at this test size (evaluation.power)."""
+    L = []
+    for role, m in mcnemar.items():
+        pw = (m or {}).get("power")
+        if not pw:
+            continue
+        need = pw["windows_needed"]
+        mdg = pw["min_detectable_gap"]
+        gap = f"{100 * mdg:.1f} points" if np.isfinite(mdg) else "none (too few windows)"
+        n_txt = lambda k: "-" if need.get(k) is None else f"{need[k]:,} ({need[k] / pw['n']:.1f} x)"  # noqa: E731
+        L.append(f"- Power vs {role} `{m['b']}` (exact McNemar, alpha {pw['alpha']:g}, {pw['power']:.0%}, windows taken "
+                 f"as independent): on {pw['n']} windows ({pw['n_athletes']} athletes), the champion right alone on "
+                 f"{pw['p_a_only']:.2%} of them, `{m['b']}` on {pw['p_b_only']:.2%} (means over the pairs; observed gap "
+                 f"{100 * pw['observed_gap']:+.2f} points). Holding the latter, the smallest true gap found is {gap}; "
+                 f"a 1-point gap needs {n_txt('0.01')} windows, a 0.5-point gap {n_txt('0.005')}. Design effect "
+                 f"of the athletes over the pooled pairs: {pw['design_effect_athletes']:.2f} (multiply the windows by it).")
+    return [""] + L if L else []
 
 
 def _azimuth_md(az: dict, sweep: dict | None) -> list[str]:

@@ -46,6 +46,7 @@ from tqdm import tqdm
 from biomech.conventions import IMU_SENSORS, MODALITIES
 from evaluation import metrics as M
 from evaluation.predict import Split, Trained, load_split, load_trained, predict
+from preprocessing.dataset import mask_modalities  # shared with training's masked validation views
 from sigproc.gaps import resample_uniform
 
 __all__ = ["RobustnessParams", "occlude_landmarks", "drop_frames", "drop_imu_sensors", "shift_clock",
@@ -175,20 +176,6 @@ def shift_clock(batch: Batch, modality: str, shift_ms: float, rate_hz: float) ->
     out = out.reshape(T, B, *x.shape[2:]).transpose(1, 0, *range(2, x.dim()))
     # the held edge beyond one sample (resample_uniform extrapolates one period) is the first/last value
     return {**batch, modality: torch.from_numpy(np.ascontiguousarray(out)).to(x.dtype)}
-
-
-def mask_modalities(batch: Batch, keep: Sequence[str]) -> Batch:
-    """Only the modalities ``keep`` present (the others zeroed, mask False), as at inference time
-    without those sensors."""
-    mask = batch["modality_mask"].clone()
-    out = dict(batch)
-    for m in MODALITIES:
-        if m not in keep:
-            mask[:, MI[m]] = False
-            if m in out and m != "video":
-                out[m] = torch.zeros_like(out[m])
-    out["modality_mask"] = mask
-    return out
 
 
 def _lost_frames(fraction: float, n_frames: int) -> int:

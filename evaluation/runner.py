@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from evaluation import agreement, metrics as M
+from evaluation import agreement, metrics as M, power as PW
 from evaluation.benchmark import model_cost
 from evaluation.params import EvaluateParams
 from evaluation.predict import Split, Trained, find_trained, load_split, load_trained, predict, predict_torque
@@ -118,12 +118,26 @@ def seed_significance(a: str, b: str, preds: dict, test: Split) -> dict:
     """McNemar (exact) of model a vs b on the test windows and clips: the first runs (the pipeline's
     own training) and every seed pair (k-th run of a vs k-th run of b)."""
     pa, pb = preds[a], preds[b]
-    pairs = []
+    pairs, ca, cb = [], [], []
     for k in range(min(len(pa), len(pb))):
         wa, wb = pa[k]["log_prob"].argmax(1) == test.label, pb[k]["log_prob"].argmax(1) == test.label
+        ca.append(wa), cb.append(wb)
         pairs.append({"pair": k, "window": M.mcnemar_exact(wa, wb),
                       "clip": M.mcnemar_exact(_clip_correct(pa[k], test), _clip_correct(pb[k], test))})
-    return {"a": a, "b": b, "n_pairs": len(pairs), "pairs": pairs}
+    return {"a": a, "b": b, "n_pairs": len(pairs), "pairs": pairs, "power": _power(pairs, ca, cb, test)}
+
+
+def _power(pairs: list[dict], ca: list, cb: list, test: Split) -> dict | None:
+    """What this test size can show (evaluation.power): from the pairs' mean discordant counts, the
+    smallest gap found 80 % of the time and the windows a 0.5 / 1 point gap needs; the design effect
+    of the athletes over the pooled pairs."""
+    if not pairs or len(test) == 0:
+        return None
+    out = PW.power_summary(len(test), [p["window"]["a_only"] for p in pairs], [p["window"]["b_only"] for p in pairs])
+    out["design_effect_athletes"] = PW.design_effect(np.concatenate(ca), np.concatenate(cb),
+                                                     np.tile(test.meta["athlete_id"], len(pairs)))
+    out["n_athletes"] = int(len(set(test.meta["athlete_id"].tolist())))
+    return out
 
 
 def rotation_check(trained: Trained, test: Split, data_dir: Path, info: dict, angles_deg: list[float],

@@ -8,9 +8,26 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
+from biomech.conventions import MODALITIES
+
 DEFAULT_ROOT = Path("data/processed/synth")
 _FLOAT = ("landmarks", "imu", "grf", "angles", "root", "moments", "anthro")
 _LONG = ("label", "frame_label", "phase", "fault")
+
+
+def mask_modalities(batch: dict[str, torch.Tensor], keep) -> dict[str, torch.Tensor]:
+    """Only the modalities ``keep`` present (the others zeroed, mask False), as at inference time
+    without those sensors (the robustness stage's modality masking and the training loop's masked
+    validation views, ``train.val_views``). A new dict; video is left as it is (its mask says absent)."""
+    mask = batch["modality_mask"].clone()
+    out = dict(batch)
+    for i, m in enumerate(MODALITIES):
+        if m not in keep:
+            mask[:, i] = False
+            if m in out and m != "video":
+                out[m] = torch.zeros_like(out[m])
+    out["modality_mask"] = mask
+    return out
 
 
 class WindowDataset(Dataset):

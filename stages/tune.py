@@ -6,16 +6,21 @@
 
 What is tuned: the search space `tune.spaces.<arch>` of params.yaml (keys relative to
 `train.archs.<arch>`: model builder arguments and `train.<setting>`), n_trials / timeout per worker
-and profile, the metric `tune.metric` (params.yaml: `val_nll_fault`, minimised: the validation action
-negative log-likelihood + 1 - the validation fault macro-F1; macro-F1 is saturated near 1 on the
-default data and cannot rank trials). `--keep-trials DIR` keeps the completed trainings.
+and profile, the metric `tune.metric` (params.yaml: `val_nll_fault_masked`, minimised: the validation
+action NLL + 1 - the validation fault macro-F1 + the action NLL with IMU and GRF masked + the action
+NLL with the IMU masked, training.tasks.nll_fault_masked; every trial trains with
+`train.val_views` on, so both masked views are scored per epoch and at the end).
+`--keep-trials DIR` keeps the completed trainings.
 Seeded TPE (seed `tune.seed + worker`), median pruning on the epoch-level value of the same metric.
 Trial 0 is the current training config (`tune.enqueue_current`), so the study's own numbers say
-whether tuning improved on it. Each trial is an MLflow run nested under one run per worker.
+whether tuning improved on it; with a tuned file applied, trial 1 is params.yaml's untuned config.
+Each trial is an MLflow run nested under one run per worker.
 
-Writes (every worker, from the whole study): `params/tuned/<arch>.yaml` (the best trial's values;
-the train stage deep-merges it over `train.archs.<arch>` on the same profile: the tuned values win)
-and `reports/tune/<arch>.json` (best vs current, trial counts, workers). `--no-export` skips both.
+Writes (every worker, from the whole study): `reports/tune/<arch>.json` (best vs current vs untuned,
+the floor check, trial counts, workers) and, when the best is adopted (it beat trial 0 and its
+`tune.floor` figure is not below the untuned config's), `params/tuned/<arch>.yaml` (the best
+trial's values; the train stage deep-merges it over `train.archs.<arch>` on the same profile: the
+tuned values win). `--no-export` skips both.
 """
 from __future__ import annotations
 
@@ -90,7 +95,30 @@ def trial_record(t) -> dict:
     return {"number": t.number, "value": t.value, "params": dict(t.params), **dict(t.user_attrs)}
 
 
-def study_report(study, name: str, profile: str, metric: str, direction: str, storage: str) -> dict:
+def seed_mean(t, key: str) -> float | None:
+    """``key``'s mean over the trial's seeds (``<key>_per_seed``; the first seed's value without it)."""
+    vals = t.user_attrs.get(f"{key}_per_seed")
+    if vals:
+        return sum(vals) / len(vals)
+    v = t.user_attrs.get(key)
+    return None if v is None else float(v)
+
+
+def check_floor(best, ref, floor: str | None) -> dict | None:
+    """{"metric", "best", "reference", "reference_trial", "ok"}: the best trial's ``floor`` figure
+    (mean over seeds) against the reference trial's (the untuned config; the current one when no
+    tuned file was applied); None without a floor."""
+    if floor is None:
+        return None
+    b, r = (seed_mean(best, floor) if best is not None else None), (seed_mean(ref, floor) if ref is not None else None)
+    return {"metric": floor, "best": b, "reference": r, "reference_trial": None if ref is None else ref.number,
+            "ok": None if b is None or r is None else b >= r}
+
+
+def study_report(study, name: str, profile: str, metric: str, direction: str, storage: str,
+                 floor: str | None = None) -> dict:
+    """Best vs current (trial 0) vs untuned, and ``adopt``: the best trial beat the current config on
+    the metric and (with a ``floor``) does not fall below the untuned config's floor figure."""
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
@@ -99,21 +127,26 @@ def study_report(study, name: str, profile: str, metric: str, direction: str, st
                                                                          TrialState.FAIL)}
     best = study.best_trial if done else None
     base = next((t for t in done if t.user_attrs.get("baseline")), None)
+    untuned = next((t for t in done if t.user_attrs.get("untuned")), None)
     sign = -1 if direction == "minimize" else 1
     improved = None
     if best is not None and base is not None:
         improved = best.number != base.number and sign * (best.value - base.value) > 0
+    guard = check_floor(best, untuned or base, floor)
+    adopt = bool(improved) and (guard is None or bool(guard["ok"]))
     return {"arch": name, "profile": profile, "study": study.study_name, "storage": redact(storage),
             "metric": metric, "direction": direction, "trials": count,
             "workers": sorted({str(t.user_attrs.get("worker")) for t in trials if "worker" in t.user_attrs}),
             "best": trial_record(best) if best else None, "current": trial_record(base) if base else None,
-            "improved": improved}
+            "untuned": trial_record(untuned) if untuned else None, "improved": improved, "floor": guard,
+            "adopt": adopt}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     name = args.arch
     from stages import train as train_stage
+    from training.tasks import MASKED_VIEWS
     from tuning.space import SpaceError, parse_space
 
     try:
@@ -142,9 +175,15 @@ def main(argv: list[str] | None = None) -> int:
     if n_trials:
         if tp.enqueue_current and not study.get_trials(deepcopy=False):
             _enqueue_current(study, baseline, space, name)
+            _, p_un, _, cfg_un = train_stage.load_params(name, tuned_dir=None)
+            untuned = current_values(space, p_un, arch, cfg_un, name)
+            if untuned != baseline:  # a tuned file is applied now: params.yaml's own values next
+                _enqueue_current(study, untuned, space, name, "untuned")
+        # every trial is also scored with sensors masked (floor, val_nll_fault_masked)
+        fixed = deep_merge(tp.fixed, {"train": {"val_views": list(MASKED_VIEWS)}})
 
         def config_for(overrides: dict):
-            return train_stage.load_params(name, extra=deep_merge(tp.fixed, overrides), tuned_dir=None)[1:]
+            return train_stage.load_params(name, extra=deep_merge(fixed, overrides), tuned_dir=None)[1:]
 
         try:
             _optimize(study, name, space, config_for, data_dir, tp, profile, n_trials, args.timeout or tp.timeout_s,
@@ -152,17 +191,25 @@ def main(argv: list[str] | None = None) -> int:
         except ParamsError as exc:  # a suggested value the config validation rejects (space vs pydantic bounds)
             print(f"tune: invalid trial parameters:\n{exc}", file=sys.stderr)
             return 2
-    report = study_report(study, name, profile, tp.metric, tp.direction, url)
+    report = study_report(study, name, profile, tp.metric, tp.direction, url, tp.floor)
     if report["best"] is None:
         print(f"tune: no complete trial in study {study.study_name!r} ({report['trials']})", file=sys.stderr)
         return 1
     if not args.no_export:
         export(report)
-    cur, best = report["current"], report["best"]
+    cur, best, g = report["current"], report["best"], report["floor"]
     before = f"current (trial {cur['number']}) {cur['value']:.4f}, " if cur else ""
-    print(f"tune: {name} {tp.metric}: {before}best (trial {best['number']}) {best['value']:.4f}; "
-          f"trials {report['trials']}", file=sys.stderr)
+    floor = ""
+    if g is not None:
+        floor = (f"; floor {g['metric']} best {_fmt(g['best'])} vs trial {g['reference_trial']} "
+                 f"{_fmt(g['reference'])}")
+    print(f"tune: {name} {tp.metric}: {before}best (trial {best['number']}) {best['value']:.4f}{floor}; "
+          f"adopt {report['adopt']}; trials {report['trials']}", file=sys.stderr)
     return 0
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
 
 
 def _open_study(url: str, study_name: str, tp, args):
@@ -181,13 +228,16 @@ def _open_study(url: str, study_name: str, tp, args):
                       tp.pruner.n_startup_trials, tp.pruner.n_warmup_steps)
 
 
-def _enqueue_current(study, baseline: dict, space: dict, name: str) -> None:
-    outside = [k for k, v in baseline.items() if not in_space(v, space[k])]
+def _enqueue_current(study, values: dict, space: dict, name: str, role: str = "baseline") -> None:
+    """Enqueue ``values`` tagged ``role`` (user attr): "baseline" (trial 0, the current config) or
+    "untuned" (params.yaml without params/tuned/<arch>.yaml)."""
+    outside = [k for k, v in values.items() if not in_space(v, space[k])]
+    what = "current" if role == "baseline" else role
     if outside:
-        print(f"tune: the current values of {outside} lie outside tune.spaces.{name}: trial 0 is not the "
-              "current config (widen the space to compare against it)", file=sys.stderr)
+        print(f"tune: the {what} values of {outside} lie outside tune.spaces.{name}: the {what} config is not a "
+              "trial (widen the space to compare against it)", file=sys.stderr)
         return
-    study.enqueue_trial(baseline, user_attrs={"baseline": True}, skip_if_exists=True)
+    study.enqueue_trial(values, user_attrs={role: True}, skip_if_exists=True)
 
 
 def _optimize(study, name: str, space: dict, config_for, data_dir: Path, tp, profile: str, n_trials: int,
@@ -212,19 +262,28 @@ def _optimize(study, name: str, space: dict, config_for, data_dir: Path, tp, pro
 
 
 def export(report: dict) -> None:
-    """params/tuned/<arch>.yaml (the best trial's values) and reports/tune/<arch>.json."""
+    """reports/tune/<arch>.json, and params/tuned/<arch>.yaml (the best trial's values) when the best is
+    adopted (report["adopt"]); otherwise the tuned file is left as it is (training keeps its config)."""
     from tuning.best import write_tuned
     from tuning.space import to_overrides
 
-    b, name = report["best"], report["arch"]
-    path = write_tuned(name, {"profile": report["profile"], "study": report["study"], "metric": report["metric"],
-                              "direction": report["direction"], "best_value": b["value"], "best_trial": b["number"],
-                              "trials": report["trials"], "adopt": bool(report["improved"]),
-                              "params": to_overrides(b["params"])})
+    b, name, g = report["best"], report["arch"], report["floor"]
+    wrote = []
+    if report["adopt"]:
+        floor = {} if g is None else {"floor": {k: g[k] for k in ("metric", "best", "reference", "reference_trial")}}
+        wrote.append(write_tuned(name, {"profile": report["profile"], "study": report["study"],
+                                        "metric": report["metric"], "direction": report["direction"],
+                                        "best_value": b["value"], "best_trial": b["number"],
+                                        "trials": report["trials"], "adopt": True, **floor,
+                                        "params": to_overrides(b["params"])}))
+    else:
+        print(f"tune: best trial {b['number']} not adopted (improved on the current config: {report['improved']}; "
+              f"floor: {g}); params/tuned/{name}.yaml left as it is", file=sys.stderr)
     out = REPORT_DIR / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1, default=str) + "\n")
-    print(f"tune: wrote {path} and {out}", file=sys.stderr)
+    wrote.append(out)
+    print(f"tune: wrote {' and '.join(map(str, wrote))}", file=sys.stderr)
 
 
 def _tracking(tp, name: str, profile: str, study_name: str, me: str, data_dir: Path):

@@ -153,6 +153,11 @@ def test_trained_fixture_evaluates_above_chance(evaluated):
         assert r["val"]["window"]["macro_f1"] == pytest.approx(r["train_metrics"]["val_macro_f1"])
     assert s["significance"]["roles"]["single_modality"] == "features_svm"
     assert s["significance"]["mcnemar"]["single_modality"]["n_pairs"] == 1
+    # what the paired test can show at this size: computed from the pair's own counts
+    mc = s["significance"]["mcnemar"]["single_modality"]
+    pw, w = mc["power"], mc["pairs"][0]["window"]
+    assert pw["n"] == w["n"] == s["n_test"] and pw["p_a_only"] == pytest.approx(w["a_only"] / w["n"])
+    assert pw["min_detectable_gap"] > 0.0 and pw["n_athletes"] >= 1
     rot = s["rotation"]                    # preprocessing.view.rotate_scaled_landmarks, the real one
     assert rot["available"] and [a["angle_deg"] for a in rot["angles"]] == [0.0, 90.0]
     assert rot["angles"][0]["accuracy"] == pytest.approx(head["win_acc"], abs=1e-4)
@@ -185,6 +190,7 @@ def test_markdown_zoo_from_mlflow_and_plots(evaluated):
     p, s, root = evaluated
     md = Path(p.markdown).read_text()
     assert "from the MLflow runs" in md and "97.8 %" in md
+    assert "- Power vs single_modality `features_svm`" in md
     zoo = [ln for ln in md.splitlines() if ln.startswith("| tcn |")]
     assert zoo and s["champion_file"]["recognizer"]["run_id"][:8] in zoo[0]
     confusion = json.loads((Path(p.report_dir) / "plots" / "confusion.json").read_text())

@@ -68,15 +68,22 @@ def test_two_trials_write_the_best_file_and_training_uses_it(data, tmp_path, mon
         assert t.value == pytest.approx(t.user_attrs["val_nll"])
         assert t.intermediate_values and set(t.intermediate_values) <= {1, 2}
 
-    rec = yaml.safe_load(Path("params/tuned/tcn.yaml").read_text())
     best = min(done, key=lambda t: t.value)
-    assert rec["profile"] == "tiny" and rec["best_trial"] == best.number
-    assert rec["best_value"] == pytest.approx(best.value)
     tuned_lr, tuned_dropout, tuned_k = best.params["train.lr"], best.params["dropout"], best.params["kernel_size"]
-    assert rec["params"] == {"train": {"lr": tuned_lr}, "dropout": tuned_dropout, "kernel_size": tuned_k}
     report = json.loads(Path("reports/tune/tcn.json").read_text())
     assert report["current"]["number"] == 0 and report["best"]["number"] == best.number
     assert report["improved"] == (best.number != 0)
+    # the stage writes the tuned file only when the best beat trial 0 (the current config)
+    assert report["adopt"] == (best.number != 0) == Path("params/tuned/tcn.yaml").is_file()
+    if report["adopt"]:
+        rec = yaml.safe_load(Path("params/tuned/tcn.yaml").read_text())
+        assert rec["profile"] == "tiny" and rec["best_trial"] == best.number and rec["adopt"] is True
+        assert rec["best_value"] == pytest.approx(best.value)
+    else:
+        Path("params/tuned").mkdir(parents=True)
+        rec = {"arch": "tcn", "profile": "tiny", "best_trial": best.number}
+    values = {"train": {"lr": tuned_lr}, "dropout": tuned_dropout, "kernel_size": tuned_k}
+    assert rec.setdefault("params", values) == values
 
     # each trial a run nested under the worker's parent run
     client = MlflowClient(uri)
@@ -90,8 +97,6 @@ def test_two_trials_write_the_best_file_and_training_uses_it(data, tmp_path, mon
     child0 = next(r for r in children if r.data.tags["optuna.trial"] == "0")
     assert float(child0.data.params["train.lr"]) == 0.001
 
-    # the stage adopts the best only when it beat trial 0 (the current config)
-    assert rec["adopt"] == (best.number != 0)
     Path("params/tuned/tcn.yaml").write_text(yaml.safe_dump({**rec, "adopt": True}))
     # training reads an adopted file: its values win over params.yaml's train.archs.tcn
     _, p, arch, cfg = train_stage.load_params("tcn")
@@ -239,8 +244,124 @@ def test_objective_on_nll_fault_with_a_categorical_ema_and_val_subset(data, tmp_
         assert set(t.intermediate_values) == {1, 2}   # the per-epoch figure fed the pruner
         # --keep-trials: the trial's training is kept, laid out like artifacts/train/<name>/
         out = kept / f"trial_{t.number}" / "seed_0"
-        assert a["kept"] == [str(out)] and (out / "model.pt").is_file()
+        assert a["kept"] == [f"trial_{t.number}/seed_0"] and (out / "model.pt").is_file()   # relative: no machine paths
         assert json.loads((out / "metrics.json").read_text())["val_nll_fault"] == pytest.approx(t.value)
     ema_run = torch.load(kept / "trial_1" / "seed_0" / "checkpoint.pt", weights_only=False)
     assert "ema" in ema_run and "ema" not in torch.load(kept / "trial_0" / "seed_0" / "checkpoint.pt",
                                                          weights_only=False)
+
+
+class _OneSignal(torch.nn.Module):
+    """Action logits from one stream's class signal of the fixture (IMU channel 0 of sensor 0 =
+    2 y, landmark 0's y = 0.5 y); a constant fault head. ``imu`` ignores the landmarks."""
+
+    def __init__(self, stream: str):
+        super().__init__()
+        self.stream = stream
+
+    def forward(self, b):
+        feat = b["imu"][:, :, 0, 0].mean(1) / 2 if self.stream == "imu" else b["landmarks"][:, :, 0, 1].mean(1) / 0.5
+        k = torch.arange(4, dtype=feat.dtype)
+        return {"logits": -20.0 * (feat[:, None] - k) ** 2, "fault_logits": torch.zeros(len(feat), 2)}
+
+
+def test_masked_views_see_a_model_that_ignores_the_landmarks(data, monkeypatch):
+    """val_nll_fault_masked: two models equally right on the fused val windows (val_nll_fault, the
+    former objective, cannot tell them apart); only the one that reads the landmarks keeps its
+    answers with the IMU and GRF masked, and the masking is the robustness stage's function."""
+    import evaluation.robustness as robustness
+    import preprocessing.dataset as dataset
+    from training.tasks import MASKED_VIEWS, ClassificationTask, nll_fault, nll_fault_masked
+
+    calls = []
+    assert robustness.mask_modalities is dataset.mask_modalities   # one implementation for both
+    real = dataset.mask_modalities
+    monkeypatch.setattr(dataset, "mask_modalities", lambda b, keep: calls.append(tuple(keep)) or real(b, keep))
+    task = ClassificationTask(data, 4, 8, 0, {}, views=list(MASKED_VIEWS))
+    imu, lmk = (task.evaluate(_OneSignal(s).eval(), task.loader("val")) for s in ("imu", "landmarks"))
+    assert set(calls) == set(MASKED_VIEWS.values())
+    assert imu["accuracy"] == lmk["accuracy"] == 1.0
+    assert nll_fault(imu) == pytest.approx(nll_fault(lmk), abs=0.05)
+    # without IMU the IMU model's signal is gone (every window looks like class 0): 1 in 4 right
+    assert imu["landmarks_only_accuracy"] == imu["imu_dropped_accuracy"] == pytest.approx(0.25)
+    assert imu["landmarks_only_nll"] > 10
+    # the landmarks model does not need the masked streams: its masked scores are its fused ones
+    assert lmk["landmarks_only_accuracy"] == lmk["imu_dropped_accuracy"] == 1.0
+    assert lmk["landmarks_only_nll"] == pytest.approx(lmk["nll"])
+    assert nll_fault_masked(imu) - nll_fault_masked(lmk) > 20
+    assert nll_fault_masked(lmk) == pytest.approx(nll_fault(lmk) + 2 * lmk["nll"])
+    row = task.epoch_row(imu)
+    assert row["val_nll_fault_masked"] == nll_fault_masked(imu)
+    assert row["val_landmarks_only_accuracy"] == imu["landmarks_only_accuracy"]
+
+    plain = ClassificationTask(data, 4, 8, 0, {})   # no views: the metric cannot be computed, not faked
+    res = plain.evaluate(_OneSignal("imu").eval(), plain.loader("val"))
+    assert "val_nll_fault_masked" not in plain.epoch_row(res)
+    with pytest.raises(KeyError, match="train.val_views"):
+        nll_fault_masked(res)
+    with pytest.raises(ValueError, match="train.val_views.*'grf_only'"):
+        ClassificationTask(data, 4, 8, 0, {}, views=["grf_only"])
+
+
+def _study_with(values: list[tuple[float, dict]]):
+    """An in-memory study of finished trials (value, user attrs): trial i = values[i]."""
+    from optuna.distributions import FloatDistribution
+
+    study = optuna.create_study(direction="minimize")
+    for i, (v, attrs) in enumerate(values):
+        study.add_trial(optuna.trial.create_trial(value=v, params={"dropout": 0.1 * i},
+                                                  distributions={"dropout": FloatDistribution(0.0, 1.0)},
+                                                  user_attrs=attrs))
+    return study
+
+
+def test_adoption_needs_a_better_metric_and_landmarks_only_accuracy_at_the_untuned_floor(tmp_path, monkeypatch):
+    from stages import tune as stage
+
+    monkeypatch.chdir(tmp_path)
+    cur = {"baseline": True, "val_landmarks_only_accuracy_per_seed": [0.90, 0.92]}
+    untuned = {"untuned": True, "val_landmarks_only_accuracy_per_seed": [0.95, 0.93]}
+    # trial 2 wins on the metric but its landmarks-only accuracy (mean 0.935) is under the untuned 0.94
+    study = _study_with([(0.7, cur), (0.8, untuned), (0.5, {"val_landmarks_only_accuracy_per_seed": [0.96, 0.91]})])
+    r = stage.study_report(study, "tcn", "default", "m", "minimize", "sqlite:///x.db", "val_landmarks_only_accuracy")
+    assert r["best"]["number"] == 2 and r["improved"] is True
+    assert r["floor"] == {"metric": "val_landmarks_only_accuracy", "best": pytest.approx(0.935),
+                          "reference": pytest.approx(0.94), "reference_trial": 1, "ok": False}
+    assert r["adopt"] is False
+    stage.export(r)   # not adopted: the tuned file (what training reads) is not written, the report is
+    assert not Path("params/tuned/tcn.yaml").exists()
+    assert json.loads(Path("reports/tune/tcn.json").read_text())["adopt"] is False
+
+    study = _study_with([(0.7, cur), (0.8, untuned), (0.5, {"val_landmarks_only_accuracy_per_seed": [0.96, 0.94]})])
+    r = stage.study_report(study, "tcn", "default", "m", "minimize", "sqlite:///x.db", "val_landmarks_only_accuracy")
+    assert r["floor"]["ok"] is True and r["adopt"] is True
+    stage.export(r)
+    rec = yaml.safe_load(Path("params/tuned/tcn.yaml").read_text())
+    assert rec["adopt"] is True and rec["best_trial"] == 2 and rec["floor"]["reference_trial"] == 1
+    # without a floor only the metric counts; trial 0 best: nothing to adopt
+    assert stage.study_report(study, "tcn", "default", "m", "minimize", "sqlite:///x.db")["floor"] is None
+    r = stage.study_report(_study_with([(0.4, cur), (0.8, untuned)]), "tcn", "default", "m", "minimize",
+                           "sqlite:///x.db", "val_landmarks_only_accuracy")
+    assert r["improved"] is False and r["adopt"] is False
+
+
+def test_study_on_the_masked_metric_enqueues_current_then_untuned(data, tmp_path, monkeypatch):
+    """With a tuned file applied, trial 0 is the current (tuned) config and trial 1 params.yaml's own;
+    every trial is scored with the sensors masked, per epoch (pruner) and at the end (value)."""
+    from stages import tune as stage
+
+    write_project(tmp_path, data, metric="val_nll_fault_masked", floor="val_landmarks_only_accuracy")
+    monkeypatch.chdir(tmp_path)
+    Path("params/tuned").mkdir(parents=True)
+    Path("params/tuned/tcn.yaml").write_text(yaml.safe_dump({"arch": "tcn", "profile": "tiny", "adopt": True,
+                                                             "params": {"dropout": 0.1, "train": {"lr": 0.002}}}))
+    assert stage.main(["tcn", "--no-export"]) == 0
+    trials = optuna.load_study(study_name="athlete-mm-tcn-tiny", storage="sqlite:///artifacts/tune/optuna.db").trials
+    assert trials[0].user_attrs["baseline"]
+    assert trials[0].params == {"train.lr": 0.002, "dropout": 0.1, "kernel_size": 3}
+    assert trials[1].user_attrs["untuned"] and trials[1].params == {"train.lr": 0.001, "dropout": 0.2, "kernel_size": 3}
+    for t in trials:
+        a = t.user_attrs
+        assert t.value == pytest.approx(a["val_nll_fault_masked"])
+        assert t.value == pytest.approx(a["val_nll_fault"] + a["val_landmarks_only_nll"] + a["val_imu_dropped_nll"])
+        assert set(t.intermediate_values) == {1, 2}

@@ -4,6 +4,7 @@ root, since postgres refuses to run as root). `.ci/run` installs postgresql with
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import socket
@@ -103,6 +104,11 @@ def test_two_workers_share_one_study(postgres, tmp_path):
     con.close()
     assert study.best_value == pytest.approx(min(t.value for t in done))
     assert (study.best_trial.number, study.best_value) == (sql_number, pytest.approx(sql_value))
-    rec = yaml.safe_load((tmp_path / "params/tuned/tcn.yaml").read_text())
-    assert rec["best_trial"] == sql_number and rec["best_value"] == pytest.approx(sql_value)
-    assert rec["params"]["train"]["lr"] == study.best_trial.params["train.lr"]
+    report = json.loads((tmp_path / "reports/tune/tcn.json").read_text())
+    assert report["best"]["number"] == sql_number and report["best"]["value"] == pytest.approx(sql_value)
+    # the tuned file (what training reads) is written only when the best beat trial 0
+    assert (tmp_path / "params/tuned/tcn.yaml").is_file() == report["adopt"] == (sql_number != 0)
+    if report["adopt"]:
+        rec = yaml.safe_load((tmp_path / "params/tuned/tcn.yaml").read_text())
+        assert rec["best_trial"] == sql_number and rec["best_value"] == pytest.approx(sql_value)
+        assert rec["params"]["train"]["lr"] == study.best_trial.params["train.lr"]

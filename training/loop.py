@@ -101,6 +101,9 @@ class TrainParams(_Strict):
     # per-epoch validation (early stopping) on a fixed seeded subset of this many windows (CPU
     # budget; null = all); the final val / test metrics always use the whole splits
     val_windows_per_epoch: int | None = Field(default=None, ge=1)
+    # validation also with sensors masked at inference (training.tasks.MASKED_VIEWS): val/test
+    # <view>_accuracy / <view>_nll in the metrics; the tune stage turns both on for its trials
+    val_views: list[Literal["landmarks_only", "imu_dropped"]] = Field(default_factory=list)
     # class balance of the recognizers, one mechanism: "loss" = the split's class_weights.json in
     # the classification losses (unless loss.class_weights is given), "sampler" = class-balanced
     # sampling of train windows, "none" = neither
@@ -202,7 +205,7 @@ def write_predictions(path: Path, model: torch.nn.Module, data_dir: Path, output
     arrays = {"weights_md5": np.array(weights_digest(model.state_dict())), "batch_size": np.array(int(batch_size))}
     for split, o in outputs.items():
         arrays[f"{split}_split_md5"] = np.array(split_digest(data_dir, split))
-        arrays.update({f"{split}_{k}": np.asarray(v) for k, v in o.items() if k != "nll_sum"})
+        arrays.update({f"{split}_{k}": np.asarray(v) for k, v in o.items() if not k.endswith("nll_sum")})
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez(tmp, **arrays)
     tmp.replace(path)
@@ -438,7 +441,7 @@ def _run(model_name, kind, cfg, classes, p: TrainParams, data_dir: Path, out_dir
     # the task draws no random numbers, so building the model first leaves every draw as it was
     reads_video = "video" in getattr(model, "modalities", MODALITIES)
     task = make_task(kind, data_dir, K, p.batch_size, p.seed, p.loss, p.balance, int(cfg.get("num_faults", 0)),
-                     p.fault, video=reads_video)
+                     p.fault, p.val_views, video=reads_video)
     n_params = int(sum(t.numel() for t in model.parameters()))
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     ema = weight_average(model, p.ema_decay)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -33,9 +33,16 @@ from torch.utils.data import DataLoader, Subset
 from models.losses import mask_fault_logits
 
 __all__ = ["ClassificationTask", "TorqueTask", "make_task", "to_device", "split_class_weights", "nll_fault",
+           "nll_fault_masked", "MASKED_VIEWS",
            "fault_class_weights", "fault_scores", "BALANCE"]
 
 BALANCE = ("loss", "sampler", "none")  # how the classification task balances the classes
+
+# validation with sensors absent at inference (``train.val_views``; the tuning objective scores
+# them): the modalities each view keeps, masked by the robustness stage's own function
+# (``preprocessing.dataset.mask_modalities``: absent streams zeroed, modality_mask False).
+# landmarks_only = what a video-only /analyze call runs (no IMU, no force plate)
+MASKED_VIEWS = {"landmarks_only": ("landmarks",), "imu_dropped": ("landmarks", "grf", "video")}
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device | None) -> dict[str, torch.Tensor]:
@@ -112,6 +119,19 @@ def nll_fault(res: Mapping[str, Any]) -> float:
     return float(res["nll"]) + 1.0 - float(res["fault_macro_f1"])
 
 
+def nll_fault_masked(res: Mapping[str, Any]) -> float:
+    """:func:`nll_fault` + the action NLL with the IMU and GRF masked (landmarks only) + the action
+    NLL with the IMU masked (lower is better; ``tune.metric: val_nll_fault_masked``). The fused
+    figure alone is blind to what a model does without its sensors: a study on it chose a modality
+    dropout that cost 5 points of landmarks-only accuracy. Needs ``res`` from a task evaluated
+    with both views (``train.val_views: [landmarks_only, imu_dropped]``)."""
+    missing = [v for v in MASKED_VIEWS if f"{v}_nll" not in res]
+    if missing:
+        raise KeyError(f"nll_fault_masked: no {missing} NLL in the scores (train.val_views must hold "
+                       f"{list(MASKED_VIEWS)})")
+    return nll_fault(res) + sum(float(res[f"{v}_nll"]) for v in MASKED_VIEWS)
+
+
 def _macro_f1(y: np.ndarray, p: np.ndarray) -> float:
     """Macro-F1 over the labels that occur in ``y`` or ``p``."""
     return float(f1_score(y, p, average="macro", zero_division=0))
@@ -132,9 +152,14 @@ class ClassificationTask:
 
     def __init__(self, data_dir: Path, num_classes: int, batch_size: int, seed: int, loss_cfg: Mapping[str, Any],
                  balance: str = "loss", num_faults: int = 0, fault: Mapping[str, Any] | None = None,
-                 video: bool = True):
+                 views: Sequence[str] = (), video: bool = True):
         if balance not in BALANCE:
             raise ValueError(f"balance = {balance!r}: expected one of {BALANCE}")
+        unknown = [v for v in views if v not in MASKED_VIEWS]
+        if unknown:
+            raise ValueError(f"train.val_views = {list(views)}: unknown {unknown}; "
+                             f"expected some of {list(MASKED_VIEWS)}")
+        self.views = tuple(dict.fromkeys(views))
         self.data_dir, self.K, self.batch_size, self.seed = Path(data_dir), num_classes, batch_size, seed
         self.balance, self.num_faults = balance, num_faults
         self.video = video  # False: batches without the video key (a model that reads no pixels)
@@ -173,32 +198,41 @@ class ClassificationTask:
     def outputs(self, model: torch.nn.Module, loader: Iterable, device: torch.device | None = None) -> dict[str, Any]:
         """The model's outputs over the loader, as arrays in window order: ``label``, ``logits`` (N, K),
         ``fault`` / ``fault_logits`` (N, F) when it has a fault head, ``angles`` (N, T, 23) when it
-        predicts them, and ``nll_sum`` (the unweighted cross-entropy of the action logits, summed per
-        batch). :meth:`scores` turns them into the metrics; the training loop also saves them
+        predicts them, ``nll_sum`` (the unweighted cross-entropy of the action logits, summed per
+        batch), and per masked view of ``views`` its predicted classes ``<view>_pred`` and ``<view>_nll_sum``.
+        :meth:`scores` turns them into the metrics; the training loop also saves them
         (``predictions.npz``) so that the evaluate stage does not score val and test again."""
+        from preprocessing.dataset import mask_modalities  # the robustness stage's masking, not a copy
+
         model.eval()
         outs: dict[str, list[np.ndarray]] = {}
-        nll_sum = 0.0
+        nll = {"": 0.0, **{f"{v}_": 0.0 for v in self.views}}
         with torch.no_grad():
             for batch in loader:
                 out = model(to_device(self.prepare(batch), device))
                 logits = out["logits"].float().cpu()
                 outs.setdefault("label", []).append(batch["label"].numpy())
                 outs.setdefault("logits", []).append(logits.numpy())
-                nll_sum += float(torch.nn.functional.cross_entropy(logits, batch["label"], reduction="sum"))
+                nll[""] += float(torch.nn.functional.cross_entropy(logits, batch["label"], reduction="sum"))
                 if "fault_logits" in out:
                     outs.setdefault("fault", []).append(batch["fault"].numpy())
                     outs.setdefault("fault_logits", []).append(out["fault_logits"].float().cpu().numpy())
                 if torch.is_tensor(out.get("angles")):
                     outs.setdefault("angles", []).append(out["angles"].float().cpu().numpy())
+                for v in self.views:
+                    vo = model(to_device(self.prepare(mask_modalities(batch, MASKED_VIEWS[v])), device))["logits"]
+                    outs.setdefault(f"{v}_pred", []).append(vo.argmax(-1).cpu().numpy())
+                    nll[f"{v}_"] += float(torch.nn.functional.cross_entropy(vo.float().cpu(), batch["label"],
+                                                                           reduction="sum"))
         res: dict[str, Any] = {k: np.concatenate(v) for k, v in outs.items()}
-        res["nll_sum"] = nll_sum
+        res.update({f"{k}nll_sum": v for k, v in nll.items()})
         return res
 
     def scores(self, o: Mapping[str, Any]) -> dict[str, Any]:
         """{"accuracy", "macro_f1", "nll", "n", "score"} of :meth:`outputs` (score = macro-F1, + fault.score_weight x
         fault macro-F1 when the model has a fault head; nll = mean cross-entropy of the action logits,
-        unweighted), plus :func:`fault_scores` when the model has a fault head."""
+        unweighted), plus :func:`fault_scores` when the model has a fault head, plus
+        ``<view>_accuracy`` / ``<view>_nll`` for each of ``views`` (the same windows with sensors masked)."""
         if "label" not in o or not len(o["label"]):
             return {"accuracy": float("nan"), "macro_f1": float("nan"), "nll": float("nan"), "n": 0,
                     "score": float("nan")}
@@ -206,6 +240,9 @@ class ClassificationTask:
         f1 = float(f1_score(y, p, labels=list(range(self.K)), average="macro", zero_division=0))
         res = {"accuracy": float(accuracy_score(y, p)), "macro_f1": f1, "nll": o["nll_sum"] / len(y), "n": int(len(y)),
                "score": f1}
+        for v in self.views:
+            res[f"{v}_accuracy"] = float(accuracy_score(y, o[f"{v}_pred"]))
+            res[f"{v}_nll"] = o[f"{v}_nll_sum"] / len(y)
         if "fault_logits" in o:
             fl = torch.from_numpy(o["fault_logits"])
             if self.fault_admissible is not None:  # given the (true) action, as the evaluate stage
@@ -224,9 +261,13 @@ class ClassificationTask:
 
     def epoch_row(self, val: dict) -> dict[str, float]:
         row = {"val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"], "val_nll": val["nll"]}
+        for v in self.views:
+            row[f"val_{v}_accuracy"], row[f"val_{v}_nll"] = val[f"{v}_accuracy"], val[f"{v}_nll"]
         if "fault_macro_f1" in val:
             row["val_fault_macro_f1"] = val["fault_macro_f1"]
             row["val_nll_fault"] = nll_fault(val)
+            if set(self.views) == set(MASKED_VIEWS):
+                row["val_nll_fault_masked"] = nll_fault_masked(val)
         return row
 
     def describe(self, val: dict) -> str:
@@ -241,8 +282,12 @@ class ClassificationTask:
             for key in ("fault_accuracy", "fault_macro_f1", "fault_macro_f1_per_action"):
                 if key in res:
                     out[f"{split}_{key}"] = res[key]
+            for v in self.views:
+                out[f"{split}_{v}_accuracy"], out[f"{split}_{v}_nll"] = res[f"{v}_accuracy"], res[f"{v}_nll"]
             if "fault_macro_f1" in res:
                 out[f"{split}_nll_fault"] = nll_fault(res)
+                if set(self.views) == set(MASKED_VIEWS):
+                    out[f"{split}_nll_fault_masked"] = nll_fault_masked(res)
         return out
 
 
@@ -338,10 +383,11 @@ class TorqueTask:
 
 def make_task(kind: str, data_dir: Path, num_classes: int, batch_size: int, seed: int,
               loss_cfg: Mapping[str, Any], balance: str = "loss", num_faults: int = 0,
-              fault: Mapping[str, Any] | None = None, video: bool = True):
+              fault: Mapping[str, Any] | None = None, views: Sequence[str] = (), video: bool = True):
     """The task of a model ``kind``; ``video=False``: the recognizer's batches carry no pixels."""
     if kind == "torch":
-        return ClassificationTask(data_dir, num_classes, batch_size, seed, loss_cfg, balance, num_faults, fault, video)
+        return ClassificationTask(data_dir, num_classes, batch_size, seed, loss_cfg, balance, num_faults, fault,
+                                  views, video)
     if kind == "torque":
         return TorqueTask(data_dir, batch_size, seed)
     raise ValueError(f"no training task for model kind {kind!r}")

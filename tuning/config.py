@@ -42,7 +42,11 @@ class TuneParams(_Strict):
     # them, so that a best trial is one that holds at a second seed; pruning watches the first seed
     seeds: int = Field(default=1, ge=1, le=10)
     direction: Literal["minimize", "maximize"] = "minimize"
-    enqueue_current: bool = True      # trial 0 = what train@<arch> trains now (the "before")
+    enqueue_current: bool = True      # trial 0 = what train@<arch> trains now (the "before"); when a
+    # tuned file is applied, the next trial is params.yaml's untuned config (the floor's reference)
+    # adoption floor: a val figure (higher is better; the mean over the seeds) the best trial must not
+    # fall below the untuned config's to be written to params/tuned/<arch>.yaml; null: no floor
+    floor: str | None = None
     # settings every trial (trial 0 included) trains with, deep-merged over train.archs.<arch>
     # like the suggestions, e.g. {train: {threads: 1}} so that workers sharing a machine do not
     # oversubscribe its cores; not part of the search space nor of the best-params file

@@ -6,6 +6,7 @@ scratch folder, reports the epoch-level validation metric to the pruner through 
 ``on_epoch`` hook and returns the final validation metric (whole val split, best checkpoint);
 with ``seeds`` > 1 the trial trains once per seed (``train.seed + k``) and returns the metric's
 mean over them (pruning and tracking follow the first seed; the values per seed are user attrs).
+Kept trainings (``keep_dir``) are recorded as ``trial_<n>/seed_<k>`` relative to ``keep_dir``.
 Tracking is attached from outside: each trial is an MLflow run nested under the worker's parent
 run (the ``mlflow.parentRunId`` tag, which is what ``mlflow.start_run(nested=True)`` writes).
 Single-process only (no torchrun: a pruning decision on rank 0 alone would stall the others).
@@ -28,7 +29,11 @@ __all__ = ["Objective", "worker_id", "USER_ATTRS"]
 
 # final metrics kept on every trial (user attrs) for the before/after report
 USER_ATTRS = ("val_accuracy", "val_macro_f1", "val_nll", "val_fault_macro_f1", "val_nll_fault", "val_rmse_nm_per_kg",
-              "epochs", "best_epoch", "seconds")
+              "val_landmarks_only_accuracy", "val_landmarks_only_nll", "val_imu_dropped_accuracy",
+              "val_imu_dropped_nll", "val_nll_fault_masked", "epochs", "best_epoch", "seconds")
+# also kept per seed (``<key>_per_seed``, with the metric's): the adoption guard of stages.tune
+# reads the landmarks-only accuracy's mean over the seeds
+PER_SEED = ("val_accuracy", "val_fault_macro_f1", "val_landmarks_only_accuracy", "val_imu_dropped_accuracy")
 
 
 def worker_id() -> str:
@@ -68,7 +73,7 @@ class Objective:
             if trial.should_prune():
                 raise optuna.TrialPruned(f"epoch {epoch}: {self.metric} {value:.4f}")
 
-        values = []
+        values, per_seed = [], {key: [] for key in PER_SEED}
         for k in range(self.seeds):
             p_k = p.model_copy(update={"seed": p.seed + k})
             metrics = self._train_one(trial, train, arch, cfg, p_k, tracker if k == 0 else None,
@@ -82,8 +87,14 @@ class Objective:
                 raise ValueError(f"trial {trial.number} seed {p_k.seed}: final {self.metric} = {value!r} "
                                  f"(not a finite number)")
             values.append(float(value))
+            for key in PER_SEED:
+                if key in metrics:
+                    per_seed[key].append(float(metrics[key]))
         if self.seeds > 1:
             trial.set_user_attr(f"{self.metric}_per_seed", values)
+            for key, vals in per_seed.items():
+                if vals and key != self.metric:
+                    trial.set_user_attr(f"{key}_per_seed", vals)
         return sum(values) / len(values)
 
     def _train_one(self, trial, train, arch, cfg, p, tracker, report) -> dict:
@@ -96,7 +107,9 @@ class Objective:
                 shutil.rmtree(dest, ignore_errors=True)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(str(out), dest)
-                trial.set_user_attr("kept", [*trial.user_attrs.get("kept", []), str(dest)])
+                # relative to keep_dir: the study (and reports/tune/<arch>.json) holds no machine's paths
+                rel = dest.relative_to(self.keep_dir).as_posix()
+                trial.set_user_attr("kept", [*trial.user_attrs.get("kept", []), rel])
                 kept = True
             return metrics
         except optuna.TrialPruned:
