@@ -119,9 +119,33 @@ def _peak_rss_mb() -> dict:
     return {"main_mb": round(self_mb, 1), "largest_worker_mb": round(child_mb, 1)}
 
 
-def preprocess(p: PreprocessParams, progress: bool = True, report_json: Path | None = None) -> dict:
+def reference_scalers(path: Path) -> tuple[dict, dict[str, ChannelScaler | None]]:
+    """(the scalers.json document, {landmarks, imu, grf: ChannelScaler or None when not fitted})
+    of a processed dataset's ``scalers.json`` (``preprocess(..., scalers_from=)``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise RawDataError(f"{path}: no scalers.json (the reference dataset's preprocess output; run its pipeline first)")
+    doc = json.loads(path.read_text())
+    out = {}
+    for key in ("landmarks", "imu", "grf"):
+        d = doc.get(key)
+        if d is None:
+            raise RawDataError(f"{path}: no {key!r} entry (expected one per modality, as preprocess writes it)")
+        try:
+            out[key] = None if d.get("fitted") is False else ChannelScaler.from_dict(d)
+        except ValueError as exc:
+            raise RawDataError(f"{path}: entry {key!r}: {exc}") from None
+    return doc, out
+
+
+def preprocess(p: PreprocessParams, progress: bool = True, report_json: Path | None = None,
+               scalers_from: Path | None = None) -> dict:
     """Run the whole stage; returns the report dict. Raises ClipError / RawDataError (naming
     the path) for a bad clip unless ``p.skip_bad_clips``.
+
+    ``scalers_from`` (a held-out cohort scored by models trained on another dataset: README
+    "Held-out cohort"): that dataset's scalers.json is applied as it is, nothing is refitted, and
+    every clip goes to the test split (train and val are empty; class weights all zero).
 
     With ``workers > 1`` the clips run in a ``spawn`` process pool: a script that calls this
     function must guard its entry point with ``if __name__ == "__main__":`` (Python's rule for
@@ -134,7 +158,11 @@ def preprocess(p: PreprocessParams, progress: bool = True, report_json: Path | N
     by_clip: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in rows:
         by_clip[(r["athlete_id"], r["clip_id"])].append(r)
-    assignment = subject_split([a for a, _ in by_clip], p.split.model_dump(), p.seed)
+    if scalers_from is None:
+        assignment = subject_split([a for a, _ in by_clip], p.split.model_dump(), p.seed)
+    else:
+        reused_doc, reused = reference_scalers(scalers_from)      # fail before the clips run
+        assignment = {a: "test" for a, _ in by_clip}
     jobs = [ClipJob(str(dataset_dir), a, c, tuple(rr), assignment[a]) for (a, c), rr in sorted(by_clip.items())]
 
     results, skipped = {}, []
@@ -213,15 +241,18 @@ def preprocess(p: PreprocessParams, progress: bool = True, report_json: Path | N
     # ---- plot material (physical units, before scaling) ----
     plot_windows = _pick_plot_windows(data, index) if p.plots else {}
 
-    # ---- scalers: fitted on train only ----
+    # ---- scalers: fitted on train only (or another dataset's, reused) ----
     tr = data["train"]
     m = {k: tr["modality_mask"][:, i] for i, k in enumerate(MODALITIES)}
-    scalers = {
-        "landmarks": _landmark_scaler_fit(tr["landmarks"][..., :3], m["landmarks"]),
-        "imu": _scaler_fit(tr["imu"], m["imu"], tr["imu"].shape[2] * tr["imu"].shape[3]),
-        "grf": _scaler_fit(tr["grf"], m["grf"], tr["grf"].shape[2] * tr["grf"].shape[3]),
-    }
-    video_stats = _video_stats(tr["video"], m["video"])
+    if scalers_from is None:
+        scalers = {
+            "landmarks": _landmark_scaler_fit(tr["landmarks"][..., :3], m["landmarks"]),
+            "imu": _scaler_fit(tr["imu"], m["imu"], tr["imu"].shape[2] * tr["imu"].shape[3]),
+            "grf": _scaler_fit(tr["grf"], m["grf"], tr["grf"].shape[2] * tr["grf"].shape[3]),
+        }
+        video_stats = _video_stats(tr["video"], m["video"])
+    else:
+        scalers = reused
     for split in SPLITS:
         a = data[split]
         mm = {k: a["modality_mask"][:, i] for i, k in enumerate(MODALITIES)}
@@ -249,23 +280,29 @@ def preprocess(p: PreprocessParams, progress: bool = True, report_json: Path | N
             "split": split, "n_windows": int(a["label"].shape[0]), "fields": fields,
             "windows": index[split]}, separators=(",", ":")) + "\n")
     split_info = {
-        "seed": p.seed, "fractions": p.split.model_dump(),
+        "seed": p.seed,
+        "fractions": p.split.model_dump() if scalers_from is None else {"train": 0.0, "val": 0.0, "test": 1.0},
         "athletes": {s: sorted(a for a, v in assignment.items() if v == s) for s in SPLITS},
         "clips": {s: [r["clip_id"] for r in ordered if r["split"] == s] for s in SPLITS},
         "windows": {s: int(data[s]["label"].shape[0]) for s in SPLITS},
     }
     (out / "split.json").write_text(json.dumps(split_info, indent=1) + "\n")
-    (out / "scalers.json").write_text(json.dumps({
-        "fitted_on": "train",
-        "landmarks": {"channels": "x, y, z pooled over the 33 landmarks (visibility is not scaled); x and z share "
-                                  "centre 0 and one scale, so rotations about the vertical (y) commute with it",
-                      **(scalers["landmarks"].to_dict() if scalers["landmarks"] else {"fitted": False})},
-        "imu": {"channels": "sensor-major (6 sensors x [acc xyz, gyro xyz, euler xyz])",
-                **(scalers["imu"].to_dict() if scalers["imu"] else {"fitted": False})},
-        "grf": {"channels": "plate-major (r, l) x [F/BW xyz, COP xyz (m), free moment (N m)]",
-                **(scalers["grf"].to_dict() if scalers["grf"] else {"fitted": False})},
-        "video": video_stats or {"fitted": False},
-    }, indent=1) + "\n")
+    if scalers_from is None:
+        scaler_doc = {
+            "fitted_on": "train",
+            "landmarks": {"channels": "x, y, z pooled over the 33 landmarks (visibility is not scaled); x and z share "
+                                      "centre 0 and one scale, so rotations about the vertical (y) commute with it",
+                          **(scalers["landmarks"].to_dict() if scalers["landmarks"] else {"fitted": False})},
+            "imu": {"channels": "sensor-major (6 sensors x [acc xyz, gyro xyz, euler xyz])",
+                    **(scalers["imu"].to_dict() if scalers["imu"] else {"fitted": False})},
+            "grf": {"channels": "plate-major (r, l) x [F/BW xyz, COP xyz (m), free moment (N m)]",
+                    **(scalers["grf"].to_dict() if scalers["grf"] else {"fitted": False})},
+            "video": video_stats or {"fitted": False},
+        }
+    else:
+        scaler_doc = {**reused_doc, "fitted_on": f"{reused_doc.get('fitted_on', 'train')} of {scalers_from} (reused, "
+                                                 "not refitted on this dataset)"}
+    (out / "scalers.json").write_text(json.dumps(scaler_doc, indent=1) + "\n")
     (out / "class_weights.json").write_text(json.dumps({
         "classes": list(ACTIONS), "counts_train_windows": counts.tolist(),
         "class_weights": [round(float(w), 8) for w in cw],
@@ -273,7 +310,10 @@ def preprocess(p: PreprocessParams, progress: bool = True, report_json: Path | N
                       "classes, 0 for classes absent from train",
         "sampling_weights": "<split>/sample_weights.npy: w_{c(i)} per window, normalised to sum 1",
     }, indent=1) + "\n")
-    (out / "dataset.json").write_text(json.dumps(_dataset_info(p, faults), indent=1) + "\n")
+    info = _dataset_info(p, faults)
+    if scalers_from is not None:
+        info["scalers_from"] = str(scalers_from)
+    (out / "dataset.json").write_text(json.dumps(info, indent=1) + "\n")
     t_write = time.perf_counter() - t_start - t_clips
 
     # ---- report ----

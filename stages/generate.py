@@ -151,8 +151,9 @@ def load_params() -> tuple[str, GenerateParams]:
     return profile, validate(GenerateParams, raw, "generate")
 
 
-def sample_athletes(n: int, rng: np.random.Generator) -> list[dict]:
-    """Virtual athletes: both sexes, height 1.50-2.05 m, mass 45-110 kg (athletic BMI)."""
+def sample_athletes(n: int, rng: np.random.Generator, prefix: str = "athlete") -> list[dict]:
+    """Virtual athletes: both sexes, height 1.50-2.05 m, mass 45-110 kg (athletic BMI); ids
+    ``<prefix>0000``, ``<prefix>0001``, ... (another cohort: another prefix, so no id collides)."""
     out = []
     for i in range(n):
         sex = "male" if i % 2 == 0 else "female"
@@ -160,7 +161,7 @@ def sample_athletes(n: int, rng: np.random.Generator) -> list[dict]:
         h = float(np.clip(rng.normal(mu, sd), 1.50, 2.05))
         bmi = float(np.clip(rng.normal(22.8 if sex == "male" else 21.5, 2.2), 17.5, 30.0))
         m = float(np.clip(bmi * h * h, 45.0, 110.0))
-        out.append({"athlete_id": f"athlete{i:04d}", "sex": sex, "height": round(h, 3),
+        out.append({"athlete_id": f"{prefix}{i:04d}", "sex": sex, "height": round(h, 3),
                     "mass": round(m, 1)})
     return out
 
@@ -232,7 +233,10 @@ def _run(spec):
     return write_clip(spec, _W["presets"][spec.preset], _W["cfg"], _W["out_dir"])
 
 
-def generate(p: GenerateParams, out_root: Path = Path("data/raw"), progress: bool = True) -> dict:
+def generate(p: GenerateParams, out_root: Path = Path("data/raw"), progress: bool = True,
+             athlete_prefix: str = "athlete") -> dict:
+    """Write data/raw/<dataset>/ (athletes, clips, manifest); ``athlete_prefix`` names the athletes
+    (the held-out cohort of pipelines/holdout uses its own, evaluation.holdout)."""
     from biomech.body import build_body
     from biomech.io import write_manifest
     from biomech.opensim_model import write_osim
@@ -244,7 +248,8 @@ def generate(p: GenerateParams, out_root: Path = Path("data/raw"), progress: boo
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
-    athletes = sample_athletes(p.n_athletes, np.random.default_rng(np.random.SeedSequence([p.seed, 0])))
+    athletes = sample_athletes(p.n_athletes, np.random.default_rng(np.random.SeedSequence([p.seed, 0])),
+                               athlete_prefix)
     for a in athletes:
         (out_dir / a["athlete_id"]).mkdir()
         write_osim(build_body(a["sex"], a["height"], a["mass"]), out_dir / a["athlete_id"] / "athlete.osim",
