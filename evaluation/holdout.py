@@ -27,7 +27,7 @@ from evaluation.predict import Split, find_trained, load_split, load_trained, pr
 from evaluation.recognition import admissible_faults, recognizer_report
 from evaluation.runner import _seed_rows, seed_significance
 
-__all__ = ["check_scalers_reused", "model_dirs", "champion_name", "evaluate_cohort", "headline", "markdown",
+__all__ = ["clustered_mcnemar", "add_clustered_tests", "check_scalers_reused", "model_dirs", "champion_name", "evaluate_cohort", "headline", "markdown",
            "write_reports"]
 
 
@@ -40,6 +40,37 @@ def check_scalers_reused(data_dir: Path, reference: Path) -> None:
         if (a.get("center"), a.get("scale")) != (b.get("center"), b.get("scale")):
             raise ValueError(f"{data_dir}/scalers.json: {key!r} differs from {reference}/scalers.json (the cohort must "
                              "be scaled with the training data's statistics: python -m stages.holdout.preprocess)")
+
+
+def clustered_mcnemar(correct_a: np.ndarray, correct_b: np.ndarray, groups) -> dict:
+    """McNemar's test with the athletes' clustering taken into account: the normal-approximation
+    statistic (a_only - b_only) / sqrt(a_only + b_only) divided by the square root of the design
+    effect of the paired difference (``evaluation.power.design_effect``, clipped at 1: never more
+    significant than the same normal approximation for independent windows; Rao-Scott-style
+    correction). Windows of one athlete share their errors, so the exact test's p-value, which
+    assumes independent windows, is optimistic when the design effect exceeds 1."""
+    from scipy import stats
+
+    from evaluation import power as PW
+
+    ca, cb = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    a, b = int((ca & ~cb).sum()), int((~ca & cb).sum())
+    deff = PW.design_effect(ca, cb, np.asarray(groups))
+    if a + b == 0:
+        return {"design_effect": deff, "z": 0.0, "p_value": 1.0}
+    z = (a - b) / np.sqrt((a + b) * max(deff, 1.0))
+    return {"design_effect": float(deff), "z": float(z), "p_value": float(2 * stats.norm.sf(abs(z)))}
+
+
+def add_clustered_tests(sig: dict, preds: dict, test: Split) -> None:
+    """Add ``window_clustered`` (clustered_mcnemar over the athletes) to every seed pair of
+    ``sig["mcnemar"]`` (evaluation.champion.significance's output), in place."""
+    for m in sig["mcnemar"].values():
+        for pair in (m or {}).get("pairs", []):
+            k = pair["pair"]
+            ca = preds[m["a"]][k]["log_prob"].argmax(1) == test.label
+            cb = preds[m["b"]][k]["log_prob"].argmax(1) == test.label
+            pair["window_clustered"] = clustered_mcnemar(ca, cb, test.meta["athlete_id"])
 
 
 def _log(msg: str) -> None:
@@ -124,6 +155,7 @@ def evaluate_cohort(data_dir: Path, reference: Path, dirs: dict[str, list[Path]]
     ep = EvaluateParams(bootstrap=bootstrap.model_dump())
     reports, preds = _score(models, test, val, ref, info, ep, admissible)
     sig = C.significance(champion, reports, preds, test, rule, seed_significance)
+    add_clustered_tests(sig, preds, test)
     summary = {"dataset": str(data_dir), "reference": str(ref), "n_windows": len(test),
                "n_clips": int(len(set(test.meta["clip_id"].tolist()))),
                "n_athletes": int(len(set(test.meta["athlete_id"].tolist()))),
@@ -146,9 +178,13 @@ def headline(summary: dict, reports: dict) -> dict:
         out[key] = {n: _f(get(r)) for n, r in sorted(reports.items()) if get(r) is not None}
     sig = summary["significance"]
     out["seed_mean_window_accuracy"] = {n: _f(s["window_accuracy"]["mean"]) for n, s in sorted(sig["seeds"].items())}
+    out["seed_mean_fault_macro_f1"] = {n: _f(s["fault_macro_f1"]["mean"]) for n, s in sorted(sig["seeds"].items())
+                                       if "fault_macro_f1" in s}
     base = sig["mcnemar"].get("baseline")
     if base:
         out["champion_vs_baseline"] = {f"p_seed_pair_{p['pair']}": _f(p["window"]["p_value"], 6) for p in base["pairs"]}
+        out["champion_vs_baseline"].update({f"p_clustered_seed_pair_{p['pair']}": _f(p["window_clustered"]["p_value"], 6)
+                                            for p in base["pairs"] if "window_clustered" in p})
         pw = base["power"] or {}
         out["champion_vs_baseline"]["min_detectable_gap"] = _f(pw.get("min_detectable_gap"), 5)
     return out
@@ -173,25 +209,31 @@ def markdown(summary: dict, reports: dict) -> str:
         "default pipeline's trained models. 95 % CIs: bootstrap over athletes. Fault macro-F1: given the true action. "
         f"Champion (artifacts/champion.json): **{champ}**. Evaluation {summary['seconds']} s.", "",
         "| model | modalities | window acc [95 % CI] | window macro-F1 | clip acc [95 % CI] | consumer window acc "
-        "| fault macro-F1 | window acc over seeds |",
-        "|---|---|---|---|---|---|---|---|"]
+        "| fault macro-F1 | window acc over seeds | fault macro-F1 over seeds |",
+        "|---|---|---|---|---|---|---|---|---|"]
     for n, r in sorted(reports.items(), key=lambda kv: -kv[1]["test"]["window"]["accuracy"]):
         w, c, cons = r["test"]["window"], r["test"]["clip"], r["consumer"]["window"]
         fault = r.get("fault", {}).get("macro_f1")
-        seeds = r["seeds"]["window_accuracy"] if len(r["seeds"]["runs"]) > 1 else None
+        many = len(r["seeds"]["runs"]) > 1
+        seeds, fseeds = (r["seeds"].get(k) if many else None for k in ("window_accuracy", "fault_macro_f1"))
         lines.append(f"| {n}{' (champion)' if n == champ else ''} | {', '.join(r['modalities'])} | {_ci(w, 'accuracy')} "
                      f"| {w['macro_f1']:.4f} | {_ci(c, 'accuracy')} | {cons.get('accuracy', float('nan')):.4f} "
-                     f"| {'' if fault is None else f'{fault:.4f}'} | {_ms(seeds)} |")
+                     f"| {'' if fault is None else f'{fault:.4f}'} | {_ms(seeds)} | {_ms(fseeds)} |")
     for role, m in sig["mcnemar"].items():
         if not m:
             continue
         lines += ["", f"## McNemar (exact), {m['a']} vs {m['b']} ({role}), seed pair k = k-th run of each", "",
-                  "| pair | windows a only | b only | p (window) | clips a only | b only | p (clip) |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| pair | windows a only | b only | p (window, exact) | design effect (athletes) | p (window, clustered) "
+                  "| clips a only | b only | p (clip) |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for p in m["pairs"]:
-            wv, cl = p["window"], p["clip"]
-            lines.append(f"| {p['pair']} | {wv['a_only']} | {wv['b_only']} | {wv['p_value']:.4g} | {cl['a_only']} "
-                         f"| {cl['b_only']} | {cl['p_value']:.4g} |")
+            wv, cl, wc = p["window"], p["clip"], p.get("window_clustered", {})
+            lines.append(f"| {p['pair']} | {wv['a_only']} | {wv['b_only']} | {wv['p_value']:.4g} "
+                         f"| {wc.get('design_effect', float('nan')):.2f} | {wc.get('p_value', float('nan')):.4g} "
+                         f"| {cl['a_only']} | {cl['b_only']} | {cl['p_value']:.4g} |")
+        lines += ["", "p (window, exact): McNemar's exact test, windows taken as independent. p (window, clustered): "
+                      "the same counts with the variance inflated by the design effect of the athletes (windows of "
+                      "one athlete share errors; evaluation.holdout.clustered_mcnemar)."]
         pw = m.get("power")
         if pw:
             need = pw["windows_needed"]

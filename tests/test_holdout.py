@@ -127,6 +127,8 @@ def test_mcnemar_counts_match_the_models_correct_windows(cohort):
         w = pair["window"]
         assert (w["a_only"], w["b_only"], w["both"], w["neither"]) == (
             int((ca & ~cb).sum()), int((~ca & cb).sum()), int((ca & cb).sum()), int((~ca & ~cb).sum()))
+        wc = pair["window_clustered"]           # never more significant than the test for independent windows
+        assert abs(wc["z"]) <= abs(w["a_only"] - w["b_only"]) / max(np.sqrt(w["a_only"] + w["b_only"]), 1) + 1e-9
     # the two tcn seeds are different models (else the pairs would not be replicates)
     assert not np.array_equal(preds["tcn"][0]["log_prob"], preds["tcn"][1]["log_prob"])
     assert sig["mcnemar"]["single_modality"]["b"] == "tcn_imu"
@@ -140,7 +142,8 @@ def test_reports_carry_the_headline_of_every_model(cohort):
         acc = float(np.mean(res["preds"][name][0]["log_prob"].argmax(1) == res["test"].label))
         assert head["window_accuracy"][name] == pytest.approx(acc, abs=1e-4)
     assert set(head["fault_macro_f1"]) == {"tcn", "tcn_imu"}          # MiniRocket has no fault head
-    assert set(head["champion_vs_baseline"]) == {"p_seed_pair_0", "p_seed_pair_1", "min_detectable_gap"}
+    assert set(head["champion_vs_baseline"]) == {"p_seed_pair_0", "p_seed_pair_1", "p_clustered_seed_pair_0",
+                                                 "p_clustered_seed_pair_1", "min_detectable_gap"}
     md = Path(h.markdown).read_text()
     assert "| tcn (champion) |" in md and "McNemar (exact), tcn vs minirocket" in md
 
@@ -163,3 +166,21 @@ def test_set_overrides_a_holdout_key_and_rejects_unknown_ones():
     assert h.train_dir == "/elsewhere/train" and h.n_clips == 10
     with pytest.raises(ParamsError, match="holdout section"):
         load_params(["no_such_key=1"])
+
+
+def test_clustered_mcnemar_discounts_errors_shared_by_an_athlete():
+    from evaluation.holdout import clustered_mcnemar
+
+    groups = np.repeat(np.arange(20), 50)
+    ca = np.ones(1000, bool)
+    # 100 windows only a gets right, all from 2 of the 20 athletes: nearly two observations, not 100
+    cb = ca.copy()
+    cb[groups < 2] = False
+    clustered = clustered_mcnemar(ca, cb, groups)
+    assert clustered["design_effect"] > 10 and clustered["p_value"] > 1e-3      # the iid z of 10 gives p ~ 1e-23
+    # the same 100 windows spread over every athlete: no inflation, the iid statistic (deff clipped at 1)
+    spread = ca.copy()
+    spread[np.arange(0, 1000, 10)] = False
+    r = clustered_mcnemar(ca, spread, groups)
+    assert r["design_effect"] <= 1.0 and r["z"] == pytest.approx(10.0) and r["p_value"] < 1e-20
+    assert clustered_mcnemar(ca, ca, groups)["p_value"] == 1.0
