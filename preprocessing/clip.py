@@ -47,9 +47,9 @@ from sigproc import attitude as att
 from sigproc.filters import butter_lowpass, exp_smooth, iqr_outliers, kalman_rts_smooth, savgol, zero_drift_correct
 from sigproc.gaps import resample_uniform, uniform_grid
 from sigproc.normalize import normalize_skeleton, normalize_view
-from sigproc.phases import CORE, segment_phases
+from sigproc.phases import CORE, angular_energy, segment_energy, segment_phases
 
-from .params import PreprocessParams
+from .params import PhaseParams, PreprocessParams
 from .sync import recover_offsets
 
 N_LANDMARKS = 33
@@ -176,6 +176,20 @@ def active_window_starts(phase: np.ndarray, starts: np.ndarray, length: int,
     if not keep.any():
         keep[int(np.argmax(frac))] = True
     return starts[keep], int((~keep).sum())
+
+
+def clip_phases(coords: np.ndarray | None, imu: np.ndarray | None, fs: float, p: PhaseParams) -> np.ndarray:
+    """(T,) preparation / core / recovery per timeline frame (``sigproc.phases``) from the in-use
+    inputs: the gyroscope rates of the (T, S, 9) ``imu`` (channels 3:6, rad/s) against the absolute
+    floor ``p.imu_min_energy`` when present and ``p.source`` is "imu", else the (T, 33, 3)
+    landmark ``coords`` against ``p.core_threshold`` of the clip's max (ValueError without
+    either). The gyroscopes tell a still athlete from a moving one; the landmarks barely can: the
+    detector's jitter moves a still athlete's landmarks about as fast as a slow squat moves them."""
+    if imu is not None and (p.source == "imu" or coords is None):
+        return segment_energy(angular_energy(imu[:, :, 3:6]), fs, 0.0, p.smooth_s, p.imu_min_energy)
+    if coords is None:
+        raise ValueError("clip_phases: neither landmarks nor IMU given")
+    return segment_phases(coords, fs, p.core_threshold, p.smooth_s)
 
 
 def _windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
@@ -533,12 +547,10 @@ def process_streams(cs: ClipStreams, p: PreprocessParams, read_s: float = 0.0, t
             root[:], angles[:] = res[:, :len(ROOT_COORDINATES)], res[:, len(ROOT_COORDINATES):]
         else:
             out[:] = res
-    if coords is not None:
-        phase = segment_phases(coords, fs, p.phases.core_threshold, p.phases.smooth_s)
-    elif imu is not None:  # no landmarks: attitude angles as the "keypoints" of the energy
-        phase = segment_phases(np.radians(imu_tl[:, :, 6:9]), fs, p.phases.core_threshold, p.phases.smooth_s)
-    else:
+    if coords is None and imu is None:
         phase = np.zeros(T, int)
+    else:
+        phase = clip_phases(coords, imu_tl if imu is not None else None, fs, p.phases)
     timing["targets_s"] = time.perf_counter() - t1
 
     # ---------------- windows ----------------

@@ -144,8 +144,13 @@ class LandmarkParams(_Strict):
 
 
 class PhaseParams(_Strict):
-    core_threshold: float = Field(default=0.3, gt=0, lt=1)
+    # energy of the phases (sigproc.phases): "imu", the body segments' gyroscope rates when the clip
+    # has IMU (the landmarks' energy otherwise); "landmarks", the landmarks' when the clip has them
+    source: Literal["imu", "landmarks"] = "imu"
+    core_threshold: float = Field(default=0.3, gt=0, lt=1)   # landmark energy: share of the clip's max
     smooth_s: float = Field(default=0.1, ge=0, le=2)
+    # IMU energy: core where sum over sensors of |gyro|^2 > this (rad^2/s^2), an absolute floor
+    imu_min_energy: float = Field(default=0.1, gt=0)
 
 
 class AnglesParams(_Strict):
