@@ -182,14 +182,17 @@ def clip_phases(coords: np.ndarray | None, imu: np.ndarray | None, fs: float, p:
     """(T,) preparation / core / recovery per timeline frame (``sigproc.phases``) from the in-use
     inputs: the gyroscope rates of the (T, S, 9) ``imu`` (channels 3:6, rad/s) against the absolute
     floor ``p.imu_min_energy`` when present and ``p.source`` is "imu", else the (T, 33, 3)
-    landmark ``coords`` against ``p.core_threshold`` of the clip's max (ValueError without
-    either). The gyroscopes tell a still athlete from a moving one; the landmarks barely can: the
+    landmark ``coords`` against ``p.core_threshold`` of the clip's max (without landmarks: the IMU's
+    attitude angles against it, the earlier rule; ValueError without either). The gyroscopes tell a still athlete from a moving one; the landmarks barely can: the
     detector's jitter moves a still athlete's landmarks about as fast as a slow squat moves them."""
-    if imu is not None and (p.source == "imu" or coords is None):
+    if imu is not None and p.source == "imu":
         return segment_energy(angular_energy(imu[:, :, 3:6]), fs, 0.0, p.smooth_s, p.imu_min_energy)
-    if coords is None:
+    if coords is not None:
+        return segment_phases(coords, fs, p.core_threshold, p.smooth_s)
+    if imu is None:
         raise ValueError("clip_phases: neither landmarks nor IMU given")
-    return segment_phases(coords, fs, p.core_threshold, p.smooth_s)
+    # source "landmarks" on a clip without them: the earlier rule, attitude angles as the "keypoints"
+    return segment_phases(np.radians(imu[:, :, 6:9]), fs, p.core_threshold, p.smooth_s)
 
 
 def _windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:

@@ -145,8 +145,10 @@ class LandmarkParams(_Strict):
 
 class PhaseParams(_Strict):
     # energy of the phases (sigproc.phases): "imu", the body segments' gyroscope rates when the clip
-    # has IMU (the landmarks' energy otherwise); "landmarks", the landmarks' when the clip has them
-    source: Literal["imu", "landmarks"] = "imu"
+    # has IMU (the landmarks' energy otherwise); "landmarks", the landmarks' when the clip has them.
+    # The default is the earlier behaviour, so that stored parameters without the key (a dataset's
+    # or a served bundle's) keep meaning what they meant; params.yaml sets "imu"
+    source: Literal["imu", "landmarks"] = "landmarks"
     core_threshold: float = Field(default=0.3, gt=0, lt=1)   # landmark energy: share of the clip's max
     smooth_s: float = Field(default=0.1, ge=0, le=2)
     # IMU energy: core where sum over sensors of |gyro|^2 > this (rad^2/s^2), an absolute floor

@@ -8,7 +8,7 @@ from biomech.io import read_manifest, read_mot, write_manifest
 from biomech.synth import ClipSpec, write_clip
 from evaluation.window_content import window_motion
 from preprocessing.clip import ClipJob, active_window_starts, process_clip
-from preprocessing.params import WindowParams
+from preprocessing.params import PhaseParams, WindowParams
 from sigproc.phases import CORE, PREPARATION, RECOVERY
 from stages.params import load_raw
 
@@ -72,13 +72,13 @@ def _kept_by_motion(root, p):
 
 
 def test_still_windows_are_dropped_and_moving_ones_kept(long_clips, tmp_path):
-    """With the default phases (IMU gyro energy against an absolute floor) and the default
-    params.yaml fraction: every window where the athlete stands still (ground truth: joints within
+    """With params.yaml's phases (IMU gyro energy against an absolute floor) and fraction: every window where the athlete stands still (ground truth: joints within
     1 deg, pelvis within 1 cm) is dropped, every window with > 10 deg of joint motion kept. (The
     earlier rule, the landmark energy relative to the clip's max, kept 1 of 5 moving windows of the
     countermovement jump and the lunge's still last window.)"""
-    frac = load_raw()["preprocess"]["window"]["min_core_fraction"]
-    p = _params(long_clips.parent, tmp_path, window=WindowParams(min_core_fraction=frac))
+    pre = load_raw()["preprocess"]
+    p = _params(long_clips.parent, tmp_path, window=WindowParams(min_core_fraction=pre["window"]["min_core_fraction"]),
+                phases=PhaseParams(**pre["phases"]))
     res = _kept_by_motion(long_clips, p)
     still = [k for r, m, k in res if r < 1.0 and m < 0.01]
     moving = [k for r, m, k in res if r > 10.0]
