@@ -162,6 +162,18 @@ def cop_from_moments(force: np.ndarray, moments: np.ndarray, loaded: np.ndarray)
     return np.where(loaded[..., None], cop, 0.0)
 
 
+def moving_windows(phase_windows: np.ndarray, min_core_fraction: float) -> np.ndarray:
+    """(N,) bool: the windows of (N, L) per-frame phases (``sigproc.phases``; a processed split's or
+    the service's ``phase`` field) where the athlete moves, by the rule that cuts the training
+    windows: at least ``min_core_fraction`` of the frames in the core phase (all, when it is <= 0)."""
+    ph = np.asarray(phase_windows)
+    if ph.ndim != 2:
+        raise ValueError(f"phase_windows must have shape (N, L), got {ph.shape}")
+    if min_core_fraction <= 0:
+        return np.ones(len(ph), dtype=bool)
+    return np.mean(ph == CORE, axis=1) >= min_core_fraction
+
+
 def active_window_starts(phase: np.ndarray, starts: np.ndarray, length: int,
                          min_core_fraction: float) -> tuple[np.ndarray, int]:
     """The window starts whose windows have at least ``min_core_fraction`` of their frames in the

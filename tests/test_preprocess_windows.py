@@ -7,7 +7,7 @@ import pytest
 from biomech.io import read_manifest, read_mot, write_manifest
 from biomech.synth import ClipSpec, write_clip
 from evaluation.window_content import window_motion
-from preprocessing.clip import ClipJob, active_window_starts, process_clip
+from preprocessing.clip import ClipJob, active_window_starts, moving_windows, process_clip
 from preprocessing.params import PhaseParams, WindowParams
 from sigproc.phases import CORE, PREPARATION, RECOVERY
 from stages.params import load_raw
@@ -36,6 +36,15 @@ def test_gating_off_keeps_every_window_and_a_clip_keeps_its_most_active_window()
     assert kept.tolist() == starts.tolist() and dropped == 0
     kept, dropped = active_window_starts(phase, starts, 64, 0.9)  # no window qualifies
     assert kept.tolist() == [64] and dropped == len(starts) - 1
+
+
+def test_moving_windows_applies_the_same_rule_to_cut_windows():
+    phase = _phase(100, 40, 60)
+    starts = np.arange(0, 200 - 64 + 1, 32)
+    windows = np.stack([phase[s:s + 64] for s in starts])
+    kept, _ = active_window_starts(phase, starts, 64, 0.25)
+    assert starts[moving_windows(windows, 0.25)].tolist() == kept.tolist() == [64, 96]
+    assert moving_windows(windows, 0.0).all()
 
 
 # ---- the filter on generated clips: a still athlete's windows dropped, moving ones kept ----------
