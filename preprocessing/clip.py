@@ -24,7 +24,8 @@ arrays in memory through :func:`process_recording` (one implementation for both)
    video rate (counted; too few detected frames stop the clip), exponential smoothing (alpha
    0.6), timeline, root-relative / trunk-length normalisation + visibility -> (T, 33, 4).
 7. Targets: joint angles (23) and moments (10) Savitzky-Golay smoothed and resampled; energy
-   phases (preparation/core/recovery) from the normalised landmarks.
+   phases (preparation/core/recovery, :func:`clip_phases`) from the IMU's gyroscope energy against an
+   absolute floor (``phases.source: imu``), else from the normalised landmarks.
 8. Windows of ``window.length`` samples every ``window.stride``; landmark windows view-normalised
    (``sigproc.normalize.normalize_view``: rotated about the vertical so the window's mean hip line
    has one heading); ``window.video_frames`` frames per window (nearest delivered frame, resized

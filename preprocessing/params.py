@@ -18,7 +18,7 @@ class WindowParams(_Strict):
     stride: int = Field(default=32, ge=1, le=96)
     video_frames: int = Field(default=8, ge=1, le=96)  # Tv: frames per window (temporal subsample)
     # a window is cut only where the athlete performs the action: at least this share of its frames
-    # in the clip's core phase (motion energy); idle stretches before/after carry no action label
+    # in the clip's core phase (sigproc.phases: the athlete moves); idle stretches carry no action label
     min_core_fraction: float = Field(default=0.0, ge=0.0, lt=1.0)
 
     @model_validator(mode="after")
