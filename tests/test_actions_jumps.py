@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from biomech.actions import build_plan
-from biomech.actions.common import ActionContext
+from biomech.actions.common import ActionContext, standing_com_height
 from biomech.body import build_body
 from biomech.kinematics import solve_motion
 from biomech.synth import SynthConfig
@@ -42,6 +42,19 @@ def test_broad_jump_preparation_differs_from_the_countermovement_jump():
     assert slj["arm_back"].min() > 55 and cmj["arm_back"].max() < 61
     # the broad jump's CoM is already forward at the bottom of the dip (> 3 cm); the vertical one's is not
     assert slj["com_forward"].min() > 0.03 and np.abs(cmj["com_forward"]).max() < 1e-3
+
+
+def test_broad_jump_landing_keeps_the_shared_trunk_ranges():
+    """The extra flexion is the preparation's: after take-off both jumps flex the trunk by the shared
+    20-35 + 10-20 deg per unit of crouch depth."""
+    for seed in range(8):
+        b, plan = _plan("standing_long_jump", seed, seed % 2)
+        ctx = ActionContext(b, np.random.default_rng(0), FS, 3.5, "none")
+        i = int(round(plan.events["absorbed"] * FS))
+        depth = (standing_com_height(b) - plan.com[i, 1]) / (0.3 * ctx.leg_length)
+        assert depth > 0.2
+        per_depth = -np.degrees(plan.pelvis_rot[i, 0] + plan.upper["lumbar_extension"][i]) / depth
+        assert 30 - 1e-6 <= per_depth <= 55 + 1e-6
 
 
 def test_countermovement_jump_draws_are_unchanged():

@@ -21,7 +21,8 @@ _FAULTS = ("asymmetric_landing", "knee_valgus", "stiff_landing")
 def _upper(ctx: ActionContext, ev: dict, depth: np.ndarray, arms: str, style: dict) -> dict:
     t = ctx.t
     up = neutral_upper(ctx)
-    up["lumbar_extension"] = -style["trunk"] * depth
+    # the preparation's extra flexion ends at take-off (the crouch depth is ~0 there: continuous)
+    up["lumbar_extension"] = -(style["trunk"] + style["trunk_prep"] * (t < ev["takeoff"])) * depth
     key = [0.0, ev["dip_start"], ev["bottom"], ev["takeoff"], 0.5 * (ev["takeoff"] + ev["landing"]),
            ev["landing"], ev["standing"], ctx.duration + 1.0]
     if arms == "swing":  # arm swing: back in the dip, up at take-off
@@ -103,18 +104,19 @@ def _foot_heights(ctx: ActionContext, y: np.ndarray, ev: dict, pitch_to: float,
     return a, pitch
 
 
-# Preparation (the countermovement) per jump, drawn uniformly: trunk inclination at the bottom of
-# the dip (pelvis tilt `lean` + lumbar flexion `trunk`, deg per unit of crouch depth), the arm
-# backswing there (shoulder extension, deg) and, for the broad jump, how far the CoM travels
-# forward during the dip (foot lengths). A standing long jump's preparation differs from a
+# Preparation (the countermovement) per jump, drawn uniformly: extra trunk inclination at the
+# bottom of the dip (pelvis tilt `lean` + lumbar flexion `trunk`, deg per unit of crouch depth, on
+# top of the 20-35 + 10-20 every jump draws; before take-off only, so the landings are unchanged),
+# the arm backswing there (shoulder extension, deg) and, for the broad jump, how far the CoM
+# travels forward during the dip (foot lengths). A standing long jump's preparation differs from a
 # countermovement jump's in the direction real ones do: a larger backswing (Ashby & Heegaard 2002,
 # J Biomech 35:1631, arm motion in the standing long jump), more trunk flexion / forward lean at the
 # bottom and the CoM moving forward already in the countermovement (Wakai & Linthorne 2005, Hum Mov
 # Sci 24:81; vertical jumps: Lees, Vanrenterghem & De Clercq 2004, J Biomech 37:1929). The numeric
 # ranges are estimates consistent with those findings, not values read from the papers; the
 # countermovement jump's and the jump shot's are the generator's earlier shared ranges.
-PREP_VERTICAL = {"lean": (20, 35), "trunk": (10, 20), "arm_back": (35, 60), "com_forward": (0.0, 0.0)}
-PREP_BROAD = {"lean": (30, 45), "trunk": (15, 25), "arm_back": (60, 90), "com_forward": (0.15, 0.30)}
+PREP_VERTICAL = {"lean": (0, 0), "trunk": (0, 0), "arm_back": (35, 60), "com_forward": (0.0, 0.0)}
+PREP_BROAD = {"lean": (10, 15), "trunk": (5, 8), "arm_back": (60, 90), "com_forward": (0.15, 0.30)}
 
 
 def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str, vx_range=(0.0, 0.0),
@@ -133,8 +135,8 @@ def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str, vx_range=(0.0, 0
     if ctx.fault == "stiff_landing":
         land_dip = ctx.u(0.04, 0.07) * L
     heel_pitch = ctx.u(25, 35) * DEG
-    lean = ctx.u(*prep["lean"]) * DEG
-    style = {"trunk": ctx.u(*prep["trunk"]) * DEG, "arm_back": -ctx.u(*prep["arm_back"]), "arm_up": ctx.u(120, 160),
+    lean = ctx.u(20, 35) * DEG
+    style = {"trunk": ctx.u(10, 20) * DEG, "arm_back": -ctx.u(*prep["arm_back"]), "arm_up": ctx.u(120, 160),
              "shoot": "r" if ctx.rng.random() < 0.85 else "l"}
     x_com = b.foot_length * ctx.u(0.18, 0.25)
     start_u = ctx.rng.random()
@@ -144,7 +146,10 @@ def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str, vx_range=(0.0, 0
     lead = ctx.u(0.28, 0.38) * b.height / 1.75  # CoM ahead of the ankles at take-off
     half = stance_width(ctx)
     # drawn last, and only for a broad jump, so that the vertical jumps' draws are unchanged
-    com_fwd = ctx.u(*prep["com_forward"]) * b.foot_length if prep["com_forward"][1] > 0 else 0.0
+    broad = prep["com_forward"][1] > 0
+    com_fwd = ctx.u(*prep["com_forward"]) * b.foot_length if broad else 0.0
+    lean_prep = ctx.u(*prep["lean"]) * DEG if broad else 0.0
+    style["trunk_prep"] = ctx.u(*prep["trunk"]) * DEG if broad else 0.0
 
     def design(rise: float, land_rise: float):
         # the whole jump must fit in the clip: measure it with t_start = 0, then place it
@@ -193,7 +198,7 @@ def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str, vx_range=(0.0, 0
     com[:, 0] = x_com
     com[:, 1] = y
     pelvis = np.zeros((ctx.n, 3))
-    pelvis[:, 0] = -lean * depth
+    pelvis[:, 0] = -(lean + lean_prep * (t < ev["takeoff"])) * depth
     # the feet must follow the hips (not the CoM: the arm swing moves the hips relative to the
     # CoM in flight): find the hip path with a quick solve on flat feet
     probe = MotionPlan("probe", ctx.fs, com, pelvis, up, feet)
