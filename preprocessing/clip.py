@@ -24,7 +24,8 @@ arrays in memory through :func:`process_recording` (one implementation for both)
    video rate (counted; too few detected frames stop the clip), exponential smoothing (alpha
    0.6), timeline, root-relative / trunk-length normalisation + visibility -> (T, 33, 4).
 7. Targets: joint angles (23) and moments (10) Savitzky-Golay smoothed and resampled; energy
-   phases (preparation/core/recovery) from the normalised landmarks.
+   phases (preparation/core/recovery, :func:`clip_phases`) from the IMU's gyroscope energy against an
+   absolute floor (``phases.source: imu``), else from the normalised landmarks.
 8. Windows of ``window.length`` samples every ``window.stride``; landmark windows view-normalised
    (``sigproc.normalize.normalize_view``: rotated about the vertical so the window's mean hip line
    has one heading); ``window.video_frames`` frames per window (nearest delivered frame, resized
@@ -47,9 +48,9 @@ from sigproc import attitude as att
 from sigproc.filters import butter_lowpass, exp_smooth, iqr_outliers, kalman_rts_smooth, savgol, zero_drift_correct
 from sigproc.gaps import resample_uniform, uniform_grid
 from sigproc.normalize import normalize_skeleton, normalize_view
-from sigproc.phases import CORE, segment_phases
+from sigproc.phases import CORE, angular_energy, segment_energy, segment_phases
 
-from .params import PreprocessParams
+from .params import PhaseParams, PreprocessParams
 from .sync import recover_offsets
 
 N_LANDMARKS = 33
@@ -162,6 +163,18 @@ def cop_from_moments(force: np.ndarray, moments: np.ndarray, loaded: np.ndarray)
     return np.where(loaded[..., None], cop, 0.0)
 
 
+def moving_windows(phase_windows: np.ndarray, min_core_fraction: float) -> np.ndarray:
+    """(N,) bool: the windows of (N, L) per-frame phases (``sigproc.phases``; a processed split's or
+    the service's ``phase`` field) where the athlete moves, by the rule that cuts the training
+    windows: at least ``min_core_fraction`` of the frames in the core phase (all, when it is <= 0)."""
+    ph = np.asarray(phase_windows)
+    if ph.ndim != 2:
+        raise ValueError(f"phase_windows must have shape (N, L), got {ph.shape}")
+    if min_core_fraction <= 0:
+        return np.ones(len(ph), dtype=bool)
+    return np.mean(ph == CORE, axis=1) >= min_core_fraction
+
+
 def active_window_starts(phase: np.ndarray, starts: np.ndarray, length: int,
                          min_core_fraction: float) -> tuple[np.ndarray, int]:
     """The window starts whose windows have at least ``min_core_fraction`` of their frames in the
@@ -176,6 +189,23 @@ def active_window_starts(phase: np.ndarray, starts: np.ndarray, length: int,
     if not keep.any():
         keep[int(np.argmax(frac))] = True
     return starts[keep], int((~keep).sum())
+
+
+def clip_phases(coords: np.ndarray | None, imu: np.ndarray | None, fs: float, p: PhaseParams) -> np.ndarray:
+    """(T,) preparation / core / recovery per timeline frame (``sigproc.phases``) from the in-use
+    inputs: the gyroscope rates of the (T, S, 9) ``imu`` (channels 3:6, rad/s) against the absolute
+    floor ``p.imu_min_energy`` when present and ``p.source`` is "imu", else the (T, 33, 3)
+    landmark ``coords`` against ``p.core_threshold`` of the clip's max (without landmarks: the IMU's
+    attitude angles against it, the earlier rule; ValueError without either). The gyroscopes tell a still athlete from a moving one; the landmarks barely can: the
+    detector's jitter moves a still athlete's landmarks about as fast as a slow squat moves them."""
+    if imu is not None and p.source == "imu":
+        return segment_energy(angular_energy(imu[:, :, 3:6]), fs, 0.0, p.smooth_s, p.imu_min_energy)
+    if coords is not None:
+        return segment_phases(coords, fs, p.core_threshold, p.smooth_s)
+    if imu is None:
+        raise ValueError("clip_phases: neither landmarks nor IMU given")
+    # source "landmarks" on a clip without them: the earlier rule, attitude angles as the "keypoints"
+    return segment_phases(np.radians(imu[:, :, 6:9]), fs, p.core_threshold, p.smooth_s)
 
 
 def _windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
@@ -533,12 +563,10 @@ def process_streams(cs: ClipStreams, p: PreprocessParams, read_s: float = 0.0, t
             root[:], angles[:] = res[:, :len(ROOT_COORDINATES)], res[:, len(ROOT_COORDINATES):]
         else:
             out[:] = res
-    if coords is not None:
-        phase = segment_phases(coords, fs, p.phases.core_threshold, p.phases.smooth_s)
-    elif imu is not None:  # no landmarks: attitude angles as the "keypoints" of the energy
-        phase = segment_phases(np.radians(imu_tl[:, :, 6:9]), fs, p.phases.core_threshold, p.phases.smooth_s)
-    else:
+    if coords is None and imu is None:
         phase = np.zeros(T, int)
+    else:
+        phase = clip_phases(coords, imu_tl if imu is not None else None, fs, p.phases)
     timing["targets_s"] = time.perf_counter() - t1
 
     # ---------------- windows ----------------
