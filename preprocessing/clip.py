@@ -86,13 +86,27 @@ def load_meta(path: Path) -> dict:
 
 
 def _fill_nan(x2: np.ndarray, bad: np.ndarray) -> np.ndarray:
-    """Linear interpolation over flagged samples, per channel of (T, C)."""
+    """Linear interpolation over flagged samples, per channel of (T, C) (a channel with no unflagged
+    sample is left as it is). One ``np.interp`` for all channels: channel k's samples sit at
+    ``k (T + 2) + 1 + i``, between its first and last unflagged values repeated at ``k (T + 2)`` and
+    ``k (T + 2) + T + 1`` (np.interp's hold at the ends, per channel); the positions are exact
+    integers, so every value is the per-channel ``np.interp``'s."""
     out = x2.copy()
-    idx = np.arange(x2.shape[0], dtype=float)
-    for c in np.flatnonzero(bad.any(0)):
-        b = bad[:, c]
-        if (~b).any():
-            out[b, c] = np.interp(idx[b], idx[~b], x2[~b, c])
+    cols = np.flatnonzero(bad.any(0) & (~bad).any(0))
+    if not cols.size:
+        return out
+    T, K = x2.shape[0], len(cols)
+    b = bad[:, cols].T                       # (K, T)
+    v = x2[:, cols].T
+    good = ~b
+    rows = np.arange(K)
+    first, last = v[rows, good.argmax(1)], v[rows, T - 1 - good[:, ::-1].argmax(1)]
+    P = (rows[:, None] * (T + 2) + np.arange(T + 2)).astype(float)
+    V = np.concatenate([first[:, None], v, last[:, None]], 1)
+    keep = np.concatenate([np.ones((K, 1), bool), good, np.ones((K, 1), bool)], 1)
+    filled = v.copy()
+    filled[b] = np.interp(P[:, 1:-1][b], P[keep], V[keep])
+    out[:, cols] = filled.T
     return out
 
 

@@ -63,9 +63,10 @@ def timeline_start(rec: Recording, p) -> float | None:
             t0 = first
             if abs(round(t0 * fs) - t0 * fs) > TIME_TOL_S * fs:
                 return None
-        grid = t0 + np.arange(L) / fs
-        times = t if t is not None else t0_s + np.arange(n) / rate
-        if len(times) != L or np.max(np.abs(np.asarray(times, float) - grid)) > TIME_TOL_S:
+        if t is None:   # t0_s + k / rate with the timeline's rate: on the grid iff it starts at t0
+            if abs(float(t0_s) - t0) > TIME_TOL_S:
+                return None
+        elif len(t) != L or np.max(np.abs(np.asarray(t, float) - (t0 + np.arange(L) / fs))) > TIME_TOL_S:
             return None
     return t0
 
