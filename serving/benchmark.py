@@ -212,6 +212,46 @@ def in_process(bundle_dir: str, clip: str, n: int) -> dict:
     return out
 
 
+def timeline_skew(bundle_dir: str, raw_dir: str, athletes: list[str], max_clips: int) -> dict:
+    """Serving skew of one-window on-timeline requests: for up to ``max_clips`` clips (landmarks + IMU +
+    plates) of ``athletes``, the whole clip through the general path (sync on: every window as the
+    preprocess stage cuts it from the filtered clip) against each of its windows sent alone on the
+    timeline (the raw streams linearly interpolated at the window's 50 Hz times on the video clock,
+    the clip's recovered offsets applied, serving/timeline.py's path): the share of windows whose
+    predicted action agrees, the mean and 95th percentile of the largest class-probability
+    difference, and each side's accuracy against the clip's action."""
+    import torch
+
+    from serving.bundle import load_bundle
+    from serving.inference import recognize_many
+    from serving.schemas import RecognizeRequest
+    from serving.windows import warm_up
+
+    torch.set_num_threads(1)
+    b = load_bundle(bundle_dir)
+    warm_up()
+    clips = [d for a in athletes for d in sorted((Path(raw_dir) / a).glob("clip*"))
+             if all((d / f).is_file() for f in ("keypoints.npz", "imu.npz", "grf.npz"))][:max_clips]
+    agree, dp, right_clip, right_win = [], [], [], []
+    for d in clips:
+        action = json.loads((d / "meta.json").read_text())["action"]
+        whole = recognize_many(b, [RecognizeRequest.model_validate(request_from_clip(d, compact=True))])[0]
+        off = {k: v["offset_s"] for k, v in whole.sync.items()}
+        reqs = [RecognizeRequest.model_validate(timeline_request_from_clip(d, w.t_start_s, offsets_s=off))
+                for w in whole.windows]
+        for w, o in zip(whole.windows, recognize_many(b, reqs)):
+            ow = o.windows[0]
+            agree.append(w.action == ow.action)
+            dp.append(max(abs(w.probabilities[c] - ow.probabilities[c]) for c in w.probabilities))
+            right_clip.append(w.action == action)
+            right_win.append(ow.action == action)
+    dp = np.asarray(dp)
+    return {"clips": len(clips), "windows": len(agree), "action_agreement": round(float(np.mean(agree)), 4),
+            "max_prob_diff_mean": round(float(dp.mean()), 4), "max_prob_diff_p95": round(float(np.percentile(dp, 95)), 4),
+            "accuracy_whole_clip_windows": round(float(np.mean(right_clip)), 4),
+            "accuracy_one_window_requests": round(float(np.mean(right_win)), 4)}
+
+
 def in_process_timeline_only(bundle_dir: str, clip: str, n: int) -> dict:
     import torch
 

@@ -2,9 +2,9 @@
 
 A request is *on the timeline* (:func:`on_timeline`) when no clock synchronisation runs for it
 (``synchronise: false``, or no image landmarks), every stream it sends is at the timeline rate
-(``preprocess.timeline_hz``, 50 Hz), has exactly ``preprocess.window.length`` (64) samples, no gap
-(every value finite) and the same sample times, on the timeline's grid (``t0 * timeline_hz`` an
-integer). For such a request the general path's clock-offset estimation and its resamplings are
+(``preprocess.timeline_hz``, 50 Hz), has the same T >= ``preprocess.window.length`` (64) samples,
+no gap (every value finite) and the same sample times, on the timeline's grid (``t0 * timeline_hz``
+an integer). For such a request the general path's clock-offset estimation and its resamplings are
 identities: the gap-filling spline onto the stream's own uniform grid, the landmarks' and plates'
 spline onto the timeline and the visibility's interpolation all evaluate an interpolant at its own
 knots, and the sync step returns offset 0. :func:`timeline_windows` skips exactly those and runs
@@ -23,8 +23,9 @@ windows, so a training window's filters (Butterworth padding, attitude start-up,
 exponential-smoothing start), trunk length and phases saw the clip around it. A 64-sample request
 has nothing around it: both serving paths filter the window alone, so its edges differ from a
 training window cut from the middle of a clip (the same holds for a one-window request on the
-general path). Clients that have longer recordings should send them whole (the general path
-windows them at the training stride).
+general path; ``serving.benchmark.timeline_skew`` measures how often the answer changes). To match
+the training windows, send the context: a longer on-timeline recording is processed whole, like a
+clip, and cut into windows every ``window.stride`` samples, like the training windows.
 """
 from __future__ import annotations
 
@@ -51,12 +52,16 @@ def _stream_times(rec: Recording):
 
 
 def timeline_start(rec: Recording, p) -> float | None:
-    """The first timeline time of ``rec`` when every stream is on the grid ``t0 + k / timeline_hz``,
-    k = 0..window.length - 1, with one t0 on the timeline (``t0 * timeline_hz`` an integer); else None."""
+    """The first timeline time of ``rec`` when every stream is on one grid ``t0 + k / timeline_hz``,
+    k = 0..T - 1 with T >= window.length (the same T for every stream), t0 on the timeline
+    (``t0 * timeline_hz`` an integer); else None."""
     fs, L = float(p.timeline_hz), int(p.window.length)
     t0 = None
+    lengths = {n for _, _, _, n, _ in _stream_times(rec)}
+    if len(lengths) != 1 or min(lengths) < L:
+        return None
     for rate, t, t0_s, n, _ in _stream_times(rec):
-        if rate is None or abs(rate - fs) > 1e-9 or n != L:
+        if rate is None or abs(rate - fs) > 1e-9:
             return None
         first = float(t[0]) if t is not None else float(t0_s)
         if t0 is None:
@@ -66,7 +71,7 @@ def timeline_start(rec: Recording, p) -> float | None:
         if t is None:   # t0_s + k / rate with the timeline's rate: on the grid iff it starts at t0
             if abs(float(t0_s) - t0) > TIME_TOL_S:
                 return None
-        elif len(t) != L or np.max(np.abs(np.asarray(t, float) - (t0 + np.arange(L) / fs))) > TIME_TOL_S:
+        elif len(t) != n or np.max(np.abs(np.asarray(t, float) - (t0 + np.arange(n) / fs))) > TIME_TOL_S:
             return None
     return t0
 
@@ -129,7 +134,9 @@ def _landmarks(recs: list[Recording], p) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _group_windows(recs: list[Recording], bundle, p) -> list[Windows]:
-    """Windows of B on-timeline recordings that send the same streams."""
+    """Windows of B on-timeline recordings that send the same streams with the same number of samples
+    T: each recording processed whole (as the preprocess stage processes a clip), then cut into
+    windows of window.length every window.stride (every window kept, as on the general path)."""
     from biomech.conventions import IMU_SENSORS
     from preprocessing.clip import N_LANDMARKS, clip_phases
     from preprocessing.sync import recover_offsets
@@ -140,9 +147,10 @@ def _group_windows(recs: list[Recording], bundle, p) -> list[Windows]:
     B, L, fs = len(recs), int(p.window.length), float(p.timeline_hz)
     r0 = recs[0]
     has = (r0.world is not None, r0.acc is not None, r0.force is not None)
-    lm = np.zeros((B, L, N_LANDMARKS, 4), np.float32)
-    imu = np.zeros((B, L, len(IMU_SENSORS), 9), np.float32)
-    grf = np.zeros((B, L, 2, 7), np.float32)
+    T = len(r0.world if has[0] else r0.acc if has[1] else r0.force)
+    lm = np.zeros((B, T, N_LANDMARKS, 4), np.float32)
+    imu = np.zeros((B, T, len(IMU_SENSORS), 9), np.float32)
+    grf = np.zeros((B, T, 2, 7), np.float32)
     coords = None
     if has[1]:
         imu = np.ascontiguousarray(_imu(recs, p).transpose(1, 0, 2, 3))
@@ -151,11 +159,15 @@ def _group_windows(recs: list[Recording], bundle, p) -> list[Windows]:
     if has[0]:
         coords, vis = _landmarks(recs, p)
         lm = np.concatenate([coords, vis[..., None]], -1).astype(np.float32)
-    phase = np.stack([clip_phases(None if coords is None else coords[b], imu[b] if has[1] else None, L, p)
+    phase = np.stack([clip_phases(None if coords is None else coords[b], imu[b] if has[1] else None, T, p)
                       for b in range(B)]).astype(np.int64)
+    starts = np.arange(0, T - L + 1, int(p.window.stride))
+    cut = starts[:, None] + np.arange(L)               # (N, L): the windows' samples
+    lm, imu, grf, phase = lm[:, cut], imu[:, cut], grf[:, cut], phase[:, cut]   # (B, N, L, ...)
     if has[0] and p.landmarks.view_normalize:
         lm[..., :3] = normalize_view(lm[..., :3])[0]
-    mask = np.array([False, *has])
+    N = len(starts)
+    mask = np.repeat(np.array([False, *has])[None], N, 0)
     lm = scaled(bundle, "landmarks", lm, 3) if has[0] else lm
     imu = scaled(bundle, "imu", imu) if has[1] else imu
     grf = scaled(bundle, "grf", grf) if has[2] else grf
@@ -163,13 +175,12 @@ def _group_windows(recs: list[Recording], bundle, p) -> list[Windows]:
     video = "video" in getattr(bundle, "modalities", ())
     out = []
     for b, r in enumerate(recs):
-        batch = {"landmarks": lm[b:b + 1], "imu": imu[b:b + 1], "grf": grf[b:b + 1], "modality_mask": mask[None],
-                 "anthro": np.array([[r.mass_kg, r.height_m, _female(r.sex)]], np.float32)}
+        batch = {"landmarks": lm[b], "imu": imu[b], "grf": grf[b], "modality_mask": mask,
+                 "anthro": np.repeat(np.array([[r.mass_kg, r.height_m, _female(r.sex)]], np.float32), N, 0)}
         if video:   # no pixels in a request: zeros, masked
-            batch["video"] = np.zeros((1, p.window.video_frames, 3, p.video.height, p.video.width), np.float32)
-        t0 = timeline_start(r, p)
-        out.append(Windows(batch, np.array([t0]), fs, phase[b:b + 1], {k: dict(v) for k, v in sync.items()},
-                           {"path": "timeline"}))
+            batch["video"] = np.zeros((N, p.window.video_frames, 3, p.video.height, p.video.width), np.float32)
+        out.append(Windows(batch, timeline_start(r, p) + starts / fs, fs, phase[b],
+                           {k: dict(v) for k, v in sync.items()}, {"path": "timeline"}))
     return out
 
 
@@ -181,7 +192,8 @@ def timeline_windows(recs: list[Recording], bundle) -> list[Windows]:
     p = request_params(bundle.preprocess, False)
     groups: dict[tuple, list[int]] = {}
     for i, r in enumerate(recs):
-        groups.setdefault((r.world is not None, r.acc is not None, r.force is not None), []).append(i)
+        n = len(r.world if r.world is not None else r.acc if r.acc is not None else r.force)
+        groups.setdefault((r.world is not None, r.acc is not None, r.force is not None, n), []).append(i)
     out: list = [None] * len(recs)
     for idx in groups.values():
         for i, w in zip(idx, _group_windows([recs[i] for i in idx], bundle, p)):

@@ -55,8 +55,9 @@ def _subset(req: dict, keep: tuple) -> dict:
 
 
 def test_timeline_path_equals_general_path(clip):
-    """A batch of on-timeline requests (three cuts, all streams, and two modality subsets): every
-    request's model inputs, phases, start time and sync block equal the general path's for it alone."""
+    """A batch of on-timeline requests (three cuts, all streams, two modality subsets, one with context
+    for two windows): every request's model inputs, phases, start times and sync block equal the
+    general path's for it alone."""
     from serving.client import timeline_request_from_clip
     from serving.timeline import on_timeline, timeline_windows
     from serving.windows import recording_windows
@@ -65,6 +66,7 @@ def test_timeline_path_equals_general_path(clip):
     bundle = SimpleNamespace(preprocess=p, scalers={})
     reqs = [timeline_request_from_clip(d, t0) for t0 in (0.0, 0.04, 0.08)]
     reqs += [_subset(reqs[0], ("imu",)), _subset(reqs[1], ("landmarks", "grf"))]
+    reqs += [timeline_request_from_clip(d, 0.02, length=64 + 32 + 5)]   # with context: 2 windows (stride 32)
     recs = [_recording(r) for r in reqs]
     assert all(on_timeline(r, bundle) for r in recs)
     fast = timeline_windows(recs, bundle)
@@ -76,13 +78,15 @@ def test_timeline_path_equals_general_path(clip):
         np.testing.assert_array_equal(w.phase, g.phase)
         np.testing.assert_allclose(w.t_start_s, g.t_start_s, atol=1e-12)
         assert w.sync == g.sync and w.timeline_hz == g.timeline_hz
+    assert len(fast[-1].t_start_s) == 2 and np.allclose(fast[-1].t_start_s, [0.0, 32 / 50])
     # the landmarks were really filtered and normalised (not passed through): trunk-length units
     assert np.abs(fast[0].batch["landmarks"][..., :3]).max() < 10 and fast[0].batch["modality_mask"].tolist() == [
         [False, True, True, True]]
 
 
 def test_other_requests_take_the_general_path(clip):
-    """Requests that are not on the timeline: another rate, one sample more, a clock to synchronise,
+    """Requests that are not on the timeline: another rate, fewer samples than a window, streams of
+    different lengths, a clock to synchronise,
     a start between two timeline samples, explicit times off the grid, a gap (NaN)."""
     from serving.client import timeline_request_from_clip
     from serving.timeline import on_timeline
@@ -93,7 +97,8 @@ def test_other_requests_take_the_general_path(clip):
     assert on_timeline(_recording(base), bundle)
     cases = {
         "imu at 60 Hz": {**base, "imu": {**base["imu"], "rate_hz": 60.0}},
-        "65 samples": timeline_request_from_clip(d, 0.0, length=65, compact=False),
+        "63 samples": timeline_request_from_clip(d, 0.0, length=63, compact=False),
+        "plates one sample longer": {**base, "grf": timeline_request_from_clip(d, 0.0, length=65, compact=False)["grf"]},
         "plates start 0.01 s late": {**base, "grf": {**base["grf"], "t0_s": 0.01}},
         "all start off the grid": {**base, "imu": {**base["imu"], "t0_s": 0.01}, "grf": {**base["grf"], "t0_s": 0.01},
                                    "landmarks": {**base["landmarks"], "time": (0.01 + np.arange(64) / 50).tolist()}},
