@@ -217,9 +217,11 @@ def timeline_skew(bundle_dir: str, raw_dir: str, athletes: list[str], max_clips:
     plates) of ``athletes``, the whole clip through the general path (sync on: every window as the
     preprocess stage cuts it from the filtered clip) against each of its windows sent alone on the
     timeline (the raw streams linearly interpolated at the window's 50 Hz times on the video clock,
-    the clip's recovered offsets applied, serving/timeline.py's path): the share of windows whose
-    predicted action agrees, the mean and 95th percentile of the largest class-probability
-    difference, and each side's accuracy against the clip's action."""
+    the clip's recovered offsets applied, serving/timeline.py's path), each window sent with
+    ``window.stride`` samples of context before and after it, and the whole clip
+    sent on the timeline in one request (the same windows, filtered with their context): the share
+    of windows whose predicted action agrees, the mean and 95th percentile of the largest
+    class-probability difference, and each one's accuracy against the clip's action."""
     import torch
 
     from serving.bundle import load_bundle
@@ -232,24 +234,41 @@ def timeline_skew(bundle_dir: str, raw_dir: str, athletes: list[str], max_clips:
     warm_up()
     clips = [d for a in athletes for d in sorted((Path(raw_dir) / a).glob("clip*"))
              if all((d / f).is_file() for f in ("keypoints.npz", "imu.npz", "grf.npz"))][:max_clips]
-    agree, dp, right_clip, right_win = [], [], [], []
+    L, stride = int(b.meta["window_length"]), int(b.meta["window_stride"])
+    rows = {"one_window": [], "one_window_with_context": [], "whole_clip_on_timeline": []}
+    # (agree, max prob diff, right) per window; with context: the window with `stride` samples before
+    # and after it, one request of L + 2 stride samples whose middle window is the one compared
+    right_clip = []
     for d in clips:
         action = json.loads((d / "meta.json").read_text())["action"]
         whole = recognize_many(b, [RecognizeRequest.model_validate(request_from_clip(d, compact=True))])[0]
         off = {k: v["offset_s"] for k, v in whole.sync.items()}
+        t0 = whole.windows[0].t_start_s
         reqs = [RecognizeRequest.model_validate(timeline_request_from_clip(d, w.t_start_s, offsets_s=off))
                 for w in whole.windows]
-        for w, o in zip(whole.windows, recognize_many(b, reqs)):
-            ow = o.windows[0]
-            agree.append(w.action == ow.action)
-            dp.append(max(abs(w.probabilities[c] - ow.probabilities[c]) for c in w.probabilities))
-            right_clip.append(w.action == action)
-            right_win.append(ow.action == action)
-    dp = np.asarray(dp)
-    return {"clips": len(clips), "windows": len(agree), "action_agreement": round(float(np.mean(agree)), 4),
-            "max_prob_diff_mean": round(float(dp.mean()), 4), "max_prob_diff_p95": round(float(np.percentile(dp, 95)), 4),
-            "accuracy_whole_clip_windows": round(float(np.mean(right_clip)), 4),
-            "accuracy_one_window_requests": round(float(np.mean(right_win)), 4)}
+        ctx = RecognizeRequest.model_validate(timeline_request_from_clip(
+            d, t0, length=(len(whole.windows) - 1) * stride + L, offsets_s=off))
+        padded = [RecognizeRequest.model_validate(timeline_request_from_clip(
+            d, w.t_start_s - stride / float(b.meta["timeline_hz"]), length=L + 2 * stride, offsets_s=off))
+            for w in whole.windows]
+        served = {"one_window": [o.windows[0] for o in recognize_many(b, reqs)],
+                  "one_window_with_context": [o.windows[1] for o in recognize_many(b, padded)],
+                  "whole_clip_on_timeline": recognize_many(b, [ctx])[0].windows}
+        for key, ws in served.items():
+            for w, ow in zip(whole.windows, ws):
+                rows[key].append((w.action == ow.action,
+                                  max(abs(w.probabilities[c] - ow.probabilities[c]) for c in w.probabilities),
+                                  ow.action == action))
+        right_clip += [w.action == action for w in whole.windows]
+    out = {"clips": len(clips), "windows": len(right_clip),
+           "accuracy_whole_clip_general_path": round(float(np.mean(right_clip)), 4)}
+    for key, r in rows.items():
+        a = np.asarray(r, dtype=float)
+        out[key] = {"action_agreement": round(float(a[:, 0].mean()), 4),
+                    "max_prob_diff_mean": round(float(a[:, 1].mean()), 4),
+                    "max_prob_diff_p95": round(float(np.percentile(a[:, 1], 95)), 4),
+                    "accuracy": round(float(a[:, 2].mean()), 4)}
+    return out
 
 
 def in_process_timeline_only(bundle_dir: str, clip: str, n: int) -> dict:
@@ -583,12 +602,28 @@ def main(argv=None) -> int:
     ap.add_argument("--n-in-process", type=int, default=50, help="calls per in-process step")
     ap.add_argument("--in-process-only", action="store_true",
                     help="only the in-process breakdown (needs --bundle; no server)")
+    ap.add_argument("--timeline-skew", type=int, metavar="N", default=0,
+                    help="with --bundle and --raw-dir: timeline_skew on N clips of the split's test athletes "
+                         "(--split-json), in-process; nothing else is run")
+    ap.add_argument("--raw-dir", default="data/raw/synth")
+    ap.add_argument("--split-json", default="data/processed/synth/split.json")
     ap.add_argument("--timeline-only", action="store_true",
                     help="only the on-timeline window's HTTP figures (and, with --bundle, the in-process ones)")
     ap.add_argument("--api-key")
     ap.add_argument("--out", type=Path)
     a = ap.parse_args(argv)
     headers = {"Authorization": f"Bearer {a.api_key}"} if a.api_key else {}
+    if a.timeline_skew:
+        if not a.bundle:
+            ap.error("--timeline-skew needs --bundle")
+        athletes = json.loads(Path(a.split_json).read_text())["athletes"]["test"]
+        out = {"load_average": _loadavg(), **timeline_skew(a.bundle, a.raw_dir, athletes, a.timeline_skew),
+               "load_average_end": _loadavg()}
+        print(json.dumps(out, indent=1))
+        if a.out:
+            a.out.parent.mkdir(parents=True, exist_ok=True)
+            a.out.write_text(json.dumps(out, indent=1))
+        return 0
     res = {"window": {"clip": a.clip, "span_s": SPAN}, "load_average": _loadavg()}
     if a.in_process_only and not a.bundle:
         ap.error("--in-process-only needs --bundle")
