@@ -31,6 +31,7 @@ class Batcher:
         self.run_batch, self.max_batch_size, self.error = run_batch, int(max_batch_size), error
         self._queue: list[tuple[Any, asyncio.Future]] = []
         self._running = False
+        self._task: asyncio.Task | None = None
         self.batch_sizes: list[int] = []   # the last 1,000 batches' sizes (for tests and diagnostics)
 
     async def submit(self, item):
@@ -39,7 +40,7 @@ class Batcher:
         self._queue.append((item, fut))
         if not self._running:
             self._running = True
-            loop.create_task(self._drain())
+            self._task = loop.create_task(self._drain())   # held: the loop keeps only a weak reference
         return await fut
 
     def _run(self, items: list) -> list:
