@@ -22,9 +22,11 @@ from the directory in ``ATHLETE_MM_BUNDLE``.
 
 Workers: ``ATHLETE_MM_WORKERS`` (default 2, at most the machine's cores) processes, each with the
 bundle and ``ATHLETE_MM_THREADS`` (default 1) torch threads: the per-request preprocessing is
-single-threaded Python, so throughput grows with workers (up to the free cores), not with batching
-(measured on the 2-core VM: 2 workers 43.9 / 34.9 windows/s on /recognize_batch / /recognize at
-c=32 against 32.2 / 30.7 with 1, at +4 ms p50 at c=1; 1 is better when other work takes the cores).
+single-threaded Python, so throughput grows with workers (up to the free cores); batching helps the
+requests on the model's timeline, whose preprocessing runs vectorised over the batch (README "Serving":
+windows on the model's timeline), not the general path's (measured on the 2-core VM: 2 workers
+43.9 / 34.9 windows/s on /recognize_batch / /recognize at c=32 against 32.2 / 30.7 with 1, at +4 ms
+p50 at c=1; 1 is better when other work takes the cores).
 
 Access: when ``ATHLETE_MM_API_KEY`` (or a file named by ``ATHLETE_MM_API_KEY_FILE``) is set at
 start-up, every request but health / readiness needs ``Authorization: Bearer <key>`` (or
