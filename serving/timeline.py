@@ -78,7 +78,8 @@ def timeline_start(rec: Recording, p) -> float | None:
 
 def on_timeline(rec: Recording, bundle) -> bool:
     """Whether ``rec`` can take the timeline path (module docstring): no synchronisation, every
-    stream at the timeline rate, window.length samples on one timeline grid, every value finite."""
+    stream at the timeline rate, the same T >= window.length samples on one timeline grid, every
+    value finite."""
     p = request_params(bundle.preprocess, rec.synchronise and rec.image is not None)
     streams = _stream_times(rec)
     if not streams or p.sync.enabled or p.landmarks.source != "world":
