@@ -168,10 +168,11 @@ def recognize_many(bundle, reqs: list[RecognizeRequest]) -> list[RecognizeRespon
     fast = [i for i, r in enumerate(recs) if on_timeline(r, bundle)]
     if fast:
         try:   # one vectorised pass over the on-timeline recordings (serving/timeline.py)
-            for i, w in zip(fast, timeline_windows([recs[i] for i in fast], bundle)):
-                wins[i] = w
-        except (ValueError, ArithmeticError):   # e.g. a degenerate skeleton: the general path names the field
-            pass
+            done = timeline_windows([recs[i] for i in fast], bundle)
+        except (ValueError, ArithmeticError):   # e.g. a degenerate skeleton: each one alone, and the one
+            done = [_timeline_alone(recs[i], bundle) for i in fast]   # that fails takes the general path,
+        for i, w in zip(fast, done):                                   # whose error names the field
+            wins[i] = w
     for i, rec in enumerate(recs):
         if wins[i] is not None:
             continue
@@ -180,6 +181,13 @@ def recognize_many(bundle, reqs: list[RecognizeRequest]) -> list[RecognizeRespon
         except (ValueError, ClipError, RawDataError) as exc:
             raise _input_error(i, reqs, exc) from None
     return [_response(bundle, r, w, o) for r, w, o in zip(reqs, wins, run_model(bundle, wins))]
+
+
+def _timeline_alone(rec: Recording, bundle) -> Windows | None:
+    try:
+        return timeline_windows([rec], bundle)[0]
+    except (ValueError, ArithmeticError):
+        return None
 
 
 def _input_error(i: int, reqs: list, exc: Exception) -> InputError:

@@ -148,6 +148,30 @@ def test_recognize_many_routes_requests(clip, monkeypatch):
     assert [w.qc.get("path") for w in wins] == ["timeline", None, "timeline"]
 
 
+def test_a_bad_on_timeline_request_leaves_the_others_on_the_timeline_path(clip, monkeypatch):
+    """A request whose skeleton has zero size cannot be normalised: the batch's vectorised pass fails,
+    the good requests are redone on the timeline path one by one and the bad one gets the general
+    path's InputError naming the problem."""
+    import serving.inference as inf
+    from serving.client import timeline_request_from_clip
+    from serving.schemas import RecognizeRequest
+
+    d, p = clip
+    bundle = SimpleNamespace(preprocess=p, scalers={}, modalities=("landmarks", "imu", "grf"))
+    monkeypatch.setattr(inf, "run_model", lambda b, wins: [{"w": w} for w in wins])
+    monkeypatch.setattr(inf, "_response", lambda b, r, w, o: o["w"])
+    good = timeline_request_from_clip(d, 0.0)
+    bad = {**good, "landmarks": {"rate_hz": 50.0, "world": np.zeros((64, 33, 3)).tolist()}}
+    wins = inf.recognize_many(bundle, [RecognizeRequest.model_validate(good)] * 2)
+    assert [w.qc.get("path") for w in wins] == ["timeline", "timeline"]
+    calls = []
+    real_rw = inf.recording_windows
+    monkeypatch.setattr(inf, "recording_windows", lambda rec, b: calls.append(1) or real_rw(rec, b))
+    with pytest.raises(inf.InputError, match=r"requests\[1\]: .*reference length"):
+        inf.recognize_many(bundle, [RecognizeRequest.model_validate(q) for q in (good, bad, good)])
+    assert calls == [1]   # only the bad one reached the general path
+
+
 def test_batcher_groups_concurrent_requests_and_isolates_bad_ones():
     """The first request runs alone at once; the ones arriving meanwhile run as one batch (up to
     max_batch_size); a bad request's error goes to it alone."""
