@@ -93,9 +93,11 @@ class AthleteMM:
         self.bundle = load_bundle(_bundle_path(self.bundle_ref))
         warm_up()   # the preprocessing's compiled kernels, before the first request
         # /analyze's OpenSim IK runs in this process while MediaPipe detects (OpenSim holds the GIL)
+        from serving.analyze import warm_up as warm_up_analyze
         from serving.ik_stream import IKWorker
 
         self.ik_worker = IKWorker()
+        warm_up_analyze()   # while the IK process starts
 
     # ---------------- recognition ----------------
     # max_latency_ms bounds queueing + the batch: every request's recording goes through the preprocess

@@ -71,6 +71,36 @@ def test_landmarks_equal_mediapipe_on_cv2_resized_frames():
     np.testing.assert_array_equal(lm["world"], np.asarray(world, dtype=np.float32))
 
 
-@pytest.mark.parametrize("cam", [2])
-def test_overlapped_analyze_equals_the_sequential_steps(cam, monkeypatch):
-    pytest.skip("placeholder")
+def test_ik_finished_during_the_recognizer_equals_the_in_process_ik():
+    """/analyze sends the last frames and the finish to the IK process and runs the recognizer before it
+    waits (`IKJob.submit_finish`, `result`): the answer is, bit for bit, `ChunkedIK` fed the same chunks in
+    this process; a chunk's error still reaches the request."""
+    from ingest.video import landmarks_from_video
+    from serving.ik_stream import CHUNK_FRAMES, ChunkedIK, IKWorker
+    from serving.inference import InputError
+
+    lm = landmarks_from_video(_video(2), max_frames=50, progress=False)
+    settings = {"fps": lm["info"]["fps"], "sex": "male", "height_m": 1.72, "mass_kg": 70.0}
+    local = ChunkedIK(**settings)
+    worker = IKWorker()
+    try:
+        job = worker.job(**settings)
+        for n in range(1, len(lm["time"]) + 1):        # as the detection loop feeds it, frame by frame
+            job.feed(lm["time"][:n], lm["world"][:n], lm["visibility"][:n])
+        for a in range(0, len(lm["time"]), CHUNK_FRAMES):
+            local.add(lm["time"][a:a + CHUNK_FRAMES], lm["world"][a:a + CHUNK_FRAMES],
+                      lm["visibility"][a:a + CHUNK_FRAMES])
+        job.submit_finish(lm["time"], lm["world"], lm["visibility"])
+        want = local.finish()                         # meanwhile, this process works (here: the same IK)
+        grid, deg, ik, cpu_s = job.result()
+        np.testing.assert_array_equal(grid, want[0])
+        np.testing.assert_array_equal(deg, want[1])
+        np.testing.assert_array_equal(ik.marker_error_rms, want[2].marker_error_rms)
+        assert cpu_s > 0.05 and np.isfinite(deg).all(1).sum() > 40
+
+        bad = worker.job(**settings)                  # three frames with a pose: the IK's InputError
+        bad.submit_finish(lm["time"][:3], lm["world"][:3], lm["visibility"][:3])
+        with pytest.raises(InputError, match="video: a pose in 3 of 3 frames"):
+            bad.result()
+    finally:
+        worker.close()
