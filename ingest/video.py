@@ -19,21 +19,18 @@ no ``ground`` (lab-frame truth) field.
 
 Video handling: frames are decoded with OpenCV (FFmpeg), which applies the container's
 rotation metadata (phone videos) so landmarks are in the upright image; the rotation seen is
-reported; decoding runs in its own thread, a few frames ahead of MediaPipe (`prefetch`). Frame
-times come from the decoder's presentation timestamps, so variable frame rates keep their true
-timing; the nominal rate is reported as ``fps``. Frames whose longer side exceeds `max_side`
-pixels are downscaled first (INTER_AREA, `area_downscale`; MediaPipe works at 256 px internally;
-the normalised coordinates do not change). A file that cannot be opened or decodes no frame raises
+reported; decoding runs in its own thread, a few frames ahead of MediaPipe (`prefetch`). Frame times come from the decoder's presentation timestamps, so variable frame rates
+keep their true timing; the nominal rate is reported as ``fps``. Frames whose longer side
+exceeds `max_side` pixels are downscaled first (MediaPipe works at 256 px internally; the
+normalised coordinates do not change). A file that cannot be opened or decodes no frame raises
 `IngestError` naming it.
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 import cv2
 import numpy as np
-from numba import njit
 from tqdm import tqdm
 
 from biomech.camera import MEDIAPIPE_LANDMARKS, N_LANDMARKS
@@ -83,7 +80,7 @@ def iter_frames(cap: cv2.VideoCapture, max_side: int, reuse: int = 0):
         scale = max_side / max(h, w)
         if scale < 1.0:
             size = (max(1, round(w * scale)), max(1, round(h * scale)))
-            small = area_downscale(bgr, size, dst=None if slot is None else slot[1])
+            small = cv2.resize(bgr, size, dst=None if slot is None else slot[1], interpolation=cv2.INTER_AREA)
         else:
             small = bgr
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB, dst=None if slot is None else slot[2])
@@ -91,118 +88,6 @@ def iter_frames(cap: cv2.VideoCapture, max_side: int, reuse: int = 0):
             ring[k] = (bgr, small if scale < 1.0 else None, rgb)
             k = (k + 1) % reuse
         yield t, rgb
-
-
-def area_downscale(bgr: np.ndarray, size: tuple[int, int], dst: np.ndarray | None = None) -> np.ndarray:
-    """``cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)`` for a 3-channel uint8 frame shrunk by a
-    non-integer factor, bit for bit (tests/test_serving_analyze_speed.py: every frame of Pose2Sim's demo
-    videos and random sizes), in about half the CPU (4.2 against 9.3 ms a 1080 x 1920 frame, README
-    "Serving"): OpenCV's generic area resize (`ResizeArea_Invoker`: per source row the horizontal
-    weighted sum in float32, then the rows' weighted sum, rounded half to even) with its tables
-    (`computeResizeAreaTab`), compiled with numba, each source row's horizontal sum computed once
-    instead of once per destination row it touches. Other frames (integer factors: OpenCV's fast path;
-    not 3 x uint8): cv2.resize itself."""
-    w, h = size
-    if (bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8 or not bgr.flags.c_contiguous
-            or w > bgr.shape[1] or h > bgr.shape[0]
-            or (bgr.shape[1] % w == 0 and bgr.shape[0] % h == 0)):
-        return cv2.resize(bgr, size, dst=dst, interpolation=cv2.INTER_AREA)
-    if dst is None or dst.shape != (h, w, 3) or dst.dtype != np.uint8 or not dst.flags.c_contiguous:
-        dst = np.empty((h, w, 3), np.uint8)
-    xi, xw = _area_table(bgr.shape[1], w)
-    yi, yw = _area_table(bgr.shape[0], h)
-    _area_resize(bgr, dst, xi, xw, yi, yw)
-    return dst
-
-
-@lru_cache(maxsize=16)
-def _area_table(ssize: int, dsize: int) -> tuple[np.ndarray, np.ndarray]:
-    """OpenCV's computeResizeAreaTab (cn = 1) grouped by destination pixel: (source index (dsize, taps),
-    float32 weight (dsize, taps)), each row's taps in OpenCV's order; rows with fewer taps are padded
-    with weight 0 (adding 0.0 to a sum of non-negative products changes no bit)."""
-    import math
-
-    scale = 1.0 / (dsize / ssize)   # as cv::resize computes it
-    taps: list[list[tuple[int, float]]] = []
-    for dx in range(dsize):
-        fsx1 = dx * scale
-        fsx2 = fsx1 + scale
-        cell = min(scale, ssize - fsx1)
-        sx2 = min(math.floor(fsx2), ssize - 1)
-        sx1 = min(math.ceil(fsx1), sx2)
-        row = []
-        if sx1 - fsx1 > 1e-3:
-            row.append((sx1 - 1, (sx1 - fsx1) / cell))
-        row += [(sx, 1.0 / cell) for sx in range(sx1, sx2)]
-        if fsx2 - sx2 > 1e-3:
-            row.append((sx2, min(fsx2 - sx2, 1.0, cell) / cell))
-        taps.append(row)
-    n = max(len(r) for r in taps)
-    idx = np.zeros((dsize, n), np.int64)
-    wgt = np.zeros((dsize, n), np.float32)
-    for dx, row in enumerate(taps):
-        idx[dx] = row[-1][0]
-        for k, (sx, a) in enumerate(row):
-            idx[dx, k], wgt[dx, k] = sx, np.float32(a)
-    return idx, wgt
-
-
-@njit(cache=True)
-def _area_rows(row, frow, xi, xw, out):  # pragma: no cover - compiled by numba
-    """One source row's horizontal sums (OpenCV's order of operations; 0 + x = x for the first tap)."""
-    for i in range(row.shape[0]):
-        frow[i] = np.float32(row[i])
-    if xi.shape[1] == 2:      # factors below 2 with aligned cells (1.5: 1920 -> 1280): unrolled
-        for dx in range(xi.shape[0]):
-            o0, o1, a0, a1 = xi[dx, 0] * 3, xi[dx, 1] * 3, xw[dx, 0], xw[dx, 1]
-            out[3 * dx] = frow[o0] * a0 + frow[o1] * a1
-            out[3 * dx + 1] = frow[o0 + 1] * a0 + frow[o1 + 1] * a1
-            out[3 * dx + 2] = frow[o0 + 2] * a0 + frow[o1 + 2] * a1
-        return
-    for dx in range(xi.shape[0]):
-        b0, b1, b2 = np.float32(0.0), np.float32(0.0), np.float32(0.0)
-        for k in range(xi.shape[1]):
-            o, a = xi[dx, k] * 3, xw[dx, k]
-            b0 = b0 + frow[o] * a
-            b1 = b1 + frow[o + 1] * a
-            b2 = b2 + frow[o + 2] * a
-        out[3 * dx], out[3 * dx + 1], out[3 * dx + 2] = b0, b1, b2
-
-
-@njit(cache=True)
-def _area_resize(src, dst, xi, xw, yi, yw):  # pragma: no cover - compiled by numba
-    h, w = dst.shape[0], dst.shape[1]
-    s2 = src.reshape(src.shape[0], src.shape[1] * 3)
-    d2 = dst.reshape(h, w * 3)
-    n = w * 3
-    frow = np.empty(s2.shape[1], np.float32)
-    bufs = np.empty((2, n), np.float32)     # the horizontal sums of the last two source rows
-    rows = np.array([-1, -1])
-    acc = np.empty(n, np.float32)
-    for dy in range(h):
-        for j in range(yi.shape[1]):
-            beta = yw[dy, j]
-            if beta == 0:
-                continue
-            sy = yi[dy, j]
-            if rows[0] == sy:
-                b = 0
-            elif rows[1] == sy:
-                b = 1
-            else:
-                b = 0 if rows[1] > rows[0] else 1   # overwrite the older one
-                _area_rows(s2[sy], frow, xi, xw, bufs[b])
-                rows[b] = sy
-            buf = bufs[b]
-            if j == 0:
-                for i in range(n):
-                    acc[i] = beta * buf[i]
-            else:
-                for i in range(n):
-                    acc[i] = acc[i] + beta * buf[i]
-        out = d2[dy]
-        for i in range(n):
-            out[i] = np.uint8(min(max(np.rint(acc[i]), 0.0), 255.0))
 
 
 def prefetch(items, depth: int = 8):

@@ -27,13 +27,12 @@ IK_RATE_HZ = 100.0   # joint_moments needs >= 100 Hz kinematics: video-rate angl
 
 
 def warm_up() -> None:
-    """At the service's start: MediaPipe imported and its pose graph built once, the compiled frame
-    downscale loaded (numba's on-disk cache, or compiled), so that the first /analyze does not pay them."""
+    """At the service's start: MediaPipe imported and its pose graph built once, so that the first
+    /analyze does not pay it."""
     from mediapipe.python.solutions import pose as mp_pose
 
-    from ingest.video import MODEL_COMPLEXITY, area_downscale
+    from ingest.video import MODEL_COMPLEXITY
 
-    area_downscale(np.zeros((6, 9, 3), np.uint8), (6, 4))
     with mp_pose.Pose(static_image_mode=False, model_complexity=MODEL_COMPLEXITY):
         pass
 

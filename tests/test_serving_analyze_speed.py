@@ -1,6 +1,5 @@
-"""/analyze's speed-ups change no result: the compiled area downscale against cv2.resize (every frame of
-Pose2Sim's demo videos, random sizes), the landmarks through it against MediaPipe on cv2.resize's
-frames, and the /analyze answer of the overlapped steps (IK finish while the recognizer runs) against
+"""/analyze's speed-ups change no result: the landmarks of the prefetching decoder against MediaPipe on
+cv2.resize's frames, and the /analyze answer of the overlapped steps (IK finish while the recognizer runs) against
 the same steps one after the other (README "Serving", "/analyze speed")."""
 from __future__ import annotations
 
@@ -21,35 +20,8 @@ def _size(shape, max_side=1280):
     return max(1, round(w * s)), max(1, round(h * s))
 
 
-def test_area_downscale_is_cv2_resize_bit_for_bit():
-    from ingest.video import _area_table, area_downscale
-
-    frames = 0
-    for cam in (1, 2, 3, 4):      # 1080 x 1920 (factor 1.5, two taps) and 1088 x 1920 (three taps)
-        cap = cv2.VideoCapture(str(_video(cam)))
-        ok, bgr = cap.read()
-        out = np.empty((*_size(bgr.shape)[::-1], 3), np.uint8)
-        while ok:
-            ref = cv2.resize(bgr, _size(bgr.shape), interpolation=cv2.INTER_AREA)
-            got = area_downscale(bgr, _size(bgr.shape), dst=out)
-            assert got is out and np.array_equal(got, ref), (cam, frames, int((got != ref).sum()))
-            frames += 1
-            ok, bgr = cap.read()
-        cap.release()
-    assert frames == 400
-    assert _area_table(1088, 725)[0].shape[1] == 3    # the three-tap case was among them
-    rng = np.random.default_rng(0)
-    for h, w, oh, ow in [(37, 91, 20, 33), (480, 853, 300, 533), (1000, 1333, 700, 933), (1440, 2560, 1000, 1279),
-                         (500, 700, 500, 301), (2160, 3840, 720, 1280), (64, 64, 32, 32)]:
-        img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-        ref = cv2.resize(img, (ow, oh), interpolation=cv2.INTER_AREA)
-        np.testing.assert_array_equal(area_downscale(img, (ow, oh)), ref, err_msg=str((h, w, oh, ow)))
-    gray = rng.integers(0, 256, (90, 120), dtype=np.uint8)     # not 3 x uint8: cv2.resize itself
-    np.testing.assert_array_equal(area_downscale(gray, (50, 37)), cv2.resize(gray, (50, 37), interpolation=cv2.INTER_AREA))
-
-
 def test_landmarks_equal_mediapipe_on_cv2_resized_frames():
-    """landmarks_from_video (prefetch thread, reused frame ring, compiled downscale) = MediaPipe on the
+    """landmarks_from_video (prefetch thread, reused frame ring) = MediaPipe on the
     frames as cv2.resize makes them, one after the other, for the first 30 frames."""
     from mediapipe.python.solutions import pose as mp_pose
 
