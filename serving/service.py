@@ -103,9 +103,11 @@ class AthleteMM:
         # (serving/batching.py: one at a time, up to 32; a request that finds it idle runs at once)
         self.batcher = Batcher(lambda reqs: recognize_many(self.bundle, reqs), max_batch_size=32, error=InputError)
         # /analyze's OpenSim IK runs in this process while MediaPipe detects (OpenSim holds the GIL)
+        from serving.analyze import warm_up as warm_up_analyze
         from serving.ik_stream import IKWorker
 
         self.ik_worker = IKWorker()
+        warm_up_analyze()   # while the IK process starts
 
     # ---------------- recognition ----------------
     # max_latency_ms bounds queueing + the batch: a request on the model's timeline costs ~3-6 ms of
