@@ -160,7 +160,6 @@ def _group_windows(recs: list[Recording], bundle, p) -> list[Windows]:
     if has[0]:
         coords, vis = _landmarks(recs, p)
         lm = np.concatenate([coords, vis[..., None]], -1).astype(np.float32)
-    fs = float(p.timeline_hz)
     phase = np.stack([clip_phases(None if coords is None else coords[b], imu[b] if has[1] else None, fs, p.phases, T)
                       for b in range(B)]).astype(np.int64)
     starts = np.arange(0, T - L + 1, int(p.window.stride))
