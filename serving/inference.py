@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from preprocessing.clip import moving_windows
+
 from .schemas import (ClassProbability, RecognizeRequest, RecognizeResponse, Segment, TorqueRequest, TorqueResponse,
                       WindowResult, as_array, columns, timestamps)
 from .timeline import on_timeline, timeline_windows
@@ -117,6 +119,7 @@ def _response(bundle, req: RecognizeRequest, w: Windows, out: dict) -> Recognize
     faults = bundle.meta.get("faults") or []
     fprobs = (fault_probabilities(out["fault"], probs.argmax(1), bundle.meta.get("fault_admissible"))
               if out["fault"] is not None and faults else None)
+    moving = moving_windows(w.phase, getattr(bundle.preprocess.window, "min_core_fraction", 0.0))
     windows = []
     for i, p in enumerate(probs):
         order = np.argsort(-p)[:req.top_k]
@@ -124,7 +127,8 @@ def _response(bundle, req: RecognizeRequest, w: Windows, out: dict) -> Recognize
             t_start_s=round(float(w.t_start_s[i]), 4), t_end_s=round(float(w.t_start_s[i] + L / fs), 4),
             action=classes[int(order[0])], probabilities={c: round(float(v), 5) for c, v in zip(classes, p)},
             top_k=[ClassProbability(action=classes[int(k)], probability=round(float(p[k]), 5)) for k in order],
-            fault=None if fprobs is None else {f: round(float(v), 5) for f, v in zip(faults, fprobs[i])}))
+            fault=None if fprobs is None else {f: round(float(v), 5) for f, v in zip(faults, fprobs[i])},
+            moving=bool(moving[i])))
     phase_names = bundle.meta.get("phases") or ["preparation", "core", "recovery"]
     phase = _timeline_series(w.phase, starts, L)
     mask = w.batch["modality_mask"][0]

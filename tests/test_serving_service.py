@@ -156,6 +156,8 @@ def test_recognize_equals_offline_model_on_the_stored_windows(packaged, server):
     assert seg[0]["t_start_s"] == out["windows"][0]["t_start_s"]
     assert all(a["t_end_s"] == b["t_start_s"] for a, b in zip(seg, seg[1:]))
     assert len(out["windows"][0]["top_k"]) == 3
+    # the stored windows passed the training windows' motion rule: the service says they move
+    assert [w["moving"] for w in out["windows"]] == [True] * len(rows)
 
 
 def test_missing_modalities_are_masked_and_batch_equals_single(packaged, server):
