@@ -47,7 +47,7 @@ from tqdm import tqdm
 from biomech.conventions import IMU_SENSORS, MODALITIES
 from evaluation import metrics as M
 from evaluation.predict import Split, Trained, load_split, load_trained, predict
-from preprocessing.dataset import drop_imu_sensors, mask_modalities  # shared with training (masked val views, augmentation)
+from preprocessing.dataset import drop_imu_sensors, mask_modalities  # shared with training (val views, augment)
 from sigproc.gaps import resample_uniform
 
 __all__ = ["RobustnessParams", "occlude_landmarks", "drop_frames", "drop_imu_sensors", "shift_clock",
