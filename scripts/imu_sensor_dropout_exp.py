@@ -22,6 +22,7 @@ def main() -> None:
     ap.add_argument("--replica", type=int, default=0, help="seed = train.seed + replica")
     ap.add_argument("--out", required=True)
     ap.add_argument("--name", default="tcn")
+    ap.add_argument("--epochs", type=int, default=None, help="override train epochs (the budget check)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     from evaluation.robustness import RobustnessParams, run_robustness
@@ -33,6 +34,8 @@ def main() -> None:
     p = p.model_copy(update={"seed": p.seed + a.replica, "threads": 1,
                              "augment": p.augment.model_copy(update={"imu_sensor_dropout": a.p})})
     p = p.model_copy(update={"tracking": p.tracking.model_copy(update={"enabled": False})})
+    if a.epochs:
+        p = p.model_copy(update={"epochs": a.epochs, "patience": max(p.patience, a.epochs)})
     out = Path(a.out)
     m = train(arch, cfg, p, Path(a.data) / p.dataset, out / a.name, tracker=None, progress=False)
     _, rraw = section("robustness")
