@@ -366,15 +366,10 @@ def touchdowns(time: np.ndarray, force_y: np.ndarray, mass_kg: float) -> np.ndar
     t = np.asarray(time, dtype=float)
     total = np.nansum(np.asarray(force_y, dtype=float).reshape(len(t), -1), axis=1) / (9.81 * float(mass_kg))
     dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
-    out, flight = [], 0
-    for i, f in enumerate(total):
-        if f < FLIGHT_BW:
-            flight += 1
-        elif f >= TOUCHDOWN_BW:
-            if flight * dt >= FLIGHT_MIN_S:
-                out.append(t[i])
-            flight = 0
-    return np.asarray(out)
+    below = np.concatenate([[0], np.cumsum(total < FLIGHT_BW)])   # samples in flight before each index
+    loaded = np.flatnonzero(total >= TOUCHDOWN_BW)
+    flight = below[loaded] - below[np.concatenate([[0], loaded[:-1]])]   # since the previous loaded sample
+    return t[loaded[flight * dt >= FLIGHT_MIN_S]]
 
 
 def landing_load_rate(time: np.ndarray, force_y: np.ndarray, mass_kg: float, t_start: float | None = None,

@@ -24,7 +24,8 @@ arrays in memory through :func:`process_recording` (one implementation for both)
    video rate (counted; too few detected frames stop the clip), exponential smoothing (alpha
    0.6), timeline, root-relative / trunk-length normalisation + visibility -> (T, 33, 4).
 7. Targets: joint angles (23) and moments (10) Savitzky-Golay smoothed and resampled; energy
-   phases (preparation/core/recovery) from the normalised landmarks.
+   phases (preparation/core/recovery, :func:`clip_phases`) from the IMU's gyroscope energy against an
+   absolute floor (``phases.source: imu``), else from the normalised landmarks.
 8. Windows of ``window.length`` samples every ``window.stride``; landmark windows view-normalised
    (``sigproc.normalize.normalize_view``: rotated about the vertical so the window's mean hip line
    has one heading); ``window.video_frames`` frames per window (nearest delivered frame, resized
@@ -47,9 +48,9 @@ from sigproc import attitude as att
 from sigproc.filters import butter_lowpass, exp_smooth, iqr_outliers, kalman_rts_smooth, savgol, zero_drift_correct
 from sigproc.gaps import resample_uniform, uniform_grid
 from sigproc.normalize import normalize_skeleton, normalize_view
-from sigproc.phases import CORE, segment_phases
+from sigproc.phases import CORE, angular_energy, segment_energy, segment_phases
 
-from .params import PreprocessParams
+from .params import PhaseParams, PreprocessParams
 from .sync import recover_offsets
 
 N_LANDMARKS = 33
@@ -86,13 +87,27 @@ def load_meta(path: Path) -> dict:
 
 
 def _fill_nan(x2: np.ndarray, bad: np.ndarray) -> np.ndarray:
-    """Linear interpolation over flagged samples, per channel of (T, C)."""
+    """Linear interpolation over flagged samples, per channel of (T, C) (a channel with no unflagged
+    sample is left as it is). One ``np.interp`` for all channels: channel k's samples sit at
+    ``k (T + 2) + 1 + i``, between its first and last unflagged values repeated at ``k (T + 2)`` and
+    ``k (T + 2) + T + 1`` (np.interp's hold at the ends, per channel); the positions are exact
+    integers, so every value is the per-channel ``np.interp``'s."""
     out = x2.copy()
-    idx = np.arange(x2.shape[0], dtype=float)
-    for c in np.flatnonzero(bad.any(0)):
-        b = bad[:, c]
-        if (~b).any():
-            out[b, c] = np.interp(idx[b], idx[~b], x2[~b, c])
+    cols = np.flatnonzero(bad.any(0) & (~bad).any(0))
+    if not cols.size:
+        return out
+    T, K = x2.shape[0], len(cols)
+    b = bad[:, cols].T                       # (K, T)
+    v = x2[:, cols].T
+    good = ~b
+    rows = np.arange(K)
+    first, last = v[rows, good.argmax(1)], v[rows, T - 1 - good[:, ::-1].argmax(1)]
+    P = (rows[:, None] * (T + 2) + np.arange(T + 2)).astype(float)
+    V = np.concatenate([first[:, None], v, last[:, None]], 1)
+    keep = np.concatenate([np.ones((K, 1), bool), good, np.ones((K, 1), bool)], 1)
+    filled = v.copy()
+    filled[b] = np.interp(P[:, 1:-1][b], P[keep], V[keep])
+    out[:, cols] = filled.T
     return out
 
 
@@ -116,6 +131,115 @@ def _uniform(t: np.ndarray, x: np.ndarray, rate: float, method: str):
     grid = uniform_grid(t[0], t[-1], rate)
     xu, filled = resample_uniform(t, x, grid, kind=method, nominal_hz=rate)
     return grid, xu, filled
+
+
+# ---------------- the per-stream steps of process_streams (also called by serving.timeline) ----------------
+# Each takes arrays already on a uniform grid and may be given several recordings at once: extra
+# channels (imu_filtered, landmarks_smoothed: per-channel filters), extra sensors (imu_features)
+# or a leading batch axis after time (plates_filtered, plate_features).
+
+def imu_filtered(Xu: np.ndarray, rate: float, p: PreprocessParams) -> tuple[np.ndarray, float | None]:
+    """IMU (T, C) on its native uniform grid: IQR outliers (Tukey fences per block on the high-pass
+    residual ``x - lowpass(x)``) replaced by linear interpolation, then the zero-phase Butterworth
+    low-pass; returns (filtered, outlier fraction or None when the IQR step is off). Per channel."""
+    f = p.filters
+    cut = min(f.butterworth.imu_cutoff_hz, 0.45 * rate)
+    frac = None
+    if f.iqr.enabled:
+        resid = Xu - butter_lowpass(Xu, rate, cut, f.butterworth.order)
+        bad = block_iqr_outliers(resid, f.iqr.k, int(round(f.iqr.block_s * rate)))
+        frac = float(bad.mean())
+        Xu = _fill_nan(Xu, bad)
+    if f.butterworth.enabled:
+        Xu = butter_lowpass(Xu, rate, cut, f.butterworth.order)
+    return Xu, frac
+
+
+def attitude_factor(p: PreprocessParams) -> int:
+    """m: the attitude grid is ``m x timeline_hz`` (an integer multiple of the timeline)."""
+    return max(1, int(round(p.attitude.rate_hz / float(p.timeline_hz))))
+
+
+def imu_features(Xa: np.ndarray, S: int, p: PreprocessParams) -> np.ndarray:
+    """(T, S, 9) acc(3) + gyro(3) + Euler(3, deg) on the timeline from ``Xa`` ((T - 1) m + 1, 6 S) =
+    [acc of the S sensors, gyro of the S sensors] on the attitude grid: attitude, decimation by m,
+    Kalman/RTS smoothing of acc and gyro."""
+    f = p.filters
+    fs = float(p.timeline_hz)
+    m = attitude_factor(p)
+    A = Xa[:, :3 * S].reshape(-1, S, 3)
+    G = Xa[:, 3 * S:].reshape(-1, S, 3)
+    if p.attitude.method == "complementary":
+        R = att.complementary_attitude_multi(A, G, fs * m, gain=p.attitude.gain, acc_gate=p.attitude.acc_gate,
+                                             init_s=p.attitude.init_s)
+    else:
+        R = np.stack([att.kalman_attitude(A[:, s], G[:, s], fs * m, p.attitude.gyro_noise,
+                                          p.attitude.acc_noise) for s in range(S)], 1)
+    eul = att.to_euler(R[::m], p.attitude.euler_seq)  # (T, S, 3) degrees
+    A, G = A[::m], G[::m]
+    if f.kalman_imu.enabled:
+        k = f.kalman_imu
+        if np.isclose(k.acc_process_noise * k.gyro_measurement_noise, k.gyro_process_noise * k.acc_measurement_noise):
+            # equal q/r: one smoother pass over acc and scaled gyro (the CV smoother is linear and
+            # scale-equivariant: smoothing c*x with (c^2 q, c^2 r) gives c * smooth(x, q, r))
+            c = np.sqrt(k.acc_measurement_noise / k.gyro_measurement_noise)
+            AG = kalman_rts_smooth(np.concatenate([A, G * c], 1), fs, k.acc_process_noise, k.acc_measurement_noise)
+            A, G = AG[:, :S], AG[:, S:] / c
+        else:
+            A = kalman_rts_smooth(A, fs, k.acc_process_noise, k.acc_measurement_noise)
+            G = kalman_rts_smooth(G, fs, k.gyro_process_noise, k.gyro_measurement_noise)
+    return np.concatenate([A, G, eul], 2).astype(np.float32)
+
+
+def plates_filtered(Fu: np.ndarray, rate: float, p: PreprocessParams) -> tuple[np.ndarray, int | None]:
+    """Plates (T, ..., 12) = [force (2 x 3), free moment (2), floor moments (2 x 2)] on the native
+    uniform grid: zero-drift correction of each plate's force from its unloaded samples, then the
+    Butterworth low-pass; returns (filtered, plates whose drift was fitted, None when that step is
+    off). Leading axes after time are independent recordings."""
+    f = p.filters
+    drift_fit = None
+    if f.zero_drift.enabled:
+        drift_fit = 0
+        F3 = Fu.reshape(len(Fu), -1, 12)
+        for b in range(F3.shape[1]):
+            for k in range(2):
+                fc, info = zero_drift_correct(F3[:, b, 3 * k:3 * k + 3], rate, f.zero_drift.unloaded_threshold_n,
+                                              f.zero_drift.order, vertical_channel=1)
+                F3[:, b, 3 * k:3 * k + 3] = fc
+                drift_fit += int(info["corrected"].all())
+        Fu = F3.reshape(Fu.shape)
+    if f.butterworth.enabled:
+        Fu = butter_lowpass(Fu, rate, min(f.butterworth.grf_cutoff_hz, 0.45 * rate), f.butterworth.order)
+    return Fu, drift_fit
+
+
+def plate_features(Ft: np.ndarray, mass, p: PreprocessParams) -> tuple[np.ndarray, np.ndarray]:
+    """(T, ..., 2, 7) plate features on the timeline from (T, ..., 12): force / body weight, COP
+    (recovered from the floor moments, 0 when unloaded), free moment; and the total vertical force
+    (T, ...). ``mass`` (kg): a number, or one per recording of the leading axes."""
+    thr = p.filters.zero_drift.unloaded_threshold_n
+    lead = Ft.shape[:-1]
+    force_t = Ft[..., :6].reshape(*lead, 2, 3)
+    loaded = force_t[..., 1] > thr
+    # below the threshold a plate reads zero (force, COP, free moment): noise, not load
+    cop_t = cop_from_moments(force_t, Ft[..., 8:12].reshape(*lead, 2, 2), loaded)
+    force_t = np.where(loaded[..., None], force_t, 0.0)
+    free_t = np.where(loaded, Ft[..., 6:8], 0.0)
+    fy_total = force_t[..., 1].sum(-1)
+    bw = np.asarray(mass, dtype=float)[..., None, None] * GRAVITY
+    return np.concatenate([force_t / bw, cop_t, free_t[..., None]], -1).astype(np.float32), fy_total
+
+
+def landmarks_smoothed(Cu: np.ndarray, p: PreprocessParams) -> np.ndarray:
+    """Exponential smoothing of landmark coordinates (T, C) at the video rate (per channel)."""
+    f = p.filters
+    return exp_smooth(Cu, f.exp_smoothing.alpha) if f.exp_smoothing.enabled else Cu
+
+
+def skeleton_normalized(Ct: np.ndarray, p: PreprocessParams) -> np.ndarray:
+    """(T, 33, 3) timeline landmarks of one recording, root-relative in trunk lengths (the
+    recording's mean trunk length)."""
+    return normalize_skeleton(Ct, root=p.landmarks.root, ref=tuple(p.landmarks.ref))[0]
 
 
 def drop_mask(n: int, fraction: float, rng: np.random.Generator, max_burst: int = 4) -> np.ndarray:
@@ -162,6 +286,18 @@ def cop_from_moments(force: np.ndarray, moments: np.ndarray, loaded: np.ndarray)
     return np.where(loaded[..., None], cop, 0.0)
 
 
+def moving_windows(phase_windows: np.ndarray, min_core_fraction: float) -> np.ndarray:
+    """(N,) bool: the windows of (N, L) per-frame phases (``sigproc.phases``; a processed split's or
+    the service's ``phase`` field) where the athlete moves, by the rule that cuts the training
+    windows: at least ``min_core_fraction`` of the frames in the core phase (all, when it is <= 0)."""
+    ph = np.asarray(phase_windows)
+    if ph.ndim != 2:
+        raise ValueError(f"phase_windows must have shape (N, L), got {ph.shape}")
+    if min_core_fraction <= 0:
+        return np.ones(len(ph), dtype=bool)
+    return np.mean(ph == CORE, axis=1) >= min_core_fraction
+
+
 def active_window_starts(phase: np.ndarray, starts: np.ndarray, length: int,
                          min_core_fraction: float) -> tuple[np.ndarray, int]:
     """The window starts whose windows have at least ``min_core_fraction`` of their frames in the
@@ -176,6 +312,24 @@ def active_window_starts(phase: np.ndarray, starts: np.ndarray, length: int,
     if not keep.any():
         keep[int(np.argmax(frac))] = True
     return starts[keep], int((~keep).sum())
+
+
+def clip_phases(coords: np.ndarray | None, imu: np.ndarray | None, fs: float, p: PhaseParams,
+                n_frames: int | None = None) -> np.ndarray:
+    """(T,) preparation / core / recovery per timeline frame (``sigproc.phases``) from the in-use
+    inputs: the gyroscope rates of the (T, S, 9) ``imu`` (channels 3:6, rad/s) against the absolute
+    floor ``p.imu_min_energy`` when present and ``p.source`` is "imu", else the (T, 33, 3)
+    landmark ``coords`` against ``p.core_threshold`` of the clip's max (without landmarks: the IMU's
+    attitude angles against it, the earlier rule; without either: all ``n_frames`` preparation). The gyroscopes tell a still athlete from a moving one; the landmarks barely can: the
+    detector's jitter moves a still athlete's landmarks about as fast as a slow squat moves them."""
+    if imu is not None and p.source == "imu":
+        return segment_energy(angular_energy(imu[:, :, 3:6]), fs, 0.0, p.smooth_s, p.imu_min_energy)
+    if coords is not None:
+        return segment_phases(coords, fs, p.core_threshold, p.smooth_s)
+    if imu is None:
+        return np.zeros(int(n_frames), int)
+    # source "landmarks" on a clip without them: the earlier rule, attitude angles as the "keypoints"
+    return segment_phases(np.radians(imu[:, :, 6:9]), fs, p.core_threshold, p.smooth_s)
 
 
 def _windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
@@ -222,11 +376,9 @@ def landmarks_on_timeline(kp: dict, tl: np.ndarray, fps: float, p: PreprocessPar
     world = kp["world"].astype(float)
     gap["landmarks"] = gapfill_terms(t[det], world[det], fps, f.gap_fill.rmse_drop_fraction, rng, f.gap_fill.method)
     grid, Cu, filled = _uniform(t, src.reshape(len(t), -1), fps, f.gap_fill.method)  # NaN rows are gaps
-    if f.exp_smoothing.enabled:
-        Cu = exp_smooth(Cu, f.exp_smoothing.alpha)
+    Cu = landmarks_smoothed(Cu, p)
     Ct, _ = resample_uniform(grid, Cu, tl, kind="cubic", nominal_hz=fps)
-    coords, _ = normalize_skeleton(Ct.reshape(len(tl), N_LANDMARKS, 3), root=p.landmarks.root,
-                                   ref=tuple(p.landmarks.ref))
+    coords = skeleton_normalized(Ct.reshape(len(tl), N_LANDMARKS, 3), p)
     v = np.where(det[:, None], np.nan_to_num(kp["visibility"].astype(float), nan=0.0), 0.0)
     vis = np.clip(np.stack([np.interp(tl, t, v[:, j]) for j in range(N_LANDMARKS)], 1), 0, 1)
     qc = {"landmarks_missing_frames": len(t) - n_det, "landmarks_detected_fraction": n_det / len(t),
@@ -417,39 +569,13 @@ def process_streams(cs: ClipStreams, p: PreprocessParams, read_s: float = 0.0, t
         X = np.concatenate([acc.reshape(len(t), -1), gyr.reshape(len(t), -1)], 1)
         grid, Xu, filled = _uniform(t, X, rate, f.gap_fill.method)
         qc["imu_filled_fraction"] = float(filled.mean())
-        cut = min(f.butterworth.imu_cutoff_hz, 0.45 * rate)
-        if f.iqr.enabled:
-            resid = Xu - butter_lowpass(Xu, rate, cut, f.butterworth.order)
-            bad = block_iqr_outliers(resid, f.iqr.k, int(round(f.iqr.block_s * rate)))
-            qc["imu_outlier_fraction"] = float(bad.mean())
-            Xu = _fill_nan(Xu, bad)
-        if f.butterworth.enabled:
-            Xu = butter_lowpass(Xu, rate, cut, f.butterworth.order)
-        m = max(1, int(round(p.attitude.rate_hz / fs)))
+        Xu, outliers = imu_filtered(Xu, rate, p)
+        if outliers is not None:
+            qc["imu_outlier_fraction"] = outliers
+        m = attitude_factor(p)
         ta_grid = tl[0] + np.arange((T - 1) * m + 1) / (fs * m)
         Xa, _ = resample_uniform(grid + off_imu, Xu, ta_grid, kind="cubic", nominal_hz=rate)
-        A = Xa[:, :3 * S].reshape(-1, S, 3)
-        G = Xa[:, 3 * S:].reshape(-1, S, 3)
-        if p.attitude.method == "complementary":
-            R = att.complementary_attitude_multi(A, G, fs * m, gain=p.attitude.gain, acc_gate=p.attitude.acc_gate,
-                                                 init_s=p.attitude.init_s)
-        else:
-            R = np.stack([att.kalman_attitude(A[:, s], G[:, s], fs * m, p.attitude.gyro_noise,
-                                              p.attitude.acc_noise) for s in range(S)], 1)
-        eul = att.to_euler(R[::m], p.attitude.euler_seq)  # (T, S, 3) degrees
-        A, G = A[::m], G[::m]
-        if f.kalman_imu.enabled:
-            k = f.kalman_imu
-            if np.isclose(k.acc_process_noise * k.gyro_measurement_noise, k.gyro_process_noise * k.acc_measurement_noise):
-                # equal q/r: one smoother pass over acc and scaled gyro (the CV smoother is linear and
-                # scale-equivariant: smoothing c*x with (c^2 q, c^2 r) gives c * smooth(x, q, r))
-                c = np.sqrt(k.acc_measurement_noise / k.gyro_measurement_noise)
-                AG = kalman_rts_smooth(np.concatenate([A, G * c], 1), fs, k.acc_process_noise, k.acc_measurement_noise)
-                A, G = AG[:, :S], AG[:, S:] / c
-            else:
-                A = kalman_rts_smooth(A, fs, k.acc_process_noise, k.acc_measurement_noise)
-                G = kalman_rts_smooth(G, fs, k.gyro_process_noise, k.gyro_measurement_noise)
-        imu_tl = np.concatenate([A, G, eul], 2).astype(np.float32)
+        imu_tl = imu_features(Xa, S, p)
     timing["imu_s"] = time.perf_counter() - t1
 
     # ---------------- force plates ----------------
@@ -469,25 +595,11 @@ def process_streams(cs: ClipStreams, p: PreprocessParams, read_s: float = 0.0, t
         F = np.concatenate([force.reshape(len(t), -1), grf["free_moment"].astype(float),
                             plate_moments(force, grf["cop"].astype(float)).reshape(len(t), -1)], 1)  # (N, 12)
         grid, Fu, _ = _uniform(t, F, rate, f.gap_fill.method)
-        if f.zero_drift.enabled:
-            drift_fit = 0
-            for k in range(2):
-                fc, info = zero_drift_correct(Fu[:, 3 * k:3 * k + 3], rate, f.zero_drift.unloaded_threshold_n,
-                                              f.zero_drift.order, vertical_channel=1)
-                Fu[:, 3 * k:3 * k + 3] = fc
-                drift_fit += int(info["corrected"].all())
+        Fu, drift_fit = plates_filtered(Fu, rate, p)
+        if drift_fit is not None:
             qc["plates_drift_corrected"] = drift_fit
-        if f.butterworth.enabled:
-            Fu = butter_lowpass(Fu, rate, min(f.butterworth.grf_cutoff_hz, 0.45 * rate), f.butterworth.order)
         Ft, _ = resample_uniform(grid + off_grf, Fu, tl, kind="cubic", nominal_hz=rate)
-        force_t = Ft[:, :6].reshape(T, 2, 3)
-        loaded = force_t[:, :, 1] > f.zero_drift.unloaded_threshold_n
-        # below the threshold a plate reads zero (force, COP, free moment): noise, not load
-        cop_t = cop_from_moments(force_t, Ft[:, 8:12].reshape(T, 2, 2), loaded)
-        force_t = np.where(loaded[..., None], force_t, 0.0)
-        free_t = np.where(loaded, Ft[:, 6:8], 0.0)
-        fy_total = force_t[:, :, 1].sum(1)
-        grf_tl = np.concatenate([force_t / (mass * GRAVITY), cop_t, free_t[..., None]], 2).astype(np.float32)
+        grf_tl, fy_total = plate_features(Ft, mass, p)
     timing["grf_s"] = time.perf_counter() - t1
 
     # ---------------- landmarks ----------------
@@ -533,12 +645,7 @@ def process_streams(cs: ClipStreams, p: PreprocessParams, read_s: float = 0.0, t
             root[:], angles[:] = res[:, :len(ROOT_COORDINATES)], res[:, len(ROOT_COORDINATES):]
         else:
             out[:] = res
-    if coords is not None:
-        phase = segment_phases(coords, fs, p.phases.core_threshold, p.phases.smooth_s)
-    elif imu is not None:  # no landmarks: attitude angles as the "keypoints" of the energy
-        phase = segment_phases(np.radians(imu_tl[:, :, 6:9]), fs, p.phases.core_threshold, p.phases.smooth_s)
-    else:
-        phase = np.zeros(T, int)
+    phase = clip_phases(coords, imu_tl if imu is not None else None, fs, p.phases, T)
     timing["targets_s"] = time.perf_counter() - t1
 
     # ---------------- windows ----------------

@@ -18,7 +18,7 @@ class WindowParams(_Strict):
     stride: int = Field(default=32, ge=1, le=96)
     video_frames: int = Field(default=8, ge=1, le=96)  # Tv: frames per window (temporal subsample)
     # a window is cut only where the athlete performs the action: at least this share of its frames
-    # in the clip's core phase (motion energy); idle stretches before/after carry no action label
+    # in the clip's core phase (sigproc.phases: the athlete moves); idle stretches carry no action label
     min_core_fraction: float = Field(default=0.0, ge=0.0, lt=1.0)
 
     @model_validator(mode="after")
@@ -144,8 +144,15 @@ class LandmarkParams(_Strict):
 
 
 class PhaseParams(_Strict):
-    core_threshold: float = Field(default=0.3, gt=0, lt=1)
+    # energy of the phases (sigproc.phases): "imu", the body segments' gyroscope rates when the clip
+    # has IMU (the landmarks' energy otherwise); "landmarks", the landmarks' when the clip has them.
+    # The default is the earlier behaviour, so that stored parameters without the key (a dataset's
+    # or a served bundle's) keep meaning what they meant; params.yaml sets "imu"
+    source: Literal["imu", "landmarks"] = "landmarks"
+    core_threshold: float = Field(default=0.3, gt=0, lt=1)   # landmark energy: share of the clip's max
     smooth_s: float = Field(default=0.1, ge=0, le=2)
+    # IMU energy: core where sum over sensors of |gyro|^2 > this (rad^2/s^2), an absolute floor
+    imu_min_energy: float = Field(default=0.1, gt=0)
 
 
 class AnglesParams(_Strict):

@@ -26,6 +26,17 @@ from .schemas import Athlete, GrfIn, ImuIn, LandmarksIn, RecognizeRequest, encod
 IK_RATE_HZ = 100.0   # joint_moments needs >= 100 Hz kinematics: video-rate angles are splined onto it
 
 
+def warm_up() -> None:
+    """At the service's start: MediaPipe imported and its pose graph built once, so that the first
+    /analyze does not pay it."""
+    from mediapipe.python.solutions import pose as mp_pose
+
+    from ingest.video import MODEL_COMPLEXITY
+
+    with mp_pose.Pose(static_image_mode=False, model_complexity=MODEL_COMPLEXITY):
+        pass
+
+
 def _npz(path: Path | None, fields: tuple[str, ...], what: str) -> dict | None:
     if path is None:
         return None
@@ -132,21 +143,41 @@ class _Streaming:
         except BrokenProcessPool:   # the IK process died: the whole-clip IK after the detection instead
             self.worker, self.job = None, None
 
-    def result(self, lm: dict):
+    def submit_finish(self, lm: dict) -> None:
+        """The last frames and the finish to the IK process, without waiting (it solves them while this
+        process runs the recognizer)."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        if self.job is None:
+            return
+        if lm["info"]["fps"] != self.fps:
+            self.drop()
+            return
+        try:
+            self.job.submit_finish(lm["time"], lm["world"], lm["visibility"])
+        except BrokenProcessPool:
+            self.job = None
+
+    def result(self):
         """The streamed IK's answer, or None (no IK process, it died, or the frame rate was not known up
         front): then the caller runs the whole-clip IK."""
         from concurrent.futures.process import BrokenProcessPool
 
         if self.job is None:
             return None
-        if lm["info"]["fps"] != self.fps:
-            self.job.drop()
-            return None
         try:
-            *out, self.cpu_s = self.job.finish(lm["time"], lm["world"], lm["visibility"])
+            *out, self.cpu_s = self.job.result()
         except BrokenProcessPool:
             return None
+        finally:
+            self.job = None
         return out
+
+    def drop(self) -> None:
+        """A failed request: forget its state in the IK process."""
+        if self.job is not None:
+            self.job.drop()
+            self.job = None
 
 
 class _Shifted:
@@ -168,9 +199,8 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
     """The /analyze answer (module doc). `ik_worker` (a `serving.ik_stream.IKWorker`): the IK runs
     chunk-wise in that process while MediaPipe detects the later frames (the service); without it,
     `ik_angles` after the detection (the command line, evaluation.real_video). `progress(frames done,
-    frames expected or None)` is called per detected frame."""
-    from biomech.conventions import COORDINATES
-    from biomech.joint_moments import joint_moments
+    frames expected or None)` is called per detected frame. The IK process' last chunk is solved while
+    this process runs the recognizer and the feedback's landmark preparation."""
     from ingest import IngestError
     from ingest.video import landmarks_from_video
 
@@ -183,17 +213,40 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
         except IngestError as exc:
             raise InputError(f"video: {str(exc).split(': ', 1)[-1]}") from None
     except BaseException:
-        if stream.job is not None:
-            stream.job.drop()
+        stream.drop()
         raise
     timings["landmarks_s"] = time.perf_counter() - t0
     info = lm["info"]
     n = len(lm["time"])
     has_pose = np.isfinite(lm["world"]).all(axis=(1, 2))
     if has_pose.sum() < 4:
-        if stream.job is not None:
-            stream.job.drop()
+        stream.drop()
         raise InputError(f"video: no person found (a pose in {int(has_pose.sum())} of {n} frames)")
+    stream.submit_finish(lm)   # the IK process solves its last chunk while the recognizer runs here
+    try:
+        rec, imu, grf = _recognize(bundle, lm, athlete, imu_file, grf_file, timings)
+        fb_landmarks = feedback_landmarks(lm)
+    except BaseException:
+        stream.drop()
+        raise
+
+    t1 = time.perf_counter()
+    sex = athlete.sex or "male"
+    streamed = stream.result()   # the IK process' last chunk (most of the IK ran during the detection)
+    if streamed is None:
+        t_ik, deg, ik = ik_angles(lm["time"], lm["world"], lm["visibility"], fps=info["fps"] or 30.0, sex=sex,
+                                  height_m=athlete.height_m, mass_kg=athlete.mass_kg)
+    else:
+        t_ik, deg, ik = streamed
+    timings["ik_s"] = time.perf_counter() - t1   # streamed: only the wait for it after the recognizer
+    return _answer(bundle, lm, athlete, rec, grf, fb_landmarks, (t_ik, deg, ik),
+                   None if streamed is None else stream.cpu_s, timings, t0, cpu0)
+
+
+def _recognize(bundle, lm: dict, athlete: Athlete, imu_file, grf_file, timings: dict):
+    """The uploads read, the recognizer on the video's landmarks (+ IMU / plates) -> (RecognizeResponse with
+    the segments cut to the video, imu arrays or None, grf arrays or None)."""
+    info = lm["info"]
     imu = _npz(imu_file, ("time", "acc", "gyro"), "imu")
     grf = _npz(grf_file, ("time", "force", "cop", "free_moment"), "grf")
 
@@ -213,17 +266,21 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
     fps = info["fps"] or 30.0
     rec = rec.model_copy(update={"segments": clip_segments(rec.segments, float(lm["time"][-1]) + 1.0 / fps)})
     timings["recognize_s"] = time.perf_counter() - t1
+    return rec, imu, grf
 
-    t1 = time.perf_counter()
+
+def _answer(bundle, lm: dict, athlete: Athlete, rec, grf, fb_landmarks, ik_out, ik_cpu_s: float | None,
+            timings: dict, t0: float, cpu0: float) -> dict:
+    """Moments, feedback and the answer, from the landmarks, the recognition and the IK (`ik_cpu_s`: the
+    IK process' CPU s; None: the whole-clip IK ran here)."""
+    from biomech.conventions import COORDINATES
+    from biomech.joint_moments import joint_moments
+
+    info, n = lm["info"], len(lm["time"])
+    has_pose = np.isfinite(lm["world"]).all(axis=(1, 2))
     sex = athlete.sex or "male"
-    streamed = stream.result(lm)   # the IK process' last chunk (most of the IK ran during the detection)
-    if streamed is None:
-        t_ik, deg, ik = ik_angles(lm["time"], lm["world"], lm["visibility"], fps=info["fps"] or 30.0, sex=sex,
-                                  height_m=athlete.height_m, mass_kg=athlete.mass_kg)
-    else:
-        t_ik, deg, ik = streamed
-    timings["ik_s"] = time.perf_counter() - t1   # streamed: only what was left after the detection
-
+    t_ik, deg, ik = ik_out
+    streamed = ik_cpu_s is not None
     t1 = time.perf_counter()
     tt, q = _angles_at(t_ik, deg, IK_RATE_HZ)
     coords = {c: q[:, i] for i, c in enumerate(COORDINATES)}
@@ -252,7 +309,7 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
                        "sides": sides if sorted(sides) == ["l", "r"] else None}
     fb = segment_feedback(bundle, t_ik, {c: deg[:, i] for i, c in enumerate(COORDINATES)},
                           [(g.action, g.t_start_s, g.t_end_s) for g in rec.segments], mom.time, mom.moments,
-                          load_plates, feedback_landmarks(lm))
+                          load_plates, fb_landmarks)
     timings["feedback_s"] = time.perf_counter() - t1
     timings["total_s"] = time.perf_counter() - t0
     timings = {k: round(v, 3) for k, v in timings.items()}
@@ -260,7 +317,7 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
     # the same time too) and the IK process (this request's chunks); on a shared machine the wall times
     # above mostly measure the wait for a core
     timings["cpu_s"] = {"server_process": round(time.process_time() - cpu0, 3),
-                        "ik_process": None if streamed is None else round(stream.cpu_s, 3)}
+                        "ik_process": None if ik_cpu_s is None else round(ik_cpu_s, 3)}
     return {
         "video": {"frames": n, "fps": info["fps"], "width": info["width"], "height": info["height"],
                   "rotation_deg": info.get("rotation_deg", 0)},
@@ -276,9 +333,9 @@ def analyze_video(bundle, video: Path, athlete: Athlete, imu_file: Path | None =
                "ik_marker_error_rms_median_m": float(np.nanmedian(ik.marker_error_rms)),
                "sync": rec.sync, "plate_assignment": mom.assignment, "assignment_source": mom.assignment_source},
         "timings_s": timings,
-        "ik": {"mode": "whole clip" if streamed is None else "chunked, during the detection (serving.ik_stream)",
-               "calibration": "every frame with a pose" if streamed is None else
-               f"the first {CALIBRATION_S} s of frames with a pose"},
+        "ik": {"mode": "chunked, during the detection (serving.ik_stream)" if streamed else "whole clip",
+               "calibration": f"the first {CALIBRATION_S} s of frames with a pose" if streamed else
+               "every frame with a pose"},
         "frames_per_s": round(n / timings["total_s"], 2),
         "units": {"angles": "degrees (OpenSim names and signs, unwrapped; pelvis translations m)",
                   "moments": "N m", "landmarks_image": "x, y normalised to the frame (-1: no pose)",

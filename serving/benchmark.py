@@ -25,6 +25,12 @@ the start of each figure is printed beside it):
   MediaPipe alone on the same decoded frames (ingest.video's settings; goal >= 85 %), ``--video-repeats``
   pairs back to back (the median pair reported), with the CPU seconds of each side;
   ``--analyze-only`` runs just that (no ``--clip`` needed);
+* a window already on the model's timeline (``serving.client.timeline_request_from_clip``: the same
+  streams at 50 Hz on one clock, 64 samples, ``synchronise: false``; serving/timeline.py's path): /recognize
+  c=1 (base64, JSON lists), /binary/recognize c=1 (npz), and at concurrency C /recognize and
+  /binary/recognize (batched in the server, serving/batching.py), /recognize_batch with one window a
+  request (BentoML's adaptive batching) and with 32 windows a request (labelled apart);
+  ``--timeline-only`` measures just these;
 * with ``--bundle``: in-process (no HTTP) request validation (JSON lists / base64), the preprocess
   stage's path (serving.windows -> preprocessing.clip.process_recording, sync on / off) with its
   per-step timings (sync, IMU, plates, landmarks, targets, windows), the model call and the
@@ -42,9 +48,10 @@ from pathlib import Path
 
 import numpy as np
 
-from serving.client import request_from_clip
+from serving.client import request_from_clip, timeline_request_from_clip
 
 SPAN = (0.5, 1.9)
+TIMELINE_T0 = 0.6   # the on-timeline window: 64 samples at 50 Hz from 0.6 s of the clip (inside SPAN)
 
 
 def sequence_request(clip: str, seconds: float, gap_s: float = 0.5) -> tuple[dict, list[str]]:
@@ -201,7 +208,109 @@ def in_process(bundle_dir: str, clip: str, n: int) -> dict:
     o = run_model(b, [w])[0]
     out["response"] = _p50(lambda: _response(b, r, w, o).model_dump_json(), n)
     out["profile_sync"] = profile_request(b, {**req, "synchronise": True}, n)
+    out.update(in_process_timeline(b, clip, n))
     return out
+
+
+def timeline_skew(bundle_dir: str, raw_dir: str, athletes: list[str], max_clips: int) -> dict:
+    """Serving skew of one-window on-timeline requests: for up to ``max_clips`` clips (landmarks + IMU +
+    plates) of ``athletes``, the whole clip through the general path (sync on: every window as the
+    preprocess stage cuts it from the filtered clip) against each of its windows sent alone on the
+    timeline (the raw streams linearly interpolated at the window's 50 Hz times on the video clock,
+    the clip's recovered offsets applied, serving/timeline.py's path), each window sent with
+    ``window.stride`` samples of context before and after it, and the whole clip
+    sent on the timeline in one request (the same windows, filtered with their context): the share
+    of windows whose predicted action agrees, the mean and 95th percentile of the largest
+    class-probability difference, and each one's accuracy against the clip's action."""
+    import torch
+
+    from serving.bundle import load_bundle
+    from serving.inference import recognize_many
+    from serving.schemas import RecognizeRequest
+    from serving.windows import warm_up
+
+    torch.set_num_threads(1)
+    b = load_bundle(bundle_dir)
+    warm_up()
+    clips = [d for a in athletes for d in sorted((Path(raw_dir) / a).glob("clip*"))
+             if all((d / f).is_file() for f in ("keypoints.npz", "imu.npz", "grf.npz"))][:max_clips]
+    L, stride = int(b.meta["window_length"]), int(b.meta["window_stride"])
+    rows = {"one_window": [], "one_window_with_context": [], "whole_clip_on_timeline": []}
+    # (agree, max prob diff, right) per window; with context: the window with `stride` samples before
+    # and after it, one request of L + 2 stride samples whose middle window is the one compared
+    right_clip = []
+    for d in clips:
+        action = json.loads((d / "meta.json").read_text())["action"]
+        whole = recognize_many(b, [RecognizeRequest.model_validate(request_from_clip(d, compact=True))])[0]
+        off = {k: v["offset_s"] for k, v in whole.sync.items()}
+        t0 = whole.windows[0].t_start_s
+        reqs = [RecognizeRequest.model_validate(timeline_request_from_clip(d, w.t_start_s, offsets_s=off))
+                for w in whole.windows]
+        ctx = RecognizeRequest.model_validate(timeline_request_from_clip(
+            d, t0, length=(len(whole.windows) - 1) * stride + L, offsets_s=off))
+        padded = [RecognizeRequest.model_validate(timeline_request_from_clip(
+            d, w.t_start_s - stride / float(b.meta["timeline_hz"]), length=L + 2 * stride, offsets_s=off))
+            for w in whole.windows]
+        served = {"one_window": [o.windows[0] for o in recognize_many(b, reqs)],
+                  "one_window_with_context": [o.windows[1] for o in recognize_many(b, padded)],
+                  "whole_clip_on_timeline": recognize_many(b, [ctx])[0].windows}
+        for key, ws in served.items():
+            for w, ow in zip(whole.windows, ws):
+                rows[key].append((w.action == ow.action,
+                                  max(abs(w.probabilities[c] - ow.probabilities[c]) for c in w.probabilities),
+                                  ow.action == action))
+        right_clip += [w.action == action for w in whole.windows]
+    out = {"clips": len(clips), "windows": len(right_clip),
+           "accuracy_whole_clip_general_path": round(float(np.mean(right_clip)), 4)}
+    for key, r in rows.items():
+        a = np.asarray(r, dtype=float)
+        out[key] = {"action_agreement": round(float(a[:, 0].mean()), 4),
+                    "max_prob_diff_mean": round(float(a[:, 1].mean()), 4),
+                    "max_prob_diff_p95": round(float(np.percentile(a[:, 1], 95)), 4),
+                    "accuracy": round(float(a[:, 2].mean()), 4)}
+    return out
+
+
+def in_process_timeline_only(bundle_dir: str, clip: str, n: int) -> dict:
+    import torch
+
+    from serving.bundle import load_bundle
+    from serving.windows import warm_up
+
+    torch.set_num_threads(1)
+    b = load_bundle(bundle_dir)
+    warm_up()
+    return in_process_timeline(b, clip, n)
+
+
+def in_process_timeline(b, clip: str, n: int) -> dict:
+    """The on-timeline window's steps in-process, wall / CPU p50 ms per window: validation, the
+    general path vs serving/timeline.py's on the same request, the timeline path for a batch of 32,
+    the model for 1 and 32 windows, and the whole ``recognize_many`` (validated requests -> response
+    objects) for 1 and 32 requests."""
+    from serving.inference import recognize_many, run_model, to_recording
+    from serving.schemas import RecognizeRequest
+    from serving.timeline import timeline_windows
+    from serving.windows import recording_windows
+
+    req = timeline_request_from_clip(clip, TIMELINE_T0)
+    r = RecognizeRequest.model_validate(req)
+    rec = to_recording(r)
+    w1 = timeline_windows([rec], b)
+    w32 = timeline_windows([rec] * 32, b)
+
+    def per32(f):
+        wall, cpu = _p50(f, max(5, n // 4)).split(" / ")
+        return f"{round(float(wall) / 32, 2)} / {round(float(cpu) / 32, 2)}"
+
+    return {"timeline_validate_b64": _p50(lambda: RecognizeRequest.model_validate(req), n),
+            "timeline_general_path": _p50(lambda: recording_windows(rec, b), n),
+            "timeline_path_batch1": _p50(lambda: timeline_windows([rec], b), n),
+            "timeline_path_batch32_per_window": per32(lambda: timeline_windows([rec] * 32, b)),
+            "timeline_model_batch1": _p50(lambda: run_model(b, w1), n),
+            "timeline_model_batch32_per_window": per32(lambda: run_model(b, w32)),
+            "timeline_recognize_many_1": _p50(lambda: recognize_many(b, [r]), n),
+            "timeline_recognize_many_32_per_window": per32(lambda: recognize_many(b, [r] * 32))}
 
 
 PROFILED = (   # (label, module path suffix, function): where a /recognize request's CPU goes
@@ -327,6 +436,13 @@ FIGURES = {   # key -> (label in the summary, goal)
     "load_single": ("/recognize c=C, one window a request: windows/s", ">= 1000"),
     "load_seq": ("/recognize c=C, one sequence a request, base64: windows/s", ">= 1000"),
     "load_seq_npz": ("/binary/recognize c=C, one sequence a request, npz: windows/s", ">= 1000"),
+    "c1_tl_b64": ("on-timeline window: /recognize c=1, base64: p50 / p99 ms", "<= 5 / <= 20"),
+    "c1_tl_json": ("on-timeline window: /recognize c=1, JSON lists: p50 / p99 ms", "<= 5 / <= 20"),
+    "c1_tl_npz": ("on-timeline window: /binary/recognize c=1, npz: p50 / p99 ms", "<= 5 / <= 20"),
+    "load_tl_single": ("on-timeline: /recognize c=C, one window a request, base64: windows/s", ">= 1000"),
+    "load_tl_npz": ("on-timeline: /binary/recognize c=C, one window a request, npz: windows/s", ">= 1000"),
+    "load_tl_batch": ("on-timeline: /recognize_batch c=C, one window a request: windows/s", ">= 1000"),
+    "load_tl_batch32": ("on-timeline: /recognize_batch c=C, 32 windows a request: windows/s", ">= 1000"),
 }
 
 
@@ -383,8 +499,33 @@ def summary(res: dict) -> str:
     return "\n".join(lines)
 
 
+def _timeline_plan(a, headers: dict) -> list:
+    """The on-timeline window's HTTP figures (key, run(url))."""
+    from serving.binary import MEDIA_TYPE, npz_body
+
+    b64 = timeline_request_from_clip(a.clip, TIMELINE_T0)
+    lists = timeline_request_from_clip(a.clip, TIMELINE_T0, compact=False)
+    body_b64, body_json = json.dumps({"request": b64}).encode(), json.dumps({"request": lists}).encode()
+    body_npz = npz_body(b64)
+    plan = [("c1_tl_b64", lambda u: {**sequential(u, body_b64, "/recognize", a.n, headers), "bytes": len(body_b64)}),
+            ("c1_tl_json", lambda u: {**sequential(u, body_json, "/recognize", a.n, headers), "bytes": len(body_json)}),
+            ("c1_tl_npz", lambda u: {**sequential(u, body_npz, "/binary/recognize", a.n, headers, MEDIA_TYPE),
+                                     "bytes": len(body_npz)})]
+    for key, path, body, w, ctype in (
+            ("load_tl_single", "/recognize", body_b64, 1, "application/json"),
+            ("load_tl_npz", "/binary/recognize", body_npz, 1, MEDIA_TYPE),
+            ("load_tl_batch", "/recognize_batch", json.dumps({"requests": [b64]}).encode(), 1, "application/json"),
+            ("load_tl_batch32", "/recognize_batch", json.dumps({"requests": [b64] * 32}).encode(), 32,
+             "application/json")):
+        plan.append((key, lambda u, path=path, body=body, w=w, ctype=ctype:
+                     asyncio.run(_load(u, body, path, a.seconds, a.concurrency, headers, w, ctype))))
+    return plan
+
+
 def _measure(a, urls: dict, headers: dict, res: dict) -> None:
     """Every HTTP figure, measured on each server of ``urls`` (label -> URL) back to back."""
+    if a.timeline_only:
+        return _run_plan(_timeline_plan(a, headers), urls, res, set())
     bodies = {}
     for compact in (False, True):
         for sync in (True, False):
@@ -427,6 +568,11 @@ def _measure(a, urls: dict, headers: dict, res: dict) -> None:
                                                                  a.concurrency, headers, res["sequence"]["windows"],
                                                                  MEDIA_TYPE))))
         new_only.update({"c1_seq_npz", "load_seq_npz"})
+    plan += _timeline_plan(a, headers)
+    _run_plan(plan, urls, res, new_only)
+
+
+def _run_plan(plan: list, urls: dict, res: dict, new_only: set) -> None:
     for key, run in plan:
         for label, url in urls.items():   # back to back: the same load for both
             if key in new_only and label == "before":
@@ -456,10 +602,28 @@ def main(argv=None) -> int:
     ap.add_argument("--n-in-process", type=int, default=50, help="calls per in-process step")
     ap.add_argument("--in-process-only", action="store_true",
                     help="only the in-process breakdown (needs --bundle; no server)")
+    ap.add_argument("--timeline-skew", type=int, metavar="N", default=0,
+                    help="with --bundle and --raw-dir: timeline_skew on N clips of the split's test athletes "
+                         "(--split-json), in-process; nothing else is run")
+    ap.add_argument("--raw-dir", default="data/raw/synth")
+    ap.add_argument("--split-json", default="data/processed/synth/split.json")
+    ap.add_argument("--timeline-only", action="store_true",
+                    help="only the on-timeline window's HTTP figures (and, with --bundle, the in-process ones)")
     ap.add_argument("--api-key")
     ap.add_argument("--out", type=Path)
     a = ap.parse_args(argv)
     headers = {"Authorization": f"Bearer {a.api_key}"} if a.api_key else {}
+    if a.timeline_skew:
+        if not a.bundle:
+            ap.error("--timeline-skew needs --bundle")
+        athletes = json.loads(Path(a.split_json).read_text())["athletes"]["test"]
+        out = {"load_average": _loadavg(), **timeline_skew(a.bundle, a.raw_dir, athletes, a.timeline_skew),
+               "load_average_end": _loadavg()}
+        print(json.dumps(out, indent=1))
+        if a.out:
+            a.out.parent.mkdir(parents=True, exist_ok=True)
+            a.out.write_text(json.dumps(out, indent=1))
+        return 0
     res = {"window": {"clip": a.clip, "span_s": SPAN}, "load_average": _loadavg()}
     if a.in_process_only and not a.bundle:
         ap.error("--in-process-only needs --bundle")
@@ -474,7 +638,8 @@ def main(argv=None) -> int:
     if a.video and not a.in_process_only:
         res.update(analyze_vs_mediapipe(a.url, a.video, a.video_frames, a.video_repeats, headers))
     if a.bundle and a.clip and not a.analyze_only:
-        res["in_process_p50_ms"] = in_process(a.bundle, a.clip, a.n_in_process)
+        res["in_process_p50_ms"] = (in_process_timeline_only(a.bundle, a.clip, a.n_in_process) if a.timeline_only
+                                    else in_process(a.bundle, a.clip, a.n_in_process))
         print("in_process_p50_ms", res["in_process_p50_ms"])
     res["load_average_end"] = _loadavg()
     print(summary(res))

@@ -6,6 +6,8 @@
     c.torque_files("ik.mot", "grf.mot", mass_kg=72, height_m=1.78)
     c.model_info()
 
+``timeline_request_from_clip`` makes a request already on the model's timeline (every stream at
+``rate_hz`` on one clock, ``length`` samples, ``synchronise: false``: serving/timeline.py's path).
 ``request_from_clip`` reads keypoints.npz / imu.npz / grf.npz / meta.json (never meta.json's
 ``synthetic_truth``) and returns the /recognize JSON; ``compact=True`` sends the arrays as base64
 float32 (serving/schemas.py ``EncodedArray``) instead of nested lists.
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Client", "ServiceError", "request_from_clip", "encode"]
+__all__ = ["Client", "ServiceError", "request_from_clip", "timeline_request_from_clip", "encode"]
 
 
 class ServiceError(RuntimeError):
@@ -72,6 +74,47 @@ def request_from_clip(clip_dir: str | Path, modalities=("landmarks", "imu", "grf
             req["grf"] = {"rate_hz": rates["grf"], "time": encode(g["time"][k] - t0, compact),
                           "force": encode(g["force"][k], compact), "cop": encode(g["cop"][k], compact),
                           "free_moment": encode(g["free_moment"][k], compact)}
+    return req
+
+
+def _on_grid(t: np.ndarray, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """``x`` (N, ...) sampled at ``t`` linearly interpolated at ``grid`` from its complete rows (rows with
+    a NaN, e.g. frames without a pose, are skipped)."""
+    x2 = x.reshape(len(t), -1)
+    ok = np.isfinite(x2).all(1)
+    return np.stack([np.interp(grid, t[ok], x2[ok, c]) for c in range(x2.shape[1])], 1).reshape(
+        (len(grid),) + x.shape[1:])
+
+
+def timeline_request_from_clip(clip_dir: str | Path, t0_s: float, rate_hz: float = 50.0, length: int = 64,
+                               compact: bool = True, top_k: int = 3, offsets_s: dict | None = None) -> dict:
+    """A /recognize request on the model's timeline from a raw-layout clip, as a client whose streams
+    share one clock and are sampled at the timeline rate would send it: landmarks, IMU and plates
+    linearly interpolated at ``t0_s + k / rate_hz`` (k < length) of each stream's own clock (the
+    clip's few-hundredths-of-a-second clock offsets are not corrected unless ``offsets_s`` gives them,
+    ``{"imu": s, "grf": s}`` as the service's ``sync`` block reports them: a stream stamped t was
+    measured at video time t + offset), no time arrays (the request's clock starts at its first
+    sample: the answer's times are relative to ``t0_s``), ``synchronise: false``."""
+    off = offsets_s or {}
+    d = Path(clip_dir)
+    meta = json.loads((d / "meta.json").read_text())
+    a = meta["athlete"]
+    grid = t0_s + np.arange(length) / rate_hz
+    req: dict = {"athlete": {"mass_kg": a["mass_kg"], "height_m": a["height_m"], "sex": a.get("sex")},
+                 "top_k": top_k, "synchronise": False}
+    with np.load(d / "keypoints.npz") as kp:
+        req["landmarks"] = {"rate_hz": rate_hz, "world": encode(_on_grid(kp["time"], kp["world"], grid), compact),
+                            "visibility": encode(_on_grid(kp["time"], kp["visibility"], grid), compact)}
+    if (d / "imu.npz").is_file():
+        with np.load(d / "imu.npz") as imu:
+            req["imu"] = {"rate_hz": rate_hz, **{k: encode(_on_grid(imu["time"], imu[k], grid - off.get("imu", 0.0)),
+                                                                compact)
+                                                               for k in ("acc", "gyro")}}
+    if (d / "grf.npz").is_file():
+        with np.load(d / "grf.npz") as g:
+            req["grf"] = {"rate_hz": rate_hz, **{k: encode(_on_grid(g["time"], g[k], grid - off.get("grf", 0.0)),
+                                                                compact)
+                                                               for k in ("force", "cop", "free_moment")}}
     return req
 
 

@@ -254,11 +254,25 @@ class IKJob:
         self.sent = n
 
     def finish(self, t, world, vis):
+        self.submit_finish(t, world, vis)
+        return self.result()
+
+    def submit_finish(self, t, world, vis) -> None:
+        """Send the last frames and the finish, without waiting: the IK process solves the last chunk
+        while this process goes on (the recognizer); `result()` then waits for it."""
         try:
             self.feed(t, world, vis, force=True)
-            for f in self.futures:
-                f.result()          # an error of any chunk (InputError) is raised here
-            return self.worker.pool.submit(_finish, self.id).result()
+            self.futures.append(self.worker.pool.submit(_finish, self.id))
+        except BaseException:
+            self.drop()
+            raise
+
+    def result(self):
+        """The finish's answer (`finish`); an error of any chunk (InputError) is raised here."""
+        try:
+            for f in self.futures[:-1]:
+                f.result()
+            return self.futures[-1].result()
         except BaseException:
             self.drop()
             raise

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from preprocessing.clip import moving_windows
+
 from .schemas import (ClassProbability, RecognizeRequest, RecognizeResponse, Segment, TorqueRequest, TorqueResponse,
                       WindowResult, as_array, columns, timestamps)
+from .timeline import on_timeline, timeline_windows
 from .windows import REQUEST, Recording, Windows, recording_windows
 
 __all__ = ["InputError", "to_recording", "recognize_many", "run_model", "segments_from_probs", "torque"]
@@ -116,6 +119,7 @@ def _response(bundle, req: RecognizeRequest, w: Windows, out: dict) -> Recognize
     faults = bundle.meta.get("faults") or []
     fprobs = (fault_probabilities(out["fault"], probs.argmax(1), bundle.meta.get("fault_admissible"))
               if out["fault"] is not None and faults else None)
+    moving = moving_windows(w.phase, getattr(bundle.preprocess.window, "min_core_fraction", 0.0))
     windows = []
     for i, p in enumerate(probs):
         order = np.argsort(-p)[:req.top_k]
@@ -123,7 +127,8 @@ def _response(bundle, req: RecognizeRequest, w: Windows, out: dict) -> Recognize
             t_start_s=round(float(w.t_start_s[i]), 4), t_end_s=round(float(w.t_start_s[i] + L / fs), 4),
             action=classes[int(order[0])], probabilities={c: round(float(v), 5) for c, v in zip(classes, p)},
             top_k=[ClassProbability(action=classes[int(k)], probability=round(float(p[k]), 5)) for k in order],
-            fault=None if fprobs is None else {f: round(float(v), 5) for f, v in zip(faults, fprobs[i])}))
+            fault=None if fprobs is None else {f: round(float(v), 5) for f, v in zip(faults, fprobs[i])},
+            moving=bool(moving[i])))
     phase_names = bundle.meta.get("phases") or ["preparation", "core", "recovery"]
     phase = _timeline_series(w.phase, starts, L)
     mask = w.batch["modality_mask"][0]
@@ -151,22 +156,50 @@ def _plain(d):
 
 
 def recognize_many(bundle, reqs: list[RecognizeRequest]) -> list[RecognizeResponse]:
-    """Preprocess every request with the preprocess stage's path, then one batched model call.
+    """Preprocess every request with the preprocess stage's path (the recordings already on the model's
+    timeline together, by serving.timeline; the others one by one), then one batched model call.
     Raises InputError (naming the field, with the request's position when there are several)."""
     from biomech.io import RawDataError
     from preprocessing.clip import ClipError
 
-    wins = []
+    recs = []
     for i, req in enumerate(reqs):
-        where = f"requests[{i}]: " if len(reqs) > 1 else ""
         try:
-            wins.append(recording_windows(to_recording(req), bundle))
+            recs.append(to_recording(req))
+        except ValueError as exc:
+            raise _input_error(i, reqs, exc) from None
+    wins: list = [None] * len(reqs)
+    fast = [i for i, r in enumerate(recs) if on_timeline(r, bundle)]
+    if fast:
+        try:   # one vectorised pass over the on-timeline recordings (serving/timeline.py)
+            done = timeline_windows([recs[i] for i in fast], bundle)
+        except (ValueError, ArithmeticError):   # e.g. a degenerate skeleton: each one alone, and the one
+            done = [_timeline_alone(recs[i], bundle) for i in fast]   # that fails takes the general path,
+        for i, w in zip(fast, done):                                   # whose error names the field
+            wins[i] = w
+    for i, rec in enumerate(recs):
+        if wins[i] is not None:
+            continue
+        try:
+            wins[i] = recording_windows(rec, bundle)
         except (ValueError, ClipError, RawDataError) as exc:
-            msg = str(exc)
-            if msg.startswith(str(REQUEST)):  # "request/imu.npz: ..." names a file the caller never sent
-                msg = msg.split(": ", 1)[-1]
-            raise InputError(f"{where}{msg}") from None
+            raise _input_error(i, reqs, exc) from None
     return [_response(bundle, r, w, o) for r, w, o in zip(reqs, wins, run_model(bundle, wins))]
+
+
+def _timeline_alone(rec: Recording, bundle) -> Windows | None:
+    try:
+        return timeline_windows([rec], bundle)[0]
+    except (ValueError, ArithmeticError):
+        return None
+
+
+def _input_error(i: int, reqs: list, exc: Exception) -> InputError:
+    """The InputError of request ``i``: its position when there are several, no internal file name."""
+    msg = str(exc)
+    if msg.startswith(str(REQUEST)):  # "request/imu.npz: ..." names a file the caller never sent
+        msg = msg.split(": ", 1)[-1]
+    return InputError(f"{'requests[%d]: ' % i if len(reqs) > 1 else ''}{msg}")
 
 
 def torque(req: TorqueRequest) -> TorqueResponse:

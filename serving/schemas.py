@@ -263,6 +263,9 @@ class WindowResult(_Model):
     probabilities: dict[str, float]
     top_k: list[ClassProbability]
     fault: Optional[dict[str, float]] = Field(None, description="technique-fault probabilities given the predicted action (faults the action cannot have: 0)")
+    moving: bool = Field(True, description="the athlete moves in this window, by the rule that cut the training windows "
+                                           "(preprocessing.clip.moving_windows); false: no window like it was trained or "
+                                           "scored, so its action is a guess")
 
 
 class Segment(_Model):

@@ -1,7 +1,9 @@
 """The BentoML service `athlete-mm`: one class, the model bundle loaded once, thin typed endpoints.
 
-    POST /recognize         one recording (window or sequence, any modality subset) -> RecognizeResponse
-    POST /recognize_batch   {"requests": [...]} -> [...]; adaptive batching across clients
+    POST /recognize         one recording (window or sequence, any modality subset) -> RecognizeResponse;
+                            concurrent requests batched in-process (serving/batching.py); windows already
+                            on the model's timeline take serving/timeline.py's path
+    POST /recognize_batch   {"requests": [...]} -> [...]; BentoML's adaptive batching across clients
     POST /binary/recognize  /recognize with an application/x-npz body (serving/binary.py): no base64
     POST /torque            joint angles + plates (JSON) -> moments per side with sd (biomech.joint_moments)
     POST /torque_files      IK .mot + GRF .mot (+ ExternalLoads .xml) uploads -> the same, JSON or .sto
@@ -20,9 +22,11 @@ from the directory in ``ATHLETE_MM_BUNDLE``.
 
 Workers: ``ATHLETE_MM_WORKERS`` (default 2, at most the machine's cores) processes, each with the
 bundle and ``ATHLETE_MM_THREADS`` (default 1) torch threads: the per-request preprocessing is
-single-threaded Python, so throughput grows with workers (up to the free cores), not with batching
-(measured on the 2-core VM: 2 workers 43.9 / 34.9 windows/s on /recognize_batch / /recognize at
-c=32 against 32.2 / 30.7 with 1, at +4 ms p50 at c=1; 1 is better when other work takes the cores).
+single-threaded Python, so throughput grows with workers (up to the free cores); batching helps the
+requests on the model's timeline, whose preprocessing runs vectorised over the batch (README "Serving":
+windows on the model's timeline), not the general path's (measured on the 2-core VM: 2 workers
+43.9 / 34.9 windows/s on /recognize_batch / /recognize at c=32 against 32.2 / 30.7 with 1, at +4 ms
+p50 at c=1; 1 is better when other work takes the cores).
 
 Access: when ``ATHLETE_MM_API_KEY`` (or a file named by ``ATHLETE_MM_API_KEY_FILE``) is set at
 start-up, every request but health / readiness needs ``Authorization: Bearer <key>`` (or
@@ -92,15 +96,24 @@ class AthleteMM:
         torch.set_num_threads(int(os.environ.get("ATHLETE_MM_THREADS", "1")))
         self.bundle = load_bundle(_bundle_path(self.bundle_ref))
         warm_up()   # the preprocessing's compiled kernels, before the first request
+        from serving.batching import Batcher
+        from serving.inference import InputError, recognize_many
+
+        # concurrent /recognize and /binary/recognize requests of this process run as batches
+        # (serving/batching.py: one at a time, up to 32; a request that finds it idle runs at once)
+        self.batcher = Batcher(lambda reqs: recognize_many(self.bundle, reqs), max_batch_size=32, error=InputError)
         # /analyze's OpenSim IK runs in this process while MediaPipe detects (OpenSim holds the GIL)
+        from serving.analyze import warm_up as warm_up_analyze
         from serving.ik_stream import IKWorker
 
         self.ik_worker = IKWorker()
+        warm_up_analyze()   # while the IK process starts
 
     # ---------------- recognition ----------------
-    # max_latency_ms bounds queueing + the batch: every request's recording goes through the preprocess
-    # path one after the other (25-80 ms a window on the shared 2-core VM, README "Serving"; the model is
-    # the cheap part), so a full batch of 32 takes 1-4 s there; 10 s keeps concurrency 32 free of 503s
+    # max_latency_ms bounds queueing + the batch: a request on the model's timeline costs ~3-6 ms of
+    # preprocessing (serving/timeline.py, the batch's together), any other one 10-80 ms (the general
+    # path, one after the other; README "Serving"), so a full batch of 32 of those takes 1-4 s on the
+    # shared 2-core VM; 10 s keeps concurrency 32 free of 503s
     @bentoml.api(batchable=True, max_batch_size=32, max_latency_ms=10_000)
     def recognize_batch(self, requests: Annotated[list[RecognizeRequest], Field(min_length=1, max_length=32)]
                         ) -> list[RecognizeResponse]:
@@ -113,28 +126,29 @@ class AthleteMM:
             raise BadInput(str(exc)) from None
 
     @bentoml.api
-    def recognize(self, request: RecognizeRequest) -> RecognizeResponse:
-        """One recording: the batched path with a batch of one."""
-        return self.recognize_batch.local([request])[0]  # in-process, not over HTTP
+    async def recognize(self, request: RecognizeRequest) -> RecognizeResponse:
+        """One recording; concurrent requests are batched (serving/batching.py) into one
+        ``recognize_many`` (the on-timeline ones preprocessed together) and one model call."""
+        from serving.inference import InputError
+
+        try:
+            return await self.batcher.submit(request)
+        except InputError as exc:
+            raise BadInput(str(exc)) from None
 
     @binary_app.post("/recognize")
     async def recognize_binary(self, request: Request) -> Response:
         """/recognize with an ``application/x-npz`` body (serving/binary.py: the request's JSON without
         its arrays + the arrays as float32 entries): no base64, no JSON text to scan; the same
         validation (400 naming the field) and the same RecognizeResponse JSON."""
-        from anyio import to_thread
-
-        return await to_thread.run_sync(self._recognize_npz, await request.body())
-
-    def _recognize_npz(self, body: bytes) -> Response:
         from pydantic import ValidationError
 
         from serving.binary import BinaryError, from_npz
-        from serving.inference import InputError, recognize_many
+        from serving.inference import InputError
 
         try:
-            req = RecognizeRequest.model_validate(from_npz(body))
-            out = recognize_many(self.bundle, [req])[0]
+            req = RecognizeRequest.model_validate(from_npz(await request.body()))
+            out = await self.batcher.submit(req)   # batched with the concurrent /recognize requests
         except BinaryError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         except ValidationError as exc:

@@ -23,6 +23,7 @@ from ._checks import as_float_array, check_positive
 __all__ = [
     "GRAVITY",
     "UP",
+    "tilts_from_acc",
     "integrate_gyro",
     "tilt_from_acc",
     "initial_specific_force",
@@ -130,6 +131,27 @@ def tilt_from_acc(acc_sample) -> np.ndarray:
     if not n > 0:
         raise ValueError("acc_sample has zero norm; cannot infer tilt")
     return _align_to_up(a / n)
+
+
+def tilts_from_acc(acc_samples) -> np.ndarray:
+    """:func:`tilt_from_acc` of S readings (S, 3) at once -> (S, 3, 3) (one vectorised rotation for all;
+    the same minimal rotations to rounding). ValueError naming the first sensor with a zero norm."""
+    a = as_float_array(acc_samples, "acc_samples")
+    if a.ndim != 2 or a.shape[1] != 3:
+        raise ValueError(f"acc_samples must have shape (S, 3), got {a.shape}")
+    n = np.linalg.norm(a, axis=1)
+    if not (n > 0).all():
+        raise ValueError(f"sensor {int(np.argmin(n > 0))}: first accelerometer sample has zero norm; cannot infer tilt")
+    v = a / n[:, None]
+    axis = np.cross(v, UP)
+    sn = np.linalg.norm(axis, axis=1)
+    c = v @ UP
+    par = sn < 1e-12    # along UP (identity) or opposite it (half a turn about x), as _align_to_up
+    rotvec = np.where(par[:, None], np.where((c > 0)[:, None], 0.0, np.pi * np.array([1.0, 0.0, 0.0])),
+                      axis / np.where(par, 1.0, sn)[:, None] * np.arctan2(sn, c)[:, None])
+    out = Rotation.from_rotvec(rotvec).as_matrix()
+    out[par & (c > 0)] = np.eye(3)
+    return out
 
 
 def _rotate_towards_up(R: np.ndarray, a_unit: np.ndarray, fraction: float) -> np.ndarray:
@@ -384,10 +406,7 @@ def complementary_attitude_multi(acc, gyro, fs_hz: float, gain: float = 0.02, ac
     if acc_gate is not None:
         use &= np.abs(norms - GRAVITY) <= float(acc_gate) * GRAVITY
     a0 = initial_specific_force(a, fs_hz, init_s)
-    for s in range(S):
-        if not np.linalg.norm(a0[s]) > 0:
-            raise ValueError(f"sensor {s}: first accelerometer sample has zero norm; cannot infer tilt")
-        R[0, s] = tilt_from_acc(a0[s])
+    R[0] = tilts_from_acc(a0)
     if T > 1:
         w_mid = 0.5 * (g[1:] + g[:-1])
         dR = Rotation.from_rotvec((w_mid * dt).reshape(-1, 3)).as_matrix().reshape(T - 1, S, 3, 3)

@@ -156,6 +156,8 @@ def test_recognize_equals_offline_model_on_the_stored_windows(packaged, server):
     assert seg[0]["t_start_s"] == out["windows"][0]["t_start_s"]
     assert all(a["t_end_s"] == b["t_start_s"] for a, b in zip(seg, seg[1:]))
     assert len(out["windows"][0]["top_k"]) == 3
+    # the stored windows passed the training windows' motion rule: the service says they move
+    assert [w["moving"] for w in out["windows"]] == [True] * len(rows)
 
 
 def test_missing_modalities_are_masked_and_batch_equals_single(packaged, server):
@@ -354,3 +356,43 @@ def test_analyze_rejects_a_corrupt_video(server, tmp_path):
         r = httpx.post(server + "/analyze", files={"video": fh}, data={"mass_kg": "70", "height_m": "1.72"},
                        timeout=60)
     assert r.status_code == 400 and "video" in r.text and "Traceback" not in r.text, r.text
+
+
+def test_concurrent_on_timeline_requests_get_their_own_answers(packaged, server):
+    """Concurrent /recognize (JSON) and /binary/recognize (npz) requests on the model's timeline run through
+    the server's in-process batching (serving/batching.py) and serving/timeline.py: each answer is the one
+    the same request gets alone, and a bad request among them (a skeleton of zero size) gets its own 400."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from serving.binary import MEDIA_TYPE, npz_body
+    from serving.client import timeline_request_from_clip
+
+    d, _ = _pro_clip(packaged)
+    reqs = [timeline_request_from_clip(d, t0) for t0 in (0.0, 0.1, 0.2, 0.3)]
+    alone = []
+    for q in reqs:
+        r = _post(server, "/recognize", {"request": q})
+        assert r.status_code == 200, r.text
+        assert r.json()["sync"]["imu"]["method"] == "none" and len(r.json()["windows"]) == 1
+        alone.append(r.json()["windows"][0]["probabilities"])
+    bad = {**reqs[0], "landmarks": {"rate_hz": 50.0, "world": np.zeros((64, 33, 3)).tolist()}}
+
+    def call(i):
+        if i == 5:
+            return "bad", _post(server, "/recognize", {"request": bad})
+        q = reqs[i % 4]
+        if i % 2:
+            return i % 4, httpx.post(server + "/binary/recognize", content=npz_body(q),
+                                     headers={"content-type": MEDIA_TYPE}, timeout=120)
+        return i % 4, _post(server, "/recognize", {"request": q})
+
+    with ThreadPoolExecutor(12) as ex:
+        out = list(ex.map(call, range(24)))
+    for k, r in out:
+        if k == "bad":
+            assert r.status_code == 400 and "Traceback" not in r.text, r.text
+            continue
+        assert r.status_code == 200, r.text
+        got = r.json()["windows"][0]["probabilities"]
+        assert got.keys() == alone[k].keys()
+        assert max(abs(got[c] - alone[k][c]) for c in got) < 1e-4, (k, got, alone[k])

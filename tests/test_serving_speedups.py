@@ -63,3 +63,26 @@ def test_offsets_with_shared_fits_equal_the_separate_calls():
     da = refine_offset_dtw(t_ref, ref, t_sig, sig, a.offset_s, search_s=0.02, fs_hz=100.0)
     db = refine_offset_dtw(t_ref, ref, t_sig, sig, b.offset_s, search_s=0.02, fs_hz=100.0, fits=fits)
     assert da == db
+
+
+def test_outlier_fill_in_one_interp_equals_the_per_channel_loop():
+    """preprocessing.clip's outlier fill (one np.interp over all channels laid end to end) gives the
+    per-channel np.interp loop it replaced bit for bit: flags at the ends, all-flagged channels
+    (left as they are), many channels (a batch of on-timeline requests)."""
+    from preprocessing.clip import _fill_nan
+
+    def per_channel(x2, bad):
+        out, idx = x2.copy(), np.arange(x2.shape[0], dtype=float)
+        for c in np.flatnonzero(bad.any(0)):
+            b = bad[:, c]
+            if (~b).any():
+                out[b, c] = np.interp(idx[b], idx[~b], x2[~b, c])
+        return out
+
+    rng = np.random.default_rng(1)
+    for T, C, frac in ((64, 36, 0.05), (1400, 12, 0.2), (10, 5, 0.7), (64, 1152, 0.03)):
+        x = rng.normal(size=(T, C))
+        bad = rng.random((T, C)) < frac
+        bad[:, 0] = True
+        bad[0, 1] = bad[-1, 1] = True
+        np.testing.assert_array_equal(_fill_nan(x, bad), per_channel(x, bad))

@@ -32,3 +32,19 @@ def test_multi_rejects_bad_shapes():
         complementary_attitude_multi(acc[:, 0], gyro[:, 0], 100.0)
     with pytest.raises(ValueError, match="gain"):
         complementary_attitude_multi(acc, gyro, 100.0, gain=2.0)
+
+
+def test_tilts_from_acc_equals_tilt_from_acc_per_sensor():
+    """The vectorised initial tilts equal tilt_from_acc sensor by sensor (also along and against UP),
+    and a zero reading names its sensor."""
+    import numpy as np
+    import pytest
+
+    from sigproc.attitude import tilt_from_acc, tilts_from_acc
+
+    a = np.random.default_rng(0).normal(size=(40, 3))
+    a[3], a[4] = [0.0, 2.0, 0.0], [0.0, -3.0, 0.0]
+    np.testing.assert_allclose(tilts_from_acc(a), np.stack([tilt_from_acc(x) for x in a]), atol=1e-14)
+    a[7] = 0.0
+    with pytest.raises(ValueError, match="sensor 7"):
+        tilts_from_acc(a)

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from sigproc.phases import CORE, PREPARATION, RECOVERY, boundary_score, motion_energy, segment_phases
+from sigproc.phases import (CORE, PREPARATION, RECOVERY, angular_energy, boundary_score, motion_energy,
+                            segment_energy, segment_phases)
 
 FS = 50.0
 
@@ -57,3 +58,37 @@ def test_boundary_score_peaks_at_transitions_and_static_clip():
     assert np.all(boundary_score(np.ones(10)) == 0)
     with pytest.raises(ValueError, match="core_threshold"):
         segment_phases(kp, FS, core_threshold=1.5)
+
+
+def test_angular_energy_sums_squared_rates_over_sensors():
+    g = np.zeros((10, 2, 3))
+    g[:, 0, 2] = 0.3
+    g[:, 1, 0] = 0.4
+    g[3, 1, 1] = np.nan
+    assert np.allclose(angular_energy(g), 0.25)
+    with pytest.raises(ValueError, match="gyro"):
+        angular_energy(np.zeros((10, 3)))
+
+
+def test_absolute_floor_keeps_a_still_clip_out_of_core_and_a_landing_spike_from_hiding_the_movement():
+    rng = np.random.default_rng(0)
+    T = 300
+    gyro = 0.01 * rng.standard_normal((T, 6, 3))               # sensor noise of a still athlete
+    # relative threshold: the noise alone is called "core" over most of a still clip
+    assert (segment_energy(angular_energy(gyro), FS, 0.3) == CORE).mean() > 0.5
+    assert np.all(segment_energy(angular_energy(gyro), FS, 0.0, min_energy=0.1) == PREPARATION)
+    moving = gyro.copy()
+    moving[100:200, 2, 0] += 1.0 * np.sin(np.linspace(0, 4 * np.pi, 100)) ** 2 + 0.5  # 1.5 s of movement
+    moving[190, :, :] += 20.0                                   # a landing impact
+    E = angular_energy(moving)
+    rel = segment_energy(E, FS, 0.3)
+    assert (rel == CORE).sum() < 20                             # relative to the impact: only the impact
+    lab = segment_energy(E, FS, 0.0, min_energy=0.1)
+    core = np.flatnonzero(lab == CORE)
+    assert abs(core[0] - 100) <= 3 and abs(core[-1] - 199) <= 3
+    assert np.all(lab[:core[0]] == PREPARATION) and np.all(lab[core[-1] + 1:] == RECOVERY)
+    with pytest.raises(ValueError, match="both 0"):
+        segment_energy(E, FS, 0.0, min_energy=0.0)
+    # segment_phases is segment_energy of the landmark energy
+    kp, _, _ = _bump_clip()
+    assert np.array_equal(segment_phases(kp, FS, 0.3, 0.1), segment_energy(motion_energy(kp, FS), FS, 0.3, 0.1))

@@ -21,7 +21,8 @@ _FAULTS = ("asymmetric_landing", "knee_valgus", "stiff_landing")
 def _upper(ctx: ActionContext, ev: dict, depth: np.ndarray, arms: str, style: dict) -> dict:
     t = ctx.t
     up = neutral_upper(ctx)
-    up["lumbar_extension"] = -style["trunk"] * depth
+    # the preparation's extra flexion ends at take-off (the crouch depth is ~0 there: continuous)
+    up["lumbar_extension"] = -(style["trunk"] + style["trunk_prep"] * (t < ev["takeoff"])) * depth
     key = [0.0, ev["dip_start"], ev["bottom"], ev["takeoff"], 0.5 * (ev["takeoff"] + ev["landing"]),
            ev["landing"], ev["standing"], ctx.duration + 1.0]
     if arms == "swing":  # arm swing: back in the dip, up at take-off
@@ -103,7 +104,23 @@ def _foot_heights(ctx: ActionContext, y: np.ndarray, ev: dict, pitch_to: float,
     return a, pitch
 
 
-def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str, vx_range=(0.0, 0.0)) -> MotionPlan:
+# Preparation (the countermovement) per jump, drawn uniformly: extra trunk inclination at the
+# bottom of the dip (pelvis tilt `lean` + lumbar flexion `trunk`, deg per unit of crouch depth, on
+# top of the 20-35 + 10-20 every jump draws; before take-off only, so the landings are unchanged),
+# the arm backswing there (shoulder extension, deg) and, for the broad jump, how far the CoM
+# travels forward during the dip (foot lengths). A standing long jump's preparation differs from a
+# countermovement jump's in the direction real ones do: a larger backswing (Ashby & Heegaard 2002,
+# J Biomech 35:1631, arm motion in the standing long jump), more trunk flexion / forward lean at the
+# bottom and the CoM moving forward already in the countermovement (Wakai & Linthorne 2005, Hum Mov
+# Sci 24:81; vertical jumps: Lees, Vanrenterghem & De Clercq 2004, J Biomech 37:1929). The numeric
+# ranges are estimates consistent with those findings, not values read from the papers; the
+# countermovement jump's and the jump shot's are the generator's earlier shared ranges.
+PREP_VERTICAL = {"lean": (0, 0), "trunk": (0, 0), "arm_back": (35, 60), "com_forward": (0.0, 0.0)}
+PREP_BROAD = {"lean": (10, 15), "trunk": (5, 8), "arm_back": (60, 90), "com_forward": (0.15, 0.30)}
+
+
+def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str, vx_range=(0.0, 0.0),
+          prep: dict = PREP_VERTICAL) -> MotionPlan:
     b, t = ctx.body, ctx.t
     h0 = standing_com_height(b)
     L = ctx.leg_length
@@ -119,7 +136,7 @@ def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str, vx_range=(0.0, 0
         land_dip = ctx.u(0.04, 0.07) * L
     heel_pitch = ctx.u(25, 35) * DEG
     lean = ctx.u(20, 35) * DEG
-    style = {"trunk": ctx.u(10, 20) * DEG, "arm_back": -ctx.u(35, 60), "arm_up": ctx.u(120, 160),
+    style = {"trunk": ctx.u(10, 20) * DEG, "arm_back": -ctx.u(*prep["arm_back"]), "arm_up": ctx.u(120, 160),
              "shoot": "r" if ctx.rng.random() < 0.85 else "l"}
     x_com = b.foot_length * ctx.u(0.18, 0.25)
     start_u = ctx.rng.random()
@@ -128,6 +145,11 @@ def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str, vx_range=(0.0, 0
     reach_fwd = ctx.u(0.25, 0.35) * L if vx > 0 else 0.0  # feet ahead of the CoM at touchdown
     lead = ctx.u(0.28, 0.38) * b.height / 1.75  # CoM ahead of the ankles at take-off
     half = stance_width(ctx)
+    # drawn last, and only for a broad jump, so that the vertical jumps' draws are unchanged
+    broad = prep["com_forward"][1] > 0
+    com_fwd = ctx.u(*prep["com_forward"]) * b.foot_length if broad else 0.0
+    lean_prep = ctx.u(*prep["lean"]) * DEG if broad else 0.0
+    style["trunk_prep"] = ctx.u(*prep["trunk"]) * DEG if broad else 0.0
 
     def design(rise: float, land_rise: float):
         # the whole jump must fit in the clip: measure it with t_start = 0, then place it
@@ -176,7 +198,7 @@ def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str, vx_range=(0.0, 0
     com[:, 0] = x_com
     com[:, 1] = y
     pelvis = np.zeros((ctx.n, 3))
-    pelvis[:, 0] = -lean * depth
+    pelvis[:, 0] = -(lean + lean_prep * (t < ev["takeoff"])) * depth
     # the feet must follow the hips (not the CoM: the arm swing moves the hips relative to the
     # CoM in flight): find the hip path with a quick solve on flat feet
     probe = MotionPlan("probe", ctx.fs, com, pelvis, up, feet)
@@ -199,14 +221,20 @@ def _jump(ctx: ActionContext, *, v_range, dip_range, arms: str, vx_range=(0.0, 0
         # push: the CoM moves ahead of the ankles by `lead` (body inclined forward) and leaves
         # with vx; flight: constant vx; landing: the feet reach ahead and the CoM decelerates
         # to rest over them.
-        T_x = min(t_push, 1.3 * 2 * (lead - x_com) / vx)
+        # the CoM moves forward by com_fwd during the dip (rest to rest), waits at the bottom
+        # for the push when that is short enough not to overshoot, then leaves with vx
+        x_b = x_com + com_fwd
+        T_x = min(t_push, 1.3 * 2 * (lead - x_b) / vx)
         x_to = lead
         x_ld = x_to + vx * (t_ld - t_to)
         i_to, i_ld = int(round(t_to * ctx.fs)), int(round(t_ld * ctx.fs))
         land_x = x_ld + reach_fwd - x_com  # ankle displacement so the feet land reach_fwd ahead
         x_end = land_x + x_com
         T_dec = 1.3 * 2 * (x_end - x_ld) / vx
-        com[:, 0] = piecewise_quintic(t, [Knot(0.0, x_com), Knot(t_to - T_x, x_com),
+        early = ([Knot(ev["dip_start"], x_com), Knot(ev["bottom"], x_b)] if com_fwd > 0 else [])
+        if t_to - T_x > (ev["bottom"] if com_fwd > 0 else 0.0) + 1e-6:
+            early.append(Knot(t_to - T_x, x_b))
+        com[:, 0] = piecewise_quintic(t, [Knot(0.0, x_com), *early,
                                           Knot(t_to, x_to, vx, 0.0), Knot(t_ld, x_ld, vx, 0.0),
                                           Knot(t_ld + T_dec, x_end), Knot(ctx.duration + 1.0, x_end)])
         cx = com[:, 0]
@@ -254,4 +282,5 @@ def jump_shot(ctx: ActionContext) -> MotionPlan:
 def standing_long_jump(ctx: ActionContext) -> MotionPlan:
     """Standing long (broad) jump: two-footed take-off forward, ballistic flight, landing with
     the feet reaching ahead of the hips, absorption and settle."""
-    return _jump(ctx, v_range=(1.6, 2.3), dip_range=(0.24, 0.36), arms="swing", vx_range=(2.0, 3.0))
+    return _jump(ctx, v_range=(1.6, 2.3), dip_range=(0.24, 0.36), arms="swing", vx_range=(2.0, 3.0),
+                 prep=PREP_BROAD)
