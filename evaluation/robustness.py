@@ -18,7 +18,8 @@ docstring and ``preprocessing.clip.landmarks_on_timeline``):
 * a landmark hidden for the whole window cannot be gap-filled from that window: its coordinates
   are the z-scored centre (0) and its visibility 0 (the detector's "not seen");
 * a missing IMU sensor is zeros in its 9 channels; all six missing = the IMU stream absent
-  (mask False);
+  (mask False) (``preprocessing.dataset.drop_imu_sensors``, the one implementation: training's
+  per-sensor dropout, ``train.augment.imu_sensor_dropout``, writes the same);
 * a residual clock error of ``k`` ms delays the stream by ``k`` ms: ``x'(t) = x(t - k)``, linear
   interpolation on the window's timeline, edges held (``resample_uniform``);
 * a lost video frame (video models, ``video_models``) is either ``blank`` (the camera delivered an
@@ -46,7 +47,7 @@ from tqdm import tqdm
 from biomech.conventions import IMU_SENSORS, MODALITIES
 from evaluation import metrics as M
 from evaluation.predict import Split, Trained, load_split, load_trained, predict
-from preprocessing.dataset import mask_modalities  # shared with training's masked validation views
+from preprocessing.dataset import drop_imu_sensors, mask_modalities  # shared with training (val views, augment)
 from sigproc.gaps import resample_uniform
 
 __all__ = ["RobustnessParams", "occlude_landmarks", "drop_frames", "drop_imu_sensors", "shift_clock",
@@ -141,23 +142,6 @@ def drop_frames(batch: Batch, fraction: float, rng: np.random.Generator) -> Batc
         lm[i, drop, :, :3] = fill[drop]
         lm[i, drop, :, 3] = 0.0
     return {**batch, "landmarks": lm}
-
-
-def drop_imu_sensors(batch: Batch, sensors: Sequence[int] | Callable[[int], Sequence[int]]) -> Batch:
-    """Zero the channels of the IMU ``sensors`` (indices into ``biomech.conventions.IMU_SENSORS``;
-    or a function of the window index giving them); a window that loses all six has no IMU stream
-    (mask False)."""
-    imu = batch["imu"].clone()
-    mask = batch["modality_mask"].clone()
-    S = imu.shape[2]
-    for i in range(imu.shape[0]):
-        idx = sorted(set(int(s) for s in (sensors(i) if callable(sensors) else sensors)))
-        if any(s < 0 or s >= S for s in idx):
-            raise ValueError(f"IMU sensor index out of range 0..{S - 1}: {idx}")
-        imu[i, :, idx] = 0.0
-        if len(idx) == S:
-            mask[i, MI["imu"]] = False
-    return {**batch, "imu": imu, "modality_mask": mask}
 
 
 def shift_clock(batch: Batch, modality: str, shift_ms: float, rate_hz: float) -> Batch:

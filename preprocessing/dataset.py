@@ -30,6 +30,31 @@ def mask_modalities(batch: dict[str, torch.Tensor], keep) -> dict[str, torch.Ten
     return out
 
 
+def drop_imu_sensors(batch: dict[str, torch.Tensor], sensors) -> dict[str, torch.Tensor]:
+    """The IMU ``sensors`` missing, as a missing sensor is represented everywhere (training's
+    ``train.augment.imu_sensor_dropout``, the robustness stage's IMU-dropout curves): zeros (the
+    z-scored centre) in the sensor's 9 channels over the whole window; a window left with none of
+    its six sensors has no IMU stream (``modality_mask`` False). ``sensors``: indices into
+    ``biomech.conventions.IMU_SENSORS`` (the same for every window), a function of the window index
+    giving them, or a bool tensor (B, 6) of the sensors to drop per window. A new dict."""
+    imu = batch["imu"]
+    B, S = imu.shape[0], imu.shape[2]
+    if isinstance(sensors, torch.Tensor):
+        drop = sensors.bool()
+        if tuple(drop.shape) != (B, S):
+            raise ValueError(f"IMU sensor drop mask of shape {tuple(drop.shape)}: expected ({B}, {S})")
+    else:
+        drop = torch.zeros(B, S, dtype=torch.bool)
+        for i in range(B):
+            idx = sorted(set(int(s) for s in (sensors(i) if callable(sensors) else sensors)))
+            if any(s < 0 or s >= S for s in idx):
+                raise ValueError(f"IMU sensor index out of range 0..{S - 1}: {idx}")
+            drop[i, idx] = True
+    mask = batch["modality_mask"].clone()
+    mask[drop.all(1), MODALITIES.index("imu")] = False
+    return {**batch, "imu": imu.masked_fill(drop[:, None, :, None], 0.0), "modality_mask": mask}
+
+
 class WindowDataset(Dataset):
     """Windows of ``<root>/<split>/`` as dicts of tensors (per item, no batch axis):
 

@@ -48,8 +48,9 @@ from sklearn.metrics import accuracy_score, f1_score
 from tqdm import tqdm
 
 from biomech.conventions import MODALITIES
+from preprocessing.dataset import drop_imu_sensors
 
-__all__ = ["TrainParams", "AugmentParams", "TrackingParams", "train", "augment_batch", "is_main", "shard_indices",
+__all__ = ["TrainParams", "AugmentParams", "TrackingParams", "train", "augment_batch", "imu_sensor_subsets", "is_main", "shard_indices",
            "weights_digest", "batches_per_epoch", "PREDICTIONS", "write_predictions", "split_digest"]
 
 
@@ -66,6 +67,11 @@ class AugmentParams(_Strict):
     imu_noise: float = Field(default=0.02, ge=0, le=1)            # std, in z-score units
     grf_noise: float = Field(default=0.02, ge=0, le=1)
     modality_dropout: float = Field(default=0.1, ge=0, le=0.9)    # per sample and present modality
+    # per window with an IMU stream: the probability that a random subset of its sensors is missing
+    # (k ~ U{1..5} of the 6, then k distinct sensors), written as a missing sensor is everywhere
+    # (preprocessing.dataset.drop_imu_sensors: zeros in the sensor's 9 channels); a partial set was
+    # out of distribution for modality_dropout, which drops all six or none (README "Ablations and robustness")
+    imu_sensor_dropout: float = Field(default=0.0, ge=0, le=1)
 
 
 class TrackingParams(_Strict):
@@ -117,8 +123,9 @@ class TrainParams(_Strict):
 # ---- augmentation ----------------------------------------------------------------------------
 def augment_batch(batch: dict[str, torch.Tensor], a: AugmentParams, g: torch.Generator) -> dict[str, torch.Tensor]:
     """Landmark rotation about the vertical by U(-rot, rot) and scale U(lo, hi) per sample,
-    Gaussian noise on IMU / GRF, random modality dropout (mask False and tensor zeroed; a sample
-    keeps at least one of its present modalities). Returns a new dict; ``g`` drives every draw.
+    Gaussian noise on IMU / GRF, random IMU sensor subsets missing (``imu_sensor_subsets``, after
+    the noise: a missing sensor is exact zeros), random modality dropout (mask False and tensor
+    zeroed; a sample keeps at least one of its present modalities). Returns a new dict; ``g`` drives every draw.
 
     The vertical is the y axis of the stored landmarks (camera axes, y down, view-normalised by
     ``sigproc.normalize.normalize_view``); the rotation is ``sigproc.normalize.rotate_about_vertical``'s.
@@ -140,6 +147,9 @@ def augment_batch(batch: dict[str, torch.Tensor], a: AugmentParams, g: torch.Gen
     for key, std in (("imu", a.imu_noise), ("grf", a.grf_noise)):
         if key in b and std > 0:
             b[key] = b[key] + std * torch.randn(b[key].shape, generator=g)
+    if "imu" in b and "modality_mask" in b and a.imu_sensor_dropout > 0:
+        b = drop_imu_sensors(b, imu_sensor_subsets(b["modality_mask"][:, MODALITIES.index("imu")].bool(),
+                                                   b["imu"].shape[2], a.imu_sensor_dropout, g))
     if "modality_mask" in b and a.modality_dropout > 0:
         mask = b["modality_mask"].bool()
         drop = (u(mask.shape) < a.modality_dropout) & mask
@@ -150,6 +160,17 @@ def augment_batch(batch: dict[str, torch.Tensor], a: AugmentParams, g: torch.Gen
             if m in b:
                 b[m] = b[m] * mask[:, i].view(B, *([1] * (b[m].dim() - 1))).to(b[m].dtype)
     return b
+
+
+def imu_sensor_subsets(present: torch.Tensor, n_sensors: int, p: float, g: torch.Generator) -> torch.Tensor:
+    """(B, n_sensors) bool: the IMU sensors to drop per window. A window with an IMU stream
+    (``present``) loses, with probability ``p``, k ~ U{1..n_sensors - 1} distinct sensors (never
+    all: dropping the whole stream is ``modality_dropout``'s part); the others lose none."""
+    B = present.shape[0]
+    hit = (torch.rand(B, generator=g) < p) & present
+    k = torch.randint(1, n_sensors, (B,), generator=g) * hit
+    rank = torch.rand(B, n_sensors, generator=g).argsort(1).argsort(1)   # a random order of the sensors
+    return rank < k[:, None]
 
 
 # ---- helpers ---------------------------------------------------------------------------------
