@@ -92,11 +92,3 @@ def test_subsets_skip_windows_without_an_imu_stream():
     present = torch.tensor([True, False] * 50)
     drop = imu_sensor_subsets(present, S, 1.0, torch.Generator().manual_seed(0))
     assert not drop[~present].any() and drop[present].any(1).all()
-
-
-def test_params_turn_it_on_for_the_fused_champion_candidate():
-    from stages.train import load_params
-
-    _, p, _, cfg = load_params("tcn")
-    assert len(cfg["modalities"]) >= 2 and "imu" in cfg["modalities"]
-    assert p.augment.imu_sensor_dropout > 0
