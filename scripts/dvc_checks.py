@@ -3,6 +3,7 @@
     scripts/python scripts/dvc_checks.py deps   # each stage lists the code its command imports
     scripts/python scripts/dvc_checks.py lock   # dvc.lock was produced by this code, params and cmds
     scripts/python scripts/dvc_checks.py        # both (CI: .ci/run, `make check-dvc`)
+    scripts/python scripts/dvc_checks.py lock --pipeline dvc.yaml   # only that dvc.yaml's stages
 
 deps: for every stage of dvc.yaml (foreach expanded by DVC itself) whose command runs
 ``-m <module>``, the project modules that module imports, transitively and statically (every
@@ -116,7 +117,16 @@ def missing_code_deps(root: Path = ROOT) -> list[str]:
     return problems
 
 
-def stale_lock(root: Path = ROOT) -> list[str]:
+def _dvcfile(stage_name: str) -> str:
+    """The dvc.yaml of a stage name as ``dvc status`` gives it (``pipelines/x/dvc.yaml:stage``; root: ``stage``)."""
+    head, sep, _ = stage_name.rpartition(".yaml:")
+    return head + ".yaml" if sep else "dvc.yaml"
+
+
+def stale_lock(root: Path = ROOT, pipelines: list[str] | None = None) -> list[str]:
+    """What says a committed dvc.lock is stale; ``pipelines``: only the stages of these dvc.yaml files
+    (a `dvc exp run -S profile=tiny` re-runs the root pipeline only: the side pipelines that follow
+    ``profile`` are then stale by design)."""
     from dvc.repo import Repo
 
     all_stages = stages(root)
@@ -126,7 +136,7 @@ def stale_lock(root: Path = ROOT) -> list[str]:
         status = repo.status()
     problems = []
     for name, entries in sorted(status.items()):
-        if name in never_run:
+        if name in never_run or (pipelines is not None and _dvcfile(name) not in pipelines):
             continue
         for entry in entries:
             if isinstance(entry, str):  # "changed command", "always changed"
@@ -143,17 +153,26 @@ def stale_lock(root: Path = ROOT) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pipelines = None
+    while "--pipeline" in argv:
+        i = argv.index("--pipeline")
+        if i + 1 >= len(argv):
+            print("usage: dvc_checks.py [deps] [lock] [--pipeline DVC_YAML ...]  (--pipeline needs a path)",
+                  file=sys.stderr)
+            return 2
+        pipelines = (pipelines or []) + [argv[i + 1]]
+        del argv[i:i + 2]
     which = argv or ["deps", "lock"]
     bad = [w for w in which if w not in ("deps", "lock")]
     if bad:
-        print(f"usage: dvc_checks.py [deps] [lock]  (unknown: {bad})", file=sys.stderr)
+        print(f"usage: dvc_checks.py [deps] [lock] [--pipeline DVC_YAML ...]  (unknown: {bad})", file=sys.stderr)
         return 2
     problems = []
     if "deps" in which:
         problems += missing_code_deps()
     if "lock" in which:
-        found = stale_lock()
+        found = stale_lock(pipelines=pipelines)
         if found:
             found.append("dvc.lock is stale: run `.venv/bin/dvc repro` (or `dvc commit` if outputs are current) "
                          "and commit dvc.lock")

@@ -84,8 +84,11 @@ def test_tiny_pipeline_runs_and_second_repro_is_a_noop(repo):
     out = again.stdout + again.stderr
     assert "didn't change" in out or "up to date" in out, out
     assert "Running stage" not in out
-    lock = _run([".venv/bin/python", "scripts/dvc_checks.py"], repo, check=False, env=_bare_env())
-    assert lock.returncode == 0, lock.stderr  # the lock just written matches code, params and commands
+    # the lock just written matches code, params and commands (the root pipeline's: the held-out
+    # cohort's stages follow `profile` and were not re-run, so they are stale by design here)
+    lock = _run([".venv/bin/python", "scripts/dvc_checks.py", "--pipeline", "dvc.yaml"], repo, check=False,
+                env=_bare_env())
+    assert lock.returncode == 0, lock.stderr
     metrics = _run(["dvc", "metrics", "show"], repo).stdout
     assert "n_clips" in metrics
     # train@<arch>: every architecture has weights, a report listed by `dvc metrics show`, a summary row
